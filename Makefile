@@ -1,0 +1,57 @@
+# podplay: the two commands a newcomer needs are `make demo` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PODPLAY := $(VENV)/bin/podplay
+STAMP := $(VENV)/.installed
+DEMO ?= examples/shop/app.py
+PYTEST_ARGS ?=
+
+.PHONY: setup host venv node-image demo test unit integration lint format bench clean
+
+## setup: everything a fresh machine needs (packages, Docker engine, .venv, node image)
+setup: host venv node-image
+
+host:
+	@dsl/tools/setup-host.sh
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	@$(PY) -m pip install -q --upgrade pip >/dev/null
+	@$(PY) -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+node-image: venv
+	@$(PODPLAY) image build-node --quiet
+
+## demo: a local cluster running the example app, and where to reach it
+demo: setup
+	@$(PODPLAY) up $(DEMO) -y
+
+## test: lint, unit tests (no Docker), then integration tests on one shared local cluster
+test: setup lint
+	@$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+	@$(PY) -m pytest tests/integration tests/testinfra -q $(PYTEST_ARGS)
+
+unit: venv
+	@$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
+
+integration: setup
+	@$(PY) -m pytest tests/integration tests/testinfra -q $(PYTEST_ARGS)
+
+lint: venv
+	@$(VENV)/bin/ruff check dsl tests bench ansible_collection
+	@$(VENV)/bin/ruff format --check dsl tests bench ansible_collection
+	@$(VENV)/bin/lint-imports --no-cache >/dev/null || $(VENV)/bin/lint-imports --no-cache
+
+format: venv
+	@$(VENV)/bin/ruff check --fix dsl tests bench ansible_collection
+	@$(VENV)/bin/ruff format dsl tests bench ansible_collection
+
+bench: setup
+	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) build .pytest_cache
