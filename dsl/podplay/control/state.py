@@ -1,0 +1,203 @@
+"""A stack's state on the machine that runs podplay: what was applied, and what is being applied.
+
+Layout of one stack's directory (`.podplay/<stack>/` beside the program, or
+`$PODPLAY_HOME/stacks/<stack>/` when that variable is set):
+
+    plan.json     the plan last applied completely (the next plan is made stable against it)
+    outputs.json  the outputs printed after that apply (exports, service addresses)
+    journal.json  present only while an apply is in flight, or after one was interrupted:
+                  the plan being applied and the last phase reached
+    lock          held (flock) by the `up` or `destroy` that is running; names its holder
+
+Every write goes to a temporary file that is renamed over the old one, so a crash leaves either
+the old or the new file, never half of one. An interrupted `up` leaves its journal behind; the
+next `up` plans against the journal's plan (whatever it may have started already keeps its
+names and addresses) and finishes the job.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from podplay.errors import EnvironmentProblem
+
+STATE_DIR_NAME = ".podplay"
+
+
+def stack_dir(program: Path, stack: str) -> Path:
+    """Where the state of `stack` for `program` lives."""
+    home = os.environ.get("PODPLAY_HOME")
+    if home:
+        return Path(home) / "stacks" / stack
+    return program.resolve().parent / STATE_DIR_NAME / stack
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write `data` as JSON to `path` so readers see the old file or the new one, never a part."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def _read_json(path: Path) -> Any | None:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except json.JSONDecodeError as err:
+        raise EnvironmentProblem(
+            f"state file {path} is not valid JSON ({err.msg} at line {err.lineno}); "
+            "restore it from a backup or remove the stack's state directory to start afresh"
+        ) from None
+
+
+@dataclass(frozen=True)
+class Journal:
+    """An apply in flight (or interrupted): the plan it is applying and how far it got."""
+
+    plan: dict[str, Any]
+    phase: str
+    started: float
+    command: str
+
+
+class StackState:
+    """Reads and writes one stack's state files. Hold `lock()` around anything that writes."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    # ---- reading
+    def applied_plan(self) -> dict[str, Any] | None:
+        """The plan of the last complete apply, or None for a new stack."""
+        return _read_json(self.directory / "plan.json")
+
+    def outputs(self) -> dict[str, Any] | None:
+        return _read_json(self.directory / "outputs.json")
+
+    def journal(self) -> Journal | None:
+        """The interrupted or running apply, if any."""
+        data = _read_json(self.directory / "journal.json")
+        if data is None:
+            return None
+        return Journal(
+            plan=data["plan"],
+            phase=data.get("phase", "unknown"),
+            started=data.get("started", 0.0),
+            command=data.get("command", ""),
+        )
+
+    def base_plan(self) -> dict[str, Any] | None:
+        """What the next plan must stay stable against: an interrupted apply wins over the last
+        complete one, because some of its pods may already run under its names and addresses."""
+        journal = self.journal()
+        return journal.plan if journal is not None else self.applied_plan()
+
+    # ---- writing (hold the lock)
+    def begin(self, plan: dict[str, Any], command: str) -> None:
+        """Record that an apply of `plan` starts now."""
+        write_json_atomic(
+            self.directory / "journal.json",
+            {"plan": plan, "phase": "started", "started": time.time(), "command": command},
+        )
+
+    def advance(self, phase: str) -> None:
+        """Record the phase the running apply has reached (shown when it is interrupted)."""
+        journal = self.journal()
+        if journal is None:
+            raise RuntimeError("advance() without begin()")
+        write_json_atomic(
+            self.directory / "journal.json",
+            {
+                "plan": journal.plan,
+                "phase": phase,
+                "started": journal.started,
+                "command": journal.command,
+            },
+        )
+
+    def commit(self, plan: dict[str, Any], outputs: dict[str, Any]) -> None:
+        """The apply finished: its plan becomes the applied plan and the journal goes."""
+        write_json_atomic(self.directory / "plan.json", plan)
+        write_json_atomic(self.directory / "outputs.json", outputs)
+        with contextlib.suppress(FileNotFoundError):
+            (self.directory / "journal.json").unlink()
+
+    def forget(self) -> None:
+        """After a destroy: nothing of this stack exists any more."""
+        for name in ("plan.json", "outputs.json", "journal.json"):
+            with contextlib.suppress(FileNotFoundError):
+                (self.directory / name).unlink()
+
+    @contextlib.contextmanager
+    def lock(self, command: str) -> Iterator[None]:
+        """Hold the stack's lock; a second holder gets a message naming the first."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / "lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = _describe_holder(path)
+                raise EnvironmentProblem(
+                    f"stack state {self.directory} is locked by {holder}; "
+                    "wait for it to finish (or stop it) and run again"
+                ) from None
+            info = {
+                "pid": os.getpid(),
+                "host": socket.gethostname(),
+                "command": command,
+                "since": time.strftime("%Y-%m-%d %H:%M:%S"),
+            }
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            os.close(fd)  # closing releases the flock
+
+
+def _describe_holder(path: Path) -> str:
+    try:
+        info = json.loads(path.read_text() or "{}")
+    except (OSError, json.JSONDecodeError):
+        info = {}
+    if not info:
+        return "another podplay process"
+    return (
+        f"`{info.get('command', 'podplay')}` (pid {info.get('pid', '?')} on "
+        f"{info.get('host', '?')}, since {info.get('since', '?')})"
+    )
+
+
+def current_command() -> str:
+    """The command line of this process, for journals and lock holders."""
+    return " ".join(["podplay", *sys.argv[1:]])
