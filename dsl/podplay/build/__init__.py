@@ -1,0 +1,1 @@
+"""Things podplay builds on the controller: the node image, the node bundle, small images."""
