@@ -1,0 +1,7 @@
+"""Service routing on a node: kube-proxy's iptables mode, plus the node-local cluster DNS.
+
+Pure core: `state` (cluster.json -> values), `rules` (values + ready endpoints -> ruleset),
+`ruleset` (ruleset -> iptables-restore text, full or as a difference), `readiness` (agent
+snapshots + a clock -> ready endpoints). Effectful shell: `watch` (one NDJSON stream per
+node's agent), `iptables` (iptables-restore/-save, canary), `proxier` (the loop), `cli`.
+"""
