@@ -1,0 +1,48 @@
+"""The DSL: resources a program declares, the stack they register with, and evaluation.
+
+Pure: evaluating a program constructs objects and checks them; nothing touches a host.
+"""
+
+from podplay.dsl.cluster import Cluster, Node
+from podplay.dsl.diagnostics import Diagnostic, Location, ProgramError
+from podplay.dsl.evaluate import UserCodeError, evaluate
+from podplay.dsl.images import ImageRef, local_images
+from podplay.dsl.outputs import Export, Unresolved, export
+from podplay.dsl.service import Service, ServicePort
+from podplay.dsl.stack import Stack
+from podplay.dsl.workload import (
+    Container,
+    Deployment,
+    ExecProbe,
+    HttpProbe,
+    Image,
+    Resources,
+    RollingUpdate,
+    TcpProbe,
+)
+
+__all__ = [
+    "Cluster",
+    "Container",
+    "Deployment",
+    "Diagnostic",
+    "ExecProbe",
+    "Export",
+    "HttpProbe",
+    "Image",
+    "ImageRef",
+    "Location",
+    "Node",
+    "ProgramError",
+    "Resources",
+    "RollingUpdate",
+    "Service",
+    "ServicePort",
+    "Stack",
+    "TcpProbe",
+    "Unresolved",
+    "UserCodeError",
+    "evaluate",
+    "export",
+    "local_images",
+]

@@ -1,0 +1,155 @@
+"""`Cluster` and `Node`: where the pods run.
+
+`Cluster("shop", nodes=3)` is a local cluster of node containers on this machine's Docker
+engine; `nodes=[Node(...)]` or `inventory="hosts.yml"` are real hosts reached over SSH.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, StrictStr, field_validator, model_validator
+
+from podplay.dsl.base import Spec, bad
+from podplay.dsl.diagnostics import show
+from podplay.dsl.fields import Labels, Name, Port
+from podplay.dsl.network import (
+    node_subnet_count,
+    parse_address,
+    parse_network,
+    pool_addresses,
+    pool_overlaps,
+)
+from podplay.dsl.stack import current_stack
+
+
+class Node(Spec):
+    """A real Linux host with a Docker engine, reached over SSH."""
+
+    _positional = ("name", "address")
+
+    name: Name
+    address: StrictStr
+    user: StrictStr = "root"
+    port: Port = 22
+    ssh_key: StrictStr | None = None
+    labels: Labels = {}
+
+    @field_validator("address")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            return str(parse_address(value))
+        except ValueError as err:
+            raise bad(f"{show(value)} {err}") from None
+
+
+def _nodes(value: Any) -> Any:
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    if isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            if not isinstance(item, Node):
+                raise bad(f"[{i}] {show(item)} must be a pp.Node")
+        return list(value)
+    raise bad(f"{show(value)} must be a number of local nodes or a list of pp.Node")
+
+
+class Cluster(Spec):
+    """The program's one cluster: its nodes and address ranges."""
+
+    _positional = ("name", "nodes")
+
+    name: Name
+    nodes: Annotated[int | list[Node] | None, BeforeValidator(_nodes)] = None
+    inventory: StrictStr | None = None
+    pod_cidr: StrictStr = "10.244.0.0/16"
+    service_cidr: StrictStr = "10.96.0.0/16"
+    lb_pool: StrictStr | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Cluster:
+        if self.inventory is not None and self.nodes is not None:
+            raise bad("give nodes or inventory, not both")
+        if self.inventory is not None and not self.inventory.strip():
+            raise bad("inventory must be a path to an Ansible inventory file")
+        try:
+            pod = parse_network(self.pod_cidr)
+        except ValueError as err:
+            raise bad(f"pod_cidr {show(self.pod_cidr)} {err}") from None
+        if not 8 <= pod.prefixlen <= 23:
+            raise bad(
+                f"pod_cidr {show(self.pod_cidr)} must be a /8 to /23 network "
+                "(each node gets a /24 of it)"
+            )
+        try:
+            svc = parse_network(self.service_cidr)
+        except ValueError as err:
+            raise bad(f"service_cidr {show(self.service_cidr)} {err}") from None
+        if not 8 <= svc.prefixlen <= 28:
+            raise bad(
+                f"service_cidr {show(self.service_cidr)} must be a /8 to /28 network "
+                "(.1 and .10 of it are reserved, .10 for cluster DNS)"
+            )
+        if pod.overlaps(svc):
+            raise bad(
+                f"service_cidr {show(self.service_cidr)} overlaps pod_cidr {show(self.pod_cidr)}"
+            )
+        if self.lb_pool is not None:
+            try:
+                pool = pool_addresses(self.lb_pool)
+            except ValueError as err:
+                raise bad(f"lb_pool {show(self.lb_pool)} {err}") from None
+            for field, net in (("pod_cidr", pod), ("service_cidr", svc)):
+                if pool_overlaps(pool, net):
+                    raise bad(f"lb_pool {show(self.lb_pool)} overlaps {field} {show(str(net))}")
+        capacity = node_subnet_count(pod)
+        if isinstance(self.nodes, int):
+            if not 1 <= self.nodes <= capacity:
+                raise bad(
+                    f"nodes {self.nodes} is outside 1-{capacity} "
+                    f"(pod_cidr {self.pod_cidr} holds {capacity} node /24s)"
+                )
+        elif isinstance(self.nodes, list):
+            self._check_hosts(self.nodes, capacity, pod, svc)
+        return self
+
+    def _check_hosts(self, nodes: list[Node], capacity: int, pod: Any, svc: Any) -> None:
+        if not nodes:
+            raise bad("nodes must list at least one pp.Node")
+        if len(nodes) > capacity:
+            raise bad(f"nodes lists {len(nodes)} hosts; pod_cidr {self.pod_cidr} holds {capacity}")
+        names: dict[str, int] = {}
+        addresses: dict[str, int] = {}
+        for i, node in enumerate(nodes):
+            if node.name in names:
+                raise bad(
+                    f'nodes[{i}].name "{node.name}" is already used by nodes[{names[node.name]}]'
+                )
+            if node.address in addresses:
+                raise bad(
+                    f'nodes[{i}].address "{node.address}" is already used by '
+                    f"nodes[{addresses[node.address]}]"
+                )
+            for field, net in (("pod_cidr", pod), ("service_cidr", svc)):
+                if parse_address(node.address) in net:
+                    raise bad(f'nodes[{i}].address "{node.address}" is inside {field} {net}')
+            names[node.name] = i
+            addresses[node.address] = i
+
+    def _created(self) -> None:
+        current_stack(self.describe(), self.location).add_cluster(self)
+
+    @property
+    def local(self) -> bool:
+        """True for node containers on this machine (`nodes=N`), False for real hosts."""
+        return self.inventory is None and not isinstance(self.nodes, list)
+
+    @property
+    def node_count(self) -> int | None:
+        """How many nodes the program asks for (None when an inventory decides)."""
+        if isinstance(self.nodes, list):
+            return len(self.nodes)
+        if self.inventory is not None:
+            return None
+        return 1 if self.nodes is None else self.nodes

@@ -1,0 +1,98 @@
+"""Messages about a user's program: `app.py:12: Service "web": ports[0].port 0 is outside 1-65535`.
+
+Every resource remembers where the user constructed it, so an error found later (a duplicate
+name, a plan that cannot fit) still points at the line the user has to change.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from podplay.errors import UserInputError
+
+_PACKAGE_DIR = str(Path(__file__).resolve().parent.parent) + os.sep
+_PYDANTIC_DIR = str(Path(__import__("pydantic").__file__).resolve().parent) + os.sep
+
+
+@dataclass(frozen=True)
+class Location:
+    """A line of the user's program (or of a module it imported)."""
+
+    file: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.file if self.line is None else f"{self.file}:{self.line}"
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One finding: where, about which resource, and what is wrong and allowed."""
+
+    location: Location | None
+    subject: str | None
+    message: str
+
+    def __str__(self) -> str:
+        parts = [str(self.location)] if self.location else []
+        if self.subject:
+            parts.append(self.subject)
+        parts.append(self.message)
+        return ": ".join(parts)
+
+
+class ProgramError(UserInputError):
+    """The program is wrong; the message names file:line, resource, field and what is allowed."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+    @classmethod
+    def one(cls, location: Location | None, subject: str | None, message: str) -> ProgramError:
+        """A single-diagnostic error."""
+        return cls([Diagnostic(location, subject, message)])
+
+
+def display_path(filename: str) -> str:
+    """How a source file is named in messages: relative to the working directory when inside it."""
+    if not os.path.isabs(filename):
+        return filename
+    try:
+        rel = os.path.relpath(filename)
+    except ValueError:
+        return filename
+    return filename if rel.startswith("..") else rel
+
+
+def is_internal(filename: str) -> bool:
+    """True for podplay's and pydantic's own frames, which messages never point at."""
+    return filename.startswith((_PACKAGE_DIR, _PYDANTIC_DIR)) or filename.startswith("<frozen")
+
+
+def caller_location() -> Location | None:
+    """The first frame outside podplay and pydantic: the user's constructor call."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not is_internal(filename):
+            return Location(display_path(filename), frame.f_lineno)
+        frame = frame.f_back
+    return None
+
+
+def show(value: Any) -> str:
+    """A value as messages print it: strings quoted, numbers bare, like JSON."""
+    if isinstance(value, str | int | float | bool | type(None) | list | dict):
+        try:
+            return json.dumps(value, sort_keys=True)
+        except (TypeError, ValueError):
+            pass
+    if hasattr(value, "describe"):
+        return value.describe()
+    return type(value).__name__

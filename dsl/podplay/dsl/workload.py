@@ -1,0 +1,347 @@
+"""Workloads: `Image`, `Container` with probes and `Resources`, and `Deployment`.
+
+A Deployment is replicas of one pod template; the planner places the replicas and names the
+pods. Everything here is checked where it is declared, so a message points at the line.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BeforeValidator, Field, StrictStr, field_validator, model_validator
+
+from podplay.dsl.base import Spec, bad
+from podplay.dsl.diagnostics import show
+from podplay.dsl.fields import (
+    Labels,
+    Name,
+    NonNegative,
+    Port,
+    Positive,
+    cpu_millis,
+    is_env_name,
+    is_image_ref,
+    memory_bytes,
+)
+from podplay.dsl.outputs import Unresolved
+from podplay.dsl.stack import current_stack
+
+MAX_DEPLOYMENT_NAME = 46  # name-<10 hex>-<5 chars> must fit a 63-character hostname
+
+
+class Image(Spec):
+    """An image built on this machine from a context directory and side-loaded to nodes."""
+
+    _positional = ("name", "context", "dockerfile")
+
+    name: Name
+    context: StrictStr
+    dockerfile: StrictStr = "Dockerfile"
+
+    @field_validator("context", "dockerfile")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not value.strip():
+            raise bad(f"{show(value)} must be a path (relative to the program's directory)")
+        return value
+
+    def _created(self) -> None:
+        current_stack(self.describe(), self.location).add_image(self)
+
+
+class _Probe(Spec):
+    period: Positive = 10
+    timeout: Positive = 1
+    failure_threshold: Positive = 3
+    success_threshold: Positive = 1
+    initial_delay: NonNegative = 0
+
+    def _timing(self) -> dict[str, int]:
+        return {
+            "period": self.period,
+            "timeout": self.timeout,
+            "failure_threshold": self.failure_threshold,
+            "success_threshold": self.success_threshold,
+            "initial_delay": self.initial_delay,
+        }
+
+
+class HttpProbe(_Probe):
+    """HTTP GET `path` on `port`: 2xx/3xx passes (Kubernetes defaults for timing)."""
+
+    _positional = ("path", "port")
+
+    path: StrictStr
+    port: Port
+
+    @field_validator("path")
+    @classmethod
+    def _slash(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise bad(f'{show(value)} must start with "/"')
+        return value
+
+    def manifest(self) -> dict[str, Any]:
+        """The probe as the node README's pod manifest spells it."""
+        return {"type": "http", "path": self.path, "port": self.port, **self._timing()}
+
+
+class TcpProbe(_Probe):
+    """A TCP connect to `port` passes."""
+
+    _positional = ("port",)
+
+    port: Port
+
+    def manifest(self) -> dict[str, Any]:
+        """The probe as the node README's pod manifest spells it."""
+        return {"type": "tcp", "port": self.port, **self._timing()}
+
+
+def _argv(value: Any) -> Any:
+    if value is None:
+        return value
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise bad(f'{show(value)} must be a list of strings like ["sh", "-c", "echo hi"]')
+    return list(value)
+
+
+Argv = Annotated[list[StrictStr] | None, BeforeValidator(_argv)]
+
+
+class ExecProbe(_Probe):
+    """Run `command` inside the container: exit status 0 passes."""
+
+    _positional = ("command",)
+
+    command: Argv
+
+    @field_validator("command")
+    @classmethod
+    def _non_empty(cls, value: list[str] | None) -> list[str]:
+        if not value:
+            raise bad('must name a program, like ["cat", "/tmp/ready"]')
+        return value
+
+    @property
+    def port(self) -> None:
+        """Exec probes use no port."""
+        return None
+
+    def manifest(self) -> dict[str, Any]:
+        """The probe as the node README's pod manifest spells it."""
+        return {"type": "exec", "command": list(self.command or []), **self._timing()}
+
+
+Probe = HttpProbe | TcpProbe | ExecProbe
+
+
+def _probe(value: Any) -> Any:
+    if value is not None and not isinstance(value, HttpProbe | TcpProbe | ExecProbe):
+        raise bad(f"{show(value)} must be a pp.HttpProbe, pp.TcpProbe or pp.ExecProbe")
+    return value
+
+
+OptionalProbe = Annotated[Probe | None, BeforeValidator(_probe)]
+
+
+def _cpu(value: Any) -> Any:
+    if value is not None:
+        try:
+            cpu_millis(value)
+        except ValueError as err:
+            raise bad(f"{show(value)} is not a CPU quantity: {err}") from None
+    return value
+
+
+def _memory(value: Any) -> Any:
+    if value is not None:
+        try:
+            memory_bytes(value)
+        except ValueError as err:
+            raise bad(f"{show(value)} is not a memory quantity: {err}") from None
+    return value
+
+
+class Resources(Spec):
+    """What one container requests (and is limited to): `Resources(cpu="250m", memory="64Mi")`."""
+
+    _positional = ("cpu", "memory")
+
+    cpu: Annotated[str | int | float | None, BeforeValidator(_cpu)] = None
+    memory: Annotated[str | int | None, BeforeValidator(_memory)] = None
+
+    @property
+    def cpu_millis(self) -> int | None:
+        """The CPU request in millicores."""
+        return None if self.cpu is None else cpu_millis(self.cpu)
+
+    @property
+    def memory_bytes(self) -> int | None:
+        """The memory request in bytes."""
+        return None if self.memory is None else memory_bytes(self.memory)
+
+
+def _image(value: Any) -> Any:
+    if isinstance(value, Image):
+        return value
+    if isinstance(value, str) and is_image_ref(value):
+        return value
+    raise bad(f'{show(value)} must be a pp.Image or an image reference like "busybox:1.36"')
+
+
+def _env(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise bad(f'{show(value)} must be a dict like {{"MODE": "prod"}}')
+    out: dict[str, Any] = {}
+    for key, val in value.items():
+        if not isinstance(key, str) or not is_env_name(key):
+            raise bad(f"key {show(key)} is not a variable name (letters, digits and _)")
+        if isinstance(val, bool) or not isinstance(val, str | int | Unresolved):
+            raise bad(f"[{show(key)}] {show(val)} must be a string")
+        out[key] = str(val) if isinstance(val, int) else val
+    return out
+
+
+class Container(Spec):
+    """One container of a pod: its image, command, environment, ports, probes and resources."""
+
+    _positional = ("name", "image")
+
+    name: Name
+    image: Annotated[Image | str, BeforeValidator(_image)]
+    command: Argv = None
+    args: Argv = None
+    env: Annotated[dict[str, Any], BeforeValidator(_env)] = {}
+    ports: list[Port] = []
+    readiness: OptionalProbe = None
+    liveness: OptionalProbe = None
+    startup: OptionalProbe = None
+    resources: Annotated[Resources | None, BeforeValidator(lambda v: _instance(v, Resources))] = (
+        None
+    )
+
+    @field_validator("ports")
+    @classmethod
+    def _unique_ports(cls, value: list[int]) -> list[int]:
+        seen: dict[int, int] = {}
+        for i, port in enumerate(value):
+            if port in seen:
+                raise bad(f"[{i}] {port} is already listed at ports[{seen[port]}]")
+            seen[port] = i
+        return value
+
+
+def _instance(value: Any, cls: type) -> Any:
+    if value is not None and not isinstance(value, cls):
+        raise bad(f"{show(value)} must be a pp.{cls.__name__}")
+    return value
+
+
+class RollingUpdate(Spec):
+    """How a changed template replaces pods: `max_surge` extra at most, `max_unavailable` down."""
+
+    _positional = ("max_surge", "max_unavailable")
+
+    max_surge: NonNegative = 1
+    max_unavailable: NonNegative = 0
+
+    @model_validator(mode="after")
+    def _progress(self) -> RollingUpdate:
+        if self.max_surge == 0 and self.max_unavailable == 0:
+            raise bad("max_surge and max_unavailable cannot both be 0 (no rollout could start)")
+        return self
+
+
+def _containers(value: Any) -> Any:
+    if not isinstance(value, list | tuple):
+        raise bad(f"{show(value)} must be a list of pp.Container")
+    for i, item in enumerate(value):
+        if not isinstance(item, Container):
+            raise bad(f"[{i}] {show(item)} must be a pp.Container")
+    return list(value)
+
+
+class Deployment(Spec):
+    """`replicas` pods from one template, spread over the nodes and replaced by rolling update."""
+
+    _positional = ("name",)
+
+    name: Name
+    replicas: NonNegative = 1
+    containers: Annotated[list[Container], BeforeValidator(_containers)]
+    labels: Labels = {}
+    node_selector: Labels = {}
+    restart_policy: Literal["Always", "OnFailure", "Never"] = "Always"
+    strategy: Annotated[RollingUpdate, BeforeValidator(lambda v: _instance(v, RollingUpdate))] = (
+        Field(default_factory=RollingUpdate)
+    )
+    namespace: Name = "default"
+    termination_grace_period: NonNegative = 30
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_labels(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("labels") is None:
+            name = data.get("name")
+            data = {**data, "labels": {"app": name} if isinstance(name, str) else {}}
+        return data
+
+    @model_validator(mode="after")
+    def _pod(self) -> Deployment:
+        if len(self.name) > MAX_DEPLOYMENT_NAME:
+            raise bad(
+                f"name {show(self.name)} is too long: at most {MAX_DEPLOYMENT_NAME} characters "
+                "so that pod names (name-hash-suffix) stay within 63"
+            )
+        if not self.containers:
+            raise bad("containers must list at least one pp.Container")
+        if not self.labels:
+            raise bad("labels must not be empty (services select pods by them)")
+        names: dict[str, int] = {}
+        ports: dict[int, int] = {}
+        for i, container in enumerate(self.containers):
+            if container.name in names:
+                raise bad(
+                    f'containers[{i}].name "{container.name}" is already used by '
+                    f"containers[{names[container.name]}]"
+                )
+            names[container.name] = i
+            for j, port in enumerate(container.ports):
+                if port in ports:
+                    raise bad(
+                        f"containers[{i}].ports[{j}] {port} is already declared by "
+                        f"containers[{ports[port]}] (containers of a pod share its network)"
+                    )
+                ports[port] = i
+        declared = ", ".join(str(p) for p in sorted(ports)) or "none"
+        for i, container in enumerate(self.containers):
+            for kind in ("readiness", "liveness", "startup"):
+                probe = getattr(container, kind)
+                port = getattr(probe, "port", None)
+                if port is not None and port not in ports:
+                    raise bad(
+                        f"containers[{i}].{kind}.port {port} is not a port any container "
+                        f"of the pod declares (declared: {declared})"
+                    )
+        return self
+
+    def _created(self) -> None:
+        current_stack(self.describe(), self.location).add_deployment(self)
+
+    @property
+    def images(self) -> list[Image]:
+        """The pp.Image objects this deployment's containers use."""
+        return [c.image for c in self.containers if isinstance(c.image, Image)]
+
+
+__all__ = [
+    "Container",
+    "Deployment",
+    "ExecProbe",
+    "HttpProbe",
+    "Image",
+    "Resources",
+    "RollingUpdate",
+    "TcpProbe",
+]

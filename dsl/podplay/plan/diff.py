@@ -1,0 +1,147 @@
+"""A Pulumi-style per-resource diff between two plans (what `podplay preview` shows).
+
+`+` create, `~` update (naming the changed fields), `-` delete, `+-` replace (a pod replaced
+by a new one because its template changed, naming the fields that force it). Endpoints are
+left out: they follow from pods and readiness, not from the program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from podplay.plan.model import Plan
+
+Op = Literal["+", "~", "-", "+-"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One resource's change."""
+
+    op: Op
+    kind: str
+    name: str
+    namespace: str | None = None
+    fields: list[str] = field(default_factory=list)
+    replaces: str | None = None
+
+    def __str__(self) -> str:
+        who = f"{self.namespace}/{self.name}" if self.namespace else self.name
+        text = f"{self.op:<2} {self.kind} {who}"
+        if self.replaces:
+            text += f" (replaces {self.replaces})"
+        if self.fields:
+            text += ": " + ", ".join(self.fields)
+        return text
+
+
+def changed_paths(old: Any, new: Any, prefix: str = "") -> list[str]:
+    """Paths of the leaves that differ: `containers[0].image`, `env.MODE`."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for key in list(old) + [k for k in new if k not in old]:
+            path = f"{prefix}.{key}" if prefix else str(key)
+            if key not in old or key not in new:
+                out.append(path)
+            else:
+                out += changed_paths(old[key], new[key], path)
+        return out
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        out = []
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            out += changed_paths(a, b, f"{prefix}[{i}]")
+        return out
+    return [] if old == new else [prefix or "(value)"]
+
+
+def _keyed(items: list[Any], namespaced: bool) -> dict[tuple[str | None, str], Any]:
+    return {(getattr(i, "namespace", None) if namespaced else None, i.name): i for i in items}
+
+
+def _simple(
+    kind: str, old: list[Any], new: list[Any], namespaced: bool, skip: set[str]
+) -> list[Change]:
+    before, after = _keyed(old, namespaced), _keyed(new, namespaced)
+    out = []
+    for key in sorted(set(before) | set(after), key=lambda k: (k[0] or "", k[1])):
+        ns, name = key
+        if key not in before:
+            out.append(Change("+", kind, name, ns))
+        elif key not in after:
+            out.append(Change("-", kind, name, ns))
+        else:
+            a = before[key].model_dump(exclude=skip)
+            b = after[key].model_dump(exclude=skip)
+            paths = changed_paths(a, b)
+            if paths:
+                out.append(Change("~", kind, name, ns, paths))
+    return out
+
+
+def diff(previous: Plan | None, plan: Plan) -> list[Change]:
+    """Every resource change from `previous` (None: nothing exists) to `plan`."""
+    if previous is None:
+        previous = plan.model_copy(
+            update={"nodes": [], "images": [], "deployments": [], "pods": [], "services": []}
+        )
+    changes = _simple("Node", previous.nodes, plan.nodes, False, {"connection", "name"})
+    changes += _simple("Image", previous.images, plan.images, False, {"name"})
+    changes += _simple(
+        "Deployment",
+        previous.deployments,
+        plan.deployments,
+        True,
+        {"pods", "next_serial", "template_hash", "name", "namespace"},
+    )
+    changes += _simple(
+        "Service", previous.services, plan.services, True, {"endpoints", "name", "namespace"}
+    )
+    changes += _pods(previous, plan)
+    return changes
+
+
+def _pods(previous: Plan, plan: Plan) -> list[Change]:
+    before = {(p.namespace, p.name): p for p in previous.pods}
+    after = {(p.namespace, p.name): p for p in plan.pods}
+    templates = {(d.namespace, d.name): d.template for d in previous.deployments}
+    replaced: dict[str, str] = {}
+    by_deployment: dict[tuple[str, str], tuple[list[str], list[str]]] = {}
+    for step in plan.rollout:
+        created, deleted = by_deployment.setdefault((step.namespace, step.deployment), ([], []))
+        (created if step.action == "create" else deleted).extend(step.pods)
+    for created, deleted in by_deployment.values():
+        replaced.update(zip(created, deleted, strict=False))
+    new_templates = {(d.namespace, d.name): d.template for d in plan.deployments}
+    out = []
+    for key in sorted(set(before) | set(after)):
+        ns, name = key
+        if key in after and key not in before:
+            pod = after[key]
+            old_name = replaced.get(name)
+            if old_name:
+                paths = changed_paths(
+                    templates.get((ns, pod.deployment), {}), new_templates[(ns, pod.deployment)]
+                )
+                out.append(Change("+-", "Pod", name, ns, paths, replaces=old_name))
+            else:
+                out.append(Change("+", "Pod", name, ns, [f"node {pod.node}", f"ip {pod.ip}"]))
+        elif key in before and key not in after:
+            if name not in replaced.values():
+                out.append(Change("-", "Pod", name, ns))
+        else:
+            paths = changed_paths(before[key].manifest, after[key].manifest)
+            if paths:
+                out.append(Change("~", "Pod", name, ns, paths))
+    return out
+
+
+def summary(changes: list[Change]) -> str:
+    """`2 to create, 1 to update, 0 to delete, 3 to replace` (or `no changes`)."""
+    if not changes:
+        return "no changes"
+    counts = {op: sum(1 for c in changes if c.op == op) for op in ("+", "~", "-", "+-")}
+    return (
+        f"{counts['+']} to create, {counts['~']} to update, {counts['-']} to delete, "
+        f"{counts['+-']} to replace"
+    )

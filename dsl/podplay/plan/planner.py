@@ -1,0 +1,186 @@
+"""`plan(stack, previous, facts, images) -> Plan`: the pure, deterministic, stable planner.
+
+Same inputs, same plan. Re-planning an unchanged program against its previous plan gives
+the previous plan back; scaling adds or removes pods without moving the others; a changed
+template gets new pods and a rollout order. Anything infeasible raises `ProgramError`
+before anything is touched.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from ipaddress import IPv4Network
+from typing import Any
+
+from podplay.dsl import ImageRef, ProgramError, Stack, Unresolved
+from podplay.dsl.diagnostics import Location
+from podplay.plan.addresses import Addresses, allocate, dns_ip
+from podplay.plan.model import (
+    API_VERSION,
+    ClusterFacts,
+    ClusterPlan,
+    DeploymentPlan,
+    ImagePlan,
+    Plan,
+    PodPlan,
+    RolloutStep,
+)
+from podplay.plan.nodes import plan_nodes
+from podplay.plan.placement import Wanted, schedule, strategy_of
+from podplay.plan.rollout import rollout_steps
+from podplay.plan.services import plan_services
+from podplay.plan.templates import container_specs, pod_template, template_hash
+
+
+def plan(
+    stack: Stack,
+    previous: Plan | None = None,
+    facts: ClusterFacts | None = None,
+    images: Mapping[str, ImageRef] | None = None,
+) -> Plan:
+    """Decide everything about the stack's cluster.
+
+    `previous` is the last plan applied (for stability), `facts` what the world says about
+    the nodes (None for `compile` before the cluster exists: derived from the program),
+    `images` the reference (and id, once built) of every pp.Image the program declares.
+    """
+    cluster = stack.cluster
+    if cluster is None:
+        raise ProgramError.one(Location(stack.program or "program"), None, "declares no Cluster")
+    if previous is not None and (
+        previous.cluster.name != cluster.name or previous.api_version != API_VERSION
+    ):
+        previous = None
+    images = images or {}
+    lb_pool = cluster.lb_pool or (facts.lb_pool if facts else None)
+    dns = dns_ip(cluster.service_cidr)
+    cluster_plan = ClusterPlan(
+        name=cluster.name,
+        local=cluster.local,
+        pod_cidr=str(IPv4Network(cluster.pod_cidr)),
+        service_cidr=str(IPv4Network(cluster.service_cidr)),
+        dns_ip=dns,
+        lb_pool=lb_pool,
+    )
+    nodes = plan_nodes(cluster, facts, previous)
+
+    services = [stack.services[k] for k in sorted(stack.services)]
+    addresses = allocate(cluster, services, previous, lb_pool)
+    resolve = _resolver(addresses)
+
+    deployments = [stack.deployments[k] for k in sorted(stack.deployments)]
+    used_images = sorted({i.name for d in deployments for i in d.images})
+    missing = [name for name in used_images if name not in images]
+    if missing:
+        raise ValueError(f"no ImageRef given for images {missing}")
+    image_plans = {
+        name: ImagePlan(name=name, ref=images[name].ref, id=images[name].id) for name in used_images
+    }
+
+    wanted = []
+    for d in deployments:
+        template = pod_template(d, container_specs(d, image_plans, resolve))
+        requests = [c.resources for c in d.containers if c.resources is not None]
+        wanted.append(
+            Wanted(
+                deployment=d,
+                template=template,
+                hash=template_hash(template),
+                cpu_millis=sum(r.cpu_millis or 0 for r in requests),
+                memory_bytes=sum(r.memory_bytes or 0 for r in requests),
+            )
+        )
+    previous_serials = (
+        {(d.namespace, d.name): d.next_serial for d in previous.deployments} if previous else {}
+    )
+    placements = schedule(
+        wanted,
+        nodes,
+        previous.pods if previous else [],
+        previous_serials,
+        dns,
+        cluster_plan.cluster_domain,
+    )
+
+    pods: list[PodPlan] = []
+    deployment_plans = []
+    rollout: list[RolloutStep] = []
+    for w in wanted:
+        d, placement = w.deployment, placements[w.key]
+        strategy = strategy_of(d)
+        ordered = placement.pods
+        pods += ordered
+        deployment_plans.append(
+            DeploymentPlan(
+                name=d.name,
+                namespace=d.namespace,
+                replicas=d.replicas,
+                template_hash=w.hash,
+                template=w.template,
+                strategy=strategy,
+                next_serial=placement.next_serial,
+                pods=[p.name for p in ordered],
+            )
+        )
+        rollout += rollout_steps(
+            d.namespace,
+            d.name,
+            d.replicas,
+            strategy,
+            placement.kept,
+            placement.created,
+            placement.old,
+        )
+
+    return Plan(
+        cluster=cluster_plan,
+        nodes=nodes,
+        images=list(image_plans.values()),
+        deployments=deployment_plans,
+        pods=pods,
+        services=plan_services(services, addresses, pods),
+        rollout=rollout,
+        outputs={name: _resolve_all(e.value, resolve) for name, e in stack.exports.items()},
+        pending=_pending(cluster.name, nodes, addresses),
+    )
+
+
+def _resolver(addresses: Addresses) -> Any:
+    def resolve(value: Unresolved) -> Any:
+        key = (value.namespace, value.name)
+        if value.attribute == "cluster_ip":
+            return addresses.cluster_ips.get(key)
+        if value.attribute == "external_ip":
+            return addresses.lb_ips.get(key)
+        for (ns, name, port, _protocol), node_port in addresses.node_ports.items():
+            if (ns, name, port) == (*key, value.port):
+                return node_port
+        return None
+
+    return resolve
+
+
+def _resolve_all(value: Any, resolve: Any) -> Any:
+    if isinstance(value, Unresolved):
+        return resolve(value)
+    if isinstance(value, list | tuple):
+        return [_resolve_all(v, resolve) for v in value]
+    if isinstance(value, dict):
+        return {k: _resolve_all(v, resolve) for k, v in value.items()}
+    return value
+
+
+def _pending(cluster: str, nodes: list[Any], addresses: Addresses) -> list[str]:
+    pending = []
+    if any(n.address is None for n in nodes):
+        pending.append(
+            f"node addresses and SSH details: known once the cluster exists "
+            f"(podplay cluster create {cluster})"
+        )
+    for (namespace, name), ip in sorted(addresses.lb_ips.items()):
+        if ip is None:
+            pending.append(
+                f"LoadBalancer IP of service {namespace}/{name}: the local cluster's pool is "
+                "known once the cluster exists"
+            )
+    return pending
