@@ -11,6 +11,7 @@ systemctl mask getty@tty1.service console-getty.service serial-getty@.service \
   systemd-binfmt.service proc-sys-fs-binfmt_misc.automount >/dev/null 2>&1
 systemctl disable dnsmasq.service keepalived.service >/dev/null 2>&1 || true
 systemctl enable ssh.service docker.service containerd.service podplay-ssh-keygen.service \
+  podplay-proc-sys-rw.service \
   >/dev/null 2>&1
 systemctl set-default multi-user.target >/dev/null 2>&1
 

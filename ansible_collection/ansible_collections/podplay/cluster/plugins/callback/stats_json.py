@@ -1,0 +1,101 @@
+# -*- coding: utf-8 -*-
+"""Machine-readable results of a playbook run, next to the normal human output."""
+
+import json
+import os
+import tempfile
+import time
+
+from ansible.plugins.callback import CallbackBase
+
+DOCUMENTATION = r"""
+name: stats_json
+type: notification
+short_description: write per-host stats and the changed/failed tasks of a run to a JSON file
+description:
+  - A notification callback: the usual output still streams from the stdout callback.
+  - At the end of the run it writes one JSON document to the file named by
+    C(PODPLAY_STATS_FILE) with, per host, the counts ansible-playbook prints in its recap
+    (ok, changed, failures, unreachable, skipped, rescued, ignored), and the list of tasks that
+    reported changed, failed or unreachable (host, task, play, message).
+  - Callers assert on this file (for example "the second run changed nothing") instead of
+    parsing log text.
+requirements:
+  - enable with C(ANSIBLE_CALLBACKS_ENABLED=podplay.cluster.stats_json)
+options:
+  stats_file:
+    description: Where to write the JSON document. Nothing is written when unset.
+    env:
+      - name: PODPLAY_STATS_FILE
+    type: path
+"""
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "notification"
+    CALLBACK_NAME = "podplay.cluster.stats_json"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, *args, **kwargs):
+        super(CallbackModule, self).__init__(*args, **kwargs)
+        self._events = []
+        self._play = None
+        self._started = time.time()
+
+    def v2_playbook_on_play_start(self, play):
+        self._play = play.get_name()
+
+    def _record(self, status, result, msg=None):
+        self._events.append(
+            {
+                "status": status,
+                "host": result._host.get_name(),
+                "task": result._task.get_name(),
+                "action": result._task.action,
+                "play": self._play,
+                "msg": msg,
+            }
+        )
+
+    @staticmethod
+    def _message(res):
+        for key in ("msg", "stderr", "module_stderr", "stdout"):
+            value = res.get(key)
+            if value:
+                return str(value)[-2000:]
+        if res.get("results"):  # a loop: the first failed item
+            for item in res["results"]:
+                if isinstance(item, dict) and item.get("failed"):
+                    return CallbackModule._message(item)
+        return None
+
+    def v2_runner_on_ok(self, result):
+        if result._result.get("changed"):
+            self._record("changed", result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._record(
+            "ignored" if ignore_errors else "failed", result, self._message(result._result)
+        )
+
+    def v2_runner_on_unreachable(self, result):
+        self._record("unreachable", result, self._message(result._result))
+
+    def v2_playbook_on_stats(self, stats):
+        path = self.get_option("stats_file")
+        if not path:
+            return
+        hosts = {}
+        for host in sorted(stats.processed):
+            hosts[host] = stats.summarize(host)
+        doc = {
+            "hosts": hosts,
+            "events": self._events,
+            "duration": round(time.time() - self._started, 3),
+        }
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".stats-", dir=directory)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(doc, handle, indent=1, sort_keys=True)
+        os.replace(tmp, path)
