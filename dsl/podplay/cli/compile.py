@@ -1,0 +1,145 @@
+"""`podplay compile PROGRAM -o DIR`: a program becomes a plain Ansible project.
+
+The effectful shell around the pure core: read the program, hash image contexts, read node
+facts (a facts file, the program's inventory, or the inventory `podplay cluster create`
+wrote for a local cluster), plan, render, and only then write. A bad program writes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+from pydantic import ValidationError
+
+from podplay import paths
+from podplay.dsl import Stack, evaluate, local_images
+from podplay.errors import UserInputError
+from podplay.plan import ClusterFacts, Plan, plan
+from podplay.plan.facts import facts_from_inventory
+from podplay.render import RenderOptions, links, render
+
+
+def _read_inventory(path: Path, shown: str) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise UserInputError(f"cannot read inventory {shown}: {err.strerror}") from None
+    except yaml.YAMLError as err:
+        raise UserInputError(f"inventory {shown} is not valid YAML: {err}") from None
+    return data
+
+
+def load_facts(stack: Stack, facts_file: str | None) -> tuple[ClusterFacts | None, dict[str, Any]]:
+    """Node facts and cluster-wide inventory variables for the program's cluster.
+
+    Order: `--facts FILE` (JSON), the program's `inventory=`, the local cluster's inventory
+    from `podplay cluster create` when that cluster exists, else none (derived from the
+    program).
+    """
+    cluster = stack.cluster
+    if facts_file is not None:
+        try:
+            return ClusterFacts.model_validate_json(Path(facts_file).read_text()), {}
+        except (OSError, ValidationError) as err:
+            raise UserInputError(f"facts file {facts_file} is not usable: {err}") from None
+    if cluster is None:
+        return None, {}
+    if cluster.inventory is not None:
+        path = (stack.base_dir / cluster.inventory).resolve()
+        data = _read_inventory(path, cluster.inventory)
+        return facts_from_inventory(data, cluster.inventory), _cluster_vars(data)
+    if cluster.local:
+        path = paths.cluster_dir(cluster.name) / "inventory.yml"
+        if path.is_file():
+            data = _read_inventory(path, str(path))
+            return facts_from_inventory(data, str(path)), _cluster_vars(data)
+    return None, {}
+
+
+def _cluster_vars(data: Any) -> dict[str, Any]:
+    root = data.get("all", data) if isinstance(data, dict) else {}
+    return dict(root.get("vars") or {}) if isinstance(root, dict) else {}
+
+
+def load_previous(path: str | None) -> Plan | None:
+    """A plan.json to plan against (stability), or None."""
+    if path is None:
+        return None
+    try:
+        return Plan.from_json(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValidationError) as err:
+        raise UserInputError(f"previous plan {path} is not usable: {err}") from None
+
+
+def write_tree(out: Path, files: dict[str, str], symlinks: dict[str, str]) -> None:
+    """Write the rendered files (and links); drop host_vars of nodes that are gone."""
+    out.mkdir(parents=True, exist_ok=True)
+    stale = out / "host_vars"
+    if stale.is_dir():
+        for old in stale.glob("*.yml"):
+            if f"host_vars/{old.name}" not in files:
+                old.unlink()
+    for rel, text in files.items():
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    for rel, dest in symlinks.items():
+        link = out / rel
+        if link.is_symlink() or link.exists():
+            if link.is_symlink() and os.readlink(link) == dest:
+                continue
+            if not link.is_symlink():
+                raise UserInputError(f"{link} exists and is not a link podplay made; remove it")
+            link.unlink()
+        link.symlink_to(dest, target_is_directory=True)
+
+
+@click.command("compile")
+@click.argument("program", type=click.Path(dir_okay=False))
+@click.option(
+    "-o", "--output", default="build", show_default=True, type=click.Path(file_okay=False)
+)
+@click.option(
+    "--facts",
+    "facts_file",
+    type=click.Path(dir_okay=False),
+    help="Node facts JSON (nodes with address, pod_cidr, capacity, labels, connection).",
+)
+@click.option(
+    "--previous",
+    type=click.Path(dir_okay=False),
+    help="A plan.json from an earlier compile: keep its pods, IPs and ports where possible.",
+)
+def compile_cmd(program: str, output: str, facts_file: str | None, previous: str | None) -> None:
+    """Compile PROGRAM into an Ansible project (inventory, vars, site.yml, plan.json)."""
+    stack = evaluate(program)
+    for warning in stack.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    images = local_images(stack)
+    facts, cluster_vars = load_facts(stack, facts_file)
+    result = plan(stack, load_previous(previous), facts, images)
+    options = RenderOptions(
+        collections_path=str(paths.collections_path()),
+        program=program,
+        node_bundle=cluster_vars.get("podplay_node_bundle"),
+        agent_token_file=cluster_vars.get("podplay_agent_token_file"),
+    )
+    out = Path(output)
+    write_tree(out, render(result, options), links(options))
+    services = len(result.services)
+    click.echo(
+        f"compiled {program}: {len(result.nodes)} nodes, {len(result.pods)} pods, "
+        f"{services} service{'s' if services != 1 else ''} -> {out}/\n"
+        f"run: ansible-playbook -i {out}/inventory.yml {out}/site.yml"
+    )
+    for item in result.pending:
+        click.echo(f"not known yet: {item}", err=True)
+
+
+__all__ = ["compile_cmd"]

@@ -1,0 +1,40 @@
+"""The renderer: a plan becomes plain Ansible files (pure; byte-identical for the same input).
+
+`render(plan, options)` returns relative path → text; `links(options)` the symlinks to make
+beside them. Writing them is the caller's job (`podplay compile`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from podplay.plan import Plan, PodPlan
+from podplay.render.inventory import inventory
+from podplay.render.options import ImageFile, RenderOptions
+from podplay.render.playbook import ansible_cfg, site
+from podplay.render.variables import group_vars, host_vars
+
+__all__ = ["ImageFile", "RenderOptions", "links", "render"]
+
+
+def render(plan: Plan, options: RenderOptions) -> dict[str, str]:
+    """Every file of the Ansible project, by path relative to the output directory."""
+    by_node: dict[str, list[PodPlan]] = defaultdict(list)
+    for pod in plan.pods:
+        by_node[pod.node].append(pod)
+    files = {
+        "ansible.cfg": ansible_cfg(plan, options.collections_path),
+        "inventory.yml": inventory(plan, options.program),
+        "group_vars/all.yml": group_vars(plan, options),
+        "site.yml": site(plan, options.program),
+        "plan.json": plan.to_json(),
+    }
+    for node in plan.nodes:
+        pods = sorted(by_node.get(node.name, []), key=lambda p: (p.namespace, p.name))
+        files[f"host_vars/{node.name}.yml"] = host_vars(node, pods)
+    return dict(sorted(files.items()))
+
+
+def links(options: RenderOptions) -> dict[str, str]:
+    """Symlinks beside the files: `collections` → the collection path (found from anywhere)."""
+    return {"collections": options.collections_path}

@@ -1,0 +1,34 @@
+"""`inventory.yml`: the nodes as group `nodes`, with how Ansible reaches each of them.
+
+Connection details come from the plan's nodes (a program's `pp.Node`s, a user inventory,
+or the inventory `podplay cluster create` wrote). A local cluster compiled before it exists
+has none yet: its hosts are listed bare, which still parses and syntax-checks.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from podplay.plan import Plan
+from podplay.render.yamltext import dump
+
+NODE_GROUP = "nodes"  # the same group the substrate's inventory uses
+
+
+def inventory(plan: Plan, program: str | None) -> str:
+    """The inventory text."""
+    hosts: dict[str, Any] = {n.name: dict(n.connection) for n in plan.nodes}
+    header = [
+        f'Nodes of cluster "{plan.cluster.name}", written by podplay compile{_from(program)}.'
+    ]
+    if any(not n.connection for n in plan.nodes):
+        header.append(
+            "Hosts without connection details: the local cluster does not exist yet; run "
+            f"`podplay cluster create {plan.cluster.name}` and compile again."
+        )
+    data = {"all": {"children": {NODE_GROUP: {"hosts": hosts}}}}
+    return dump(data, "\n".join(header))
+
+
+def _from(program: str | None) -> str:
+    return f" from {program}" if program else ""

@@ -1,0 +1,85 @@
+"""`group_vars/all.yml` (the cluster) and `host_vars/<node>.yml` (the node and its pods).
+
+Variable names and shapes follow the collection README's contract exactly; the service
+table and pod manifests follow the node README. A reader of `host_vars/node1.yml` sees at
+the top which pods run there, then their full manifests.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from podplay.plan import NodePlan, Plan, PodPlan
+from podplay.render.options import ImageFile, RenderOptions
+from podplay.render.yamltext import dump
+
+
+def _image(ref: str, id_: str | None, archive: str | None) -> dict[str, Any]:
+    return ImageFile(ref=ref, id=id_, archive=archive).model_dump()
+
+
+def group_vars(plan: Plan, options: RenderOptions) -> str:
+    """Cluster-wide variables."""
+    c = plan.cluster
+    data: dict[str, Any] = {
+        "ansible_pipelining": True,
+        "podplay_cluster_name": c.name,
+        "podplay_pod_cidr": c.pod_cidr,
+        "podplay_service_cidr": c.service_cidr,
+        "podplay_dns_ip": c.dns_ip,
+        "podplay_cluster_domain": c.cluster_domain,
+        "podplay_node_port_range": list(c.node_port_range),
+        "podplay_nodes": [
+            {"name": n.name, "address": n.address, "pod_cidr": n.pod_cidr} for n in plan.nodes
+        ],
+        "podplay_node_bundle": options.node_bundle,
+        "podplay_agent_token_file": options.agent_token_file,
+        "podplay_pause_image": options.pause_image.model_dump() if options.pause_image else None,
+        "podplay_images": [
+            _image(i.ref, i.id, options.image_archives.get(i.name)) for i in plan.images
+        ],
+        "podplay_services": [s.model_dump() for s in plan.services],
+        "podplay_lb": {
+            "pool": c.lb_pool,
+            "addresses": [
+                {"ip": s.load_balancer_ip, "namespace": s.namespace, "service": s.name}
+                for s in plan.services
+                if s.load_balancer_ip is not None
+            ],
+        },
+    }
+    header = [f'Cluster "{c.name}": every node shares these. Written by podplay compile.']
+    if plan.pending:
+        header.append("Not known yet (null below):")
+        header += [f"  - {item}" for item in plan.pending]
+    missing = [
+        name
+        for name, value in (
+            ("podplay_node_bundle", options.node_bundle),
+            ("podplay_agent_token_file", options.agent_token_file),
+            ("podplay_pause_image", options.pause_image),
+        )
+        if value is None
+    ]
+    if missing:
+        header.append(
+            f"{', '.join(missing)}: made on this machine by `podplay cluster create` "
+            "or `podplay up`."
+        )
+    return dump(data, "\n".join(header))
+
+
+def host_vars(node: NodePlan, pods: list[PodPlan]) -> str:
+    """One node's variables, led by a table of its pods."""
+    lines = [
+        f"Node {node.name}: pod CIDR {node.pod_cidr}, address {node.address or 'not known yet'}.",
+        f"{len(pods)} pod{'s' if len(pods) != 1 else ''} bound here:" if pods else "No pods.",
+    ]
+    width = max((len(p.name) for p in pods), default=0)
+    lines += [f"  {p.name:<{width}}  {p.ip:<15} {p.namespace}/{p.deployment}" for p in pods]
+    data = {
+        "podplay_node_address": node.address,
+        "podplay_node_pod_cidr": node.pod_cidr,
+        "podplay_pods": [p.manifest for p in pods],
+    }
+    return dump(data, "\n".join(lines))
