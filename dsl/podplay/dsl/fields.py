@@ -44,8 +44,9 @@ def _dns_label(value: str) -> str:
 def _dns1035(value: str) -> str:
     if len(value) > 63 or _DNS1035.fullmatch(value) is None:
         raise bad(
-            f"{show(value)} is not a valid service name: {_NAME_RULE}, start with a letter, "
-            "at most 63 characters (it becomes a DNS name)"
+            f'{show(value)} is not a valid service name: use lowercase letters, digits and "-", '
+            "start with a letter and end with a letter or digit, at most 63 characters "
+            "(it becomes a DNS name)"
         )
     return value
 

@@ -73,7 +73,8 @@ def local_images(stack: Stack) -> dict[str, ImageRef]:
             raise ProgramError.one(
                 image.location,
                 image.describe(),
-                f'context "{image.context}" is not a directory (looked for {context})',
+                f'context "{image.context}" is not a directory (a path relative to the '
+                "program's directory)",
             )
         if not (context / image.dockerfile).is_file():
             raise ProgramError.one(

@@ -91,7 +91,8 @@ def _check_value(value: Any, path: str) -> str | None:
                 return problem
         return None
     return (
-        f"{path} is a {type(value).__name__}: exports are strings, numbers, booleans, "
+        f"{path} of type {type(value).__name__} cannot be exported: exports are strings, "
+        "numbers, booleans, "
         "None, lists and dicts of those, or values like service.cluster_ip"
     )
 

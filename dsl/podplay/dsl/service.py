@@ -85,7 +85,7 @@ class Service(Spec):
             if deployment.namespace != namespace:
                 raise bad(
                     f'selector {deployment.describe()} is in namespace "{deployment.namespace}", '
-                    f'this service in "{namespace}"; a service selects pods of its own namespace'
+                    f'this service is in "{namespace}"; a service selects pods of its own namespace'
                 )
             data = {**data, "selector": dict(deployment.labels)}
         return data

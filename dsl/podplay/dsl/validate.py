@@ -43,7 +43,7 @@ def _node_ports(stack: Stack) -> list[Diagnostic]:
                         service.location,
                         service.describe(),
                         f"ports[{i}].node_port {port.node_port} is already used by "
-                        f"{owners[port.node_port]} (node ports are unique per cluster)",
+                        f"{owners[port.node_port]}; node ports are unique per cluster",
                     )
                 )
             else:
@@ -101,5 +101,5 @@ def _selectors(stack: Stack) -> None:
 
 def _at(service: object) -> str:
     location = getattr(service, "location", None)
-    where = f" ({location})" if location else ""
+    where = f" at {location}" if location else ""
     return f"{service.describe()}{where}"  # type: ignore[attr-defined]
