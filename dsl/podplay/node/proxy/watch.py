@@ -1,0 +1,153 @@
+"""One long-lived watch connection per node's agent: `GET /v1/pods?watch=1` (NDJSON).
+
+Each `Watcher` is a thread that connects, reads lines and hands snapshots and heartbeats to
+callbacks; on any error (refused, reset, 401, garbage, 2 s of silence) it reconnects after a
+short pause. It never decides readiness itself: `Readiness` does, from what arrived when.
+
+Scale: a proxy holds N connections (one per node, itself included); an agent serves N
+watchers. Changes are pushed, nothing is polled: at 50 nodes that is 50 idle sockets per
+node and 50 one-line heartbeats per second in each direction, and a pod change costs one
+snapshot line to each of the 50 watchers (a node's pods in a few kB). The readiness
+deadline (2 s) does not depend on N.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import logging
+import os
+import socket
+import threading
+from typing import Any, Callable, Optional
+
+log = logging.getLogger("podplay.proxy.watch")
+
+READ_TIMEOUT = 2.0
+RETRY_MIN = 0.2
+RETRY_MAX = 1.0
+
+OnSnapshot = Callable[[str, list, int], None]
+OnHeartbeat = Callable[[str], None]
+
+
+class Watcher(threading.Thread):
+    """Keeps one node's pod watch open for as long as the proxy wants it."""
+
+    def __init__(
+        self,
+        node: str,
+        address: str,
+        port: int,
+        token: Callable[[], str],
+        on_snapshot: OnSnapshot,
+        on_heartbeat: OnHeartbeat,
+        read_timeout: float = READ_TIMEOUT,
+    ) -> None:
+        super().__init__(name="watch-%s" % node, daemon=True)
+        self.node = node
+        self.address = address
+        self.port = port
+        self._token = token
+        self._on_snapshot = on_snapshot
+        self._on_heartbeat = on_heartbeat
+        self._read_timeout = read_timeout
+        self._stop_event = threading.Event()
+        self._conn: Optional[http.client.HTTPConnection] = None
+        self._lock = threading.Lock()
+        self.connects = 0
+        self.last_error: Optional[str] = None
+
+    def stop(self) -> None:
+        """Ask the thread to end and break its blocking read."""
+        self._stop_event.set()
+        with self._lock:
+            conn = self._conn
+        if conn is not None and conn.sock is not None:
+            with contextlib.suppress(OSError):
+                conn.sock.shutdown(socket.SHUT_RDWR)
+
+    def run(self) -> None:
+        delay = RETRY_MIN
+        while not self._stop_event.is_set():
+            try:
+                self._stream()
+                delay = RETRY_MIN
+            except Exception as err:  # any failure: log once per kind, reconnect
+                message = "%s: %s" % (type(err).__name__, err)
+                if message != self.last_error:
+                    log.warning("watch %s (%s): %s", self.node, self.address, message)
+                self.last_error = message
+            finally:
+                with self._lock:
+                    conn, self._conn = self._conn, None
+                if conn is not None:
+                    conn.close()
+            self._stop_event.wait(delay)
+            delay = min(delay * 2, RETRY_MAX)
+
+    def _stream(self) -> None:
+        conn = http.client.HTTPConnection(self.address, self.port, timeout=self._read_timeout)
+        with self._lock:
+            self._conn = conn
+        if self._stop_event.is_set():
+            return
+        conn.request(
+            "GET",
+            "/v1/pods?watch=1",
+            headers={
+                "Authorization": "Bearer %s" % self._token(),
+                "Accept": "application/x-ndjson",
+            },
+        )
+        resp = conn.getresponse()
+        if resp.status != 200:
+            raise ConnectionError("agent answered HTTP %d" % resp.status)
+        self.connects += 1
+        if self.last_error is not None:
+            log.info("watch %s (%s): connected", self.node, self.address)
+            self.last_error = None
+        while not self._stop_event.is_set():
+            line = resp.readline()
+            if not line:
+                raise ConnectionError("agent closed the stream")
+            line = line.strip()
+            if line:
+                self._handle(json.loads(line.decode("utf-8")))
+
+    def _handle(self, msg: Any) -> None:
+        if not isinstance(msg, dict):
+            raise ValueError("watch line is not an object")
+        kind = msg.get("type")
+        if kind == "snapshot":
+            pods = msg.get("pods")
+            if not isinstance(pods, list):
+                raise ValueError("snapshot without a pods list")
+            self._on_snapshot(self.node, pods, int(msg.get("generation") or 0))
+        elif kind == "heartbeat":
+            self._on_heartbeat(self.node)
+        # other line types: ignore (forward compatible)
+
+
+def read_token(path: str) -> Callable[[], str]:
+    """A token getter that re-reads the file when it changes (rotation without restart)."""
+    cache = {"stamp": None, "token": ""}
+
+    def get() -> str:
+        try:
+            st = _stamp(path)
+            if st != cache["stamp"]:
+                with open(path) as f:
+                    cache["token"] = f.read().strip()
+                cache["stamp"] = st
+        except OSError as err:
+            log.warning("cannot read token %s: %s", path, err)
+        return cache["token"]
+
+    return get
+
+
+def _stamp(path: str) -> tuple:
+    st = os.stat(path)
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
