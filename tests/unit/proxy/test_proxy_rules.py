@@ -330,6 +330,16 @@ def test_no_endpoint_reject_comes_before_the_network_setups_accept():
     assert o.verdict == "REJECT"
 
 
+def test_reject_still_wins_after_docker_moves_its_chain_to_the_top():
+    ipt = applied("node1")
+    # dockerd restarts: DOCKER-USER goes back to the top of FORWARD, no proxy resync yet
+    ipt.restore("*filter\n-D FORWARD -j DOCKER-USER\n-I FORWARD 1 -j DOCKER-USER\nCOMMIT\n")
+    t = tracer(ipt)
+    o = only(t.trace(Packet("10.244.1.50", "10.96.0.24", "tcp", 80, "pod")))
+    assert o.verdict == "REJECT"
+    assert ipt.tables["filter"]["DOCKER-USER"][0].endswith("-j PODPLAY-SERVICES")
+
+
 def test_client_ip_affinity_keeps_a_client_on_one_endpoint():
     t = tracer(applied("node1"))
     first = t.trace(Packet("10.244.1.50", "10.96.0.21", "tcp", 80, "pod"))

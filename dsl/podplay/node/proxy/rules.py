@@ -24,6 +24,8 @@ filter table
   INPUT, FORWARD (new connections) -> PODPLAY-EXTERNAL-SERVICES: REJECT node ports and
       LoadBalancer IP ports with no ready endpoint
   FORWARD -> PODPLAY-FORWARD: accept marked (NodePort/LB) traffic and its replies
+  (the two reject chains are also jumped to first thing in Docker's DOCKER-USER, which
+  Docker keeps above everything in FORWARD)
 
 Both tables carry PODPLAY-CANARY (one RETURN rule, nothing jumps to it): if it is gone or
 empty, someone flushed the tables and the proxy restores everything.
@@ -50,6 +52,7 @@ NODEPORTS = "PODPLAY-NODEPORTS"
 POSTROUTING = "PODPLAY-POSTROUTING"
 FORWARD = "PODPLAY-FORWARD"
 DNS_PORT = 53
+DOCKER_USER = "DOCKER-USER"
 
 
 def chain_hash(*parts: str) -> str:
@@ -247,6 +250,11 @@ def _jumps(rs: Ruleset) -> None:
     rs.jump("filter", "FORWARD", "%s %s -j %s" % (external, new, EXTERNAL_SERVICES))
     rs.jump("filter", "FORWARD", "%s -j %s" % (_comment("podplay forwarding rules"), FORWARD))
     rs.jump("filter", "OUTPUT", "%s %s -j %s" % (portals, new, SERVICES))
+    # Docker keeps DOCKER-USER at the top of FORWARD (it moves it back there when it starts)
+    # and the network setup accepts all pod traffic from there: our rejects must come first
+    # inside it too. Written only where Docker made the chain.
+    rs.jump("filter", DOCKER_USER, "%s %s -j %s" % (portals, new, SERVICES))
+    rs.jump("filter", DOCKER_USER, "%s %s -j %s" % (external, new, EXTERNAL_SERVICES))
     rs.jump("nat", "PREROUTING", "%s -j %s" % (portals, SERVICES))
     rs.jump("nat", "OUTPUT", "%s -j %s" % (portals, SERVICES))
     rs.jump("nat", "POSTROUTING", "%s -j %s" % (_comment("podplay postrouting"), POSTROUTING))
