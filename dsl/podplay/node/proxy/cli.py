@@ -19,7 +19,7 @@ from podplay.node.dns.server import DnsServer, Resolver, Upstreams
 from podplay.node.dns.zone import build_zone, records_from_state
 from podplay.node.proxy.iptables import Iptables
 from podplay.node.proxy.proxier import Proxier
-from podplay.node.proxy.state import StateError
+from podplay.node.proxy.state import StateError, parse_cluster
 from podplay.node.proxy.watch import Watcher
 
 log = logging.getLogger("podplay.proxy")
@@ -53,8 +53,13 @@ def main(argv=None) -> int:
     parser.add_argument("--dns-port", type=int, default=53)
     parser.add_argument("--resolv-conf", default="/etc/resolv.conf")
     parser.add_argument("--once", action="store_true", help="one full sync, all endpoints ready")
+    parser.add_argument(
+        "--validate", metavar="CLUSTER_JSON", help="check a cluster.json file and exit (2: bad)"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    if args.validate:
+        return _validate(args.validate)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -97,6 +102,18 @@ def main(argv=None) -> int:
     proxier.run(stop)
     if dns is not None:
         dns.stop()
+    return 0
+
+
+def _validate(path: str) -> int:
+    """Parse a cluster.json the way the running proxy will (the role checks before writing)."""
+    try:
+        with open(path) as f:
+            state = parse_cluster(json.load(f))
+    except (OSError, ValueError) as err:
+        print("%s: %s" % (path, err), file=sys.stderr)
+        return 2
+    print(json.dumps({"services": len(state.services), "nodes": len(state.nodes)}))
     return 0
 
 

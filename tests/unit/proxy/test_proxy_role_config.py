@@ -1,0 +1,96 @@
+"""What the proxy role writes: cluster.json text, the unit, keepalived.conf (pure functions)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "ansible_collection"))
+
+from ansible_collections.podplay.cluster.plugins.module_utils import (
+    _proxy_config as pc,
+)
+from proxy_cases import NODES, cluster_json
+
+from podplay.node.proxy.state import parse_cluster
+
+IP_ADDR = """\
+1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
+23: eth0@if24    inet 172.30.5.12/24 brd 172.30.5.255 scope global eth0\\       valid_lft forever
+5: podplay0    inet 10.244.2.1/24 brd 10.244.2.255 scope global podplay0\\       valid_lft forever
+"""
+
+
+def test_cluster_json_is_canonical_and_parses_as_the_proxy_reads_it():
+    raw = cluster_json()
+    state = pc.cluster_state(
+        "shop", raw["services"], NODES, "10.244.0.0/16", "10.96.0.0/16", "10.96.0.10",
+        "cluster.local", [30000, 32767],
+    )  # fmt: skip
+    text = pc.cluster_json_text(state)
+    assert text == pc.cluster_json_text(json.loads(text))  # same state, same bytes
+    parsed = parse_cluster(json.loads(text))
+    assert [s.name for s in parsed.services] == sorted(s["name"] for s in raw["services"])
+    assert [n.api_port for n in parsed.nodes] == [10250, 10250, 10250]
+
+
+def test_unit_names_the_bundle_hash():
+    a = pc.unit_text("/opt/podplay/podplay-node.pyz", "aaa")
+    b = pc.unit_text("/opt/podplay/podplay-node.pyz", "bbb")
+    assert a != b and "PODPLAY_BUNDLE_SHA256=aaa" in a
+    assert "ExecStart=/usr/bin/python3 /opt/podplay/podplay-node.pyz proxy" in a
+    assert "Restart=always" in a
+
+
+def test_lb_ips_and_router_ids():
+    services = cluster_json()["services"]
+    assert pc.lb_ips(services) == ["172.30.5.240", "172.30.5.241"]
+    ids = pc.router_ids(["172.30.5.240", "172.30.6.240", "10.0.0.1"])
+    assert len(set(ids.values())) == 3 and all(1 <= v <= 255 for v in ids.values())
+    assert pc.router_ids(["172.30.5.240"]) == pc.router_ids(["172.30.5.240"])
+    with pytest.raises(ValueError):
+        pc.router_ids([f"10.0.{i // 256}.{i % 256}" for i in range(256)])
+
+
+def test_interface_for_the_node_address():
+    assert pc.interface_for("172.30.5.12", IP_ADDR) == "eth0"
+    assert pc.interface_for("10.244.2.1", IP_ADDR) == "podplay0"
+    assert pc.interface_for("192.0.2.1", IP_ADDR) is None
+
+
+def keepalived(node: str, address: str) -> str:
+    return pc.keepalived_text(
+        "shop", node, address, "eth0", NODES, ["172.30.5.240", "172.30.5.241"], 0.5
+    )
+
+
+def test_keepalived_conf_is_unicast_vrrp3_nopreempt_with_short_adverts():
+    text = keepalived("node1", "172.30.5.11")
+    assert "vrrp_version 3" in text and text.count("nopreempt") == 2
+    assert text.count("advert_int 0.5") == 2
+    assert "unicast_src_ip 172.30.5.11" in text
+    assert "        172.30.5.12\n        172.30.5.13\n" in text
+    peers = text.split("unicast_peer {")[1].split("}")[0]
+    assert peers.split() == ["172.30.5.12", "172.30.5.13"]
+    assert "172.30.5.240/32 dev eth0" in text and "track_script" in text
+    assert "state BACKUP" in text and "state MASTER" not in text
+
+
+def test_each_lb_ip_prefers_a_different_node():
+    prios = {}
+    for node in NODES:
+        text = keepalived(node["name"], node["address"])
+        blocks = text.split("vrrp_instance ")[1:]
+        prios[node["name"]] = [int(b.split("priority ")[1].split()[0]) for b in blocks]
+    first_ip_owner = max(prios, key=lambda n: prios[n][0])
+    second_ip_owner = max(prios, key=lambda n: prios[n][1])
+    assert first_ip_owner != second_ip_owner
+    for k in range(2):  # priorities of one instance are distinct across nodes
+        assert len({prios[n][k] for n in prios}) == 3
+
+
+def test_keepalived_conf_is_byte_stable():
+    assert keepalived("node2", "172.30.5.12") == keepalived("node2", "172.30.5.12")
