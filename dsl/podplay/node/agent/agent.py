@@ -1,0 +1,658 @@
+"""The agent's loop: read manifests and the engine, decide, act one pod at a time, probe,
+publish status. Everything that changes state happens on the loop thread; other threads
+(manifest watcher, engine events, workers, probes) only post messages to its inbox.
+
+Fail static: the agent never stops pods when it stops; a new agent adopts them by label.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from docker.errors import DockerException
+
+from .admission import admit
+from .board import EventLog, StatusBoard
+from .config import AgentConfig
+from .manifest import InvalidPod, Manifest, PodSpec, key_from_filename, parse_manifest
+from .observed import L_POD, Observed
+from .prober import ExecProber, run_probe
+from .probes import ContainerProbes
+from .reconcile import (
+    CRASH_LOOP,
+    Context,
+    Decision,
+    KillContainer,
+    PodKey,
+    RemoveContainers,
+    RemovePod,
+    StartContainer,
+    StartPod,
+    decide,
+)
+from .runtime import DockerRuntime, RuntimeError_
+from .status import invalid_status, pod_status, sort_pods, terminating_status
+from .watcher import DirWatcher
+
+log = logging.getLogger("podplay.agent")
+
+# engine events that change what the agent sees (exec_* from exec probes are not among them)
+_CONTAINER_ACTIONS = {"start", "die", "destroy", "oom", "pause", "unpause", "rename", "create"}
+STATE_FILE = "agent-state.json"
+
+
+@dataclass
+class PodError:
+    reason: str
+    message: str
+    retry_at: float
+    count: int
+
+
+class Agent:
+    """One node's agent. `run()` blocks until `stop()` (or a changed config file)."""
+
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        runtime: Optional[DockerRuntime] = None,
+        clock: Callable[[], float] = time.time,
+        watch_files: Tuple[str, ...] = (),
+    ) -> None:
+        self.cfg = cfg
+        self.rt = runtime or DockerRuntime(cfg.bridge_network, cfg.pause_image)
+        self.clock = clock
+        self.board = StatusBoard()
+        self.events = EventLog()
+        self.inbox: "queue.Queue[tuple]" = queue.Queue()
+        self.workers = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="pod")
+        self.probe_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe")
+        self.exec_prober = ExecProber(self.rt.exec)
+        self.exit_reason = ""
+        self._stopping = threading.Event()
+        self._threads: List[threading.Thread] = []
+        self._watcher: Optional[DirWatcher] = None
+        # loop-thread state
+        self._mcache: Dict[str, Tuple[Tuple[int, int, int], Manifest]] = {}
+        self.manifests: Dict[PodKey, Manifest] = {}
+        self.observed: List[Observed] = []
+        self.images: Optional[Dict[str, str]] = None
+        self.engine_ok = False
+        self.engine_message = "not yet connected to the container engine"
+        self.network_ok = False
+        self.busy: Dict[PodKey, str] = {}
+        self.errors: Dict[PodKey, PodError] = {}
+        self.streaks: Dict[Tuple[str, str], int] = {}
+        self.probes: Dict[str, ContainerProbes] = {}
+        self._probe_ip: Dict[str, str] = {}
+        self._probe_specs: Dict[str, tuple] = {}
+        self._ready_hints: Dict[str, bool] = {}
+        self._dirty_manifests = True
+        self._dirty_engine = True
+        self._dirty_images = True
+        self._fresh_ids: set = (
+            set()
+        )  # containers an event just named: inspect, do not trust the list
+        self._next_resync = 0.0
+        self._deadline: Optional[float] = None
+        self._reported: set = set()  # (key, reason, message) already recorded as events
+        self._saved_state = ""
+        self._watch_files = {p: _mtime(p) for p in watch_files}
+        self._next_selfcheck = 0.0
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def start_background(self) -> None:
+        """Manifest watcher and engine event threads (the API server is started by the CLI)."""
+        os.makedirs(self.cfg.pods_dir, exist_ok=True)
+        os.makedirs(self.cfg.state_dir, exist_ok=True)
+        self._load_state()
+        self._watcher = DirWatcher(self.cfg.pods_dir, lambda: self.post("manifests")).start()
+        t = threading.Thread(target=self._engine_events, name="engine-events", daemon=True)
+        t.start()
+        self._threads.append(t)
+
+    def stop(self, reason: str = "") -> None:
+        self.exit_reason = self.exit_reason or reason
+        self._stopping.set()
+        # from a signal handler too: never take the inbox's lock on this thread
+        threading.Thread(target=self.post, args=("stop",), daemon=True).start()
+
+    def post(self, *msg: Any) -> None:
+        self.inbox.put(msg)
+
+    def run(self) -> None:
+        """The loop. Returns when stopped; pods keep running."""
+        self.start_background()
+        while not self._stopping.is_set():
+            self._wait()
+            if self._stopping.is_set():
+                break
+            try:
+                self.step()
+            except Exception:  # the loop must survive a bug in one pass
+                log.exception("reconcile pass failed")
+                self._dirty_engine = True
+                time.sleep(1)
+        if self._watcher is not None:
+            self._watcher.stop()
+        self.workers.shutdown(wait=False)
+        self.probe_pool.shutdown(wait=False)
+
+    def _wait(self) -> None:
+        now = self.clock()
+        timeout = self.cfg.resync_seconds
+        if self._deadline is not None:
+            timeout = min(timeout, max(0.0, self._deadline - now))
+        if not self.engine_ok:
+            timeout = min(timeout, 1.0)
+        try:
+            msg = self.inbox.get(timeout=timeout)
+        except queue.Empty:
+            return
+        self._handle(msg)
+        while True:
+            try:
+                self._handle(self.inbox.get_nowait())
+            except queue.Empty:
+                return
+
+    def _handle(self, msg: tuple) -> None:
+        kind = msg[0]
+        if kind == "manifests":
+            self._dirty_manifests = True
+        elif kind == "engine":
+            self._dirty_engine = True
+            if msg[1]:
+                self._dirty_images = True
+            if len(msg) > 2 and msg[2]:
+                self._fresh_ids.add(msg[2])
+        elif kind == "done":
+            self._on_done(*msg[1:])
+        elif kind == "probe":
+            self._on_probe(*msg[1:])
+
+    # -- one pass -------------------------------------------------------------------------
+
+    def step(self) -> None:
+        now = self.clock()
+        if now >= self._next_selfcheck:
+            self._next_selfcheck = now + 2.0
+            self._check_own_files()
+        if self._dirty_manifests:
+            self._dirty_manifests = False
+            self._load_manifests()
+        if self._dirty_engine or now >= self._next_resync or not self.engine_ok:
+            self._refresh_engine(full=self._dirty_images or now >= self._next_resync)
+        desired, failed = admit(self.manifests, self.images or {}, self.cfg.pause_image)
+        self._sync_probes(desired)
+        decision = Decision()
+        if self.engine_ok and self.network_ok:
+            kill = {cid: p.kill_reason() for cid, p in self.probes.items() if p.kill_reason()}
+            ctx = Context(
+                now=now,
+                streaks=self.streaks,
+                kill=kill,
+                busy=frozenset(self.busy),
+                retry_at={k: e.retry_at for k, e in self.errors.items()},
+                policy=self.cfg.backoff,
+            )
+            decision = decide(desired, self.observed, ctx)
+            self._dispatch(decision.actions)
+        self._schedule_probes(now)
+        self._publish(desired, failed, decision)
+        self._save_state()
+        deadlines = [decision.wake_at, self._next_resync]
+        deadlines += [p.next_due() for p in self.probes.values()]
+        self._deadline = min(d for d in deadlines if d is not None)
+
+    def _load_manifests(self) -> None:
+        try:
+            names = sorted(os.listdir(self.cfg.pods_dir))
+        except OSError as err:
+            log.warning("cannot list %s: %s", self.cfg.pods_dir, err)
+            return  # keep what we had: never remove pods because a read failed
+        cache = {}
+        for name in names:
+            if key_from_filename(name) is None:
+                continue
+            path = os.path.join(self.cfg.pods_dir, name)
+            try:
+                st = os.stat(path)
+                sig = (st.st_mtime_ns, st.st_size, st.st_ino)
+                cached = self._mcache.get(name)
+                if cached is not None and cached[0] == sig:
+                    cache[name] = cached
+                    continue
+                with open(path, "rb") as f:
+                    data = f.read()
+            except OSError:
+                continue  # removed while we looked
+            cache[name] = (sig, parse_manifest(name, data, self.cfg.pod_cidr))
+        self._mcache = cache
+        self.manifests = {m.key: m for _, m in cache.values()}
+
+    def _refresh_engine(self, full: bool) -> None:
+        now = self.clock()
+        try:
+            self.observed = self.rt.list_observed(fresh=self._fresh_ids)
+            self._fresh_ids = set()
+            if full or self.images is None:
+                self.images = self.rt.images()
+                self.network_ok = self.rt.network_ready()
+                self._dirty_images = False
+                self._next_resync = now + self.cfg.resync_seconds
+            self._dirty_engine = False
+            if not self.engine_ok:
+                log.info("connected to the container engine")
+            self.engine_ok = True
+            self.engine_message = (
+                ""
+                if self.network_ok
+                else (
+                    "the pod network %r does not exist on this node yet" % self.cfg.bridge_network
+                )
+            )
+        except (DockerException, OSError) as err:
+            if self.engine_ok:
+                log.warning("container engine unreachable: %s", err)
+            self.engine_ok = False
+            self.engine_message = "container engine unreachable: %s" % _short(err)
+
+    def _engine_events(self) -> None:
+        """Engine events -> inbox; reconnects (and asks for a full resync) when the stream ends."""
+        while not self._stopping.is_set():
+            try:
+                stream = self.rt.events()
+                self.post("engine", True)
+                for ev in stream:
+                    if self._stopping.is_set():
+                        return
+                    typ = ev.get("Type")
+                    action = (ev.get("Action") or ev.get("status") or "").split(":")[0]
+                    if typ == "container":
+                        attrs = (ev.get("Actor") or {}).get("Attributes") or {}
+                        if L_POD in attrs and action in _CONTAINER_ACTIONS:
+                            self.post("engine", False, (ev.get("Actor") or {}).get("ID", ""))
+                    elif typ in ("image", "network"):
+                        self.post("engine", True)
+            except Exception as err:  # engine restarting or gone
+                log.debug("engine event stream ended: %s", err)
+            self.post("engine", True)
+            self._stopping.wait(1.0)
+
+    def _check_own_files(self) -> None:
+        """Exit (systemd starts us again) when agent.json, the token or the bundle changed."""
+        for path, before in self._watch_files.items():
+            if _mtime(path) != before:
+                log.info("%s changed: exiting so that the new one is used", path)
+                self.stop("%s changed" % path)
+                return
+
+    # -- acting ---------------------------------------------------------------------------
+
+    def _dispatch(self, actions: List[object]) -> None:
+        batches: Dict[PodKey, List[object]] = {}
+        for a in actions:
+            batches.setdefault(a.key, []).append(a)  # type: ignore[attr-defined]
+        for key, batch in batches.items():
+            self.busy[key] = type(batch[-1]).__name__
+            self.workers.submit(self._execute, key, batch)
+
+    def _execute(self, key: PodKey, actions: List[object]) -> None:
+        """Worker thread: run one pod's actions in order; report back to the loop."""
+        effects: List[tuple] = []
+        error: Optional[Tuple[str, str]] = None
+        try:
+            for a in actions:
+                self._apply(a, effects)
+        except RuntimeError_ as err:
+            error = (err.reason, str(err))
+        except (DockerException, OSError) as err:
+            error = ("RuntimeError", _short(err))
+        except Exception as err:  # never let a worker die silently
+            log.exception("action on %s/%s failed", key[0], key[1])
+            error = ("AgentError", _short(err))
+        if error is not None:
+            self.events.record(key[0], key[1], "Warning", error[0], error[1])
+        self.post("done", key, effects, error)
+
+    def _apply(self, a: object, effects: List[tuple]) -> None:
+        ev = self.events.record
+        if isinstance(a, RemovePod):
+            ns, pod = a.key
+            ev(ns, pod, "Normal", "Killing", "stopping pod (%s)" % a.reason)
+            self._stop_all([o for o in a.containers if o.running and not o.is_sandbox])
+            for o in a.containers:
+                self.rt.remove(o)
+        elif isinstance(a, StartPod):
+            ns, pod = a.key
+            running = [o for o in a.replaces if o.running and not o.is_sandbox]
+            if a.replaces:
+                ev(
+                    ns,
+                    pod,
+                    "Normal",
+                    "SandboxChanged",
+                    "pod will be started afresh (%s)" % a.reason,
+                )
+            self._stop_all(running)
+            for o in a.replaces:
+                self.rt.remove(o)
+            sid = self.rt.create_sandbox(a.spec, a.sandbox_attempt)
+            ev(ns, pod, "Normal", "SandboxStarted", "sandbox %s with IP %s" % (sid[:12], a.spec.ip))
+            for name, attempt in a.attempts:
+                c = a.spec.container(name)
+                if c is None:
+                    continue
+                cid = self.rt.run_container(a.spec, c, attempt, sid)
+                ev(ns, pod, "Normal", "Started", "container %s started (%s)" % (name, cid[:12]))
+        elif isinstance(a, StartContainer):
+            ns, pod = a.key
+            if a.stop_first is not None:
+                ev(ns, pod, "Normal", "Killing", "container %s: %s" % (a.container.name, a.reason))
+                self.rt.stop(a.stop_first)
+            cid = self.rt.run_container(a.spec, a.container, a.attempt, a.sandbox_id)
+            if a.streak is not None:
+                effects.append(("streak", (a.spec.uid, a.container.name), a.streak))
+            ev(
+                ns,
+                pod,
+                "Normal",
+                "Started",
+                "container %s started (%s, %s)" % (a.container.name, cid[:12], a.reason),
+            )
+        elif isinstance(a, KillContainer):
+            ns, pod = a.key
+            ev(
+                ns,
+                pod,
+                "Warning",
+                "Killing",
+                "container %s: %s" % (a.container.container, a.reason),
+            )
+            self.rt.stop(a.container)
+        elif isinstance(a, RemoveContainers):
+            for o in a.containers:
+                if o.running and not o.is_sandbox:
+                    self.rt.stop(o)
+                self.rt.remove(o)
+
+    def _stop_all(self, containers: List[Observed]) -> None:
+        """Stop containers in parallel, each with its own grace period."""
+        if len(containers) <= 1:
+            for o in containers:
+                self.rt.stop(o)
+            return
+        errors: List[BaseException] = []
+
+        def stop(o: Observed) -> None:
+            try:
+                self.rt.stop(o)
+            except Exception as err:
+                errors.append(err)
+
+        threads = [threading.Thread(target=stop, args=(o,), daemon=True) for o in containers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+
+    def _on_done(self, key: PodKey, effects: List[tuple], error: Optional[Tuple[str, str]]) -> None:
+        self.busy.pop(key, None)
+        self._dirty_engine = True
+        for effect in effects:
+            if effect[0] == "streak":
+                self.streaks[effect[1]] = effect[2]
+        if error is None:
+            self.errors.pop(key, None)
+            return
+        prev = self.errors.get(key)
+        count = prev.count + 1 if prev else 1
+        delay = min(60.0, 2.0 ** (count - 1))
+        self.errors[key] = PodError(error[0], error[1], self.clock() + delay, count)
+
+    # -- probes ---------------------------------------------------------------------------
+
+    def _sync_probes(self, desired: Dict[PodKey, PodSpec]) -> None:
+        """One ContainerProbes per running app container of a wanted pod."""
+        live = set()
+        now = self.clock()
+        for o in self.observed:
+            if not o.running or o.is_sandbox:
+                continue
+            spec = desired.get(o.key)
+            if spec is None or spec.uid != o.uid:
+                continue
+            c = spec.container(o.container)
+            if c is None or c.config_hash != o.config_hash:
+                continue
+            live.add(o.id)
+            probe_specs = (c.startup, c.liveness, c.readiness)
+            if o.id not in self.probes or self._probe_specs.get(o.id) != probe_specs:
+                hint = self._ready_hints.pop(o.id, None)
+                self.probes[o.id] = ContainerProbes(c, o.started_at or now, ready_hint=hint)
+                self._probe_specs[o.id] = probe_specs
+            self._probe_ip[o.id] = spec.ip
+        for cid in list(self.probes):
+            if cid not in live:
+                del self.probes[cid]
+                self._probe_specs.pop(cid, None)
+                self._probe_ip.pop(cid, None)
+
+    def _schedule_probes(self, now: float) -> None:
+        for cid, p in self.probes.items():
+            for t in p.due(now):
+                t.begin(now)
+                self.probe_pool.submit(self._probe_task, cid, t.kind, t.spec, self._probe_ip[cid])
+
+    def _probe_task(self, cid: str, kind: str, spec, ip: str) -> None:
+        ok, message = run_probe(spec, ip, cid, self.exec_prober)
+        self.post("probe", cid, kind, spec, ok, message)
+
+    def _on_probe(self, cid: str, kind: str, spec, ok: bool, message: str) -> None:
+        p = self.probes.get(cid)
+        t = p.trackers.get(kind) if p is not None else None
+        if t is None or t.spec != spec:
+            return  # the container or its probe is gone
+        changed = t.record(ok, self.clock(), message)
+        if not ok and (changed or t.failures == 1):
+            o = next((o for o in self.observed if o.id == cid), None)
+            if o is not None:
+                self.events.record(
+                    o.namespace,
+                    o.pod,
+                    "Warning",
+                    "Unhealthy",
+                    "%s probe of %s failed: %s" % (kind, o.container, message),
+                )
+
+    def _ready_of(self, o: Observed) -> bool:
+        p = self.probes.get(o.id)
+        return p.ready if p is not None else False
+
+    # -- status ---------------------------------------------------------------------------
+
+    def _publish(
+        self, desired: Dict[PodKey, PodSpec], failed: Dict[PodKey, InvalidPod], d: Decision
+    ) -> None:
+        by_key: Dict[PodKey, List[Observed]] = {}
+        for o in self.observed:
+            by_key.setdefault(o.key, []).append(o)
+        pods = []
+        for key, spec in desired.items():
+            err = self.errors.get(key)
+            error = (err.reason, err.message) if err else None
+            if error is None and not (self.engine_ok and self.network_ok):
+                error = ("NodeNotReady", self.engine_message)
+            pods.append(
+                pod_status(
+                    spec, by_key.get(key, []), self._ready_of, d.waiting, error, key in self.busy
+                )
+            )
+        for key, inv in failed.items():
+            pods.append(invalid_status(inv))
+            self._report_once(key, "Warning", inv.reason, inv.message)
+        for key, seen in by_key.items():
+            if key not in desired and key not in failed:
+                pods.append(terminating_status(key, seen))
+        for (key, name), (reason, message) in d.waiting.items():
+            if reason == CRASH_LOOP:
+                latest = max(
+                    (o.attempt for o in by_key.get(key, []) if o.container == name), default=0
+                )
+                self._report_once((key, name, latest), "Warning", "BackOff", message, key)
+        ready = self.engine_ok and self.network_ok
+        self.board.publish(sort_pods(pods), ready, self.engine_message if not ready else "")
+
+    def _report_once(self, ident: Any, type_: str, reason: str, message: str, key=None) -> None:
+        token = (ident, reason, message)
+        if token in self._reported:
+            return
+        if len(self._reported) > 10000:
+            self._reported.clear()
+        self._reported.add(token)
+        ns, pod = key if key is not None else ident
+        self.events.record(ns, pod, type_, reason, message)
+
+    # -- memory across restarts -----------------------------------------------------------
+
+    def _state_path(self) -> str:
+        return os.path.join(self.cfg.state_dir, STATE_FILE)
+
+    def _load_state(self) -> None:
+        try:
+            with open(self._state_path(), encoding="utf-8") as f:
+                doc = json.load(f)
+            self._ready_hints = {k: bool(v) for k, v in (doc.get("ready") or {}).items()}
+            for k, v in (doc.get("streaks") or {}).items():
+                uid, _, name = k.partition("/")
+                self.streaks[(uid, name)] = int(v)
+        except (OSError, ValueError, AttributeError, TypeError):
+            pass
+
+    def _save_state(self) -> None:
+        ready = {cid: p.ready for cid, p in self.probes.items()}
+        live_uids = {o.uid for o in self.observed}
+        self.streaks = {k: v for k, v in self.streaks.items() if k[0] in live_uids}
+        doc = {
+            "ready": ready,
+            "streaks": {"%s/%s" % k: v for k, v in sorted(self.streaks.items())},
+        }
+        text = json.dumps(doc, sort_keys=True)
+        if text == self._saved_state:
+            return
+        self._saved_state = text
+        try:
+            write_atomic(self._state_path(), text.encode())
+        except OSError as err:
+            log.warning("cannot save agent state: %s", err)
+
+    # -- for the API ----------------------------------------------------------------------
+
+    def find_container(
+        self, namespace: str, pod: str, container: Optional[str], previous: bool = False
+    ) -> Tuple[Optional[Observed], str]:
+        """The container a logs request means, or (None, why not)."""
+        seen = [o for o in self.observed if o.key == (namespace, pod) and not o.is_sandbox]
+        if not seen:
+            return None, "pod %s/%s has no containers on this node" % (namespace, pod)
+        names = sorted({o.container for o in seen})
+        if container is None:
+            if len(names) > 1:
+                return None, "pod %s/%s has containers %s: choose one with container=" % (
+                    namespace,
+                    pod,
+                    ", ".join(names),
+                )
+            container = names[0]
+        attempts = sorted(
+            (o for o in seen if o.container == container and not o.never_started),
+            key=lambda o: (o.uid == _current_uid(self.manifests, o.key), o.attempt),
+        )
+        if previous:
+            attempts = attempts[:-1]
+        if not attempts:
+            return None, "pod %s/%s has no %scontainer %s" % (
+                namespace,
+                pod,
+                "previous " if previous else "",
+                container,
+            )
+        return attempts[-1], ""
+
+    def node_info(self) -> Dict[str, Any]:
+        from podplay.node import VERSION
+
+        cpu = (os.cpu_count() or 1) * 1000
+        mem = _mem_total()
+        pods = _pod_capacity(self.cfg.pod_cidr)
+        capacity = {"cpu_millis": cpu, "memory_bytes": mem, "pods": pods}
+        return {
+            "name": self.cfg.node,
+            "address": self.cfg.address,
+            "pod_cidr": self.cfg.pod_cidr,
+            "cluster": self.cfg.cluster,
+            "version": VERSION,
+            "ready": self.board.node_ready,
+            "message": self.board.node_message,
+            "capacity": capacity,
+            "allocatable": dict(capacity),
+            "python": "%d.%d.%d" % sys.version_info[:3],
+        }
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    tmp = "%s.tmp.%d" % (path, os.getpid())
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+
+
+def _current_uid(manifests: Dict[PodKey, Manifest], key: PodKey) -> str:
+    m = manifests.get(key)
+    return m.uid if m is not None else ""
+
+
+def _mtime(path: str) -> Optional[Tuple[int, int]]:
+    try:
+        st = os.stat(path)
+        return (st.st_mtime_ns, st.st_size)
+    except OSError:
+        return None
+
+
+def _mem_total() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _pod_capacity(cidr: str) -> int:
+    import ipaddress
+
+    hosts = ipaddress.ip_network(cidr, strict=False).num_addresses - 3  # network, gateway, bcast
+    return max(0, min(110, hosts))
+
+
+def _short(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[-1] if text else type(err).__name__

@@ -1,0 +1,85 @@
+"""What the agent publishes: the pod status snapshot (with a generation that moves only when
+something changed, so watchers get pushes, not polls) and a ring of recent events."""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+from typing import Any, Deque, Dict, List, Optional, Tuple
+
+
+class StatusBoard:
+    """The latest pod statuses; `wait_change` lets watchers block until the next change."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self.generation = 0
+        self.pods: List[Dict[str, Any]] = []
+        self.node_ready = False
+        self.node_message = "starting"
+        self._key = ""
+
+    def publish(self, pods: List[Dict[str, Any]], node_ready: bool, node_message: str) -> bool:
+        """Replace the snapshot; True (and a new generation) when it differs from the last."""
+        key = json.dumps([pods, node_ready, node_message], sort_keys=True)
+        with self._cond:
+            if key == self._key:
+                return False
+            self._key = key
+            self.pods = pods
+            self.node_ready = node_ready
+            self.node_message = node_message
+            self.generation += 1
+            self._cond.notify_all()
+            return True
+
+    def snapshot(self) -> Tuple[int, List[Dict[str, Any]]]:
+        with self._cond:
+            return self.generation, self.pods
+
+    def wait_change(self, generation: int, timeout: float) -> int:
+        """Block until the generation differs from `generation` or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self.generation == generation:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return self.generation
+
+
+class EventLog:
+    """The last `size` events, as `/v1/events` serves them (thread-safe)."""
+
+    def __init__(self, size: int = 1000) -> None:
+        self._events: Deque[Dict[str, Any]] = collections.deque(maxlen=size)
+        self._lock = threading.Lock()
+
+    def record(
+        self,
+        namespace: str,
+        pod: str,
+        type_: str,
+        reason: str,
+        message: str,
+        when: Optional[float] = None,
+    ) -> None:
+        t = time.time() if when is None else when
+        event = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t))
+            + ".%03dZ" % (int(t * 1000) % 1000),
+            "namespace": namespace,
+            "pod": pod,
+            "type": type_,
+            "reason": reason,
+            "message": message,
+        }
+        with self._lock:
+            self._events.append(event)
+
+    def list(self) -> List[Dict[str, Any]]:
+        with self._lock:
+            return list(self._events)

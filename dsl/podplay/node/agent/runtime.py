@@ -1,0 +1,328 @@
+"""The Docker runtime adapter: the only module of the agent that talks to the engine.
+
+A pod is a pause ("sandbox") container on the pod network holding the pod IP, hostname
+and DNS settings, plus app containers joined to its network namespace
+(`network_mode=container:<sandbox>`). No Docker restart policy: the agent restarts
+containers itself, so it can count restarts and back off. Docker SDK low-level API only.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import threading
+import time
+from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+
+import docker
+from docker.errors import APIError, DockerException, NotFound
+from docker.types import LogConfig
+
+from .manifest import SANDBOX, ContainerSpec, PodSpec
+from .observed import L_POD, Observed, container_name, from_labels, labels_for
+
+log = logging.getLogger("podplay.agent.runtime")
+
+PAUSE_STOP_TIMEOUT = 2
+_LOGS = LogConfig(type="json-file", config={"max-size": "10m", "max-file": "2"})
+
+
+class RuntimeError_(Exception):
+    """A runtime call failed; `reason` is the status reason (CamelCase)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def parse_time(value: Optional[str]) -> Optional[float]:
+    """Docker's RFC 3339 nanosecond timestamps -> epoch seconds; Docker's zero time -> None."""
+    if not value or value.startswith("0001-01-01"):
+        return None
+    main = value
+    frac = 0.0
+    if main.endswith("Z"):
+        main = main[:-1]
+    elif len(main) > 6 and main[-6] in "+-" and main[-3] == ":":
+        # an offset: Docker reports UTC ("Z"), anything else is converted
+        sign = 1 if main[-6] == "+" else -1
+        offset = sign * (int(main[-5:-3]) * 3600 + int(main[-2:]) * 60)
+        return (parse_time(main[:-6] + "Z") or 0.0) - offset
+    if "." in main:
+        main, digits = main.split(".", 1)
+        frac = float("0." + digits[:9]) if digits else 0.0
+    return calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S")) + frac
+
+
+def client_from_env(timeout: int = 60) -> docker.APIClient:
+    kwargs = docker.utils.kwargs_from_env()
+    return docker.APIClient(version="auto", timeout=timeout, **kwargs)
+
+
+class DockerRuntime:
+    """Pods as Docker containers on this node's engine."""
+
+    def __init__(
+        self,
+        network: str,
+        pause_image: str,
+        api: Optional[docker.APIClient] = None,
+    ) -> None:
+        self.network = network
+        self.pause_image = pause_image
+        self._api = api
+        self._inspected: Dict[str, Tuple[str, dict]] = {}  # id -> (state, details)
+        self._lock = threading.Lock()
+
+    # -- connection ---------------------------------------------------------------------
+
+    @property
+    def api(self) -> docker.APIClient:
+        if self._api is None:
+            self._api = client_from_env()
+        return self._api
+
+    def new_client(self) -> docker.APIClient:
+        """A separate connection without read timeout, for long streams (events, logs -f)."""
+        kwargs = docker.utils.kwargs_from_env()
+        return docker.APIClient(version=self.api.api_version, timeout=None, **kwargs)
+
+    def ping(self) -> bool:
+        try:
+            return bool(self.api.ping())
+        except (DockerException, OSError):
+            self._api = None
+            return False
+
+    # -- what exists ----------------------------------------------------------------------
+
+    def list_observed(self, fresh: Iterable[str] = ()) -> List[Observed]:
+        """Every podplay container on the engine (found by label), with its state.
+
+        The engine's list can lag its events by a moment; containers named in `fresh` (ids
+        from events just seen) are inspected, which reports the state the event announced.
+        """
+        out = []
+        fresh = set(fresh)
+        summaries = self.api.containers(all=True, filters={"label": L_POD})
+        present = set()
+        for s in summaries:
+            cid = s["Id"]
+            present.add(cid)
+            state = s.get("State") or "unknown"
+            found = self._details(cid, state, force=cid in fresh)
+            if found is None:
+                continue
+            state, details = found
+            names = s.get("Names") or ["/" + cid[:12]]
+            labels = s.get("Labels") or {}
+            o = from_labels(cid, names[0], labels, state, image=s.get("Image", ""), **details)
+            if o is not None:
+                out.append(o)
+        with self._lock:
+            for cid in list(self._inspected):
+                if cid not in present:
+                    del self._inspected[cid]
+        return out
+
+    def _details(self, cid: str, state: str, force: bool = False) -> Optional[Tuple[str, dict]]:
+        with self._lock:
+            cached = self._inspected.get(cid)
+        if not force and cached is not None and cached[0] == state:
+            return cached
+        try:
+            info = self.api.inspect_container(cid)
+        except NotFound:
+            return None
+        st = info.get("State") or {}
+        state = st.get("Status") or state
+        details = {
+            "exit_code": st.get("ExitCode") if state not in ("running", "created") else None,
+            "started_at": parse_time(st.get("StartedAt")),
+            "finished_at": parse_time(st.get("FinishedAt")) if state != "running" else None,
+            "oom_killed": bool(st.get("OOMKilled")),
+            "error": st.get("Error") or "",
+        }
+        with self._lock:
+            self._inspected[cid] = (state, details)
+        return state, details
+
+    def images(self) -> Dict[str, str]:
+        """ref -> image id for every tagged image on the engine."""
+        out = {}
+        for img in self.api.images():
+            for tag in img.get("RepoTags") or []:
+                if tag and tag != "<none>:<none>":
+                    out[tag] = img["Id"]
+        return out
+
+    def network_ready(self) -> bool:
+        try:
+            return bool(self.api.networks(names=[self.network]))
+        except (DockerException, OSError):
+            return False
+
+    # -- making pods ----------------------------------------------------------------------
+
+    def create_sandbox(self, spec: PodSpec, attempt: int) -> str:
+        name = container_name(spec.namespace, spec.name, SANDBOX, spec.uid, attempt)
+        labels = labels_for(
+            spec.namespace,
+            spec.name,
+            SANDBOX,
+            spec.uid,
+            spec.template_hash,
+            attempt,
+            spec.sandbox_hash,
+            spec.grace_period,
+        )
+        for k, v in spec.labels:
+            labels.setdefault("io.podplay.label." + k, v)
+        dns = spec.dns
+        host_config = self.api.create_host_config(
+            dns=list(dns.nameservers) if dns and dns.nameservers else None,
+            dns_search=list(dns.searches) if dns and dns.searches else None,
+            dns_opt=list(dns.options) if dns and dns.options else None,
+            log_config=_LOGS,
+        )
+        networking = self.api.create_networking_config(
+            {self.network: self.api.create_endpoint_config(ipv4_address=spec.ip)}
+        )
+        cid = self._create(
+            name,
+            image=self.pause_image,
+            hostname=spec.hostname,
+            labels=labels,
+            host_config=host_config,
+            networking_config=networking,
+            stop_timeout=PAUSE_STOP_TIMEOUT,
+        )
+        self._start(cid, name)
+        if dns is not None:
+            self._write_resolv_conf(cid, dns)
+        return cid
+
+    def run_container(self, spec: PodSpec, c: ContainerSpec, attempt: int, sandbox_id: str) -> str:
+        name = container_name(spec.namespace, spec.name, c.name, spec.uid, attempt)
+        labels = labels_for(
+            spec.namespace,
+            spec.name,
+            c.name,
+            spec.uid,
+            spec.template_hash,
+            attempt,
+            c.config_hash,
+            spec.grace_period,
+        )
+        host_config = self.api.create_host_config(
+            network_mode="container:" + sandbox_id,
+            nano_cpus=c.cpu_millis * 1000000 if c.cpu_millis else None,
+            mem_limit=c.memory_bytes if c.memory_bytes else None,
+            log_config=_LOGS,
+        )
+        cid = self._create(
+            name,
+            image=c.image,
+            # Kubernetes' command/args are Docker's entrypoint/cmd; a command alone drops the
+            # image's CMD (Docker does the same when the entrypoint is set).
+            entrypoint=list(c.command) if c.command is not None else None,
+            command=list(c.args) if c.args is not None else None,
+            environment=["%s=%s" % kv for kv in c.env],
+            labels=labels,
+            host_config=host_config,
+            stop_timeout=spec.grace_period,
+        )
+        self._start(cid, name)
+        return cid
+
+    def _create(self, name: str, **kwargs) -> str:
+        kwargs.setdefault("detach", True)
+        for attempt in (0, 1):
+            try:
+                return self.api.create_container(name=name, use_config_proxy=False, **kwargs)["Id"]
+            except APIError as err:
+                if err.status_code == 409 and attempt == 0:  # a leftover holds the name
+                    self._remove_quietly(name)
+                    continue
+                reason = "ImageNotPresent" if err.status_code == 404 else "CreateContainerError"
+                raise RuntimeError_(reason, "creating %s: %s" % (name, _explain(err))) from None
+        raise AssertionError("unreachable")
+
+    def _start(self, cid: str, name: str) -> None:
+        try:
+            self.api.start(cid)
+        except APIError as err:
+            self._remove_quietly(cid)
+            raise RuntimeError_("StartError", "starting %s: %s" % (name, _explain(err))) from None
+
+    def _write_resolv_conf(self, cid: str, dns) -> None:
+        """Point the pod straight at the cluster DNS (as the kubelet's dockershim did): the
+        sandbox's resolv.conf is shared by every container that joins its network."""
+        lines = ["# written by the podplay agent"]
+        lines += ["nameserver %s" % ns for ns in dns.nameservers]
+        if dns.searches:
+            lines.append("search %s" % " ".join(dns.searches))
+        if dns.options:
+            lines.append("options %s" % " ".join(dns.options))
+        try:
+            path = self.api.inspect_container(cid).get("ResolvConfPath")
+            if path and dns.nameservers:
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write("\n".join(lines) + "\n")
+        except (OSError, DockerException) as err:
+            # Docker's embedded DNS still forwards to the same nameservers
+            log.warning("could not write resolv.conf of %s: %s", cid[:12], err)
+
+    # -- stopping -------------------------------------------------------------------------
+
+    def stop(self, o: Observed, grace: Optional[int] = None) -> None:
+        """SIGTERM, then SIGKILL after the grace period (the pause container: 2 s)."""
+        timeout = (
+            PAUSE_STOP_TIMEOUT if o.is_sandbox else (o.grace_period if grace is None else grace)
+        )
+        try:
+            self.api.stop(o.id, timeout=timeout)
+        except NotFound:
+            pass
+        except APIError as err:
+            if err.status_code != 304:
+                raise
+
+    def remove(self, o: Observed) -> None:
+        self._remove_quietly(o.id)
+
+    def _remove_quietly(self, name_or_id: str) -> None:
+        try:
+            self.api.remove_container(name_or_id, force=True)
+        except NotFound:
+            pass
+        except APIError as err:
+            if err.status_code != 409:  # removal already in progress
+                raise
+
+    # -- probes and logs ------------------------------------------------------------------
+
+    def exec(self, cid: str, command: List[str]) -> Tuple[int, str]:
+        """Run a command in a container: (exit code, last line of output)."""
+        ex = self.api.exec_create(cid, command, stdout=True, stderr=True)
+        output = self.api.exec_start(ex["Id"]) or b""
+        code = self.api.exec_inspect(ex["Id"]).get("ExitCode")
+        text = output.decode("utf-8", "replace").strip().splitlines()
+        return (code if code is not None else -1, text[-1] if text else "")
+
+    def logs(self, cid: str, tail: Optional[int], follow: bool) -> Iterator[bytes]:
+        api = self.new_client() if follow else self.api
+        kwargs = {"stream": True, "follow": follow, "tail": tail if tail is not None else "all"}
+        return api.logs(cid, **kwargs)
+
+    def events(self) -> Iterator[dict]:
+        """Engine events (containers, images, networks); blocks; ends when the engine goes."""
+        api = self.new_client()
+        return api.events(decode=True, filters={"type": ["container", "image", "network"]})
+
+
+def _explain(err: APIError) -> str:
+    text = getattr(err, "explanation", None) or str(err)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    return str(text).strip()
