@@ -1,0 +1,60 @@
+"""`podplay compile` output, file by file, against golden files (see golden.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from golden import CASES_DIR, UPDATE, compile_case, config, tree, write_expected
+
+from podplay import paths
+
+ORDERED = sorted(
+    (p for p in CASES_DIR.iterdir() if p.is_dir()), key=lambda p: ("previous" in config(p), p.name)
+)
+
+
+@pytest.mark.parametrize("case", ORDERED, ids=lambda p: p.name)
+def test_compiled_tree_matches_golden(
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    out = tmp_path / "out"
+    status = compile_case(case, out, tmp_path / "home", monkeypatch)
+    assert status == 0, capsys.readouterr().err
+    files = tree(out)
+    if UPDATE:
+        write_expected(case, files)
+    expected = tree(case / "expected")
+    assert sorted(files) == sorted(expected)
+    for rel, text in expected.items():
+        assert files[rel] == text, f"{case.name}/{rel} differs from the golden file"
+    link = out / "collections"
+    assert link.is_symlink() and os.readlink(link) == str(paths.collections_path())
+
+
+@pytest.mark.parametrize("case", ORDERED[:3], ids=lambda p: p.name)
+def test_compiling_twice_is_byte_identical(
+    case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert compile_case(case, tmp_path / "a", tmp_path / "home", monkeypatch) == 0
+    assert compile_case(case, tmp_path / "b", tmp_path / "home", monkeypatch) == 0
+    assert tree(tmp_path / "a") == tree(tmp_path / "b")
+
+
+def test_recompiling_into_the_same_directory_drops_nodes_that_are_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    program = tmp_path / "app.py"
+    program.write_text('import podplay as pp\npp.Cluster("dev", nodes=3)\n')
+    monkeypatch.setenv("PODPLAY_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    from podplay.cli.main import main
+
+    assert main(["compile", "app.py", "-o", "out"]) == 0
+    program.write_text('import podplay as pp\npp.Cluster("dev", nodes=2)\n')
+    assert main(["compile", "app.py", "-o", "out"]) == 0
+    assert sorted(p.name for p in (tmp_path / "out" / "host_vars").iterdir()) == [
+        "node1.yml",
+        "node2.yml",
+    ]
