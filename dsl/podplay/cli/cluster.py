@@ -31,7 +31,6 @@ def create(name: str, nodes: int, no_configure: bool, retain: bool, verbose: boo
     model.validate_name(name)
     model.validate_node_count(nodes)
     started = time.monotonic()
-    click.echo(f"creating cluster {name} with {nodes} node(s)", err=True)
     made = substrate.create_cluster(
         name, nodes, configure=not no_configure, retain_on_failure=retain, log=_log, verbose=verbose
     )

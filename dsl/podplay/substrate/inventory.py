@@ -18,6 +18,25 @@ from podplay.substrate.addressing import ClusterPlan
 NODE_GROUP = "nodes"
 
 
+def ssh_common_args(control_path_dir: Path | None) -> str:
+    """SSH options for local nodes: no host key checks (fresh keys per node container), and
+    with `control_path_dir` one persistent connection per node for tools besides Ansible
+    (testinfra reads these options from the inventory too)."""
+    args = [
+        "-o StrictHostKeyChecking=no",
+        "-o UserKnownHostsFile=/dev/null",
+        "-o LogLevel=ERROR",
+        "-o IdentitiesOnly=yes",
+    ]
+    if control_path_dir is not None:
+        args += [
+            "-o ControlMaster=auto",
+            "-o ControlPersist=60s",
+            f"-o ControlPath={control_path_dir}/%C",
+        ]
+    return " ".join(args)
+
+
 def inventory_data(
     plan: ClusterPlan,
     *,
@@ -30,7 +49,7 @@ def inventory_data(
     cluster_vars: dict[str, Any] = {
         "ansible_user": "root",
         "ansible_ssh_private_key_file": str(ssh_key),
-        "ansible_ssh_common_args": "-o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes",
+        "ansible_ssh_common_args": ssh_common_args(control_path_dir),
         "ansible_host_key_checking": False,
         "ansible_python_interpreter": "/usr/bin/python3",
         "podplay_substrate": "local",

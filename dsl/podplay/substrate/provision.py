@@ -83,6 +83,7 @@ def create_cluster(
                 f"cluster name {name!r} is already in use ({len(running)} node container(s) "
                 f"running); pick another name or run `podplay cluster delete {name}` first"
             )
+        log(f"creating cluster {name} with {nodes} node(s)")
         image = node_image.ensure_node_image(log=lambda msg: log(f"node image: {msg}"))
         if docker_provider.has_leftovers(cli, name):
             log(f"removing leftovers of an earlier cluster {name}")
@@ -146,6 +147,7 @@ def _create(
     run_playbook(
         PROVISION_PLAYBOOK, "localhost,", provision_vars, forks=count + 1, quiet=not verbose
     ).raise_for_failure(f"creating cluster {name}")
+    (directory / "cp").mkdir(mode=0o700, exist_ok=True)
     text = inventory.render_inventory(
         plan,
         ssh_key=key,
