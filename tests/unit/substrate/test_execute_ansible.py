@@ -1,0 +1,98 @@
+"""run_playbook: a real ansible-playbook on localhost, results read from the stats callback."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from podplay.errors import EnvironmentProblem
+from podplay.execute import HostStats, PlaybookResult, TaskEvent, run_playbook
+from podplay.execute.ansible import ansible_env, parse_stats
+
+PLAY = """\
+- hosts: all
+  gather_facts: false
+  tasks:
+    - name: always changes
+      ansible.builtin.command: "true"
+      changed_when: "{{ flip | default(true) | bool }}"
+    - name: fails when asked
+      ansible.builtin.fail:
+        msg: "asked to fail on {{ inventory_hostname }}"
+      when: fail | default(false) | bool
+"""
+
+INVENTORY = (
+    f"[all:vars]\nansible_python_interpreter={sys.executable}\n"
+    "[all]\na ansible_connection=local\nb ansible_connection=local\n"
+)
+
+
+@pytest.fixture
+def play(tmp_path):
+    (tmp_path / "play.yml").write_text(PLAY)
+    (tmp_path / "hosts").write_text(INVENTORY)
+    return tmp_path
+
+
+def run(play, **extra) -> PlaybookResult:
+    return run_playbook(
+        play / "play.yml", play / "hosts", {"ansible_python_interpreter": sys.executable, **extra},
+        quiet=True,
+    )  # fmt: skip
+
+
+def test_changes_are_counted_per_host_and_named(play):
+    result = run(play)
+    assert result.ok and result.rc == 0
+    assert result.changed == 2
+    assert result.hosts["a"].changed == 1 and result.hosts["b"].ok == 1
+    assert {(e.host, e.task) for e in result.changed_tasks} == {
+        ("a", "always changes"),
+        ("b", "always changes"),
+    }
+
+
+def test_nothing_changed_reads_as_zero(play):
+    result = run(play, flip=False)
+    assert result.ok and result.changed == 0 and result.changed_tasks == []
+
+
+def test_failures_carry_host_task_and_message(play):
+    result = run(play, fail=True)
+    assert not result.ok and result.rc != 0
+    assert result.hosts["a"].failures == 1
+    assert {e.host for e in result.failures} == {"a", "b"}
+    with pytest.raises(EnvironmentProblem, match=r"task 'fails when asked' failed on a: asked to"):
+        result.raise_for_failure("testing")
+
+
+def test_output_is_streamed_to_a_callback_unless_quiet(play):
+    lines: list[str] = []
+    run_playbook(play / "play.yml", play / "hosts", output=lines.append)
+    assert any("PLAY RECAP" in line for line in lines)
+
+
+def test_a_broken_playbook_is_not_ok_and_says_why(play):
+    (play / "bad.yml").write_text("- hosts: all\n  tasks: [{name: x, no.such.module: {}}]\n")
+    result = run_playbook(play / "bad.yml", play / "hosts", quiet=True)
+    assert not result.ok and result.hosts == {}
+    with pytest.raises(EnvironmentProblem, match="exited with status"):
+        result.raise_for_failure("broken")
+
+
+def test_parse_stats_and_env():
+    doc = {
+        "hosts": {"n1": {"ok": 3, "changed": 1, "failures": 0, "unreachable": 0,
+                         "skipped": 1, "rescued": 0, "ignored": 0}},
+        "events": [{"status": "changed", "host": "n1", "task": "t", "action": "copy"}],
+    }  # fmt: skip
+    result = parse_stats(doc, 0)
+    assert result.hosts == {"n1": HostStats(ok=3, changed=1, skipped=1)}
+    assert result.events == (TaskEvent("changed", "n1", "t", "copy"),)
+    env = ansible_env(forks=7)
+    assert env["ANSIBLE_FORKS"] == "7" and env["ANSIBLE_PIPELINING"] == "True"
+    assert env["ANSIBLE_GATHERING"] == "explicit"
+    assert "ControlPersist" in env["ANSIBLE_SSH_ARGS"]
+    assert env["ANSIBLE_CALLBACKS_ENABLED"] == "podplay.cluster.stats_json"

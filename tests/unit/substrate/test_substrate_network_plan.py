@@ -1,0 +1,144 @@
+"""Node-side network plan (pure): routes, PODPLAY-NET chains, bridge settings."""
+
+from __future__ import annotations
+
+import pytest
+
+from podplay.node.network.config import ConfigError, parse_config
+from podplay.node.network.plan import (
+    BridgeState,
+    bridge_options,
+    plan_bridge,
+    plan_iptables,
+    plan_routes,
+)
+
+DOC = {
+    "node": "node1",
+    "address": "172.30.5.11",
+    "pod_cidr": "10.244.1.0/24",
+    "cluster_pod_cidr": "10.244.0.0/16",
+    "service_cidr": "10.96.0.0/16",
+    "bridge_network": "podplay",
+    "bridge_name": "podplay0",
+    "nodes": [
+        {"name": "node1", "address": "172.30.5.11", "pod_cidr": "10.244.1.0/24"},
+        {"name": "node2", "address": "172.30.5.12", "pod_cidr": "10.244.2.0/24"},
+        {"name": "node3", "address": "172.30.5.13", "pod_cidr": "10.244.3.0/24"},
+    ],
+}
+CFG = parse_config(DOC)
+
+CONVERGED_SAVE = """\
+*filter
+:INPUT ACCEPT [0:0]
+:FORWARD DROP [0:0]
+:DOCKER-USER - [0:0]
+:PODPLAY-NET-FORWARD - [0:0]
+-A FORWARD -j PODPLAY-NET-FORWARD
+-A FORWARD -j DOCKER-USER
+-A DOCKER-USER -j PODPLAY-NET-FORWARD
+-A DOCKER-USER -j RETURN
+-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT
+-A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT
+COMMIT
+*nat
+:POSTROUTING ACCEPT [0:0]
+:PODPLAY-NET-POSTROUTING - [0:0]
+-A POSTROUTING -j PODPLAY-NET-POSTROUTING
+-A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
+-A PODPLAY-NET-POSTROUTING -s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN
+-A PODPLAY-NET-POSTROUTING -s 10.244.0.0/16 -d 10.96.0.0/16 -j RETURN
+-A PODPLAY-NET-POSTROUTING -s 10.244.0.0/16 -j MASQUERADE
+COMMIT
+"""
+
+
+def test_routes_to_every_other_node_and_stale_ones_removed():
+    current = [
+        {"dst": "default", "gateway": "172.30.5.1", "dev": "eth0"},
+        {"dst": "10.244.1.0/24", "dev": "podplay0", "protocol": "kernel"},
+        {"dst": "10.244.2.0/24", "gateway": "172.30.5.99", "dev": "eth0"},  # wrong next hop
+        {"dst": "10.244.9.0/24", "gateway": "172.30.5.19", "dev": "eth0"},  # removed node
+        {"dst": "192.168.0.0/24", "gateway": "172.30.5.1", "dev": "eth0"},  # not ours
+    ]
+    plan = plan_routes(CFG, current)
+    assert plan.replace == [("10.244.2.0/24", "172.30.5.12"), ("10.244.3.0/24", "172.30.5.13")]
+    assert plan.delete == ["10.244.9.0/24"]
+
+
+def test_converged_routes_plan_nothing():
+    current = [
+        {"dst": "10.244.2.0/24", "gateway": "172.30.5.12"},
+        {"dst": "10.244.3.0/24", "gateway": "172.30.5.13"},
+    ]
+    assert plan_routes(CFG, current) == ([], [])
+
+
+def test_fresh_node_gets_both_chains_and_all_jumps_in_one_restore():
+    save = "*filter\n:FORWARD DROP [0:0]\n:DOCKER-USER - [0:0]\nCOMMIT\n*nat\nCOMMIT\n"
+    text, changes = plan_iptables(CFG, save)
+    assert text == (
+        "*filter\n"
+        ":PODPLAY-NET-FORWARD - [0:0]\n"
+        "-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT\n"
+        "-A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT\n"
+        "-I FORWARD 1 -j PODPLAY-NET-FORWARD\n"
+        "-I DOCKER-USER 1 -j PODPLAY-NET-FORWARD\n"
+        "COMMIT\n"
+        "*nat\n"
+        ":PODPLAY-NET-POSTROUTING - [0:0]\n"
+        "-A PODPLAY-NET-POSTROUTING -s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN\n"
+        "-A PODPLAY-NET-POSTROUTING -s 10.244.0.0/16 -d 10.96.0.0/16 -j RETURN\n"
+        "-A PODPLAY-NET-POSTROUTING -s 10.244.0.0/16 -j MASQUERADE\n"
+        "-I POSTROUTING 1 -j PODPLAY-NET-POSTROUTING\n"
+        "COMMIT\n"
+    )
+    assert len(changes) == 5
+
+
+def test_converged_rules_plan_nothing():
+    assert plan_iptables(CFG, CONVERGED_SAVE) == (None, [])
+
+
+def test_a_drifted_chain_is_rewritten_whole_without_touching_jumps():
+    drifted = CONVERGED_SAVE.replace("-A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT\n", "")
+    text, changes = plan_iptables(CFG, drifted)
+    assert changes == ["iptables filter chain PODPLAY-NET-FORWARD written"]
+    assert "-I " not in text and "*nat" not in text
+
+
+def test_without_docker_user_only_forward_is_jumped():
+    save = CONVERGED_SAVE.replace(":DOCKER-USER - [0:0]\n", "").replace(
+        "-A DOCKER-USER -j PODPLAY-NET-FORWARD\n-A DOCKER-USER -j RETURN\n", ""
+    )
+    assert plan_iptables(CFG, save) == (None, [])
+
+
+def test_bridge_options_follow_the_docker_version():
+    assert "com.docker.network.bridge.gateway_mode_ipv4" not in bridge_options(CFG, 20)
+    opts = bridge_options(CFG, 28)
+    assert opts["com.docker.network.bridge.gateway_mode_ipv4"] == "nat-unprotected"
+    assert opts["com.docker.network.bridge.enable_ip_masquerade"] == "false"
+    assert opts["com.docker.network.bridge.name"] == "podplay0"
+
+
+def test_bridge_plan():
+    good = BridgeState(True, "10.244.1.0/24", "10.244.1.1", bridge_options(CFG, 20))
+    assert plan_bridge(CFG, BridgeState(False), 20) == "create"
+    assert plan_bridge(CFG, good, 20) == "ok"
+    assert plan_bridge(CFG, good._replace(subnet="10.244.7.0/24"), 20) == "recreate"
+    assert plan_bridge(CFG, good, 28) == "recreate"  # engine upgraded: gateway mode missing
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"pod_cidr": "10.9.1.0/24"}, "outside"),
+        ({"address": "not-an-ip"}, "not-an-ip"),
+        ({"nodes": [{"name": "node1"}]}, "lacks field"),
+    ],
+)
+def test_bad_config_is_reported(change, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config({**DOC, **change})
