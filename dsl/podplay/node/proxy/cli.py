@@ -17,6 +17,7 @@ import time
 
 from podplay.node.dns.server import DnsServer, Resolver, Upstreams
 from podplay.node.dns.zone import build_zone, records_from_state
+from podplay.node.proxy.hairpin import Hairpin
 from podplay.node.proxy.iptables import Iptables
 from podplay.node.proxy.proxier import Proxier
 from podplay.node.proxy.state import StateError, parse_cluster
@@ -81,6 +82,8 @@ def main(argv=None) -> int:
     except StateError as err:
         print("podplay proxy: %s" % err, file=sys.stderr)
         return 2
+    assert proxier.node is not None
+    proxier.hairpin = Hairpin(proxier.node.gateway)
 
     dns = None
     if not args.no_dns:

@@ -78,6 +78,7 @@ class Proxier:
         on_zone: Optional[Callable[[ClusterState, FrozenSet[Endpoint]], None]] = None,
         status_path: Optional[str] = "/run/podplay/proxy.json",
         udp_cleanup: Callable[[Any], None] = clear_udp_conntrack,
+        hairpin: Optional[Callable[[], None]] = None,
     ) -> None:
         self.agent_config = agent_config
         self.ipt = iptables
@@ -86,6 +87,7 @@ class Proxier:
         self.on_zone = on_zone
         self.status_path = status_path
         self.udp_cleanup = udp_cleanup
+        self.hairpin = hairpin
 
         self.node: Optional[LocalNode] = None
         self.state: ClusterState = EMPTY_STATE
@@ -194,6 +196,7 @@ class Proxier:
             self.started_at = now
         if now >= self.next_poll:
             self.load()
+            self._fix_hairpin()
             self.next_poll = now + POLL_FILES
         if self._in_grace(now):
             return
@@ -212,7 +215,17 @@ class Proxier:
             or self.state is not self.applied_state
         )
         if dirty and now >= self.retry_at:
+            if ready != self.applied_ready:
+                self._fix_hairpin()  # a pod that just turned ready may be a new bridge port
             self.sync(ready, now)
+
+    def _fix_hairpin(self) -> None:
+        if self.hairpin is None:
+            return
+        try:
+            self.hairpin()
+        except Exception as err:  # never let a helper stop routing
+            log.warning("hairpin check failed: %s", err)
 
     def _in_grace(self, now: float) -> bool:
         """At start, wait (briefly) for every node's first snapshot before the first sync,

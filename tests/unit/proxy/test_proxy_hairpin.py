@@ -1,0 +1,25 @@
+"""Finding the pod bridge ports that still need hairpin mode (over a fake sysfs tree)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from podplay.node.proxy.hairpin import ports_without_hairpin
+
+
+def make_port(sys_net: Path, bridge: str, port: str, mode: str) -> None:
+    d = sys_net / bridge / "brif" / port
+    d.mkdir(parents=True)
+    (d / "hairpin_mode").write_text(mode + "\n")
+
+
+def test_ports_without_hairpin(tmp_path: Path):
+    make_port(tmp_path, "podplay0", "veth1", "0")
+    make_port(tmp_path, "podplay0", "veth2", "1")
+    make_port(tmp_path, "podplay0", "veth3", "0")
+    make_port(tmp_path, "docker0", "veth9", "0")
+    assert ports_without_hairpin("podplay0", str(tmp_path)) == ["veth1", "veth3"]
+
+
+def test_missing_bridge_means_nothing_to_do(tmp_path: Path):
+    assert ports_without_hairpin("podplay0", str(tmp_path)) == []
