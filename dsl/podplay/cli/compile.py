@@ -3,6 +3,9 @@
 The effectful shell around the pure core: read the program, hash image contexts, read node
 facts (a facts file, the program's inventory, or the inventory `podplay cluster create`
 wrote for a local cluster), plan, render, and only then write. A bad program writes nothing.
+Controller-side inputs the roles need come from that inventory or are made here when cheap:
+the node bundle (a zipapp, no Docker) and the agent token path (the role creates the file).
+Images are not built here (that needs Docker): `podplay up` does it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import yaml
 from pydantic import ValidationError
 
 from podplay import paths
+from podplay.build.bundle import ensure_bundle
 from podplay.dsl import Stack, evaluate, local_images
 from podplay.errors import UserInputError
 from podplay.plan import ClusterFacts, Plan, plan
@@ -124,11 +128,12 @@ def compile_cmd(program: str, output: str, facts_file: str | None, previous: str
     images = local_images(stack)
     facts, cluster_vars = load_facts(stack, facts_file)
     result = plan(stack, load_previous(previous), facts, images)
+    token = cluster_vars.get("podplay_agent_token_file")
     options = RenderOptions(
         collections_path=str(paths.collections_path()),
         program=program,
-        node_bundle=cluster_vars.get("podplay_node_bundle"),
-        agent_token_file=cluster_vars.get("podplay_agent_token_file"),
+        node_bundle=cluster_vars.get("podplay_node_bundle") or str(ensure_bundle()),
+        agent_token_file=token or str(paths.cluster_dir(result.cluster.name) / "token"),
     )
     out = Path(output)
     write_tree(out, render(result, options), links(options))

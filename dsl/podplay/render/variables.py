@@ -32,39 +32,28 @@ def group_vars(plan: Plan, options: RenderOptions) -> str:
         "podplay_nodes": [
             {"name": n.name, "address": n.address, "pod_cidr": n.pod_cidr} for n in plan.nodes
         ],
+    }
+    controller = {
         "podplay_node_bundle": options.node_bundle,
         "podplay_agent_token_file": options.agent_token_file,
         "podplay_pause_image": options.pause_image.model_dump() if options.pause_image else None,
-        "podplay_images": [
-            _image(i.ref, i.id, options.image_archives.get(i.name)) for i in plan.images
-        ],
-        "podplay_services": [s.model_dump() for s in plan.services],
-        "podplay_lb": {
-            "pool": c.lb_pool,
-            "addresses": [
-                {"ip": s.load_balancer_ip, "namespace": s.namespace, "service": s.name}
-                for s in plan.services
-                if s.load_balancer_ip is not None
-            ],
-        },
     }
+    data.update({k: v for k, v in controller.items() if v is not None})
+    data["podplay_images"] = [
+        _image(i.ref, i.id, options.image_archives.get(i.name)) for i in plan.images
+    ]
+    data["podplay_services"] = [s.model_dump() for s in plan.services]
     header = [f'Cluster "{c.name}": every node shares these. Written by podplay compile.']
+    if any(i.id is None for i in plan.images):
+        header.append("Images not built yet have id and archive null (`podplay up` builds them).")
     if plan.pending:
         header.append("Not known yet (null below):")
         header += [f"  - {item}" for item in plan.pending]
-    missing = [
-        name
-        for name, value in (
-            ("podplay_node_bundle", options.node_bundle),
-            ("podplay_agent_token_file", options.agent_token_file),
-            ("podplay_pause_image", options.pause_image),
-        )
-        if value is None
-    ]
+    missing = [name for name, value in controller.items() if value is None]
     if missing:
         header.append(
-            f"{', '.join(missing)}: made on this machine by `podplay cluster create` "
-            "or `podplay up`."
+            f"Left to the roles' defaults: {', '.join(missing)} (`podplay up` builds and "
+            "sets them)."
         )
     return dump(data, "\n".join(header))
 

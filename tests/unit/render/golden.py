@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -50,13 +51,23 @@ def compile_case(case: Path, out: Path, home: Path, monkeypatch: pytest.MonkeyPa
     return main(args)
 
 
-def tree(out: Path) -> dict[str, str]:
-    """Every regular file below `out` by relative path, machine paths made neutral."""
+_BUNDLE = re.compile(r"podplay-node-[0-9a-f]+\.pyz")
+
+
+def tree(out: Path, home: Path | None = None) -> dict[str, str]:
+    """Every regular file below `out` by relative path, machine paths made neutral.
+
+    The node bundle's name follows the node code's content: it is masked, so that a change to
+    the node side does not rewrite every golden file.
+    """
     files = {}
     for path in sorted(out.rglob("*")):
         if path.is_file() and not path.is_symlink() and "collections" not in path.parts:
             text = path.read_text()
             text = text.replace(str(paths.collections_path()), "@COLLECTIONS@")
+            if home is not None:
+                text = text.replace(str(home), "@PODPLAY_HOME@")
+            text = _BUNDLE.sub("podplay-node-@HASH@.pyz", text)
             files[path.relative_to(out).as_posix()] = text
     return files
 

@@ -22,7 +22,7 @@ def test_compiled_tree_matches_golden(
     out = tmp_path / "out"
     status = compile_case(case, out, tmp_path / "home", monkeypatch)
     assert status == 0, capsys.readouterr().err
-    files = tree(out)
+    files = tree(out, tmp_path / "home")
     if UPDATE:
         write_expected(case, files)
     expected = tree(case / "expected")
@@ -40,6 +40,9 @@ def test_compiling_twice_is_byte_identical(
     assert compile_case(case, tmp_path / "a", tmp_path / "home", monkeypatch) == 0
     assert compile_case(case, tmp_path / "b", tmp_path / "home", monkeypatch) == 0
     assert tree(tmp_path / "a") == tree(tmp_path / "b")
+    assert (tmp_path / "a" / "plan.json").read_bytes() == (
+        tmp_path / "b" / "plan.json"
+    ).read_bytes()
 
 
 def test_recompiling_into_the_same_directory_drops_nodes_that_are_gone(
