@@ -14,7 +14,7 @@ from fake_iptables import FakeIptables, RestoreError
 from packet_tracer import Packet, Tracer, endpoints, only
 from proxy_cases import FOREIGN_SAVE, all_ready, cluster_json, local, state
 
-from podplay.node.proxy.rules import build_ruleset, render, svc_chain
+from podplay.node.proxy.rules import build_ruleset, probability, render, svc_chain
 from podplay.node.proxy.ruleset import is_own_chain, parse_save, restore_text, target_of
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -151,14 +151,28 @@ def test_jump_rules_sit_at_the_top_in_order():
     assert saved.rules("nat", "POSTROUTING")[0].endswith("-j PODPLAY-POSTROUTING")
 
 
-def test_second_full_sync_adds_no_jump_and_keeps_the_kernel_equal():
+def test_second_full_sync_over_an_unchanged_kernel_writes_nothing():
     ipt = applied("node1")
     snapshot = ipt.save()
     st = state()
     text = render(st, all_ready(st), local("node1"), parse_save(snapshot))
-    assert "-I " not in text and "-D " not in text and "-X " not in text
-    ipt.restore(text)
-    assert ipt.save() == snapshot
+    assert text == ""  # every chain is already there word for word
+
+
+def test_full_sync_rewrites_only_chains_that_differ_from_the_kernel():
+    ipt = applied("node1")
+    web = svc_chain_of("web")
+    ipt.restore(f"*nat\n-D {web} -p tcp -j DNAT --to-destination 10.244.3.5:8080\nCOMMIT\n")
+    st = state()
+    text = render(st, all_ready(st), local("node1"), parse_save(ipt.save()))
+    assert text.count(":PODPLAY-") == 1 and f":{web} " in text
+
+
+@pytest.mark.parametrize("k", [1, 2, 3, 7, 9, 10, 11, 1000])
+def test_probabilities_are_written_as_iptables_save_prints_them(k: int):
+    printed = probability(k)
+    assert len(printed.split(".")[1]) == 11
+    assert abs(float(printed) - 1 / k) < 1e-9
 
 
 def test_misplaced_and_duplicate_jumps_are_repaired():

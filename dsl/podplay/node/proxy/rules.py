@@ -156,6 +156,13 @@ def build_ruleset(state: ClusterState, ready: AbstractSet[Endpoint], node: Local
     return rs
 
 
+def probability(k: int) -> str:
+    """1/k as iptables-save prints it back (the kernel keeps it as a 31-bit fraction), so a
+    full resync can tell an unchanged chain from a changed one by text."""
+    fraction = int(0x80000000 / k + 0.5)
+    return "%.11f" % (fraction / 0x80000000)
+
+
 def _ip_sort_key(ip: str) -> tuple:
     return tuple(int(x) for x in ip.split("."))
 
@@ -206,7 +213,7 @@ def _service_port(
     for i, ep in enumerate(live):
         words = [proto]
         if i < n - 1:
-            words.append("-m statistic --mode random --probability %0.10f" % (1.0 / (n - i)))
+            words.append("-m statistic --mode random --probability %s" % probability(n - i))
         if service.session_affinity:
             words.append(
                 "-m recent --set --name %s --mask 255.255.255.255 --rsource"

@@ -125,10 +125,10 @@ def restore_text(
 ) -> str:
     """The iptables-restore --noflush input that turns the kernel into `desired`.
 
-    Full mode (`applied` is None): every desired chain is written; every own chain found in
-    `current` and not desired is flushed and deleted; jump rules are inserted where missing
-    and duplicates or stale jumps into own chains removed (`current` None means a clean
-    kernel). Partial mode (`applied` given, the ruleset of the last successful restore):
+    Full mode (`applied` is None): every desired chain that `current` does not hold exactly
+    is written; every own chain found in `current` and not desired is flushed and deleted;
+    jump rules are inserted where missing and duplicates or stale jumps into own chains
+    removed (`current` None means a clean kernel). Partial mode (`applied` given, the ruleset of the last successful restore):
     only chains whose rules differ are rewritten and chains no longer desired deleted; jump
     rules are assumed in place (the canary check catches a flush and forces a full sync).
     Returns "" when there is nothing to do.
@@ -138,8 +138,10 @@ def restore_text(
     for table in TABLES:
         want = desired.tables[table]
         if applied is None:
-            write = list(want)
             existing = set(current.own_chains(table))
+            # chains the kernel already holds word for word are left alone (rules are
+            # rendered in iptables-save's canonical form, so equal text is equal rules)
+            write = [c for c in want if c not in existing or current.rules(table, c) != want[c]]
             jump_lines = _jump_fixes(table, desired.jumps, current)
         else:
             before = applied.tables[table]

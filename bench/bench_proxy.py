@@ -1,0 +1,317 @@
+"""Benchmark: service routing on a real node (targets: full sync < 1 s, one change < 100 ms,
+requests/s through a ClusterIP >= 0.95 x straight to the pod IP).
+
+    .venv/bin/python bench/bench_proxy.py [--cluster NAME] [--keep] [--seconds S]
+
+1. Full sync of 1,000 services x 10 endpoints (half of them NodePorts), rendered by the
+   proxy's own code and applied with ONE iptables-restore, inside a fresh network namespace
+   of a node container: the node's real iptables (nf_tables backend) and kernel, isolated
+   from the node's own rules. The first sync writes into empty tables; the later ones are
+   full resyncs over the existing 1,000 chains (what a restart or a canary repair costs).
+2. One endpoint change at that scale: full render + difference + apply of the one changed
+   chain (what a pod turning unready costs on every node), median and worst of 20.
+3. Requests/s: a busybox httpd pod on node2, a load generator (python3, keep-alive off, one
+   TCP connection per request, as the DNAT applies per connection) running in a pod's
+   network namespace on node1; rounds alternate ClusterIP and pod IP, medians compared.
+
+The cluster (2 nodes, `ptbench` unless --cluster names an existing one) is created and
+deleted by the benchmark unless it exists already or --keep is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import textwrap
+import time
+from typing import Any
+
+from podplay import substrate
+from podplay.build import bundle, images
+from podplay.execute import run_playbook
+
+BUNDLE = "/opt/podplay/podplay-node.pyz"
+
+SYNC_SCRIPT = textwrap.dedent(
+    r"""
+    import json, statistics, sys, time
+    sys.path.insert(0, "/opt/podplay/podplay-node.pyz")
+    from podplay.node.proxy.iptables import Iptables
+    from podplay.node.proxy.rules import build_ruleset
+    from podplay.node.proxy.ruleset import parse_save, restore_text
+    from podplay.node.proxy.state import parse_agent_config, parse_cluster
+
+    SERVICES, ENDPOINTS, NODES = 1000, 10, 10
+    raw = {"nodes": [{"name": "node%d" % n, "address": "172.31.0.%d" % (10 + n),
+                      "pod_cidr": "10.244.%d.0/24" % n} for n in range(1, NODES + 1)],
+           "services": []}
+    for s in range(SERVICES):
+        eps = []
+        for i in range(ENDPOINTS):
+            n = (s + i) % NODES + 1
+            eps.append({"pod": "app%d-%d" % (s, i), "namespace": "default", "node": "node%d" % n,
+                        "ip": "10.244.%d.%d" % (n, 2 + (s * ENDPOINTS + i) // NODES % 250)})
+        raw["services"].append({
+            "name": "svc%d" % s, "namespace": "default",
+            "type": "NodePort" if s % 2 else "ClusterIP",
+            "cluster_ip": "10.96.%d.%d" % (s // 250 + 1, s % 250 + 2),
+            "ports": [{"name": "http", "port": 80, "target_port": 8080,
+                       "node_port": 30000 + s if s % 2 else None, "protocol": "TCP"}],
+            "endpoints": eps})
+    state = parse_cluster(raw)
+    node = parse_agent_config({"node": "node1", "address": "172.31.0.11",
+                               "pod_cidr": "10.244.1.0/24"})
+    ready = frozenset(e for s in state.services for e in s.endpoints)
+    ipt = Iptables()
+    out = {"full": [], "change": []}
+    applied = None
+    for _ in range(3):
+        t0 = time.perf_counter()
+        desired = build_ruleset(state, ready, node)
+        text = restore_text(desired, current=parse_save(ipt.save()))
+        t1 = time.perf_counter()
+        ipt.restore(text)
+        t2 = time.perf_counter()
+        applied = desired
+        out["full"].append({"render": t1 - t0, "apply": t2 - t1, "total": t2 - t0,
+                            "lines": text.count("\n")})
+    out["rules"] = applied.rule_count()
+    victim = state.services[500].endpoints[3]
+    for i in range(20):
+        now_ready = ready - {victim} if i % 2 == 0 else ready
+        t0 = time.perf_counter()
+        desired = build_ruleset(state, now_ready, node)
+        text = restore_text(desired, applied=applied)
+        t1 = time.perf_counter()
+        ipt.restore(text)
+        t2 = time.perf_counter()
+        applied = desired
+        out["change"].append({"render": t1 - t0, "apply": t2 - t1, "total": t2 - t0,
+                              "lines": text.count("\n")})
+    print(json.dumps(out))
+    """
+)
+
+LOAD_SCRIPT = textwrap.dedent(
+    r"""
+    import json, socket, sys, threading, time
+    target, port, seconds, workers = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), 8
+    request = b"GET / HTTP/1.0\r\nHost: x\r\n\r\n"
+    counts, errors = [0] * workers, [0] * workers
+    stop = time.monotonic() + seconds
+    def work(k):
+        while time.monotonic() < stop:
+            try:
+                s = socket.create_connection((target, port), timeout=2)
+                s.sendall(request)
+                while s.recv(4096):
+                    pass
+                s.close()
+                counts[k] += 1
+            except OSError:
+                errors[k] += 1
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(workers)]
+    t0 = time.monotonic()
+    for t in threads: t.start()
+    for t in threads: t.join()
+    print(json.dumps({"rps": sum(counts) / (time.monotonic() - t0), "errors": sum(errors)}))
+    """
+)
+
+
+def docker_exec(container: str, argv: list[str], stdin: str = "", timeout: float = 300) -> str:
+    done = subprocess.run(
+        ["docker", "exec", "-i", container, *argv],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv} in {container} failed: {done.stderr.strip()[-800:]}")
+    return done.stdout
+
+
+def bench_sync(node_container: str) -> dict[str, Any]:
+    """Parts 1 and 2, inside a throwaway network namespace of the node container."""
+    ns = "ppbench"
+    docker_exec(node_container, ["sh", "-c", f"ip netns del {ns} 2>/dev/null; ip netns add {ns}"])
+    try:
+        out = docker_exec(node_container, ["ip", "netns", "exec", ns, "python3", "-"], SYNC_SCRIPT)
+    finally:
+        docker_exec(node_container, ["ip", "netns", "del", ns])
+    return json.loads(out)
+
+
+def pod(name: str, ip: str, command: str, image: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "podplay/v1",
+        "kind": "Pod",
+        "name": name,
+        "namespace": "default",
+        "uid": f"bench-{name}",
+        "labels": {"app": name},
+        "owner": None,
+        "template_hash": "bench",
+        "ip": ip,
+        "hostname": name,
+        "restart_policy": "Always",
+        "termination_grace_period": 1,
+        "dns": {
+            "nameservers": ["10.96.0.10"],
+            "searches": ["default.svc.cluster.local"],
+            "options": [],
+        },  # fmt: skip
+        "containers": [
+            {
+                "name": "main",
+                "image": image.ref,
+                "image_id": image.id,
+                "command": ["sh", "-c", command],
+                "args": None,
+                "env": {},
+                "ports": [],
+                "resources": None,
+                "readiness": None,
+                "liveness": None,
+                "startup": None,
+            }
+        ],
+    }
+
+
+def bench_requests(cluster: substrate.Cluster, seconds: float, rounds: int) -> dict[str, Any]:
+    """Part 3: the same load through the ClusterIP and straight to the pod IP."""
+    node1, node2 = cluster.nodes[0], cluster.nodes[1]
+    busybox, pause = images.ensure_busybox_image(), images.ensure_pause_image()
+    server_ip = node2.pod_cidr.replace(".0/24", ".200")
+    client_ip = node1.pod_cidr.replace(".0/24", ".200")
+    cluster_ip = "10.96.250.250"
+    pods = {
+        node1.name: [pod("bench-client", client_ip, "exec sleep 1000000", busybox)],
+        node2.name: [
+            pod(
+                "bench-web",
+                server_ip,
+                "mkdir -p /www && echo ok > /www/index.html && exec httpd -f -p 8080 -h /www",
+                busybox,
+            )
+        ],
+    }
+    service = {
+        "name": "bench-web", "namespace": "default", "type": "ClusterIP",
+        "cluster_ip": cluster_ip, "selector": {"app": "bench-web"},
+        "ports": [{"name": "http", "port": 80, "target_port": 8080, "node_port": None,
+                   "protocol": "TCP"}],
+        "session_affinity": None, "affinity_timeout": 10800, "load_balancer_ip": None,
+        "external_name": None,
+        "endpoints": [{"pod": "bench-web", "namespace": "default", "node": node2.name,
+                       "ip": server_ip}],
+    }  # fmt: skip
+    extra = {
+        "podplay_node_bundle": str(bundle.ensure_bundle()),
+        "podplay_pause_image": pause.as_var(),
+        "podplay_images": [busybox.as_var()],
+        "podplay_bench_pods": pods,
+        "podplay_pods": "{{ podplay_bench_pods[inventory_hostname] | default([]) }}",
+        "podplay_services": [service],
+    }
+    for play in ("agent.yml", "services.yml"):
+        result = run_playbook(play, cluster.inventory, extra, quiet=True)
+        if not result.ok:
+            raise RuntimeError(f"{play} failed: {result.output_tail[-2000:]}")
+    # the client pod's network namespace, entered with the node's python3
+    pid = ""
+    deadline = time.monotonic() + 60
+    while not pid and time.monotonic() < deadline:
+        pid = docker_exec(
+            node1.container,
+            ["sh", "-c", "docker inspect -f '{{.State.Pid}}' $(docker ps -q --filter "
+             "label=io.podplay.pod=bench-client --filter label=io.podplay.container=POD) "
+             "2>/dev/null || true"],
+        ).strip()  # fmt: skip
+        if not pid or pid == "0":
+            pid = ""
+            time.sleep(0.5)
+
+    def load(target: str, port: int, secs: float) -> dict[str, Any]:
+        cmd = ["nsenter", "-t", pid, "-n", "python3", "-", target, str(port), str(secs)]
+        return json.loads(docker_exec(node1.container, cmd, LOAD_SCRIPT))
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # wait until routing and the server answer
+        if load(cluster_ip, 80, 0.5)["rps"] > 0:
+            break
+        time.sleep(0.5)
+    via_ip, via_svc = [], []
+    for _ in range(rounds):
+        via_svc.append(load(cluster_ip, 80, seconds))
+        via_ip.append(load(server_ip, 8080, seconds))
+    svc = statistics.median(r["rps"] for r in via_svc)
+    direct = statistics.median(r["rps"] for r in via_ip)
+    errors = sum(r["errors"] for r in via_svc + via_ip)
+    # leave the cluster as we found it
+    run_playbook("services.yml", cluster.inventory, {**extra, "podplay_services": []}, quiet=True)
+    run_playbook("agent.yml", cluster.inventory, {**extra, "podplay_bench_pods": {}}, quiet=True)
+    return {"cluster_ip": svc, "pod_ip": direct, "ratio": svc / direct, "errors": errors,
+            "rounds": rounds, "seconds": seconds}  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--cluster", default="ptbench")
+    parser.add_argument("--keep", action="store_true", help="do not delete a cluster we made")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of one load round")
+    parser.add_argument("--rounds", type=int, default=5)
+    args = parser.parse_args(argv)
+
+    cluster = substrate.get_cluster(args.cluster)
+    made = cluster is None
+    if made:
+        print(f"creating cluster {args.cluster} (2 nodes) ...", file=sys.stderr)
+        cluster = substrate.create_cluster(args.cluster, 2, configure=False)
+        result = run_playbook(
+            "site.yml",
+            cluster.inventory,
+            {"podplay_node_bundle": str(bundle.ensure_bundle())},
+            quiet=True,
+        )
+        if not result.ok:
+            raise SystemExit(f"site.yml failed: {result.output_tail[-2000:]}")
+    try:
+        sync = bench_sync(cluster.nodes[0].container)
+        rps = bench_requests(cluster, args.seconds, args.rounds)
+    finally:
+        if made and not args.keep:
+            substrate.delete_cluster(args.cluster)
+
+    full = sync["full"]
+    change = sync["change"]
+    med = statistics.median(c["total"] for c in change)
+    worst = max(c["total"] for c in change)
+    rows = [
+        ("full sync, empty tables (render + apply)", full[0]["total"], f"{full[0]['render']:.3f} + {full[0]['apply']:.3f} s", "< 1 s", full[0]["total"] < 1),
+        ("full resync over existing chains", max(f["total"] for f in full[1:]), f"{full[1]['render']:.3f} + {full[1]['apply']:.3f} s", "< 1 s", max(f["total"] for f in full[1:]) < 1),
+        ("one endpoint change (median of 20)", med, f"{statistics.median(c['render'] for c in change) * 1000:.0f} + {statistics.median(c['apply'] for c in change) * 1000:.0f} ms, {change[0]['lines']} lines", "< 100 ms", med < 0.1),
+        ("one endpoint change (worst of 20)", worst, "", "", worst < 0.1),
+    ]  # fmt: skip
+    print(f"\nservice routing on {cluster.nodes[0].container}: 1,000 services x 10 endpoints, "
+          f"{sync['rules']} rules, {full[0]['lines']} restore lines")  # fmt: skip
+    print(f"{'measure':44} {'seconds':>9}  {'detail':32} {'target':>9}  ok")
+    for name, secs, detail, target, ok in rows:
+        print(f"{name:44} {secs:9.3f}  {detail:32} {target:>9}  {'yes' if ok else 'NO'}")
+    print(f"\nrequests/s, {rps['rounds']} x {rps['seconds']:.0f} s rounds each, one connection "
+          f"per request, pod on node1 -> httpd pod on node2 ({rps['errors']} errors)")  # fmt: skip
+    print(f"{'through the ClusterIP':44} {rps['cluster_ip']:9.0f}")
+    print(f"{'straight to the pod IP':44} {rps['pod_ip']:9.0f}")
+    ok = rps["ratio"] >= 0.95
+    print(f"{'ratio':44} {rps['ratio']:9.3f}  {'':32} {'>= 0.95':>9}  {'yes' if ok else 'NO'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
