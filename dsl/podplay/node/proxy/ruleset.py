@@ -128,9 +128,10 @@ def restore_text(
     Full mode (`applied` is None): every desired chain that `current` does not hold exactly
     is written; every own chain found in `current` and not desired is flushed and deleted;
     jump rules are inserted where missing and duplicates or stale jumps into own chains
-    removed (`current` None means a clean kernel). Partial mode (`applied` given, the ruleset of the last successful restore):
-    only chains whose rules differ are rewritten and chains no longer desired deleted; jump
-    rules are assumed in place (the canary check catches a flush and forces a full sync).
+    removed (`current` None means a clean kernel). Partial mode (`applied` given, the
+    ruleset of the last successful restore): only chains whose rules differ are rewritten
+    and chains no longer desired deleted; jump rules are assumed in place (the canary check
+    catches a flush and forces a full sync).
     Returns "" when there is nothing to do.
     """
     current = current or EMPTY
