@@ -60,14 +60,13 @@ class CallbackModule(CallbackBase):
 
     @staticmethod
     def _message(res):
+        for item in res.get("results") or []:  # a loop: the first item that went wrong
+            if isinstance(item, dict) and (item.get("failed") or item.get("unreachable")):
+                return CallbackModule._message(item)
         for key in ("msg", "stderr", "module_stderr", "stdout"):
             value = res.get(key)
             if value:
                 return str(value)[-2000:]
-        if res.get("results"):  # a loop: the first failed item
-            for item in res["results"]:
-                if isinstance(item, dict) and item.get("failed"):
-                    return CallbackModule._message(item)
         return None
 
     def v2_runner_on_ok(self, result):
