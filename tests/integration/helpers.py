@@ -89,8 +89,14 @@ def node_exec(
 
 
 def cluster_extra_vars(cluster: Cluster) -> dict[str, Any]:
-    """Extra vars every test playbook run gets: the node bundle of the code under test."""
-    return {"podplay_node_bundle": str(bundle.ensure_bundle())}
+    """Extra vars every test playbook run gets: the node bundle of the code under test, and
+    the pod sandbox image (side-loaded by the agent role)."""
+    from podplay.build import images
+
+    return {
+        "podplay_node_bundle": str(bundle.ensure_bundle()),
+        "podplay_pause_image": images.ensure_pause_image().as_var(),
+    }
 
 
 def run_playbook(

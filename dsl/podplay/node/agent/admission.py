@@ -53,7 +53,10 @@ def admit(
     desired: Dict[PodKey, PodSpec] = {}
     failed: Dict[PodKey, InvalidPod] = {}
     ips: Dict[str, PodKey] = {}
-    pause = image_problem(pause_image, None, images)
+    if pause_image:
+        pause = image_problem(pause_image, None, images)
+    else:
+        pause = "image is not configured for this node (the agent role's podplay_pause_image)"
     for key in sorted(manifests):
         m = manifests[key]
         if isinstance(m, InvalidPod):

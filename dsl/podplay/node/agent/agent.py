@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import queue
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from docker.errors import DockerException
 
+from . import memory
 from .admission import admit
 from .board import EventLog, StatusBoard
 from .config import AgentConfig
@@ -47,7 +47,6 @@ log = logging.getLogger("podplay.agent")
 
 # engine events that change what the agent sees (exec_* from exec probes are not among them)
 _CONTAINER_ACTIONS = {"start", "die", "destroy", "oom", "pause", "unpause", "rename", "create"}
-STATE_FILE = "agent-state.json"
 
 
 @dataclass
@@ -66,13 +65,15 @@ class Agent:
         cfg: AgentConfig,
         runtime: Optional[DockerRuntime] = None,
         clock: Callable[[], float] = time.time,
-        watch_files: Tuple[str, ...] = (),
+        board: Optional[StatusBoard] = None,
+        events: Optional[EventLog] = None,
+        remembered: Optional[Dict[str, Any]] = None,
     ) -> None:
         self.cfg = cfg
         self.rt = runtime or DockerRuntime(cfg.bridge_network, cfg.pause_image)
         self.clock = clock
-        self.board = StatusBoard()
-        self.events = EventLog()
+        self.board = board or StatusBoard()
+        self.events = events or EventLog()
         self.inbox: "queue.Queue[tuple]" = queue.Queue()
         self.workers = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="pod")
         self.probe_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe")
@@ -106,8 +107,7 @@ class Agent:
         self._deadline: Optional[float] = None
         self._reported: set = set()  # (key, reason, message) already recorded as events
         self._saved_state = ""
-        self._watch_files = {p: _mtime(p) for p in watch_files}
-        self._next_selfcheck = 0.0
+        self._memory = remembered if remembered is not None else memory.load(cfg.state_dir)
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -185,9 +185,6 @@ class Agent:
 
     def step(self) -> None:
         now = self.clock()
-        if now >= self._next_selfcheck:
-            self._next_selfcheck = now + 2.0
-            self._check_own_files()
         if self._dirty_manifests:
             self._dirty_manifests = False
             self._load_manifests()
@@ -289,14 +286,6 @@ class Agent:
                 log.debug("engine event stream ended: %s", err)
             self.post("engine", True)
             self._stopping.wait(1.0)
-
-    def _check_own_files(self) -> None:
-        """Exit (systemd starts us again) when agent.json, the token or the bundle changed."""
-        for path, before in self._watch_files.items():
-            if _mtime(path) != before:
-                log.info("%s changed: exiting so that the new one is used", path)
-                self.stop("%s changed" % path)
-                return
 
     # -- acting ---------------------------------------------------------------------------
 
@@ -528,26 +517,28 @@ class Agent:
 
     # -- memory across restarts -----------------------------------------------------------
 
-    def _state_path(self) -> str:
-        return os.path.join(self.cfg.state_dir, STATE_FILE)
-
     def _load_state(self) -> None:
-        try:
-            with open(self._state_path(), encoding="utf-8") as f:
-                doc = json.load(f)
-            self._ready_hints = {k: bool(v) for k, v in (doc.get("ready") or {}).items()}
-            for k, v in (doc.get("streaks") or {}).items():
-                uid, _, name = k.partition("/")
-                self.streaks[(uid, name)] = int(v)
-        except (OSError, ValueError, AttributeError, TypeError):
-            pass
+        doc = self._memory
+        ready = doc.get("ready") or {}
+        if isinstance(ready, dict):
+            self._ready_hints = {str(k): bool(v) for k, v in ready.items()}
+        streaks = doc.get("streaks") or {}
+        if isinstance(streaks, dict):
+            for k, v in streaks.items():
+                uid, _, name = str(k).partition("/")
+                try:
+                    self.streaks[(uid, name)] = int(v)
+                except (TypeError, ValueError):
+                    continue
 
     def _save_state(self) -> None:
-        ready = {cid: p.ready for cid, p in self.probes.items()}
         live_uids = {o.uid for o in self.observed}
         self.streaks = {k: v for k, v in self.streaks.items() if k[0] in live_uids}
+        generation, pods = self.board.snapshot()
         doc = {
-            "ready": ready,
+            "generation": generation,
+            "pods": pods,
+            "ready": {cid: p.ready for cid, p in self.probes.items()},
             "streaks": {"%s/%s" % k: v for k, v in sorted(self.streaks.items())},
         }
         text = json.dumps(doc, sort_keys=True)
@@ -555,7 +546,7 @@ class Agent:
             return
         self._saved_state = text
         try:
-            write_atomic(self._state_path(), text.encode())
+            memory.save(self.cfg.state_dir, text)
         except OSError as err:
             log.warning("cannot save agent state: %s", err)
 
@@ -592,65 +583,10 @@ class Agent:
             )
         return attempts[-1], ""
 
-    def node_info(self) -> Dict[str, Any]:
-        from podplay.node import VERSION
-
-        cpu = (os.cpu_count() or 1) * 1000
-        mem = _mem_total()
-        pods = _pod_capacity(self.cfg.pod_cidr)
-        capacity = {"cpu_millis": cpu, "memory_bytes": mem, "pods": pods}
-        return {
-            "name": self.cfg.node,
-            "address": self.cfg.address,
-            "pod_cidr": self.cfg.pod_cidr,
-            "cluster": self.cfg.cluster,
-            "version": VERSION,
-            "ready": self.board.node_ready,
-            "message": self.board.node_message,
-            "capacity": capacity,
-            "allocatable": dict(capacity),
-            "python": "%d.%d.%d" % sys.version_info[:3],
-        }
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
 
 def _current_uid(manifests: Dict[PodKey, Manifest], key: PodKey) -> str:
     m = manifests.get(key)
     return m.uid if m is not None else ""
-
-
-def _mtime(path: str) -> Optional[Tuple[int, int]]:
-    try:
-        st = os.stat(path)
-        return (st.st_mtime_ns, st.st_size)
-    except OSError:
-        return None
-
-
-def _mem_total() -> int:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as f:
-            for line in f:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
-    return 0
-
-
-def _pod_capacity(cidr: str) -> int:
-    import ipaddress
-
-    hosts = ipaddress.ip_network(cidr, strict=False).num_addresses - 3  # network, gateway, bcast
-    return max(0, min(110, hosts))
 
 
 def _short(err: BaseException) -> str:

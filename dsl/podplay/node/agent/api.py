@@ -8,13 +8,19 @@ when anything changes, a heartbeat every second otherwise.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
+import os
 import socket
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional
 from urllib.parse import parse_qs, urlsplit
+
+from .board import EventLog, StatusBoard
+from .config import AgentConfig
 
 if TYPE_CHECKING:
     from .agent import Agent
@@ -25,20 +31,27 @@ HEARTBEAT_SECONDS = 0.9
 
 
 class AgentServer(ThreadingHTTPServer):
+    """Serves the board from the moment the process starts (before the Docker SDK is even
+    imported), so a restarted agent answers watchers within a fraction of a second; the
+    endpoints that need the engine (logs) wait for `agent` to be set."""
+
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, address: str, port: int, agent: "Agent", token: str) -> None:
-        self.agent = agent
+    def __init__(self, cfg: AgentConfig, board: StatusBoard, events: EventLog, token: str) -> None:
+        self.cfg = cfg
+        self.board = board
+        self.events = events
         self.token = token
-        family = socket.AF_INET6 if ":" in address else socket.AF_INET
-        self.address_family = family
-        super().__init__((address, port), Handler)
+        self.agent: Optional["Agent"] = None
+        address = cfg.listen_address
+        self.address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
+        super().__init__((address, cfg.api_port), Handler)
 
 
-def serve(agent: "Agent", address: str, port: int, token: str) -> AgentServer:
+def serve(cfg: AgentConfig, board: StatusBoard, events: EventLog, token: str) -> AgentServer:
     """Start serving in a daemon thread; returns the server (its port if 0 was asked)."""
-    server = AgentServer(address, port, agent, token)
+    server = AgentServer(cfg, board, events, token)
     t = threading.Thread(target=server.serve_forever, name="api", daemon=True)
     t.start()
     return server
@@ -98,45 +111,49 @@ class Handler(BaseHTTPRequestHandler):
         url = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(url.query).items()}
         path = url.path.rstrip("/") or "/"
-        agent = self.server.agent
+        srv = self.server
         if path == "/healthz":
-            if agent.board.node_ready:
+            if srv.board.node_ready:
                 self._send(200, "ok", "text/plain")
             else:
-                self._send(503, "not ready: %s\n" % agent.board.node_message, "text/plain")
+                self._send(503, "not ready: %s\n" % srv.board.node_message, "text/plain")
             return
         if not self._authorized():
             return
         parts = path.strip("/").split("/")
         if path == "/v1/pods":
             if _flag(query.get("watch")):
-                self._stream(self._watch(agent), "application/x-ndjson")
+                self._stream(self._watch(), "application/x-ndjson")
             else:
-                gen, pods = agent.board.snapshot()
-                self._send(200, {"node": agent.cfg.node, "generation": gen, "pods": pods})
+                gen, pods = srv.board.snapshot()
+                self._send(200, {"node": srv.cfg.node, "generation": gen, "pods": pods})
         elif path == "/v1/node":
-            self._send(200, agent.node_info())
+            self._send(200, node_info(srv.cfg, srv.board))
         elif path == "/v1/events":
-            self._send(200, {"node": agent.cfg.node, "events": agent.events.list()})
+            self._send(200, {"node": srv.cfg.node, "events": srv.events.list()})
         elif len(parts) == 5 and parts[:2] == ["v1", "pods"] and parts[4] == "logs":
             self._logs(parts[2], parts[3], query)
         else:
             self._send(404, {"error": "no such path: %s" % url.path})
 
-    def _watch(self, agent: "Agent") -> Iterable[bytes]:
-        node = agent.cfg.node
-        gen, pods = agent.board.snapshot()
+    def _watch(self) -> Iterable[bytes]:
+        board = self.server.board
+        node = self.server.cfg.node
+        gen, pods = board.snapshot()
         yield _line({"type": "snapshot", "generation": gen, "node": node, "pods": pods})
         while True:
-            new = agent.board.wait_change(gen, HEARTBEAT_SECONDS)
+            new = board.wait_change(gen, HEARTBEAT_SECONDS)
             if new != gen:
-                gen, pods = agent.board.snapshot()
+                gen, pods = board.snapshot()
                 yield _line({"type": "snapshot", "generation": gen, "node": node, "pods": pods})
             else:
                 yield _line({"type": "heartbeat", "generation": gen})
 
     def _logs(self, namespace: str, pod: str, query: Dict[str, str]) -> None:
         agent = self.server.agent
+        if agent is None:
+            self._send(503, {"error": "the agent is starting; try again in a second"})
+            return
         tail: Optional[int] = None
         if query.get("tail"):
             try:
@@ -157,6 +174,47 @@ class Handler(BaseHTTPRequestHandler):
             self._send(502, {"error": "logs of %s: %s" % (o.name, err)})
             return
         self._stream(stream, "text/plain; charset=utf-8")
+
+
+def node_info(cfg: AgentConfig, board: StatusBoard) -> Dict[str, Any]:
+    """`/v1/node`: who this node is, what it can hold, which agent runs it."""
+    from podplay.node import VERSION
+
+    capacity = {
+        "cpu_millis": (os.cpu_count() or 1) * 1000,
+        "memory_bytes": _mem_total(),
+        "pods": _pod_capacity(cfg.pod_cidr),
+    }
+    return {
+        "name": cfg.node,
+        "address": cfg.address,
+        "pod_cidr": cfg.pod_cidr,
+        "cluster": cfg.cluster,
+        "version": VERSION,
+        "python": "%d.%d.%d" % sys.version_info[:3],
+        "ready": board.node_ready,
+        "message": board.node_message,
+        "pods": len(board.pods),
+        "capacity": capacity,
+        "allocatable": dict(capacity),
+    }
+
+
+def _mem_total() -> int:
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemTotal:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def _pod_capacity(cidr: str) -> int:
+    """Addresses a pod can get (network, gateway, broadcast excluded), at most 110."""
+    hosts = ipaddress.ip_network(cidr, strict=False).num_addresses - 3
+    return max(0, min(110, hosts))
 
 
 def _line(doc: Dict[str, Any]) -> bytes:

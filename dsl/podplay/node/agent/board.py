@@ -35,6 +35,14 @@ class StatusBoard:
             self._cond.notify_all()
             return True
 
+    def restore(self, generation: Any, pods: Any) -> None:
+        """Seed with what the previous agent published (served until the first real pass)."""
+        if isinstance(generation, int) and isinstance(pods, list):
+            with self._cond:
+                self.generation = generation
+                self.pods = pods
+                self.node_message = "agent restarting; statuses are from before the restart"
+
     def snapshot(self) -> Tuple[int, List[Dict[str, Any]]]:
         with self._cond:
             return self.generation, self.pods

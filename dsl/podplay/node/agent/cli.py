@@ -1,14 +1,13 @@
 """`python3 podplay-node.pyz agent [--config /etc/podplay/agent.json]`: run the node agent.
 
-Exit status: 0 after SIGTERM or when agent.json, the token or the bundle changed (systemd
-starts it again with the new ones); 2 when the configuration is wrong.
+Exit status: 0 after SIGTERM (pods keep running; the next agent adopts them), 2 when the
+configuration is wrong.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import signal
 import sys
 import time
@@ -36,51 +35,54 @@ def main(argv: Optional[List[str]] = None) -> int:
         print("podplay-agent: %s" % err, file=sys.stderr)
         return 2
 
-    from .agent import Agent
+    from . import memory
     from .api import serve
+    from .board import EventLog, StatusBoard
 
-    watch = [args.config, cfg.token_file]
-    bundle = _bundle_path()
-    if bundle:
-        watch.append(bundle)
-    agent = Agent(cfg, watch_files=tuple(watch))
+    # Serve what the previous agent last published before loading the Docker SDK (the
+    # slow part of starting): watchers of this node see no gap across a restart.
+    remembered = memory.load(cfg.state_dir)
+    board = StatusBoard()
+    board.restore(remembered.get("generation"), remembered.get("pods"))
+    events = EventLog()
+    stopping = []
 
     def on_signal(signum: int, frame: object) -> None:
-        agent.stop("signal %d" % signum)
+        stopping.append(signum)
+        if agent_ref:
+            agent_ref[0].stop("signal %d" % signum)
 
+    agent_ref: list = []
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     server = None
-    while server is None and not agent.exit_reason:
+    while server is None and not stopping:
         try:
-            server = serve(agent, cfg.listen_address, cfg.api_port, token)
+            server = serve(cfg, board, events, token)
         except OSError as err:  # the node address may not be up yet at boot
             log.warning(
                 "cannot listen on %s:%d (%s); retrying", cfg.listen_address, cfg.api_port, err
             )
             time.sleep(1)
+    if server is None:
+        return 0
     log.info(
         "agent for node %s: API on %s:%d, pods from %s",
         cfg.node,
         cfg.listen_address,
-        server.server_address[1] if server else cfg.api_port,
+        server.server_address[1],
         cfg.pods_dir,
     )
+
+    from .agent import Agent
+
+    agent = Agent(cfg, board=board, events=events, remembered=remembered)
+    agent_ref.append(agent)
+    server.agent = agent
+    if stopping:
+        agent.stop("signal %d" % stopping[0])
     agent.run()
-    if server is not None:
-        server.shutdown()
-        server.server_close()
+    server.shutdown()
+    server.server_close()
     log.info("agent stopped (%s); pods keep running", agent.exit_reason or "asked to")
     return 0
-
-
-def _bundle_path() -> Optional[str]:
-    """The zipapp this code runs from, if it runs from one (so a new bundle restarts it)."""
-    here = os.path.abspath(__file__)
-    if os.path.exists(here):
-        return None  # plain files (a source checkout), not a bundle
-    while here and here != os.path.dirname(here):
-        here = os.path.dirname(here)
-        if os.path.isfile(here):
-            return here
-    return None

@@ -21,7 +21,7 @@ class AgentConfig:
     node: str
     address: str
     pod_cidr: str
-    pause_image: str
+    pause_image: str = ""  # empty: not configured yet; every pod reports it
     cluster: str = ""
     api_port: int = 10250
     bind_address: Optional[str] = None  # default: `address`
@@ -42,8 +42,9 @@ class AgentConfig:
         return self.bind_address or self.address
 
 
-_REQUIRED = ("node", "address", "pod_cidr", "pause_image")
+_REQUIRED = ("node", "address", "pod_cidr")
 _OPTIONAL_STR = (
+    "pause_image",
     "cluster",
     "bind_address",
     "token_file",

@@ -1,0 +1,212 @@
+"""`podplay get pods|nodes`: what is running, read live from the node agents (kubectl-like).
+
+Each resource is one small function that fetches rows and one that turns a row into table
+cells; add a resource (deployments, services ...) by adding both and a subcommand below.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import click
+
+OUTPUTS = ("table", "wide", "json")
+
+
+def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """-c/--cluster, -i/--inventory and -o/--output, shared by every resource."""
+    f = click.option(
+        "--output", "-o", type=click.Choice(OUTPUTS), default="table", show_default=True,
+        help="table, wide (more columns) or json.",
+    )(f)  # fmt: skip
+    f = click.option(
+        "--inventory", "-i", type=click.Path(dir_okay=False, path_type=Path),
+        help="An inventory with podplay_nodes (clusters not made by `cluster create`).",
+    )(f)  # fmt: skip
+    f = click.option(
+        "--cluster", "-c", "cluster_name", metavar="CLUSTER",
+        help="Cluster name (default: $PODPLAY_CLUSTER, or the only local cluster).",
+    )(f)  # fmt: skip
+    return f
+
+
+@click.group()
+def get() -> None:
+    """Show pods or nodes of a cluster, live from its node agents."""
+
+
+@get.command("pods")
+@cluster_options
+@click.option("--namespace", "-n", help="Only this namespace (default: all).")
+@click.option("--selector", "-l", help="Only pods with these labels: key=value[,key=value].")
+def pods_cmd(
+    cluster_name: str | None,
+    inventory: Path | None,
+    output: str,
+    namespace: str | None,
+    selector: str | None,
+) -> None:
+    """Pods: name, namespace, node, IP, phase, readiness, restarts, containers."""
+    from podplay.control import agent_client
+
+    access = agent_client.cluster_access(cluster_name, inventory)
+    pods, problems = agent_client.all_pods(access)
+    wanted = _selector(selector)
+    pods = [
+        p
+        for p in pods
+        if (namespace is None or p["namespace"] == namespace)
+        and all((p.get("labels") or {}).get(k) == v for k, v in wanted.items())
+    ]
+    _warn(problems)
+    if output == "json":
+        _json({"cluster": access.name, "pods": pods, "unreachable": problems})
+        return
+    if not pods:
+        click.echo(f"no pods on cluster {access.name}", err=True)
+        return
+    columns = ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "IP", "NODE"]
+    if output == "wide":
+        columns += ["STARTED", "CONTAINERS"]
+    _table(columns, [pod_row(p, output == "wide") for p in pods])
+
+
+@get.command("nodes")
+@cluster_options
+def nodes_cmd(cluster_name: str | None, inventory: Path | None, output: str) -> None:
+    """Nodes: name, address, pod CIDR, readiness, container (local clusters)."""
+    from podplay.control import agent_client
+
+    access = agent_client.cluster_access(cluster_name, inventory)
+    rows = []
+    for node, answer in access.each(lambda c: (c.healthz(), c.node_info())):
+        row: dict[str, Any] = {
+            "name": node.name,
+            "address": node.address,
+            "pod_cidr": node.pod_cidr,
+            "container": node.container or None,
+        }
+        if isinstance(answer, Exception):
+            row.update(ready=False, message=str(answer))
+        else:
+            (ready, message), info = answer
+            row.update(
+                ready=ready,
+                message=None if ready else message,
+                version=info.get("version"),
+                pods=info.get("pods"),
+                capacity=info.get("capacity"),
+                allocatable=info.get("allocatable"),
+            )
+        rows.append(row)
+    if output == "json":
+        _json({"cluster": access.name, "nodes": rows})
+        return
+    columns = ["NAME", "STATUS", "ADDRESS", "POD CIDR", "CONTAINER"]
+    if output == "wide":
+        columns += ["VERSION", "PODS", "CPU", "MEMORY", "MESSAGE"]
+    _table(columns, [node_row(r, output == "wide") for r in rows])
+
+
+# -- rows ---------------------------------------------------------------------------------
+
+
+def pod_status_word(p: dict[str, Any]) -> str:
+    """What kubectl's STATUS column shows: a waiting reason beats the phase."""
+    if p.get("reason") == "Terminating":
+        return "Terminating"
+    for c in p.get("containers") or []:
+        if c.get("state") == "waiting" and c.get("reason") not in (None, "ContainerCreating"):
+            return c["reason"]
+    if p.get("phase") == "Failed" and p.get("reason"):
+        return p["reason"]
+    if p.get("phase") == "Pending":
+        return "ContainerCreating" if p.get("containers") else "Pending"
+    return p.get("phase") or "Unknown"
+
+
+def pod_row(p: dict[str, Any], wide: bool = False) -> list[str]:
+    containers = p.get("containers") or []
+    ready = sum(1 for c in containers if c.get("ready"))
+    restarts = sum(int(c.get("restart_count") or 0) for c in containers)
+    row = [
+        p["namespace"],
+        p["name"],
+        f"{ready}/{len(containers)}",
+        pod_status_word(p),
+        str(restarts),
+        p.get("ip") or "<none>",
+        p.get("node") or "",
+    ]
+    if wide:
+        row.append(p.get("started_at") or "")
+        row.append(",".join(f"{c['name']}:{c.get('state')}" for c in containers))
+    return row
+
+
+def node_row(r: dict[str, Any], wide: bool = False) -> list[str]:
+    row = [
+        r["name"],
+        "Ready" if r.get("ready") else "NotReady",
+        r["address"],
+        r.get("pod_cidr") or "",
+        r.get("container") or "",
+    ]
+    if wide:
+        cap = r.get("capacity") or {}
+        mem = cap.get("memory_bytes")
+        row += [
+            r.get("version") or "",
+            "" if r.get("pods") is None else str(r["pods"]),
+            f"{cap['cpu_millis']}m" if cap.get("cpu_millis") else "",
+            f"{mem // (1024 * 1024)}Mi" if mem else "",
+            r.get("message") or "",
+        ]
+    return row
+
+
+# -- output -------------------------------------------------------------------------------
+
+
+def _table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    """kubectl's look: upper-case headers, no borders, columns as wide as their cells."""
+    import io
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(box=None, padding=(0, 3, 0, 0), pad_edge=False, show_edge=False)
+    for c in columns:
+        table.add_column(c, no_wrap=True, overflow="ignore")
+    for r in rows:
+        table.add_row(*r)
+    buf = io.StringIO()
+    Console(file=buf, width=10_000, highlight=False, color_system=None).print(table)
+    for line in buf.getvalue().splitlines():
+        click.echo(line.rstrip())
+
+
+def _json(doc: Any) -> None:
+    click.echo(json.dumps(doc, indent=2, sort_keys=True))
+
+
+def _warn(problems: Sequence[str]) -> None:
+    for msg in problems:
+        click.echo(f"warning: {msg}", err=True)
+
+
+def _selector(text: str | None) -> dict[str, str]:
+    from podplay.errors import UserInputError
+
+    out: dict[str, str] = {}
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        key, sep, value = part.partition("=")
+        if not sep or not key.strip():
+            raise UserInputError(f"--selector: {part!r} is not key=value")
+        out[key.strip()] = value.strip()
+    return out
