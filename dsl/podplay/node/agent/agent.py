@@ -90,6 +90,7 @@ class Agent:
         self.engine_ok = False
         self.engine_message = "not yet connected to the container engine"
         self.network_ok = False
+        self._engine_seen = False
         self.busy: Dict[PodKey, str] = {}
         self.errors: Dict[PodKey, PodError] = {}
         self.streaks: Dict[Tuple[str, str], int] = {}
@@ -252,6 +253,7 @@ class Agent:
             if not self.engine_ok:
                 log.info("connected to the container engine")
             self.engine_ok = True
+            self._engine_seen = True
             self.engine_message = (
                 ""
                 if self.network_ok
@@ -476,6 +478,12 @@ class Agent:
     def _publish(
         self, desired: Dict[PodKey, PodSpec], failed: Dict[PodKey, InvalidPod], d: Decision
     ) -> None:
+        if not self._engine_seen:
+            # Until the engine has answered once, keep serving what the previous agent
+            # published rather than calling every pod Pending.
+            _, pods = self.board.snapshot()
+            self.board.publish(pods, False, self.engine_message)
+            return
         by_key: Dict[PodKey, List[Observed]] = {}
         for o in self.observed:
             by_key.setdefault(o.key, []).append(o)

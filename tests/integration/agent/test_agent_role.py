@@ -1,0 +1,107 @@
+"""The `agent` role as `podplay up` uses it: images side-loaded only where missing (compared
+by id), the pods of a node written in one module call, a second run changes nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from agent_helpers import (
+    PODS_DIR,
+    SLEEPER,
+    client_for,
+    container,
+    containers_of,
+    docker,
+    pod,
+    pod_manifest,
+    running_ready,
+    wait_pod,
+)
+from helpers import node_exec, run_playbook, wait_until
+
+from podplay import paths
+from podplay.build import images
+from podplay.control.agent_client import ClusterAccess
+from podplay.substrate import Cluster
+
+pytestmark = pytest.mark.integration
+
+NODE = "node2"
+IMAGES_PLAYBOOK = paths.repo_root() / "tests" / "integration" / "agent" / "playbooks" / "images.yml"
+
+
+@pytest.fixture(scope="module")
+def sideload_image(busybox_on_nodes, tmp_path_factory: pytest.TempPathFactory) -> images.BuiltImage:
+    """An image no node has yet: busybox plus a marker file."""
+    ctx: Path = tmp_path_factory.mktemp("sideload")
+    (ctx / "Dockerfile").write_text(f"FROM {busybox_on_nodes.ref}\nCOPY marker /marker\n")
+    (ctx / "marker").write_text("podplay agent side-load test\n")
+    return images.build_image(ctx, "podplay/agenttest-sideload")
+
+
+def node_image_id(cluster: Cluster, ref: str) -> str | None:
+    out = node_exec(cluster, NODE, ["docker", "image", "inspect", "-f", "{{.Id}}", ref])
+    return out.stdout.strip() if out.ok else None
+
+
+def test_images_are_side_loaded_only_where_missing(cluster: Cluster, sideload_image) -> None:
+    ref = sideload_image.ref
+    node_exec(cluster, NODE, ["docker", "rmi", "-f", ref])
+    assert node_image_id(cluster, ref) is None
+    extra = {"test_images": [sideload_image.as_var()]}
+
+    check = run_playbook(cluster, IMAGES_PLAYBOOK, extra, limit=NODE, check=True, diff=True)
+    assert check.ok and check.changed == 1  # would load ...
+    assert node_image_id(cluster, ref) is None  # ... but check mode touched nothing
+
+    first = run_playbook(cluster, IMAGES_PLAYBOOK, extra, limit=NODE)
+    assert first.ok and first.changed == 1
+    assert node_image_id(cluster, ref) == sideload_image.id  # the same id as on the controller
+
+    again = run_playbook(cluster, IMAGES_PLAYBOOK, extra, limit=NODE)
+    assert again.ok and again.changed == 0  # compared by id: nothing copied twice
+
+
+def test_role_runs_the_pods_of_a_node_and_converges(
+    cluster: Cluster, access: ClusterAccess, busybox_on_nodes, sideload_image
+) -> None:
+    agent = client_for(access, NODE)
+    prefix = cluster.node(NODE).pod_cidr.rsplit(".", 1)[0]
+    manifest = pod_manifest(
+        "viarole",
+        f"{prefix}.230",
+        [container("app", sideload_image.ref, "cat /marker; " + SLEEPER)],
+    )
+    extra = {
+        "podplay_images": [busybox_on_nodes.as_var(), sideload_image.as_var()],
+        "podplay_pods": [manifest],
+    }
+    first = run_playbook(cluster, "agent.yml", extra, limit=NODE)
+    assert first.ok, first.output_tail[-2000:]
+    p = wait_pod(agent, "viarole", running_ready, what="Running and Ready")
+    cid = p["containers"][0]["container_id"]
+    assert "podplay agent side-load test" in docker(cluster, NODE, "logs", cid)
+
+    files = node_exec(cluster, NODE, f"stat -c '%a %n' {PODS_DIR}/* /etc/podplay/token").stdout
+    assert "600 /etc/podplay/token" in files
+    assert f"644 {PODS_DIR}/agenttest_viarole.json" in files
+    written = json.loads(node_exec(cluster, NODE, f"cat {PODS_DIR}/agenttest_viarole.json").stdout)
+    assert written == manifest
+
+    again = run_playbook(cluster, "agent.yml", extra, limit=NODE)
+    assert again.ok and again.changed == 0, [e.task for e in again.changed_tasks]
+    assert pod(agent, "viarole")["containers"][0]["container_id"] == cid
+
+    gone = run_playbook(cluster, "agent.yml", {**extra, "podplay_pods": []}, limit=NODE)
+    assert gone.ok and gone.changed == 1  # the manifest directory, nothing else
+    wait_until(lambda: not containers_of(cluster, NODE, "viarole"), timeout=20, what="pod gone")
+    assert pod(agent, "viarole") is None
+
+
+def test_bad_pod_input_fails_the_task_with_the_pod_named(cluster: Cluster) -> None:
+    bad = {"podplay_pods": [{"name": "Bad_Name", "namespace": "default"}]}
+    result = run_playbook(cluster, "agent.yml", bad, limit=NODE)
+    assert not result.ok
+    assert "pods[0].name" in (result.failures[0].msg or "")
