@@ -304,6 +304,14 @@ class Agent:
         effects: List[tuple] = []
         error: Optional[Tuple[str, str]] = None
         try:
+            # containers being replaced stop together (each within its grace period)
+            replaced = [
+                a.stop_first
+                for a in actions
+                if isinstance(a, StartContainer) and a.stop_first is not None
+            ]
+            if len(replaced) > 1:
+                self._stop_all(replaced)
             for a in actions:
                 self._apply(a, effects)
         except RuntimeError_ as err:

@@ -52,7 +52,9 @@ class AgentServer(ThreadingHTTPServer):
 def serve(cfg: AgentConfig, board: StatusBoard, events: EventLog, token: str) -> AgentServer:
     """Start serving in a daemon thread; returns the server (its port if 0 was asked)."""
     server = AgentServer(cfg, board, events, token)
-    t = threading.Thread(target=server.serve_forever, name="api", daemon=True)
+    t = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="api", daemon=True
+    )
     t.start()
     return server
 

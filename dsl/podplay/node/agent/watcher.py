@@ -143,7 +143,7 @@ class DirWatcher:
             ino.add_watch(self.path)
             self.on_change()  # anything that changed before the watch existed
             while not self._stop.is_set():
-                ready, _, _ = select.select([ino.fd], [], [], 1.0)
+                ready, _, _ = select.select([ino.fd], [], [], 0.5)
                 if ready and ino.drain():
                     self.on_change()
                 if not os.path.isdir(self.path):  # directory replaced: watch the new one

@@ -1,0 +1,170 @@
+"""The agent role's module logic: pod manifest directory convergence, image side-load plan,
+agent config texts (pure parts, plus the atomic apply on a temporary directory)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "ansible_collection"))
+
+from agent_builders import manifest
+from ansible_collections.podplay.cluster.plugins.module_utils import (
+    _agent_config as ac,
+)
+from ansible_collections.podplay.cluster.plugins.module_utils import (
+    _images as im,
+)
+from ansible_collections.podplay.cluster.plugins.module_utils import (
+    _pod_manifests as pm,
+)
+
+from podplay.node.agent.config import parse_config
+from podplay.node.agent.manifest import PodSpec, parse_manifest
+
+# -- pod_manifests ---------------------------------------------------------------------------
+
+
+def test_manifest_files_are_canonical_and_parse_as_the_agent_reads_them() -> None:
+    doc = manifest()
+    files = pm.manifest_files([doc])
+    assert list(files) == ["default_web-1.json"]
+    text = files["default_web-1.json"]
+    assert pm.manifest_files([json.loads(text)])["default_web-1.json"] == text  # stable
+    assert isinstance(parse_manifest("default_web-1.json", text.encode(), "10.244.1.0/24"), PodSpec)
+
+
+@pytest.mark.parametrize(
+    ("pods", "words"),
+    [
+        ([{"name": "Web", "namespace": "default"}], "pods[0].name: 'Web' is not a DNS label"),
+        ([{"name": "web"}], "pods[0].namespace: None"),
+        (["x"], "pods[0]: expected a pod manifest"),
+        ([manifest(), manifest()], "pods[1]: pod default/web-1 is listed twice"),
+    ],
+)
+def test_bad_input_names_the_pod(pods, words) -> None:
+    with pytest.raises(pm.ManifestInputError, match=r".*") as err:
+        pm.manifest_files(pods)
+    assert words in str(err.value)
+
+
+def test_plan_writes_changed_and_removes_stale() -> None:
+    current = {"a_x.json": "1", "a_y.json": "2", "a_z.json": "3"}
+    desired = {"a_x.json": "1", "a_y.json": "changed", "a_new.json": "4"}
+    assert pm.plan(current, desired) == (["a_new.json", "a_y.json"], ["a_z.json"])
+    assert pm.plan(desired, desired) == ([], [])
+
+
+def test_apply_makes_the_directory_exactly_the_set(tmp_path: Path) -> None:
+    d = tmp_path / "pods"
+    d.mkdir()
+    (d / "default_old.json").write_text("{}")
+    (d / "README").write_text("not a manifest: left alone")
+    (d / ".podplay-abc.tmp").write_text("leftover of an interrupted run")
+    desired = pm.manifest_files([manifest()])
+    write, remove = pm.plan(pm.read_dir(str(d)), desired)
+    pm.apply(str(d), desired, write, remove)
+    assert sorted(os.listdir(d)) == ["README", "default_web-1.json"]
+    assert oct((d / "default_web-1.json").stat().st_mode & 0o777) == "0o644"
+    assert pm.plan(pm.read_dir(str(d)), desired) == ([], [])  # idempotent
+
+
+def test_apply_creates_the_directory(tmp_path: Path) -> None:
+    d = tmp_path / "etc" / "podplay" / "pods"
+    desired = pm.manifest_files([manifest()])
+    pm.apply(str(d), desired, list(desired), [])
+    assert (d / "default_web-1.json").is_file()
+
+
+# -- images ----------------------------------------------------------------------------------
+
+LISTED = """\
+sha256:aaa podplay/pause:1
+sha256:bbb podplay/web:1
+sha256:bbb podplay/web:latest
+sha256:ccc <none>:<none>
+"""
+
+
+def test_parse_image_list() -> None:
+    refs, ids = im.parse_image_list(LISTED)
+    assert refs == {"podplay/pause:1": "sha256:aaa", "podplay/web:1": "sha256:bbb",
+                    "podplay/web:latest": "sha256:bbb"}  # fmt: skip
+    assert ids == {"sha256:aaa", "sha256:bbb", "sha256:ccc"}
+
+
+def test_side_load_plan_compares_by_id() -> None:
+    refs, ids = im.parse_image_list(LISTED)
+    wanted = im.wanted_images([
+        None,
+        {"ref": "podplay/pause:1", "id": "sha256:aaa", "archive": "/p.tar"},
+        {"ref": "podplay/web:2", "id": "sha256:bbb", "archive": "/w.tar"},
+        {"ref": "podplay/db:1", "id": "sha256:ddd", "archive": "/d.tar"},
+        {"ref": "podplay/web:1", "id": "sha256:eee", "archive": "/w1.tar"},
+        {"ref": "podplay/hello:1", "id": None, "archive": "/h.tar"},
+        {"ref": "podplay/pause:1", "id": "sha256:aaa", "archive": "/p.tar"},
+    ])  # fmt: skip
+    plan = [(e["ref"], action) for e, action in im.side_load_plan(wanted, refs, ids)]
+    assert plan == [
+        ("podplay/pause:1", im.PRESENT),
+        ("podplay/web:2", im.TAG),  # the node has that id under another name
+        ("podplay/db:1", im.LOAD),
+        ("podplay/web:1", im.LOAD),  # same name, other id: the planned one is loaded
+        ("podplay/hello:1", im.LOAD),  # id unknown and name absent
+    ]
+
+
+@pytest.mark.parametrize(
+    ("entries", "words"),
+    [
+        ([{"id": "sha256:a"}], "images[0].ref"),
+        ([{"ref": "x", "id": "abc"}], "images[0].id: expected sha256"),
+        ([{"ref": "x", "id": "sha256:a"}, {"ref": "x:latest", "id": "sha256:b"}], "listed twice"),
+    ],
+)
+def test_bad_image_entries(entries, words) -> None:
+    with pytest.raises(im.ImageInputError) as err:
+        im.wanted_images(entries)
+    assert words in str(err.value)
+
+
+# -- agent_config ----------------------------------------------------------------------------
+
+PARAMS = {
+    "node": "node1", "address": "172.30.5.11", "pod_cidr": "10.244.1.0/24", "cluster": "shop",
+    "api_port": 10250, "token_path": "/etc/podplay/token", "pods_dir": "/etc/podplay/pods",
+    "cluster_file": "/etc/podplay/cluster.json", "state_dir": "/var/lib/podplay",
+    "bridge_network": "podplay", "pause_image": "podplay/pause:1", "dns_ip": "10.96.0.10",
+    "cluster_domain": "cluster.local", "backoff": {},
+}  # fmt: skip
+
+
+def test_agent_json_is_what_the_agent_parses() -> None:
+    text = ac.config_text(ac.agent_config(PARAMS))
+    cfg = parse_config(json.loads(text), "agent.json")
+    assert (cfg.node, cfg.address, cfg.pod_cidr, cfg.pause_image) == (
+        "node1",
+        "172.30.5.11",
+        "10.244.1.0/24",
+        "podplay/pause:1",
+    )
+    assert cfg.listen_address == "172.30.5.11" and cfg.backoff.initial == 10
+    assert ac.config_text(ac.agent_config(PARAMS)) == text
+
+
+def test_backoff_override_reaches_the_agent() -> None:
+    doc = ac.agent_config({**PARAMS, "backoff": {"initial": 1, "maximum": 8}})
+    cfg = parse_config(doc)
+    assert (cfg.backoff.initial, cfg.backoff.maximum, cfg.backoff.reset_after) == (1, 8, 600)
+
+
+def test_unit_names_the_bundle_hash_and_never_kills_pods() -> None:
+    a = ac.unit_text("/opt/podplay/podplay-node.pyz", "abc")
+    assert "ExecStart=/usr/bin/python3 /opt/podplay/podplay-node.pyz agent --config " in a
+    assert "KillMode=process" in a and "Restart=always" in a
+    assert ac.unit_text("/opt/podplay/podplay-node.pyz", "def") != a
