@@ -10,9 +10,10 @@ requests/s through a ClusterIP >= 0.95 x straight to the pod IP).
    full resyncs over the existing 1,000 chains (what a restart or a canary repair costs).
 2. One endpoint change at that scale: full render + difference + apply of the one changed
    chain (what a pod turning unready costs on every node), median and worst of 20.
-3. Requests/s: a busybox httpd pod on node2, a load generator (python3, keep-alive off, one
-   TCP connection per request, as the DNAT applies per connection) running in a pod's
-   network namespace on node1; rounds alternate ClusterIP and pod IP, medians compared.
+3. Requests/s: a busybox httpd pod on node2, a load generator (python3, one TCP connection
+   per request, as the DNAT applies per connection; closed with RST so no TIME_WAIT
+   collisions skew either side) running in a pod's network namespace on node1; rounds
+   alternate ClusterIP and pod IP, medians compared.
 
 The cluster (2 nodes, `ptbench` unless --cluster names an existing one) is created and
 deleted by the benchmark unless it exists already or --keep is given.
@@ -40,7 +41,7 @@ SYNC_SCRIPT = textwrap.dedent(
     import json, statistics, sys, time
     sys.path.insert(0, "/opt/podplay/podplay-node.pyz")
     from podplay.node.proxy.iptables import Iptables
-    from podplay.node.proxy.rules import build_ruleset
+    from podplay.node.proxy.rules import RenderCache, build_ruleset
     from podplay.node.proxy.ruleset import parse_save, restore_text
     from podplay.node.proxy.state import parse_agent_config, parse_cluster
 
@@ -66,11 +67,12 @@ SYNC_SCRIPT = textwrap.dedent(
                                "pod_cidr": "10.244.1.0/24"})
     ready = frozenset(e for s in state.services for e in s.endpoints)
     ipt = Iptables()
+    cache = RenderCache()  # as the running proxy keeps one
     out = {"full": [], "change": []}
     applied = None
     for _ in range(3):
         t0 = time.perf_counter()
-        desired = build_ruleset(state, ready, node)
+        desired = build_ruleset(state, ready, node, cache)
         text = restore_text(desired, current=parse_save(ipt.save()))
         t1 = time.perf_counter()
         ipt.restore(text)
@@ -83,7 +85,7 @@ SYNC_SCRIPT = textwrap.dedent(
     for i in range(20):
         now_ready = ready - {victim} if i % 2 == 0 else ready
         t0 = time.perf_counter()
-        desired = build_ruleset(state, now_ready, node)
+        desired = build_ruleset(state, now_ready, node, cache)
         text = restore_text(desired, applied=applied)
         t1 = time.perf_counter()
         ipt.restore(text)
@@ -97,19 +99,39 @@ SYNC_SCRIPT = textwrap.dedent(
 
 LOAD_SCRIPT = textwrap.dedent(
     r"""
-    import json, socket, sys, threading, time
+    import json, re, socket, struct, sys, threading, time
     target, port, seconds, workers = sys.argv[1], int(sys.argv[2]), float(sys.argv[3]), 8
     request = b"GET / HTTP/1.0\r\nHost: x\r\n\r\n"
+    linger = struct.pack("ii", 1, 0)
     counts, errors = [0] * workers, [0] * workers
     stop = time.monotonic() + seconds
+    def one():
+        s = socket.create_connection((target, port), timeout=2)
+        try:
+            # close with RST once the body is in: neither side keeps TIME_WAIT, so no later
+            # connection of either round collides with an old one (that would cost a 1 s
+            # SYN retransmit and measure TCP, not routing)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            s.sendall(request)
+            buf = b""
+            while b"\r\n\r\n" not in buf:
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise OSError("short response")
+                buf += chunk
+            head, _, body = buf.partition(b"\r\n\r\n")
+            length = int(re.search(rb"(?i)content-length: *(\d+)", head).group(1))
+            while len(body) < length:
+                chunk = s.recv(4096)
+                if not chunk:
+                    raise OSError("short body")
+                body += chunk
+        finally:
+            s.close()
     def work(k):
         while time.monotonic() < stop:
             try:
-                s = socket.create_connection((target, port), timeout=2)
-                s.sendall(request)
-                while s.recv(4096):
-                    pass
-                s.close()
+                one()
                 counts[k] += 1
             except OSError:
                 errors[k] += 1

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pytest
 from fake_iptables import FakeIptables, RestoreError
+from hypothesis import given, settings
+from hypothesis import strategies as hs
 from packet_tracer import Packet, Tracer, endpoints, only
 from proxy_cases import FOREIGN_SAVE, all_ready, cluster_json, local, state
 
-from podplay.node.proxy.rules import build_ruleset, probability, render, svc_chain
+from podplay.node.proxy.rules import RenderCache, build_ruleset, probability, render, svc_chain
 from podplay.node.proxy.ruleset import is_own_chain, parse_save, restore_text, target_of
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -415,3 +417,27 @@ def test_partial_sync_after_no_change_is_empty():
     st = state()
     rs = build_ruleset(st, all_ready(st), local())
     assert restore_text(rs, applied=build_ruleset(st, all_ready(st), local())) == ""
+
+
+@settings(max_examples=40, deadline=None)
+@given(st_ready=hs.lists(hs.sets(hs.integers(min_value=0, max_value=11)), min_size=1, max_size=6))
+def test_cached_render_equals_a_fresh_render_through_any_sequence_of_changes(st_ready):
+    """A RenderCache reused across changes never changes the result, and applying the
+    partial differences leaves the kernel exactly as one full sync of the final state."""
+    cluster = state()
+    endpoints = sorted({e for s in cluster.services for e in s.endpoints})
+    cache = RenderCache()
+    ipt = node_kernel()
+    ipt.restore(render(cluster, frozenset(), local(), parse_save(ipt.save())))
+    applied_rs = build_ruleset(cluster, frozenset(), local(), cache)
+    for picks in st_ready:
+        ready = frozenset(endpoints[i] for i in picks if i < len(endpoints))
+        cached = build_ruleset(cluster, ready, local(), cache)
+        fresh = build_ruleset(cluster, ready, local())
+        assert restore_text(cached) == restore_text(fresh)
+        ipt.restore(restore_text(cached, applied=applied_rs) or "*nat\nCOMMIT\n")
+        applied_rs = cached
+    final = node_kernel()
+    final.restore(render(cluster, ready, local(), parse_save(final.save())))
+    assert ipt.save() == final.save()
+    assert ipt.dangling_jumps() == []

@@ -34,7 +34,7 @@ from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
 
 from podplay.node.proxy.iptables import IptablesError, clear_udp_conntrack
 from podplay.node.proxy.readiness import Readiness
-from podplay.node.proxy.rules import build_ruleset
+from podplay.node.proxy.rules import RenderCache, build_ruleset
 from podplay.node.proxy.ruleset import Ruleset, chain_count, parse_save, restore_text
 from podplay.node.proxy.state import (
     ClusterState,
@@ -96,6 +96,7 @@ class Proxier:
         self.watchers: Dict[str, Any] = {}
         self.wake = threading.Event()
 
+        self.render_cache = RenderCache()
         self.applied: Optional[Ruleset] = None
         self.applied_ready: FrozenSet[Endpoint] = frozenset()
         self.applied_state: Optional[ClusterState] = None
@@ -247,7 +248,7 @@ class Proxier:
         """Render and apply; on failure schedule a full resync with backoff."""
         assert self.node is not None
         started = time.monotonic()
-        desired = build_ruleset(self.state, ready, self.node)
+        desired = build_ruleset(self.state, ready, self.node, self.render_cache)
         full = self.full_needed or self.applied is None
         try:
             if full:

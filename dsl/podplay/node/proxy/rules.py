@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import AbstractSet, List, Optional
+from typing import AbstractSet, Any, Dict, List, Optional, Tuple
 
 from podplay.node.proxy.ruleset import Current, Ruleset, restore_text
 from podplay.node.proxy.state import ClusterState, Endpoint, LocalNode, Service, ServicePort
@@ -88,8 +88,23 @@ def _masq() -> str:
     return "-j MARK --set-xmark %s" % MASQ_MARK
 
 
-def build_ruleset(state: ClusterState, ready: AbstractSet[Endpoint], node: LocalNode) -> Ruleset:
-    """The whole desired ruleset of one node. Pure: same inputs, same rules, same order."""
+class RenderCache:
+    """Each service's rules from the previous render, reused while that service and its ready
+    endpoints are unchanged: a one-endpoint change re-renders one service, not thousands.
+    Only what the last render used is kept, so the cache never outgrows the cluster."""
+
+    def __init__(self) -> None:
+        self.entries: Dict[Tuple[Any, ...], Ruleset] = {}
+
+
+def build_ruleset(
+    state: ClusterState,
+    ready: AbstractSet[Endpoint],
+    node: LocalNode,
+    cache: Optional[RenderCache] = None,
+) -> Ruleset:
+    """The whole desired ruleset of one node. Pure: same inputs, same rules, same order
+    (with or without a cache)."""
     rs = Ruleset()
     for table in ("filter", "nat"):
         rs.add(table, CANARY, "-j RETURN")
@@ -100,16 +115,30 @@ def build_ruleset(state: ClusterState, ready: AbstractSet[Endpoint], node: Local
         rs.chain("nat", chain)
 
     hairpin: set = set()
+    used: Dict[Tuple[Any, ...], Ruleset] = {}
     for service in state.services:
         if service.type == "ExternalName" or service.cluster_ip is None:
             continue  # DNS only: ExternalName (CNAME) and headless services (pod A records)
         live = [e for e in service.endpoints if e in ready]
         hairpin.update(e.ip for e in live if e.node == node.name)
-        for port in service.ports:
-            if live:
-                _service_port(rs, state, service, port, live)
-            else:
-                _reject_port(rs, service, port)
+        key = (service, tuple(live), state.pod_cidr)
+        part = cache.entries.get(key) if cache is not None else None
+        if part is None:
+            part = Ruleset()
+            for port in service.ports:
+                if live:
+                    _service_port(part, state, service, port, live)
+                else:
+                    _reject_port(part, service, port)
+        used[key] = part
+        for table, chains in part.tables.items():
+            for chain, rules in chains.items():
+                if chain.startswith("PODPLAY-SVC-"):
+                    rs.tables[table][chain] = rules  # the same list: cheap to diff later
+                else:
+                    rs.chain(table, chain).extend(rules)
+    if cache is not None:
+        cache.entries = used
 
     # Cluster DNS: steer the DNS VIP to the node-local server on the pod bridge gateway.
     for proto in ("udp", "tcp"):
