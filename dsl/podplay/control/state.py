@@ -6,13 +6,15 @@ Layout of one stack's directory (`.podplay/<stack>/` beside the program, or
     plan.json     the plan last applied completely (the next plan is made stable against it)
     outputs.json  the outputs printed after that apply (exports, service addresses)
     journal.json  present only while an apply is in flight, or after one was interrupted:
-                  the plan being applied and the last phase reached
+                  the plan being applied, the plan it started from, the last phase and
+                  rollout stage reached
     lock          held (flock) by the `up` or `destroy` that is running; names its holder
 
 Every write goes to a temporary file that is renamed over the old one, so a crash leaves either
 the old or the new file, never half of one. An interrupted `up` leaves its journal behind; the
 next `up` plans against the journal's plan (whatever it may have started already keeps its
-names and addresses) and finishes the job.
+names and addresses) and finishes the job; when the program is unchanged it resumes the
+rollout at the stage it had reached, so old pods still go one at a time.
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ class Journal:
     phase: str
     started: float
     command: str
+    previous: dict[str, Any] | None = None
+    stage: int = 0
 
 
 class StackState:
@@ -111,6 +115,8 @@ class StackState:
             phase=data.get("phase", "unknown"),
             started=data.get("started", 0.0),
             command=data.get("command", ""),
+            previous=data.get("previous"),
+            stage=int(data.get("stage", 0)),
         )
 
     def base_plan(self) -> dict[str, Any] | None:
@@ -120,15 +126,28 @@ class StackState:
         return journal.plan if journal is not None else self.applied_plan()
 
     # ---- writing (hold the lock)
-    def begin(self, plan: dict[str, Any], command: str) -> None:
-        """Record that an apply of `plan` starts now."""
+    def begin(
+        self,
+        plan: dict[str, Any],
+        command: str,
+        previous: dict[str, Any] | None = None,
+        stage: int = 0,
+    ) -> None:
+        """Record that an apply of `plan` (from `previous`, at rollout `stage`) starts now."""
         write_json_atomic(
             self.directory / "journal.json",
-            {"plan": plan, "phase": "started", "started": time.time(), "command": command},
+            {
+                "plan": plan,
+                "previous": previous,
+                "phase": "started",
+                "stage": stage,
+                "started": time.time(),
+                "command": command,
+            },
         )
 
-    def advance(self, phase: str) -> None:
-        """Record the phase the running apply has reached (shown when it is interrupted)."""
+    def advance(self, phase: str, stage: int | None = None) -> None:
+        """Record the phase (and rollout stage) the running apply has reached."""
         journal = self.journal()
         if journal is None:
             raise RuntimeError("advance() without begin()")
@@ -136,7 +155,9 @@ class StackState:
             self.directory / "journal.json",
             {
                 "plan": journal.plan,
+                "previous": journal.previous,
                 "phase": phase,
+                "stage": journal.stage if stage is None else stage,
                 "started": journal.started,
                 "command": journal.command,
             },

@@ -1,0 +1,123 @@
+"""Polling the cluster until a plan (or part of it) is true: pods ready, routing in place.
+
+The decisions are pure (`podplay.control.progress`); this module only asks the agents (their
+API, in parallel) and the proxies (their status file, over SSH) again and again. The clock
+and the sleep are parameters so tests drive time without sleeping.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from podplay.control import nodeshell
+from podplay.control.agent_client import ClusterAccess, all_pods
+from podplay.control.progress import (
+    DeploymentProgress,
+    PodKey,
+    progress,
+    routed_pods,
+    still_routed,
+)
+from podplay.control.reporter import Reporter
+from podplay.errors import EnvironmentProblem
+from podplay.plan import Plan
+
+POLL = 0.3
+
+
+@dataclass
+class Probe:
+    """Where live state comes from; replaced by fakes in unit tests."""
+
+    access: ClusterAccess | None
+    pods: Callable[[], tuple[list[dict[str, Any]], list[str]]] | None = None
+    proxies: Callable[[Plan], dict[str, dict[str, Any] | None]] | None = None
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    _unreachable: list[str] = field(default_factory=list)
+
+    def reported_pods(self) -> list[dict[str, Any]]:
+        if self.pods is not None:
+            found, problems = self.pods()
+        else:
+            assert self.access is not None
+            found, problems = all_pods(self.access)
+        self._unreachable = problems
+        return found
+
+    def proxy_statuses(self, plan: Plan) -> dict[str, dict[str, Any] | None]:
+        if self.proxies is not None:
+            return self.proxies(plan)
+        return nodeshell.proxy_statuses(plan.nodes)
+
+
+def wait_available(
+    plan: Plan,
+    probe: Probe,
+    reporter: Reporter,
+    *,
+    title: str,
+    timeout: float,
+    only: set[PodKey] | None = None,
+) -> list[DeploymentProgress]:
+    """Until every (or every `only`) pod is ready where planned and routed on every node."""
+    needs_routing = bool(routed_pods(plan) if only is None else routed_pods(plan) & only)
+    deadline = probe.clock() + timeout
+    try:
+        while True:
+            reported = probe.reported_pods()
+            proxies = probe.proxy_statuses(plan) if needs_routing else None
+            rows = progress(plan, reported, proxies, only)
+            reporter.progress(title, rows)
+            if all(r.available for r in rows):
+                return rows
+            if probe.clock() >= deadline:
+                raise EnvironmentProblem(_timeout_message(rows, timeout, probe._unreachable))
+            probe.sleep(POLL)
+    finally:
+        reporter.progress_done()
+
+
+def wait_unrouted(
+    plan: Plan, endpoints: Iterable[str], probe: Probe, reporter: Reporter, *, timeout: float
+) -> bool:
+    """Until no node routes to `endpoints` (`ns/pod@ip`); False (and a warning) on timeout."""
+    wanted = sorted(set(endpoints))
+    if not wanted:
+        return True
+    nodes = [n.name for n in plan.nodes]
+    deadline = probe.clock() + timeout
+    while True:
+        left = still_routed(wanted, nodes, probe.proxy_statuses(plan))
+        if not left:
+            return True
+        if probe.clock() >= deadline:
+            where = "; ".join(f"{node}: {', '.join(eps)}" for node, eps in sorted(left.items()))
+            reporter.warn(
+                f"routing still lists endpoints after {timeout:.0f} s ({where}); "
+                "removing the pods anyway"
+            )
+            return False
+        probe.sleep(POLL)
+
+
+def _timeout_message(rows: list[DeploymentProgress], timeout: float, unreachable: list[str]) -> str:
+    behind = [r for r in rows if not r.available]
+    parts = []
+    for r in behind:
+        detail = "; ".join(r.waiting[:3]) + (" ..." if len(r.waiting) > 3 else "")
+        parts.append(
+            f"deployment {r.namespace}/{r.name}: {r.ready}/{r.desired} ready, "
+            f"{r.routed}/{r.desired} routed ({detail})"
+        )
+    if unreachable:
+        parts.append("unreachable: " + "; ".join(unreachable))
+    return (
+        f"not available after {timeout:.0f} s: "
+        + " | ".join(parts)
+        + " (`podplay get pods` and `podplay describe pod NAME` say more; `podplay up` again "
+        "resumes)"
+    )

@@ -1,0 +1,172 @@
+"""The stack's build directory: the plan rendered as plain Ansible, and running it.
+
+`up` renders each plan it converges to into `.podplay/<stack>/build/` (the same files
+`podplay compile` writes: inventory, group/host vars, site.yml, plan.json) and runs
+ansible-playbook on them, so after an `up` the directory holds readable Ansible for exactly
+what runs. Besides `site.yml` (every role) it writes two small playbooks of its own:
+
+- `stage.yml`: only the agent and proxy roles, for the intermediate steps of a rolling
+  update and for draining endpoints (the nodes themselves do not change between steps);
+- `teardown.yml`: stops the agent and proxy and removes the proxy's `PODPLAY-*` chains
+  (`destroy --keep-cluster`; the pod network's `PODPLAY-NET-*` stays with the nodes).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from podplay.errors import UserInputError
+from podplay.execute import PlaybookResult, run_playbook
+from podplay.plan import Plan
+from podplay.render import RenderOptions, links, render
+from podplay.render.inventory import NODE_GROUP
+from podplay.render.yamltext import dump
+
+STAGE_ROLES = ("agent", "proxy")
+
+# Runs on the node (python3, standard library): one atomic iptables-restore that deletes the
+# jump rules into the proxy's chains, then flushes and deletes those chains. PODPLAY-NET-*
+# (the pod network's) is left alone. Prints whether anything was removed.
+REMOVE_CHAINS = r"""
+import json, subprocess
+changed = False
+for table in ("raw", "mangle", "nat", "filter"):
+    done = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True)
+    if done.returncode != 0:
+        continue
+    lines = done.stdout.splitlines()
+    mine = [l[1:].split()[0] for l in lines
+            if l.startswith(":PODPLAY-") and not l.startswith(":PODPLAY-NET-")]
+    if not mine:
+        continue
+    owned = set(mine)
+    text = ["*" + table]
+    for l in lines:
+        parts = l.split()
+        if len(parts) > 3 and parts[0] == "-A" and parts[1] not in owned:
+            for flag in ("-j", "-g"):
+                if flag in parts and parts[parts.index(flag) + 1] in owned:
+                    text.append("-D" + l[2:])
+                    break
+    text += ["-F " + c for c in mine] + ["-X " + c for c in mine] + ["COMMIT", ""]
+    subprocess.run(["iptables-restore", "--noflush"], input="\n".join(text), text=True,
+                   check=True)
+    changed = True
+print(json.dumps({"changed": changed}))
+"""
+
+
+def stage_playbook(plan: Plan) -> str:
+    """`stage.yml`: the agent and proxy roles only."""
+    play = {
+        "name": f"Pods and service routing of cluster {plan.cluster.name} (one rollout step)",
+        "hosts": NODE_GROUP,
+        "gather_facts": False,
+        "roles": [{"role": f"podplay.cluster.{r}"} for r in STAGE_ROLES],
+    }
+    header = (
+        "Written by podplay up: converges pods and routing only (the nodes, their engine and\n"
+        "pod network are as site.yml left them). Used between the steps of a rolling update."
+    )
+    return dump([play], header)
+
+
+def teardown_playbook(plan: Plan) -> str:
+    """`teardown.yml`: stop what runs pods and routing, remove the proxy's chains."""
+    play = {
+        "name": f"Stop podplay's agent and proxy on the nodes of cluster {plan.cluster.name}",
+        "hosts": NODE_GROUP,
+        "gather_facts": False,
+        "tasks": [
+            {
+                "name": "Agent, proxy and keepalived stopped and disabled",
+                "ansible.builtin.systemd_service": {
+                    "name": "{{ item }}",
+                    "state": "stopped",
+                    "enabled": False,
+                },
+                "loop": ["podplay-proxy.service", "podplay-agent.service", "keepalived.service"],
+                "failed_when": False,
+            },
+            {
+                "name": "The proxy's PODPLAY-* chains and the jumps into them removed",
+                "ansible.builtin.command": {"argv": ["python3", "-c", REMOVE_CHAINS]},
+                "register": "podplay_chains",
+                "changed_when": "(podplay_chains.stdout | from_json).changed",
+            },
+            {
+                "name": "Cluster state file removed",
+                "ansible.builtin.file": {"path": "/etc/podplay/cluster.json", "state": "absent"},
+            },
+        ],
+    }
+    header = "Written by podplay destroy --keep-cluster: the nodes stay, podplay's pods go."
+    return dump([play], header)
+
+
+class Workspace:
+    """Renders plans into one build directory and runs playbooks from it."""
+
+    def __init__(self, directory: Path, options: RenderOptions) -> None:
+        self.directory = directory
+        self.options = options
+
+    @property
+    def inventory(self) -> Path:
+        return self.directory / "inventory.yml"
+
+    def write(self, plan: Plan) -> None:
+        """Render `plan` (and the extra playbooks) into the directory, atomically per file."""
+        files = render(plan, self.options)
+        files["stage.yml"] = stage_playbook(plan)
+        files["teardown.yml"] = teardown_playbook(plan)
+        write_tree(self.directory, files, links(self.options))
+
+    def run(
+        self,
+        playbook: str,
+        *,
+        verbose: bool = False,
+        output: Callable[[str], None] | None = None,
+        forks: int = 20,
+    ) -> PlaybookResult:
+        """ansible-playbook on one of the directory's playbooks (output kept unless verbose)."""
+        return run_playbook(
+            self.directory / playbook,
+            self.inventory,
+            forks=forks,
+            quiet=not verbose and output is None,
+            output=output,
+        )
+
+
+def write_tree(out: Path, files: dict[str, str], symlinks: dict[str, str]) -> None:
+    """Write rendered files (unchanged ones untouched) and links; drop stale host_vars."""
+    out.mkdir(parents=True, exist_ok=True)
+    stale = out / "host_vars"
+    if stale.is_dir():
+        for old in stale.glob("*.yml"):
+            if f"host_vars/{old.name}" not in files:
+                old.unlink()
+    for rel, text in files.items():
+        target = out / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if target.read_text(encoding="utf-8") == text:
+                continue
+        except OSError:
+            pass
+        tmp = target.with_name(f".{target.name}.tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    for rel, dest in symlinks.items():
+        link = out / rel
+        if link.is_symlink() and os.readlink(link) == dest:
+            continue
+        if link.exists() and not link.is_symlink():
+            raise UserInputError(f"{link} exists and is not a link podplay made; remove it")
+        if link.is_symlink():
+            link.unlink()
+        link.symlink_to(dest, target_is_directory=True)
