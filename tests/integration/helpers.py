@@ -42,6 +42,7 @@ if _BIN not in os.environ.get("PATH", "").split(os.pathsep):
     os.environ["PATH"] = _BIN + os.pathsep + os.environ.get("PATH", "")
 
 T = TypeVar("T")
+_SESSION: dict[str, Any] = {}  # per process: the cluster, the first site.yml result, the bundle
 
 
 @dataclass(frozen=True)
@@ -179,8 +180,6 @@ def wait_until(
 
 
 # ---- one cluster per pytest process, shared by every conftest that offers `cluster` ----
-
-_SESSION: dict[str, Any] = {}
 
 
 def session_cluster(request: Any) -> Cluster:
