@@ -17,6 +17,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -252,16 +253,20 @@ def run_playbook(
                 "(`make setup`)"
             ) from None
         assert proc.stdout is not None
-        for line in proc.stdout:
-            tail.append(line)
-            if quiet:
-                continue
-            if output is not None:
-                output(line.rstrip("\n"))
-            else:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-        rc = proc.wait()
+        try:
+            for line in proc.stdout:
+                tail.append(line)
+                if quiet:
+                    continue
+                if output is not None:
+                    output(line.rstrip("\n"))
+                else:
+                    sys.stdout.write(line)
+                    sys.stdout.flush()
+            rc = proc.wait()
+        except BaseException:  # Ctrl-C or an error in `output`: never leave ansible running
+            _stop(proc)
+            raise
         elapsed = time.monotonic() - started
         doc: dict[str, Any] = {}
         if stats_file.exists():
@@ -274,3 +279,15 @@ def run_playbook(
             duration=round(elapsed, 3),
             output_tail=result.output_tail,
         )
+
+
+def _stop(proc: subprocess.Popen[str]) -> None:
+    """Interrupt ansible-playbook as Ctrl-C would, then kill it if it does not end."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
