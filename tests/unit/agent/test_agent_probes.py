@@ -150,3 +150,27 @@ def test_adopted_container_keeps_its_readiness_until_a_probe_says_otherwise() ->
     t.record(False, 5000)
     assert not p.ready
     assert not ContainerProbes(c, started_at=0, ready_hint=None).ready
+
+
+def test_a_new_readiness_probe_retries_quickly_until_its_first_success() -> None:
+    clock = Clock()
+    t = ProbeTracker(READINESS, probe(period=10), started_at=clock.t)
+    t.begin(clock.t)
+    t.record(False, clock.t)  # not listening yet
+    assert t.next_due == clock.t + 0.1
+    clock.advance(0.1)
+    t.begin(clock.t)
+    t.record(True, clock.t)
+    assert t.result is True and t.next_due == clock.t + 10
+    clock.advance(10)
+    t.begin(clock.t)
+    t.record(False, clock.t)  # after a success: the normal period again
+    assert t.next_due == clock.t + 10
+
+
+def test_liveness_and_startup_keep_their_period() -> None:
+    for kind in (LIVENESS, STARTUP):
+        t = ProbeTracker(kind, probe(period=10), started_at=0)
+        t.begin(0)
+        t.record(False, 0)
+        assert t.next_due == 10

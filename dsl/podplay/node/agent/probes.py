@@ -7,7 +7,11 @@ to `record(ok, now)`. Times are plain floats, so tests drive them with a fake cl
   failures in a row -> the container is killed (and restarted by its restart policy).
 - liveness: healthy until `failure_threshold` failures in a row -> killed.
 - readiness: not ready until `success_threshold` successes in a row; not ready again after
-  `failure_threshold` failures in a row.
+  `failure_threshold` failures in a row. Until its first success, a failed readiness probe
+  is retried after `WARMUP_RETRY` seconds rather than a whole period: a new pod is ready as
+  soon as it serves (the kubelet gets the same effect by probing only after its relist has
+  seen the container running, about a second after start). Nothing else changes: the pod
+  was not ready anyway, so no threshold is shortened.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from .manifest import ContainerSpec, ProbeSpec
 STARTUP = "startup"
 LIVENESS = "liveness"
 READINESS = "readiness"
+WARMUP_RETRY = 0.1
 
 
 class ProbeTracker:
@@ -34,6 +39,7 @@ class ProbeTracker:
         self.next_due = started_at + spec.initial_delay
         self.in_flight = False
         self.last_message = ""
+        self.ever_succeeded = False
 
     def due(self, now: float) -> bool:
         return not self.in_flight and now >= self.next_due
@@ -48,6 +54,9 @@ class ProbeTracker:
         self.in_flight = False
         if now + self.spec.period < self.next_due:
             self.next_due = now + self.spec.period
+        if not ok and self.kind == READINESS and not self.ever_succeeded:
+            self.next_due = min(self.next_due, now + min(WARMUP_RETRY, self.spec.period))
+        self.ever_succeeded = self.ever_succeeded or ok
         self.last_message = message
         before = self.result
         if ok:

@@ -1,0 +1,255 @@
+"""Benchmark: the node agent on one local node.
+
+- startup latency: a manifest written -> the pod Running and Ready (busybox httpd with an
+  HTTP readiness probe; image present), median and p99 over 50 pods written one after
+  another, and over 50 written at once;
+- agent restart: how long watchers of the node see no line (must stay under the 2 s after
+  which they call the node gone), and whether any pod turned unready;
+- idle cost with 30 pods: agent CPU (% of one core) and RSS.
+
+Targets: p99 <= 2 s (one at a time); idle CPU < 1 %; RSS < 60 MB.
+
+    .venv/bin/python bench/bench_agent.py [--pods 50] [--idle-pods 30] [--idle-seconds 30]
+        [--probe-period 10] [--keep]
+
+Uses its own one-node cluster `pptest-bench-agent` (made and deleted here; --keep keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from typing import Any
+
+from podplay import substrate
+from podplay.build import bundle, images
+from podplay.control.agent_client import AgentClient, AgentError, access_from_inventory
+from podplay.execute import run_playbook
+
+CLUSTER = "pptest-bench-agent"
+NAMESPACE = "bench"
+PODS_DIR = "/etc/podplay/pods"
+
+
+def node_sh(container: str, script: str, data: bytes | None = None) -> str:
+    done = subprocess.run(
+        ["docker", "exec", "-i", container, "sh", "-c", script],
+        input=data, capture_output=True, check=True,
+    )  # fmt: skip
+    return done.stdout.decode()
+
+
+def manifest(i: int, prefix: str, image: str, period: float) -> dict[str, Any]:
+    name = f"bench-{i}"
+    return {
+        "apiVersion": "podplay/v1", "kind": "Pod", "name": name, "namespace": NAMESPACE,
+        "uid": f"bench-{i}-1", "labels": {"app": "bench"}, "template_hash": "b1",
+        "ip": f"{prefix}.{10 + i}", "hostname": name, "restart_policy": "Always",
+        "termination_grace_period": 1, "dns": None,
+        "containers": [{
+            "name": "web", "image": image,
+            "command": ["sh", "-c", "echo ok > /tmp/index.html; exec httpd -f -p 8080 -h /tmp"],
+            "args": None, "env": {}, "ports": [{"container_port": 8080}],
+            "resources": {"cpu_millis": 50, "memory_bytes": 16 * 1024 * 1024},
+            "readiness": {"type": "http", "path": "/", "port": 8080, "period": period,
+                          "timeout": 1, "failure_threshold": 3, "success_threshold": 1,
+                          "initial_delay": 0},
+            "liveness": None, "startup": None,
+        }],
+    }  # fmt: skip
+
+
+class ReadyTimes(threading.Thread):
+    """Follows the node's watch stream; records when each pod is first Running and Ready."""
+
+    def __init__(self, client: AgentClient) -> None:
+        super().__init__(daemon=True)
+        self.client = client
+        self.ready: dict[str, float] = {}
+        self.unready_seen: set[str] = set()
+        self.last_line = time.monotonic()
+        self.max_gap = 0.0
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                for event in self.client.watch(timeout=5):
+                    now = time.monotonic()
+                    with self.lock:
+                        self.max_gap = max(self.max_gap, now - self.last_line)
+                        self.last_line = now
+                        if event["type"] == "snapshot":
+                            for p in event["pods"]:
+                                if p["phase"] == "Running" and p["ready"]:
+                                    self.ready.setdefault(p["name"], now)
+                                elif p["name"] in self.ready:
+                                    self.unready_seen.add(p["name"])
+                    if self.stop.is_set():
+                        return
+            except (AgentError, OSError, ValueError):
+                time.sleep(0.05)
+
+    def reset_gap(self) -> None:
+        with self.lock:
+            self.last_line = time.monotonic()
+            self.max_gap = 0.0
+
+    def wait(self, names: list[str], timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                if all(n in self.ready for n in names):
+                    return
+            time.sleep(0.01)
+        raise SystemExit(f"pods not ready after {timeout}s: {set(names) - set(self.ready)}")
+
+
+def p99(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+
+
+def write_pods(container: str, docs: list[dict[str, Any]]) -> None:
+    """Write manifests atomically (temp + rename), all in one `docker exec`."""
+    script = "set -e; " + "; ".join(
+        f"printf '%s' '{json.dumps(d)}' > {PODS_DIR}/.{d['name']}.tmp" for d in docs
+    ) + "; " + "; ".join(
+        f"mv {PODS_DIR}/.{d['name']}.tmp {PODS_DIR}/{NAMESPACE}_{d['name']}.json" for d in docs
+    )  # fmt: skip
+    node_sh(container, script)
+
+
+def clear_pods(container: str) -> None:
+    node_sh(container, f"rm -f {PODS_DIR}/{NAMESPACE}_*.json")
+    deadline = time.monotonic() + 60
+    while node_sh(container, f"docker ps -aq --filter label=io.podplay.namespace={NAMESPACE}"):
+        if time.monotonic() > deadline:
+            raise SystemExit("bench pods did not go away")
+        time.sleep(0.5)
+
+
+def agent_usage(container: str, seconds: float) -> tuple[float, float]:
+    """(CPU % of one core, RSS MB) of the agent process over `seconds`."""
+    pid = node_sh(container, "systemctl show -p MainPID --value podplay-agent").strip()
+    hz = int(node_sh(container, "getconf CLK_TCK").strip())
+
+    def ticks() -> int:
+        fields = node_sh(container, f"cat /proc/{pid}/stat").rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    t0, c0 = time.monotonic(), ticks()
+    time.sleep(seconds)
+    t1, c1 = time.monotonic(), ticks()
+    rss_kb = next(
+        int(line.split()[1])
+        for line in node_sh(container, f"cat /proc/{pid}/status").splitlines()
+        if line.startswith("VmRSS:")
+    )
+    return 100.0 * (c1 - c0) / hz / (t1 - t0), rss_kb / 1024
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--pods", type=int, default=50)
+    ap.add_argument("--idle-pods", type=int, default=30)
+    ap.add_argument("--idle-seconds", type=float, default=30)
+    ap.add_argument(
+        "--probe-period",
+        type=float,
+        default=10.0,
+        help="readiness probe period of the bench pods (Kubernetes' default: 10)",
+    )
+    ap.add_argument("--keep", action="store_true", help="keep the cluster afterwards")
+    args = ap.parse_args()
+
+    pause, busybox = images.ensure_pause_image(), images.ensure_busybox_image()
+    cluster = substrate.get_cluster(CLUSTER)
+    if cluster is None or len(cluster.nodes) != 1:
+        substrate.delete_cluster(CLUSTER)
+        cluster = substrate.create_cluster(CLUSTER, 1, configure=False)
+    node = cluster.nodes[0]
+    extra = {
+        "podplay_node_bundle": str(bundle.ensure_bundle()),
+        "podplay_pause_image": pause.as_var(),
+        "podplay_images": [busybox.as_var()],
+    }
+    run_playbook("site.yml", cluster.inventory, extra, quiet=True).raise_for_failure("site.yml")
+    access = access_from_inventory(cluster.inventory, CLUSTER)
+    client = access.client(access.nodes[0])
+    prefix = node.pod_cidr.rsplit(".", 1)[0]
+    rows: list[tuple[str, str, str]] = []
+    try:
+        clear_pods(node.container)
+        watch = ReadyTimes(client)
+        watch.start()
+        # 1. one at a time
+        sequential = []
+        for i in range(args.pods):
+            doc = manifest(i, prefix, busybox.ref, args.probe_period)
+            t0 = time.monotonic()
+            write_pods(node.container, [doc])
+            watch.wait([doc["name"]], 60)
+            sequential.append(watch.ready[doc["name"]] - t0)
+        clear_pods(node.container)
+        # 2. all at once
+        docs = [manifest(100 + i, prefix, busybox.ref, args.probe_period) for i in range(args.pods)]
+        t0 = time.monotonic()
+        write_pods(node.container, docs)
+        watch.wait([d["name"] for d in docs], 300)
+        burst = [watch.ready[d["name"]] - t0 for d in docs]
+        clear_pods(node.container)
+        # 3. idle with N pods, then an agent restart under watch
+        idle_docs = [manifest(200 + i, prefix, busybox.ref, args.probe_period)
+                     for i in range(args.idle_pods)]  # fmt: skip
+        write_pods(node.container, idle_docs)
+        watch.wait([d["name"] for d in idle_docs], 300)
+        time.sleep(3)
+        cpu, rss = agent_usage(node.container, args.idle_seconds)
+        watch.reset_gap()
+        watch.unready_seen.clear()
+        node_sh(node.container, "systemctl restart podplay-agent")
+        time.sleep(6)
+        gap, flapped = watch.max_gap, sorted(watch.unready_seen)
+        watch.stop.set()
+        clear_pods(node.container)
+    finally:
+        if not args.keep:
+            substrate.delete_cluster(CLUSTER)
+
+    def ms(v: float) -> str:
+        return f"{v * 1000:.0f} ms"
+
+    ok = "ok" if p99(sequential) <= 2.0 else "MISSED"
+    rows += [
+        (f"ready, one at a time ({args.pods} pods)",
+         f"median {ms(statistics.median(sequential))}  p99 {ms(p99(sequential))}",
+         f"p99 <= 2000 ms  {ok}"),
+        (f"ready, all at once ({args.pods} pods)",
+         f"median {ms(statistics.median(burst))}  p99 {ms(p99(burst))}  "
+         f"max {ms(max(burst))}", "-"),
+        (f"idle agent CPU ({args.idle_pods} pods, {args.idle_seconds:.0f} s)", f"{cpu:.2f} %",
+         f"< 1 %  {'ok' if cpu < 1 else 'MISSED'}"),
+        ("idle agent RSS", f"{rss:.1f} MB", f"< 60 MB  {'ok' if rss < 60 else 'MISSED'}"),
+        ("agent restart: longest watch silence", ms(gap),
+         f"< 2000 ms  {'ok' if gap < 2 else 'MISSED'}"),
+        ("agent restart: pods seen unready", str(len(flapped)),
+         f"0  {'ok' if not flapped else 'MISSED'}"),
+    ]  # fmt: skip
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    print(f"{'measure':<{w0}}  {'value':<{w1}}  target")
+    for a, b, c in rows:
+        print(f"{a:<{w0}}  {b:<{w1}}  {c}")
+    print(f"(probe period {args.probe_period:g} s; python {sys.version.split()[0]} controller)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
