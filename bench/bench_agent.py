@@ -113,7 +113,7 @@ class ReadyTimes(threading.Thread):
 
 def p99(values: list[float]) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(0.99 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
 
 
 def write_pods(container: str, docs: list[dict[str, Any]]) -> None:
