@@ -75,6 +75,9 @@ def test_cluster_ip_from_a_pod_on_each_node_reaches_every_endpoint(cluster, rout
         # every endpoint, the client's own pod included (hairpin), and nothing else
         assert set(answers) == WEB_PODS, (node.name, answers)
         assert sum(answers.values()) == 30
+        # and from a process on the node itself
+        res = node_exec(cluster, node.name, f"curl -sS -m 3 http://{CLUSTER_IPS['web']}/")
+        assert res.stdout.strip() in WEB_PODS, res
 
 
 def test_cluster_ip_by_dns_name(cluster, routing):
@@ -144,6 +147,7 @@ def test_unready_pod_leaves_routing_on_every_node_within_3s(cluster, routing):
             for n in cluster.nodes:
                 if n.name not in gone_at and victim not in nat_rules(cluster, n.name):
                     gone_at[n.name] = time.monotonic() - seen
+        print(f"unready web-3 left routing after {gone_at} s")
         assert len(gone_at) == 3 and max(gone_at.values()) < 3, gone_at
         answers = set(http_get_many(cluster, "node1", "web-1", CLUSTER_IPS["web"], 80, 15))
         assert answers == {"web-1", "web-2"}, answers
@@ -213,26 +217,39 @@ def test_load_balancer_ip_from_this_machine_and_failover_within_3s(cluster, rout
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
+    gone = f"{pod_ip(cluster, holder.index)}:8080"
+    others = [n.name for n in cluster.nodes if n.name != holder.name]
     try:
         time.sleep(0.5)
         stopped = time.monotonic()
         subprocess.run(["docker", "stop", holder.container], check=True, capture_output=True)
         down = time.monotonic()
-        time.sleep(4)
-    finally:
+        # the stopped node's endpoint leaves routing on the others within 3 s (its agent's
+        # stream went silent; measured from when the node was down, so a bound on the rest)
+        dropped = None
+        while time.monotonic() - down < 5:
+            if all(gone not in nat_rules(cluster, n) for n in others):
+                dropped = time.monotonic() - down
+                break
+        time.sleep(max(0.0, 4 - (time.monotonic() - down)))
         done.set()
         poller.join(5)
-    answered_after = [t for t, ok in polls if ok and t > down]
-    assert answered_after, f"{lb_ip} never answered after {holder.name} stopped"
-    first_fail = next((t for t, ok in polls if not ok and t > stopped), None)
-    outage = (min(t for t, ok in polls if ok and t > first_fail) - first_fail) if first_fail else 0
-    assert outage < 3, f"{lb_ip} did not answer for {outage:.2f}s"
-    assert answered_after[0] - down < 3
-    new = lb_holders(cluster, lb_ip)
-    assert len(new) == 1 and new[0] != holder.name, new
-    try:
+        assert dropped is not None and dropped < 3, dropped
+        answered_after = [t for t, ok in polls if ok and t > down]
+        assert answered_after, f"{lb_ip} never answered after {holder.name} stopped"
+        first_fail = next((t for t, ok in polls if not ok and t > stopped), None)
+        outage = (
+            min(t for t, ok in polls if ok and t > first_fail) - first_fail if first_fail else 0
+        )
+        print(f"LB failover: longest outage {outage:.2f}s; {gone} dropped by the others "
+              f"{dropped:.2f}s after {holder.name} was down")  # fmt: skip
+        assert outage < 3, f"{lb_ip} did not answer for {outage:.2f}s"
+        assert answered_after[0] - down < 3
+        new = lb_holders(cluster, lb_ip)
+        assert len(new) == 1 and new[0] != holder.name, new
         assert get(f"http://{lb_ip}/") in WEB_PODS - {f"web-{holder.index}"}
     finally:
+        done.set()
         subprocess.run(["docker", "start", holder.container], check=True, capture_output=True)
         wait_until(
             lambda: node_exec(cluster, holder.name, "systemctl is-system-running").stdout.strip()
