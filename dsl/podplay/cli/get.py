@@ -35,7 +35,7 @@ def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
 
 @click.group()
 def get() -> None:
-    """Show pods or nodes of a cluster, live from its node agents."""
+    """Show pods, nodes, deployments or services of a cluster, live from its node agents."""
 
 
 @get.command("pods")
@@ -210,3 +210,9 @@ def _selector(text: str | None) -> dict[str, str]:
             raise UserInputError(f"--selector: {part!r} is not key=value")
         out[key.strip()] = value.strip()
     return out
+
+
+# deployments and services (the applied plan joined with the agents' pods) live beside.
+from podplay.cli.get_workloads import register as _register_workloads  # noqa: E402
+
+_register_workloads(get)

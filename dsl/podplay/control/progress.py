@@ -114,13 +114,14 @@ def progress(
     by_key = index_pods(reported)
     behind_service = routed_pods(plan)
     node_names = [n.name for n in plan.nodes]
-    pods = {(p.namespace, p.name): p for p in plan.pods}
+    owned: dict[tuple[str, str], list[PodPlan]] = {}
+    for p in plan.pods:  # a rollout stage holds old and new pods: count what it holds
+        owned.setdefault((p.namespace, p.deployment), []).append(p)
     out = []
     for d in plan.deployments:
         ready = routed = desired = 0
         waiting: list[str] = []
-        for name in d.pods:
-            pod = pods[(d.namespace, name)]
+        for pod in owned.get((d.namespace, d.name), []):
             if only is not None and (pod.namespace, pod.name) not in only:
                 continue
             desired += 1

@@ -36,6 +36,7 @@ from podplay.build.bundle import ensure_bundle
 from podplay.build.images import BuiltImage, ensure_pause_image
 from podplay.control.agent_client import access_from_inventory, all_pods
 from podplay.control.images import BuiltImages, build_images, known_images
+from podplay.control.inspect import applied_plan_path
 from podplay.control.outputs import outputs
 from podplay.control.progress import endpoint_key, routed_pods
 from podplay.control.reporter import Reporter
@@ -52,7 +53,7 @@ PHASES = ("evaluate", "plan", "images", "cluster", "converge", "wait")
 WAIT_TIMEOUT = float(os.environ.get("PODPLAY_WAIT_TIMEOUT", "300"))
 DRAIN_TIMEOUT = 20.0
 DRAIN_SETTLE = 1.0  # requests already in flight to a drained pod finish before it stops
-APPLIED_PLAN = "applied-plan.json"  # beside the cluster's inventory: for get/describe
+
 LAST_UP = "last-up.json"
 
 
@@ -375,7 +376,7 @@ def _run(workspace: Workspace, book: str, verbose: bool, reporter: Reporter) -> 
 
 def _record_cluster_plan(target: Target, desired: Plan) -> None:
     """The cluster's applied plan, where `podplay get/describe -c CLUSTER` find it."""
-    write_json_atomic(paths.cluster_dir(target.name) / APPLIED_PLAN, _dump(desired))
+    write_json_atomic(applied_plan_path(target.name), _dump(desired))
 
 
 def last_up_record(result: UpResult) -> dict[str, Any]:
@@ -440,7 +441,7 @@ def destroy(
         out.playbooks.append(("teardown.yml", _run(workspace, "teardown.yml", verbose, reporter)))
         out.pods_removed = True
         with contextlib.suppress(FileNotFoundError):
-            (paths.cluster_dir(target.name) / APPLIED_PLAN).unlink()
+            applied_plan_path(target.name).unlink()
     state.forget()
     return out
 

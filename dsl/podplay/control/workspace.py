@@ -5,8 +5,8 @@
 ansible-playbook on them, so after an `up` the directory holds readable Ansible for exactly
 what runs. Besides `site.yml` (every role) it writes two small playbooks of its own:
 
-- `stage.yml`: only the agent and proxy roles, for the intermediate steps of a rolling
-  update and for draining endpoints (the nodes themselves do not change between steps);
+- `stage.yml`: only the pod manifests and the service table (two module calls), for the
+  steps of a rolling update and for draining endpoints (nothing else changes between steps);
 - `teardown.yml`: stops the agent and proxy and removes the proxy's `PODPLAY-*` chains
   (`destroy --keep-cluster`; the pod network's `PODPLAY-NET-*` stays with the nodes).
 """
@@ -24,7 +24,7 @@ from podplay.render import RenderOptions, links, render
 from podplay.render.inventory import NODE_GROUP
 from podplay.render.yamltext import dump
 
-STAGE_ROLES = ("agent", "proxy")
+NODE_BUNDLE_PATH = "/opt/podplay/podplay-node.pyz"  # the node README's contract
 
 # Runs on the node (python3, standard library): one atomic iptables-restore that deletes the
 # jump rules into the proxy's chains, then flushes and deletes those chains. PODPLAY-NET-*
@@ -59,16 +59,41 @@ print(json.dumps({"changed": changed}))
 
 
 def stage_playbook(plan: Plan) -> str:
-    """`stage.yml`: the agent and proxy roles only."""
+    """`stage.yml`: the pods bound to each node and the service table, two module calls."""
     play = {
         "name": f"Pods and service routing of cluster {plan.cluster.name} (one rollout step)",
         "hosts": NODE_GROUP,
         "gather_facts": False,
-        "roles": [{"role": f"podplay.cluster.{r}"} for r in STAGE_ROLES],
+        "tasks": [
+            {
+                "name": "Pods bound to this node",
+                "podplay.cluster.pod_manifests": {"pods": "{{ podplay_pods }}"},
+            },
+            {
+                "name": "Cluster state (services and their endpoints) for the proxy",
+                "podplay.cluster.proxy_config": {
+                    "cluster": "{{ podplay_cluster_name }}",
+                    "node": "{{ inventory_hostname }}",
+                    "address": "{{ podplay_node_address }}",
+                    "nodes": "{{ podplay_nodes }}",
+                    "services": "{{ podplay_services }}",
+                    "pod_cidr": "{{ podplay_pod_cidr }}",
+                    "service_cidr": "{{ podplay_service_cidr }}",
+                    "dns_ip": "{{ podplay_dns_ip }}",
+                    "cluster_domain": "{{ podplay_cluster_domain }}",
+                    "node_port_range": "{{ podplay_node_port_range }}",
+                    "lb": "{{ podplay_lb | default({}) }}",
+                    "bundle_path": "{{ podplay_node_bundle_path | default('"
+                    + NODE_BUNDLE_PATH
+                    + "') }}",
+                },
+            },
+        ],
     }
     header = (
-        "Written by podplay up: converges pods and routing only (the nodes, their engine and\n"
-        "pod network are as site.yml left them). Used between the steps of a rolling update."
+        "Written by podplay up for the steps of a rolling update: only the pods bound to each\n"
+        "node and the service table change between steps (site.yml has already put the nodes,\n"
+        "the images, the agent and the proxy in place), so two module calls do it."
     )
     return dump([play], header)
 
