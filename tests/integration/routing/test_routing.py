@@ -16,12 +16,13 @@ import urllib.request
 from collections import Counter
 
 import pytest
-from helpers import node_exec, wait_until
+from helpers import node_exec, run_playbook, wait_until
 from routing_setup import (
     CLUSTER_IPS,
     LB_NODE_PORT,
     NODE_PORT,
     apply,
+    cluster_json_sha,
     foreign_rules,
     http_get_many,
     lb_holders,
@@ -66,6 +67,23 @@ def get(url: str, timeout: float = 2.0) -> str:
 def test_services_play_is_idempotent(cluster, routing):
     result = run_services(cluster, services(cluster, routing["lb_ip"]))
     assert result.ok and result.changed == 0, result.changed_tasks
+
+
+def test_services_play_check_mode_and_bad_input_touch_nothing(cluster, routing):
+    shas = {n.name: cluster_json_sha(cluster, n.name) for n in cluster.nodes}
+    smaller = services(cluster, routing["lb_ip"], without=("gone",))
+    result = run_playbook(cluster, "services.yml", {"podplay_services": smaller}, check=True)
+    assert result.ok and result.changed == len(cluster.nodes), result.changed_tasks
+    bad = services(cluster, routing["lb_ip"])
+    bad[0]["ports"][0]["target_port"] = 70000
+    result = run_playbook(cluster, "services.yml", {"podplay_services": bad})
+    assert not result.ok
+    messages = {f.msg for f in result.failures}
+    assert messages == {
+        "invalid service table: service default/web.ports[0].target_port must be a port "
+        "number 1-65535, not 70000"
+    }, messages
+    assert {n.name: cluster_json_sha(cluster, n.name) for n in cluster.nodes} == shas
 
 
 def test_cluster_ip_from_a_pod_on_each_node_reaches_every_endpoint(cluster, routing):
