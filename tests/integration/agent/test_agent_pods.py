@@ -11,6 +11,7 @@ import itertools
 import json
 import subprocess
 import sys
+import threading
 import time
 from typing import Any
 
@@ -70,7 +71,9 @@ def manifests(cluster: Cluster, image: str) -> dict[str, dict[str, Any]]:
             container("app", image, "touch /tmp/ready; " + SLEEPER,
                       readiness=exec_probe("test -f /tmp/ready"))]),
         "gone": pod_manifest("gone", ip(cluster, 206), [
-            container("app", image, SLEEPER), container("app2", image, SLEEPER)]),
+            container("app", image, SLEEPER),
+            container("stubborn", image, "trap '' TERM; while :; do sleep 1; done")],
+            grace=2),
         "once": pod_manifest("once", ip(cluster, 207), [
             container("app", image, "echo done; exit 0")], restart_policy="OnFailure"),
     }  # fmt: skip
@@ -251,8 +254,11 @@ def test_watch_streams_snapshots_and_heartbeats(pods, agent) -> None:
 def test_removed_manifest_stops_and_removes_the_pod(cluster: Cluster, pods, agent) -> None:
     wait_pod(agent, "gone", running_ready)
     assert len(containers_of(cluster, NODE, "gone")) == 3  # sandbox + 2 app containers
+    start = time.monotonic()
     remove_pod(cluster, NODE, "gone")
     wait_pod_gone(cluster, "gone", timeout=15)
+    # one container ignores SIGTERM: it is killed only when the 2 s grace period is over
+    assert time.monotonic() - start >= 2
     assert pod(agent, "gone") is None
     events = [e for e in agent.events() if e["pod"] == "gone"]
     assert any(e["reason"] == "Killing" for e in events)
@@ -348,6 +354,22 @@ def test_cli_get_pods_and_logs(cluster: Cluster, pods, agent) -> None:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert logs.strip() == "started app"
+    follow = subprocess.Popen(
+        [*env_cli, "logs", "victim", "--cluster", cluster.name, "-f", "--tail", "0"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(1)
+        victim = cstatus(pod(agent, "victim"), "app")["container_id"]
+        docker(cluster, NODE, "exec", victim, "sh", "-c", "echo followed > /proc/1/fd/1")
+        line: list[str] = []
+        reader = threading.Thread(target=lambda: line.append(follow.stdout.readline()))
+        reader.start()
+        reader.join(10)
+        assert line == ["followed\n"]
+    finally:
+        follow.terminate()
+        follow.wait(5)
     missing = subprocess.run(
         [*env_cli, "logs", "nosuchpod", "--cluster", cluster.name],
         capture_output=True, text=True,
