@@ -120,7 +120,7 @@ def test_service_without_ready_endpoint_refuses_at_once(cluster, routing):
     res = pod_exec(cluster, "node1", "web-1", f"nc -w 5 {CLUSTER_IPS['dead']} 80 </dev/null")
     took = time.monotonic() - started
     assert res.rc != 0 and "refused" in (res.stderr + res.stdout).lower(), res
-    assert took < 2, took  # refused, not timed out after 5 s
+    assert took < 4, took  # refused, not timed out after 5 s (docker exec overhead included)
     res = node_exec(cluster, "node2", f"curl -sS -m 5 http://{CLUSTER_IPS['dead']}/")
     assert res.rc == 7 and "Couldn't connect" in res.stderr, res  # from a node process too
 
