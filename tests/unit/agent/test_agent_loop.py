@@ -54,6 +54,7 @@ def new_agent(world) -> Agent:
     clock, rt, cfg, _ = world
     agent = Agent(cfg, runtime=rt, clock=clock)
     agent.workers = Inline()
+    agent.stoppers = Inline()
     agent.probe_pool = Inline()
     return agent
 
@@ -203,3 +204,25 @@ def test_state_survives_for_the_next_agent(world) -> None:
     saved = json.loads((Path(cfg.state_dir) / "agent-state.json").read_text())
     assert saved["streaks"] == {"u1/web": 1}
     assert saved["pods"][0]["name"] == "web-1" and saved["generation"] == agent.board.generation
+
+
+class Recording(Inline):
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def submit(self, fn, *args):
+        self.batches.append([type(a).__name__ for a in args[1]])
+        return super().submit(fn, *args)
+
+
+def test_stopping_pods_never_wait_behind_starting_ones(world) -> None:
+    _, _rt, _, pods = world
+    write(pods, web_doc())
+    agent = new_agent(world)
+    agent.workers, agent.stoppers = Recording(), Recording()
+    pump(agent)
+    (pods / "default_web-1.json").unlink()
+    write(pods, web_doc(name="web-2", ip="10.244.1.6"))
+    pump(agent)
+    assert agent.stoppers.batches == [["RemovePod"]]
+    assert agent.workers.batches == [["StartPod"], ["StartPod"]]

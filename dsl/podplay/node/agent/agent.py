@@ -76,6 +76,9 @@ class Agent:
         self.events = events or EventLog()
         self.inbox: "queue.Queue[tuple]" = queue.Queue()
         self.workers = ThreadPoolExecutor(max_workers=cfg.workers, thread_name_prefix="pod")
+        # Stopping mostly waits (up to a grace period): its own pool, so that pods being
+        # stopped never hold up pods being started (a rollout does both at once).
+        self.stoppers = ThreadPoolExecutor(max_workers=16, thread_name_prefix="stop")
         self.probe_pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="probe")
         self.exec_prober = ExecProber(self.rt.exec)
         self.exit_reason = ""
@@ -147,6 +150,7 @@ class Agent:
         if self._watcher is not None:
             self._watcher.stop()
         self.workers.shutdown(wait=False)
+        self.stoppers.shutdown(wait=False)
         self.probe_pool.shutdown(wait=False)
 
     def _wait(self) -> None:
@@ -297,7 +301,8 @@ class Agent:
             batches.setdefault(a.key, []).append(a)  # type: ignore[attr-defined]
         for key, batch in batches.items():
             self.busy[key] = type(batch[-1]).__name__
-            self.workers.submit(self._execute, key, batch)
+            pool = self.stoppers if any(_stops(a) for a in batch) else self.workers
+            pool.submit(self._execute, key, batch)
 
     def _execute(self, key: PodKey, actions: List[object]) -> None:
         """Worker thread: run one pod's actions in order; report back to the loop."""
@@ -598,6 +603,16 @@ class Agent:
                 container,
             )
         return attempts[-1], ""
+
+
+def _stops(a: object) -> bool:
+    """Whether an action waits for a running container to stop (up to its grace period)."""
+    if isinstance(a, (RemovePod, StartPod)):
+        containers = a.containers if isinstance(a, RemovePod) else a.replaces
+        return any(o.running and not o.is_sandbox for o in containers)
+    if isinstance(a, StartContainer):
+        return a.stop_first is not None
+    return isinstance(a, KillContainer)
 
 
 def _current_uid(manifests: Dict[PodKey, Manifest], key: PodKey) -> str:
