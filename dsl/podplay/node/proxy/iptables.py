@@ -27,14 +27,19 @@ class Iptables:
         self.timeout = timeout
 
     def _run(self, argv: Sequence[str], stdin: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run(
-            list(argv),
-            input=stdin,
-            capture_output=True,
-            text=True,
-            timeout=self.timeout,
-            check=False,
-        )
+        try:
+            return subprocess.run(
+                list(argv),
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=self.timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise IptablesError("%s did not finish in %.0f s" % (argv[0], self.timeout)) from None
+        except OSError as err:
+            raise IptablesError("cannot run %s: %s" % (argv[0], err)) from None
 
     def restore(self, text: str) -> None:
         res = self._run([self.binary + "-restore", "--noflush", "--wait"], text)
