@@ -179,6 +179,7 @@ def test_engine_down_keeps_pods_and_reports_node_not_ready(world) -> None:
     pump(agent)
     assert not agent.board.node_ready
     assert rt.containers  # nothing was removed
+    assert not status(agent, "web-1")["ready"]  # but nothing here is vouched for either
     rt.up = True
     pump(agent)
     assert agent.board.node_ready and status(agent, "web-1")["ready"]
@@ -226,3 +227,17 @@ def test_stopping_pods_never_wait_behind_starting_ones(world) -> None:
     pump(agent)
     assert agent.stoppers.batches == [["RemovePod"]]
     assert agent.workers.batches == [["StartPod"], ["StartPod"]]
+
+
+def test_backoff_streak_is_remembered_by_the_next_agent(world) -> None:
+    clock, rt, _, pods = world
+    write(pods, web_doc())
+    first = new_agent(world)
+    pump(first)
+    rt.exit(rt.running("web-1", "web").id, 1)
+    pump(first)  # restarted at once: streak 1
+    rt.exit(rt.running("web-1", "web").id, 1)
+    second = new_agent(world)  # reads agent-state.json
+    pump(second)
+    c = status(second, "web-1")["containers"][0]
+    assert c["reason"] == "CrashLoopBackOff" and "back-off 10s" in c["message"]

@@ -58,7 +58,7 @@ class PodError:
 
 
 class Agent:
-    """One node's agent. `run()` blocks until `stop()` (or a changed config file)."""
+    """One node's agent. `run()` blocks until `stop()`; pods outlive it."""
 
     def __init__(
         self,
@@ -104,14 +104,14 @@ class Agent:
         self._dirty_manifests = True
         self._dirty_engine = True
         self._dirty_images = True
-        self._fresh_ids: set = (
-            set()
-        )  # containers an event just named: inspect, do not trust the list
+        # containers an event just named: inspect them rather than trust the (lagging) list
+        self._fresh_ids: set = set()
         self._next_resync = 0.0
         self._deadline: Optional[float] = None
         self._reported: set = set()  # (key, reason, message) already recorded as events
         self._saved_state = ""
         self._memory = remembered if remembered is not None else memory.load(cfg.state_dir)
+        self._load_state()
 
     # -- life cycle -----------------------------------------------------------------------
 
@@ -119,7 +119,6 @@ class Agent:
         """Manifest watcher and engine event threads (the API server is started by the CLI)."""
         os.makedirs(self.cfg.pods_dir, exist_ok=True)
         os.makedirs(self.cfg.state_dir, exist_ok=True)
-        self._load_state()
         self._watcher = DirWatcher(self.cfg.pods_dir, lambda: self.post("manifests")).start()
         t = threading.Thread(target=self._engine_events, name="engine-events", daemon=True)
         t.start()
@@ -258,13 +257,8 @@ class Agent:
                 log.info("connected to the container engine")
             self.engine_ok = True
             self._engine_seen = True
-            self.engine_message = (
-                ""
-                if self.network_ok
-                else (
-                    "the pod network %r does not exist on this node yet" % self.cfg.bridge_network
-                )
-            )
+            missing = "the pod network %r does not exist on this node yet"
+            self.engine_message = "" if self.network_ok else missing % self.cfg.bridge_network
         except (DockerException, OSError) as err:
             if self.engine_ok:
                 log.warning("container engine unreachable: %s", err)
@@ -524,6 +518,13 @@ class Agent:
                 )
                 self._report_once((key, name, latest), "Warning", "BackOff", message, key)
         ready = self.engine_ok and self.network_ok
+        if not ready:
+            # Without an engine (no live-restore: a restarting engine stops every container)
+            # nothing here can be vouched for: no endpoint of this node is ready.
+            for p in pods:
+                p["ready"] = False
+                for c in p["containers"]:
+                    c["ready"] = False
         self.board.publish(sort_pods(pods), ready, self.engine_message if not ready else "")
 
     def _report_once(self, ident: Any, type_: str, reason: str, message: str, key=None) -> None:
