@@ -230,7 +230,7 @@ def test_stopping_pods_never_wait_behind_starting_ones(world) -> None:
 
 
 def test_backoff_streak_is_remembered_by_the_next_agent(world) -> None:
-    clock, rt, _, pods = world
+    _clock, rt, _, pods = world
     write(pods, web_doc())
     first = new_agent(world)
     pump(first)
