@@ -339,3 +339,17 @@ def test_real_watchers_drop_an_unready_pod_pushed_by_its_agent(tmp_path: Path):
     finally:
         for agent in agents.values():
             agent.stop()
+
+
+def test_a_changed_agent_json_asks_for_a_fresh_process(env):
+    proxier, _, clock, tmp, *_ = env
+    proxier.step(clock.now)
+    config = json.loads((tmp / "agent.json").read_text())
+    config["pod_cidr"] = "10.244.9.0/24"
+    (tmp / "agent.json").write_text(json.dumps(config))
+    clock.now += 0.5
+    proxier.step(clock.now)
+    assert proxier.restart_requested
+    assert proxier.node.pod_cidr == "10.244.1.0/24"  # nothing half-switched meanwhile
+    stop = threading.Event()
+    proxier.run(stop)  # returns at once: systemd starts the new process

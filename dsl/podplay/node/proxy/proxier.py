@@ -110,6 +110,7 @@ class Proxier:
         self._stamps: Dict[str, Any] = {}
         self.stats = {"syncs": 0, "full_syncs": 0, "failures": 0, "last_sync_ms": 0.0}
         self.last_error: Optional[str] = None
+        self.restart_requested = False
 
     # -- configuration -----------------------------------------------------------------------
     def load(self) -> bool:
@@ -125,7 +126,13 @@ class Proxier:
                 with open(self.agent_config) as f:
                     node = parse_agent_config(json.load(f))
                 self._stamps["agent"] = stamp
-                if node != self.node:
+                if self.node is not None and node != self.node:
+                    # who this node is (address, pod CIDR, token file) is fixed for the life
+                    # of the process: the DNS socket and the watchers depend on it. Exit and
+                    # let systemd start a fresh proxy; the kernel keeps routing meanwhile.
+                    log.info("agent.json changed (%s): restarting the proxy", self.agent_config)
+                    self.restart_requested = True
+                elif node != self.node:
                     self.node, changed = node, True
                     self._token = read_token(node.token_file)
             except (OSError, ValueError) as err:
@@ -324,7 +331,7 @@ class Proxier:
         self.load()
         if self.on_zone is not None:
             self.on_zone(self.state, frozenset())
-        while not stop.is_set():
+        while not stop.is_set() and not self.restart_requested:
             now = self.clock()
             self.step(now)
             self.wake.wait(min(self.next_wakeup(self.clock()), POLL_FILES))
