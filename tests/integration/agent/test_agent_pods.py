@@ -32,6 +32,7 @@ from agent_helpers import (
     write_file,
     write_pod,
 )
+from helpers import node_exec, wait_until
 
 from podplay.control.agent_client import AgentClient, ClusterAccess
 from podplay.substrate import Cluster
@@ -120,10 +121,7 @@ def pods(cluster: Cluster, busybox_on_nodes, agent: AgentClient):  # type: ignor
     for name in wanted:
         remove_pod(cluster, NODE, name)
     for fname in BAD:
-        docker_rm = f"rm -f /etc/podplay/pods/{fname}"
-        from helpers import node_exec
-
-        node_exec(cluster, NODE, docker_rm)
+        node_exec(cluster, NODE, f"rm -f /etc/podplay/pods/{fname}")
     for name in wanted:
         wait_pod_gone(cluster, name)
 
@@ -259,7 +257,7 @@ def test_removed_manifest_stops_and_removes_the_pod(cluster: Cluster, pods, agen
     wait_pod_gone(cluster, "gone", timeout=15)
     # one container ignores SIGTERM: it is killed only when the 2 s grace period is over
     assert time.monotonic() - start >= 2
-    assert pod(agent, "gone") is None
+    wait_until(lambda: pod(agent, "gone") is None, timeout=5, what="gone from the agent's list")
     events = [e for e in agent.events() if e["pod"] == "gone"]
     assert any(e["reason"] == "Killing" for e in events)
 

@@ -97,7 +97,7 @@ def test_role_runs_the_pods_of_a_node_and_converges(
     gone = run_playbook(cluster, "agent.yml", {**extra, "podplay_pods": []}, limit=NODE)
     assert gone.ok and gone.changed == 1  # the manifest directory, nothing else
     wait_until(lambda: not containers_of(cluster, NODE, "viarole"), timeout=20, what="pod gone")
-    assert pod(agent, "viarole") is None
+    wait_until(lambda: pod(agent, "viarole") is None, timeout=5, what="gone from the agent")
 
 
 def test_bad_pod_input_fails_the_task_with_the_pod_named(cluster: Cluster) -> None:
