@@ -121,14 +121,14 @@ def connect_command(targets: list[Target], timeout: float = 3.0) -> str:
     return _python(script)
 
 
-def dns_command(name: str, qtype: int, server: str, timeout: float = 3.0) -> str:
+def dns_command(name: str, qtype: int, server: str, timeout: float = 3.0, port: int = 53) -> str:
     """A node command asking cluster DNS; prints `{"rcode": n, "answers": [[type, text]]}`."""
     script = (
         "import json, sys\n"
         f"sys.path.insert(0, {NODE_BUNDLE!r})\n"
         "from podplay.node.dns import server, wire\n"
         f"reply = wire.parse(server.exchange(wire.query(4242, {name!r}, {qtype}), {server!r}, "
-        f"53, timeout={timeout}))\n"
+        f"{port}, timeout={timeout}))\n"
         "print(json.dumps({'rcode': reply.rcode, "
         "'answers': [[rr.rtype, wire.rdata_text(rr)] for rr in reply.answers]}))\n"
     )

@@ -1,0 +1,251 @@
+"""The apply engine against a fake world: converges, waits, drains, resumes (no hosts).
+
+The fake world plays the nodes: a converge makes the written plan's pods exist (each turns
+ready one poll after it appears) and its service table current; each node's proxy lags two
+polls behind the service table, as a real proxy lags its 0.5 s file poll and its sync. The
+tests check what users rely on at every moment the engine could observe:
+
+- a pod's containers are removed only after every proxy stopped routing to it;
+- during a rolling update of a deployment with max_unavailable 0, the routed ready pods of
+  that deployment never drop below its replicas;
+- an interrupted apply is finished by the next one, from the stage it reached.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from control_builders import facts, shop
+
+from podplay.build.images import BuiltImage
+from podplay.control import up
+from podplay.control.images import BuiltImages
+from podplay.control.progress import endpoint_key
+from podplay.control.state import StackState
+from podplay.control.target import Target
+from podplay.control.waiting import Probe
+from podplay.control.workspace import Workspace
+from podplay.errors import EnvironmentProblem
+from podplay.execute import HostStats, PlaybookResult
+from podplay.plan import Plan
+from podplay.render import RenderOptions
+
+
+class Interrupt(KeyboardInterrupt):
+    pass
+
+
+class FakeWorld:
+    """Nodes as converges leave them, observed the way the engine observes them."""
+
+    def __init__(self) -> None:
+        self.written: Plan | None = None
+        self.current: Plan | None = None  # the last converged plan
+        self.routing_view: set[str] = set()  # what every proxy routes to right now
+        self.lag = 0
+        self.appeared: dict[str, int] = {}  # pod -> poll count when it appeared
+        self.polls = 0
+        self.converges: list[tuple[str, Plan]] = []
+        self.removed_while_routed: list[str] = []
+        self.observed_serving: list[tuple[str, int]] = []
+        self.fail_at: int | None = None
+        self.never_ready: set[str] = set()
+
+    # -- Workspace
+    def write(self, plan: Plan) -> None:
+        self.written = plan
+
+    def run(self, book: str, **_: Any) -> PlaybookResult:
+        assert self.written is not None
+        if self.fail_at is not None and len(self.converges) == self.fail_at:
+            self.fail_at = None
+            raise Interrupt()
+        new = self.written
+        if self.current is not None:
+            gone = {p.name for p in self.current.pods} - {p.name for p in new.pods}
+            self.removed_while_routed += [
+                e for e in self.routing_view if e.split("/")[1].split("@")[0] in gone
+            ]
+        for p in new.pods:
+            self.appeared.setdefault(p.name, self.polls)
+        self.current = new
+        self.converges.append((book, new))
+        self.lag = 2
+        hosts = {n.name: HostStats(ok=2) for n in new.nodes}
+        return PlaybookResult(rc=0, hosts=hosts)
+
+    # -- what the agents and proxies report
+    def ready(self, name: str) -> bool:
+        return name not in self.never_ready and self.polls > self.appeared.get(name, 10**9)
+
+    def pods(self) -> tuple[list[dict[str, Any]], list[str]]:
+        self.polls += 1
+        assert self.current is not None
+        out = [
+            {
+                "name": p.name,
+                "namespace": p.namespace,
+                "node": p.node,
+                "ip": p.ip,
+                "phase": "Running",
+                "ready": self.ready(p.name),
+                "template_hash": p.template_hash,
+                "containers": [],
+            }
+            for p in self.current.pods
+        ]
+        return out, []
+
+    def proxies(self, plan: Plan) -> dict[str, dict[str, Any] | None]:
+        assert self.current is not None
+        if self.lag:
+            self.lag -= 1
+        else:
+            exists = {p.name for p in self.current.pods if self.ready(p.name)}
+            self.routing_view = {
+                endpoint_key(e.namespace, e.pod, e.ip)
+                for s in self.current.services
+                for e in s.endpoints
+                if e.pod in exists
+            }
+        self._observe()
+        return {n.name: {"ready_endpoints": sorted(self.routing_view)} for n in plan.nodes}
+
+    def _observe(self) -> None:
+        assert self.current is not None
+        for d in ("web", "backend"):
+            serving = [e for e in self.routing_view if e.startswith(f"default/{d}-")]
+            self.observed_serving.append((d, len(serving)))
+
+    def probe(self) -> Probe:
+        return Probe(access=None, pods=self.pods, proxies=self.proxies, sleep=lambda _s: None)
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> FakeWorld:
+    w = FakeWorld()
+    monkeypatch.setattr(Workspace, "write", lambda self, plan: w.write(plan))
+    monkeypatch.setattr(Workspace, "run", lambda self, book, **kw: w.run(book, **kw))
+    monkeypatch.setattr(up, "_probe", lambda workspace, cluster: w.probe())
+    monkeypatch.setattr(up, "DRAIN_SETTLE", 0)
+    monkeypatch.setattr(up, "_record_cluster_plan", lambda target, plan: None)
+    monkeypatch.setattr(
+        up, "render_options", lambda *a, **k: RenderOptions(collections_path="/collections")
+    )
+    target = Target("shop", local=True, exists=True, node_count=3, facts=facts())
+    monkeypatch.setattr(up, "find_target", lambda stack: target)
+    monkeypatch.setattr(up, "known_images", lambda stack, base: {})
+    pause = BuiltImage("podplay/pause:1", "sha256:p", "/cache/p.tar")
+    monkeypatch.setattr(up, "build_images", lambda stack, log=None: BuiltImages({}, {}, pause))
+    return w
+
+
+def _up(state: StackState, **program: Any) -> up.UpResult:
+    prep = up.prepare("app.py", shop(**program), state, build=False)
+    return up.apply(prep, wait_timeout=30)
+
+
+def _pods(p: Plan, deployment: str = "web") -> set[str]:
+    return {x.name for x in p.pods if x.deployment == deployment}
+
+
+def test_first_up_converges_once_and_commits(world: FakeWorld, tmp_path: Path) -> None:
+    state = StackState(tmp_path / "s")
+    result = _up(state)
+    assert [b for b, _ in world.converges] == ["site.yml"]
+    assert state.applied_plan() == result.plan.model_dump(mode="json")
+    assert state.journal() is None
+    assert result.outputs["exports"] == {"port": 30080}
+    assert {s["type"] for s in result.outputs["services"]} == {
+        "ClusterIP",
+        "NodePort",
+        "LoadBalancer",
+        "ExternalName",
+    }
+    assert (state.directory / up.LAST_UP).is_file()
+
+
+def test_unchanged_program_still_converges_site_once(world: FakeWorld, tmp_path: Path) -> None:
+    state = StackState(tmp_path / "s")
+    first = _up(state)
+    second = _up(state)
+    assert second.changes == []
+    assert second.plan == first.plan
+    assert [b for b, _ in world.converges] == ["site.yml", "site.yml"]
+
+
+def test_scale_up_adds_pods_without_draining_or_moving(world: FakeWorld, tmp_path: Path) -> None:
+    state = StackState(tmp_path / "s")
+    first = _up(state, replicas=3)
+    second = _up(state, replicas=5)
+    added = [c for c in second.changes if c.kind == "Pod"]
+    assert [c.op for c in added] == ["+", "+"]
+    assert _pods(first.plan) < _pods(second.plan)
+    assert [b for b, _ in world.converges] == ["site.yml", "site.yml"]
+
+
+def test_scale_down_drains_before_removing(world: FakeWorld, tmp_path: Path) -> None:
+    state = StackState(tmp_path / "s")
+    _up(state, replicas=5)
+    _up(state, replicas=3)
+    books = [b for b, _ in world.converges]
+    assert books == ["site.yml", "stage.yml", "site.yml"]  # drain, then remove
+    drain = world.converges[1][1]
+    assert len(_pods(drain)) == 5  # the pods still run while routing drops two
+    assert sum(len(s.endpoints) for s in drain.services if s.name == "web") == 3
+    assert world.removed_while_routed == []
+
+
+def test_rolling_update_keeps_replicas_routed_and_drains_first(
+    world: FakeWorld, tmp_path: Path
+) -> None:
+    state = StackState(tmp_path / "s")
+    first = _up(state, image="busybox:1")
+    start = len(world.observed_serving)
+    second = _up(state, image="busybox:2")
+    assert second.stages == 7
+    assert [c.op for c in second.changes if c.kind == "Pod"] == ["+-"] * 3
+    assert _pods(second.plan).isdisjoint(_pods(first.plan))
+    # one pod at a time: never more than replicas + max_surge pods of web on the nodes
+    assert max(len(_pods(p)) for _, p in world.converges) == 4
+    # nothing was removed while any proxy still routed to it ...
+    assert world.removed_while_routed == []
+    # ... and the routed pods of web never dropped below its 3 replicas
+    during = [n for d, n in world.observed_serving[start:] if d == "web"]
+    assert during and min(during) >= 3
+    # the first converge of the run applies every role, the steps only pods and routing
+    books = [b for b, _ in world.converges[1:]]
+    assert books[0] == "site.yml" and set(books[1:]) == {"stage.yml"}
+    assert state.journal() is None
+
+
+def test_interrupted_rollout_resumes_where_it_stopped(world: FakeWorld, tmp_path: Path) -> None:
+    state = StackState(tmp_path / "s")
+    _up(state, image="busybox:1")
+    world.fail_at = len(world.converges) + 4
+    with pytest.raises(Interrupt):
+        _up(state, image="busybox:2")
+    journal = state.journal()
+    assert journal is not None and journal.phase == "converge" and journal.stage > 0
+    done_before = len(world.converges)
+    result = _up(state, image="busybox:2")
+    assert result.resumed_stage == journal.stage
+    assert world.converges[done_before][0] == "site.yml"
+    assert state.journal() is None
+    assert world.removed_while_routed == []
+    assert _pods(world.current) == _pods(result.plan)
+
+
+def test_pods_that_never_become_ready_fail_with_their_names(
+    world: FakeWorld, tmp_path: Path
+) -> None:
+    state = StackState(tmp_path / "s")
+    prep = up.prepare("app.py", shop(), state, build=False)
+    stuck = next(p.name for p in prep.plan.pods if p.deployment == "web")
+    world.never_ready.add(stuck)
+    with pytest.raises(EnvironmentProblem, match=rf"deployment default/web: 2/3 ready.*{stuck}"):
+        up.apply(prep, wait_timeout=0.0)
+    assert state.journal() is not None  # the next up finishes the job
+    assert state.applied_plan() is None

@@ -1,0 +1,116 @@
+"""`podplay preview` / `up` / `verify` on programs whose cluster is a list of hosts: no Docker,
+no SSH. What matters here: the exit status, the JSON, and that nothing is written."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from podplay.build import engine
+from podplay.cli.main import main
+from podplay.control.state import StackState, stack_dir
+from podplay.control.up import Timer, evaluate_program, prepare
+from podplay.errors import EnvironmentProblem
+
+PROGRAM = """\
+import podplay as pp
+
+pp.Cluster("edge", nodes=[pp.Node("a", address="10.1.0.1"), pp.Node("b", address="10.1.0.2")])
+web = pp.Deployment("web", replicas={replicas}, containers=[
+    pp.Container("web", image="busybox", ports=[8080])])
+pp.Service("web", selector=web, ports=[pp.ServicePort(80, target_port=8080)])
+"""
+
+
+@pytest.fixture(autouse=True)
+def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse() -> None:
+        raise EnvironmentProblem("no Docker in unit tests")
+
+    monkeypatch.setattr(engine, "client", refuse)
+    monkeypatch.delenv("PODPLAY_HOME", raising=False)
+
+
+def _program(tmp_path: Path, replicas: int = 2) -> Path:
+    path = tmp_path / "app.py"
+    path.write_text(PROGRAM.format(replicas=replicas))
+    return path
+
+
+def _commit_current(path: Path) -> None:
+    """Pretend an up applied the program as it is now."""
+    stack = evaluate_program(str(path), Timer())
+    state = StackState(stack_dir(path, "edge"))
+    prep = prepare(str(path), stack, state, build=False)
+    state.commit(prep.plan.model_dump(mode="json"), {})
+
+
+def test_preview_json_lists_changes_and_touches_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _program(tmp_path)
+    assert main(["preview", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["stack"] == "edge"
+    assert doc["summary"] == "6 to create, 0 to update, 0 to delete, 0 to replace"
+    ops = {(c["op"], c["kind"]) for c in doc["changes"]}
+    assert ops == {("+", "Node"), ("+", "Deployment"), ("+", "Service"), ("+", "Pod")}
+    assert not (tmp_path / ".podplay").exists()
+
+
+def test_expect_no_changes_fails_only_when_there_are_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _program(tmp_path)
+    assert main(["preview", str(path), "--expect-no-changes"]) == 1
+    assert "changes pending (6 to create" in capsys.readouterr().err
+    _commit_current(path)
+    assert main(["preview", str(path), "--expect-no-changes"]) == 0
+    assert "Resources: no changes" in capsys.readouterr().out
+    path.write_text(PROGRAM.format(replicas=4))
+    assert main(["preview", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert [(c["op"], c["kind"]) for c in doc["changes"]] == [
+        ("~", "Deployment"),
+        ("+", "Pod"),
+        ("+", "Pod"),
+    ]
+
+
+def test_an_interrupted_up_is_pending_work(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _program(tmp_path)
+    _commit_current(path)
+    state = StackState(stack_dir(path, "edge"))
+    applied = state.applied_plan()
+    assert applied is not None
+    state.begin(applied, "podplay up", previous=applied)
+    assert main(["preview", str(path), "--expect-no-changes"]) == 1
+    assert "interrupted up to finish" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["up", "preview", "destroy", "verify"])
+def test_bad_program_exits_2_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    path = tmp_path / "app.py"
+    path.write_text(
+        'import podplay as pp\npp.Cluster("edge", nodes=2)\n'
+        'pp.Service("web", type="NodePort", selector={"app": "web"},\n'
+        "           ports=[pp.ServicePort(80, node_port=80)])\n"
+    )
+    args = [command, str(path)] + (["-y"] if command in ("up", "destroy") else [])
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "node_port 80 is outside 30000-32767" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == [path]
+
+
+def test_verify_needs_an_applied_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = _program(tmp_path)
+    assert main(["verify", str(path)]) == 2
+    assert "nothing applied to verify: run `podplay up" in capsys.readouterr().err
