@@ -374,3 +374,17 @@ def test_cli_get_pods_and_logs(cluster: Cluster, pods, agent) -> None:
         capture_output=True, text=True,
     )  # fmt: skip
     assert missing.returncode == 2 and "no pod nosuchpod" in missing.stderr
+
+
+def test_cli_get_nodes(cluster: Cluster, pods) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "podplay.cli.main", "get", "nodes", "-c", cluster.name,
+         "-o", "json"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    nodes = {n["name"]: n for n in json.loads(out)["nodes"]}
+    assert set(nodes) == {n.name for n in cluster.nodes}
+    for n in cluster.nodes:
+        got = nodes[n.name]
+        assert got["ready"] and got["address"] == n.address and got["pod_cidr"] == n.pod_cidr
+        assert got["container"] == n.container and got["capacity"]["pods"] > 0
