@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -270,9 +271,13 @@ def bench_requests(cluster: substrate.Cluster, seconds: float, rounds: int) -> d
             break
         time.sleep(0.5)
     via_ip, via_svc = [], []
-    for _ in range(rounds):
-        via_svc.append(load(cluster_ip, 80, seconds))
-        via_ip.append(load(server_ip, 8080, seconds))
+    for r in range(rounds):  # alternate which goes first, so drift in load cancels out
+        if r % 2:
+            via_ip.append(load(server_ip, 8080, seconds))
+            via_svc.append(load(cluster_ip, 80, seconds))
+        else:
+            via_svc.append(load(cluster_ip, 80, seconds))
+            via_ip.append(load(server_ip, 8080, seconds))
     svc = statistics.median(r["rps"] for r in via_svc)
     direct = statistics.median(r["rps"] for r in via_ip)
     errors = sum(r["errors"] for r in via_svc + via_ip)
@@ -288,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cluster", default="ptbench")
     parser.add_argument("--keep", action="store_true", help="do not delete a cluster we made")
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one load round")
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args(argv)
 
     cluster = substrate.get_cluster(args.cluster)
@@ -304,6 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not result.ok:
             raise SystemExit(f"site.yml failed: {result.output_tail[-2000:]}")
+    load_before = os.getloadavg()[0]
     try:
         sync = bench_sync(cluster.nodes[0].container)
         rps = bench_requests(cluster, args.seconds, args.rounds)
@@ -342,6 +348,10 @@ def main(argv: list[str] | None = None) -> int:
         ),
         ("one endpoint change (worst of 20)", worst, "", "", worst < 0.1),
     ]
+    print(
+        f"\nmachine: {os.cpu_count()} cores, load average {load_before:.1f} before and "
+        f"{os.getloadavg()[0]:.1f} after (other work on the machine inflates every figure)"
+    )
     print(f"\nservice routing on {cluster.nodes[0].container}: 1,000 services x 10 endpoints, "
           f"{sync['rules']} rules, {full[0]['lines']} restore lines")  # fmt: skip
     print(f"{'measure':44} {'seconds':>9}  {'detail':32} {'target':>9}  ok")
