@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import time
 from typing import List
 
 log = logging.getLogger("podplay.proxy.hairpin")
@@ -71,10 +72,13 @@ class Hairpin:
         self.gateway = gateway
         self.sys_net = sys_net
         self.bridge = ""
+        self._looked_up = float("-inf")
 
     def __call__(self) -> None:
-        if not self.bridge or not os.path.isdir(os.path.join(self.sys_net, self.bridge)):
+        missing = not self.bridge or not os.path.isdir(os.path.join(self.sys_net, self.bridge))
+        if missing and time.monotonic() - self._looked_up > 10:  # no bridge yet: ask rarely
             self.bridge = bridge_of(self.gateway, self.sys_net)
+            self._looked_up = time.monotonic()
         ports = ports_without_hairpin(self.bridge, self.sys_net)
         if ports:
             enable(ports)
