@@ -45,8 +45,11 @@ from .watcher import DirWatcher
 
 log = logging.getLogger("podplay.agent")
 
-# engine events that change what the agent sees (exec_* from exec probes are not among them)
-_CONTAINER_ACTIONS = {"start", "die", "destroy", "oom", "pause", "unpause", "rename", "create"}
+# Engine events that change what the agent sees. Not among them: exec_* (exec probes),
+# create (the agent's own, followed by its own refresh), network connect/disconnect (every
+# sandbox start; only a network appearing or going matters).
+_CONTAINER_ACTIONS = {"start", "die", "destroy", "oom", "pause", "unpause", "rename"}
+_NETWORK_ACTIONS = {"create", "destroy", "remove"}
 
 
 @dataclass
@@ -280,7 +283,7 @@ class Agent:
                         attrs = (ev.get("Actor") or {}).get("Attributes") or {}
                         if L_POD in attrs and action in _CONTAINER_ACTIONS:
                             self.post("engine", False, (ev.get("Actor") or {}).get("ID", ""))
-                    elif typ in ("image", "network"):
+                    elif typ == "image" or (typ == "network" and action in _NETWORK_ACTIONS):
                         self.post("engine", True)
             except Exception as err:  # engine restarting or gone
                 log.debug("engine event stream ended: %s", err)
