@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -135,6 +136,29 @@ def clear_pods(container: str) -> None:
         time.sleep(0.5)
 
 
+def docker_baseline(container: str, prefix: str, pause: str, image: str, runs: int) -> list[float]:
+    """The same pod made by hand with the docker CLI on the node (no agent): sandbox, app,
+    then poll the port. What the engine alone costs; the agent's overhead is the rest."""
+    script = f"""
+set -e
+for i in $(seq 1 {runs}); do
+  ip={prefix}.$((240 + i % 10))
+  t0=$(date +%s.%N)
+  sb=$(docker run -d --label bench=baseline --network podplay --ip $ip {pause})
+  docker run -d --label bench=baseline --network container:$sb {image} \
+    sh -c 'echo ok > /tmp/index.html; exec httpd -f -p 8080 -h /tmp' >/dev/null
+  until printf 'GET / HTTP/1.0\r\n\r\n' | timeout 1 nc $ip 8080 2>/dev/null | grep -q 200; do
+    sleep 0.02
+  done
+  t1=$(date +%s.%N)
+  echo "$t0 $t1"
+  docker rm -f $(docker ps -aq --filter label=bench=baseline) >/dev/null
+done
+"""
+    out = node_sh(container, script)
+    return [float(b) - float(a) for a, b in (line.split() for line in out.splitlines())]
+
+
 def agent_usage(container: str, seconds: float) -> tuple[float, float]:
     """(CPU % of one core, RSS MB) of the agent process over `seconds`."""
     pid = node_sh(container, "systemctl show -p MainPID --value podplay-agent").strip()
@@ -187,6 +211,7 @@ def main() -> int:
     rows: list[tuple[str, str, str]] = []
     try:
         clear_pods(node.container)
+        baseline = docker_baseline(node.container, prefix, pause.ref, busybox.ref, 10)
         watch = ReadyTimes(client)
         watch.start()
         # 1. one at a time
@@ -228,6 +253,8 @@ def main() -> int:
 
     ok = "ok" if p99(sequential) <= 2.0 else "MISSED"
     rows += [
+        ("engine alone: docker run sandbox + app, port answers (10 pods)",
+         f"median {ms(statistics.median(baseline))}  p99 {ms(p99(baseline))}", "-"),
         (f"ready, one at a time ({args.pods} pods)",
          f"median {ms(statistics.median(sequential))}  p99 {ms(p99(sequential))}",
          f"p99 <= 2000 ms  {ok}"),
@@ -247,7 +274,9 @@ def main() -> int:
     print(f"{'measure':<{w0}}  {'value':<{w1}}  target")
     for a, b, c in rows:
         print(f"{a:<{w0}}  {b:<{w1}}  {c}")
-    print(f"(probe period {args.probe_period:g} s; python {sys.version.split()[0]} controller)")
+    with open("/proc/loadavg") as f:
+        load = f.read().split()[0]
+    print(f"(probe period {args.probe_period:g} s; load average {load} on {os.cpu_count()} cores)")
     return 0
 
 
