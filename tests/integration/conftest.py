@@ -32,3 +32,25 @@ def busybox_image():  # type: ignore[no-untyped-def]
     from podplay.build import images
 
     return images.ensure_busybox_image()
+
+
+# ---- test order (issue 6) -------------------------------------------------------------------
+# One cluster serves the whole session. The end-to-end tests (e2e/) run `podplay up`, which
+# replaces every pod and service on it, and their destroy test deletes the cluster: so the
+# directories run in this order (stable within each), e2e last, its destroy test last of all.
+# tests/testinfra runs with the other directories, before e2e.
+_DIRECTORY_ORDER = ("substrate", "agent", "routing")
+
+
+def _order(item: pytest.Item) -> tuple[int, bool]:
+    parts = item.path.parts
+    if "e2e" in parts:
+        return (len(_DIRECTORY_ORDER) + 1, "destroy" in item.name)
+    for rank, name in enumerate(_DIRECTORY_ORDER):
+        if name in parts:
+            return (rank, False)
+    return (len(_DIRECTORY_ORDER), False)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=_order)

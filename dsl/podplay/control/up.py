@@ -55,6 +55,7 @@ DRAIN_TIMEOUT = 20.0
 DRAIN_SETTLE = 1.0  # requests already in flight to a drained pod finish before it stops
 
 LAST_UP = "last-up.json"
+NODE_BUNDLE_ENV = "PODPLAY_NODE_BUNDLE"
 
 
 class Timer:
@@ -234,11 +235,14 @@ def drained(current: Plan, nxt: Plan) -> Plan:
 def render_options(
     program: str, target: Target, pause: BuiltImage, archives: dict[str, str]
 ) -> RenderOptions:
-    """Controller-side paths the roles need: collection, node bundle, token, image archives."""
+    """Controller-side paths the roles need: collection, node bundle, token, image archives.
+
+    `$PODPLAY_NODE_BUNDLE` names a bundle to ship instead of the one built from this code
+    (tests pin one per session while the code around them changes)."""
     return RenderOptions(
         collections_path=str(paths.collections_path()),
         program=program,
-        node_bundle=str(ensure_bundle()),
+        node_bundle=os.environ.get(NODE_BUNDLE_ENV) or str(ensure_bundle()),
         agent_token_file=target.token_file,
         pause_image=ImageFile(**pause.as_var()),
         image_archives=archives,

@@ -1,0 +1,295 @@
+"""One Python file to a running, verified app, on the shared local test cluster (issue 6).
+
+These tests run in order, after every other integration test (tests/integration/conftest.py
+sorts them last: `up` replaces every pod on the cluster) and the destroy test runs last of
+all (it deletes the cluster). The program names the session cluster, so `up` uses it.
+Everything goes through the `podplay` command, as a user runs it.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_app import NODE_PORT, write_program
+from helpers import node_exec, wait_until
+
+from podplay import substrate
+from podplay.build import bundle
+from podplay.control.agent_client import access_from_inventory
+from podplay.control.up import NODE_BUNDLE_ENV
+from podplay.substrate import Cluster
+from podplay.verify import checks
+
+pytestmark = pytest.mark.integration
+
+PODPLAY = str(Path(sys.executable).parent / "podplay")
+
+
+def podplay(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    """The podplay command, as a user runs it (stdin not a terminal: no questions)."""
+    return subprocess.run(
+        [PODPLAY, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+
+
+def ok(done: subprocess.CompletedProcess[str]) -> str:
+    assert done.returncode == 0, f"rc={done.returncode}\n{done.stdout[-3000:]}\n{done.stderr}"
+    return done.stdout
+
+
+def http(url: str, timeout: float = 5) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.read().decode().strip()
+
+
+class App:
+    """The program directory, its stack state and what the tests learn along the way."""
+
+    def __init__(self, root: Path, cluster: Cluster) -> None:
+        self.root = root
+        self.cluster = cluster
+        self.program = write_program(root, cluster.name)
+        self.stack = root / ".podplay" / cluster.name
+        self.facts: dict[str, Any] = {}
+
+    def write(self, **kwargs: Any) -> Path:
+        return write_program(self.root, self.cluster.name, **kwargs)
+
+    @property
+    def last_up(self) -> dict[str, Any]:
+        return json.loads((self.stack / "last-up.json").read_text())
+
+    def pods(self) -> list[dict[str, Any]]:
+        out = ok(podplay("get", "pods", "-c", self.cluster.name, "-o", "json"))
+        return [p for p in json.loads(out)["pods"] if p["name"].startswith("api-")]
+
+    def access(self) -> Any:
+        return access_from_inventory(self.stack / "build" / "inventory.yml", self.cluster.name)
+
+
+@pytest.fixture(scope="module")
+def app(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
+    # one node bundle for the whole module: the shared tree's node code may change meanwhile,
+    # and a new bundle is a real change (up would rightly report it)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(NODE_BUNDLE_ENV, str(bundle.ensure_bundle()))
+        yield App(tmp_path_factory.mktemp("e2e"), cluster)
+
+
+def _snapshot(cluster: Cluster) -> dict[str, str]:
+    """What runs and routes on every node (counters and times left out)."""
+    cmd = (
+        "docker ps -a --no-trunc --format '{{.ID}} {{.State}} {{.Names}}' | sort; "
+        "iptables-save | grep -v '^#' | sed -E 's/\\[[0-9]+:[0-9]+\\]//'; "
+        "find /etc/podplay -type f -exec md5sum {} + | sort"
+    )
+    return {n.name: node_exec(cluster, n, cmd, check=True).stdout for n in cluster.nodes}
+
+
+def test_up_verify_and_http_through_every_service_type(app: App, cluster: Cluster) -> None:
+    out = ok(podplay("up", str(app.program), "-y"))
+    assert "3 pods available" in out
+    assert f"http://{cluster.nodes[0].address}:{NODE_PORT}" in out
+    outputs = json.loads((app.stack / "outputs.json").read_text())
+    app.facts.update(outputs["exports"])
+
+    checks_run = ok(podplay("verify", str(app.program)))
+    assert " passed" in checks_run and "failed" not in checks_run
+
+    # NodePort: from this machine, on every node's address (also nodes without the pod)
+    for node in cluster.nodes:
+        assert http(f"http://{node.address}:{NODE_PORT}/cgi-bin/whoami").startswith("v1 api-")
+    # LoadBalancer: its IP from the pool, from this machine
+    assert http(f"http://{app.facts['lb_ip']}/cgi-bin/whoami").startswith("v1 api-")
+    # ClusterIP: from a node, and by DNS name from inside a pod
+    on_node = node_exec(
+        cluster, "node2", f"curl -s -m 5 http://{app.facts['cluster_ip']}/cgi-bin/whoami"
+    )
+    assert on_node.stdout.startswith("v1 api-"), on_node
+    by_name = http(f"http://{cluster.nodes[0].address}:{NODE_PORT}/cgi-bin/ask?api")
+    assert by_name.startswith("v1 api-"), by_name
+    # ExternalName: a CNAME alias, followed by the pod's resolver, to a real HTTP answer
+    by_alias = http(f"http://{cluster.nodes[0].address}:{NODE_PORT}/cgi-bin/ask?api-alias")
+    assert by_alias.startswith("v1 api-"), by_alias
+
+
+def test_up_again_changes_nothing(app: App) -> None:
+    preview = json.loads(ok(podplay("preview", str(app.program), "--json")))
+    assert preview["changes"] == [] and preview["summary"] == "no changes"
+    ok(podplay("preview", str(app.program), "--expect-no-changes"))
+    out = ok(podplay("up", str(app.program), "-y"))
+    assert "Resources: no changes" in out
+    record = app.last_up
+    assert record["changes"] == []
+    assert [p["playbook"] for p in record["playbooks"]] == ["site.yml"]
+    assert record["changed"] == 0, record["playbooks"][0]["changed_tasks"]
+
+
+def test_bad_program_changes_nothing_on_any_node(app: App, cluster: Cluster) -> None:
+    before = _snapshot(cluster)
+    state_before = {p.name: p.read_bytes() for p in app.stack.glob("*.json")}
+    bad = app.write(name="bad.py", extra='pp.Service("api", selector=api, ports=[80])')
+    done = podplay("up", str(bad), "-y")
+    assert done.returncode == 2
+    assert done.stderr.startswith(f"error: {bad}:") and "Traceback" not in done.stderr
+    assert 'a Service named "api" already exists in namespace "default"' in done.stderr
+    assert _snapshot(cluster) == before
+    assert {p.name: p.read_bytes() for p in app.stack.glob("*.json")} == state_before
+
+
+class ClientLoop(threading.Thread):
+    """Requests through a service, one new connection each, until stopped."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(daemon=True)
+        self.url = url
+        self.stop = threading.Event()
+        self.answers: list[str] = []
+        self.failures: list[str] = []
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                self.answers.append(http(self.url, timeout=3))
+            except Exception as err:  # every failure counts, whatever it is
+                self.failures.append(f"{time.strftime('%T')} {err!r}")
+            time.sleep(0.02)
+
+
+def test_image_change_replaces_pods_one_at_a_time_without_a_failed_request(
+    app: App, cluster: Cluster
+) -> None:
+    old = {p["name"] for p in app.pods()}
+    program = app.write(version="v2")
+    preview = json.loads(ok(podplay("preview", str(program), "--json")))
+    replaced = [c for c in preview["changes"] if c["kind"] == "Pod"]
+    assert [c["op"] for c in replaced] == ["+-"] * 3
+    assert {c["replaces"] for c in replaced} == old
+
+    loop = ClientLoop(f"http://{cluster.nodes[0].address}:{NODE_PORT}/cgi-bin/whoami")
+    loop.start()
+    try:
+        out = ok(podplay("up", str(program), "-y"))
+    finally:
+        loop.stop.set()
+        loop.join(10)
+    assert "in 7 steps" in out
+    assert loop.failures == [], f"{len(loop.failures)} of {len(loop.answers)} failed"
+    versions = [a.split()[0] for a in loop.answers]
+    assert versions[0] == "v1" and versions[-1] == "v2" and len(versions) > 50
+
+    # one at a time, as the nodes saw it: each new pod started before the next old one
+    # was stopped, and never two old pods stopped without a new one in between
+    wait_until(lambda: not old & {p["name"] for p in app.pods()}, timeout=60, what="old pods gone")
+    new = {p["name"] for p in app.pods()}
+    assert new.isdisjoint(old) and len(new) == 3
+    events = [e for _, es in app.access().each(lambda c: c.events()) for e in es]
+    started = sorted(e["time"] for e in events if e["pod"] in new and e["reason"] == "Started")
+    killed = sorted(e["time"] for e in events if e["pod"] in old and e["reason"] == "Killing")
+    assert len(started) == 3 and len(killed) == 3, (started, killed)
+    assert started[0] < killed[0] < started[1] < killed[1] < started[2] < killed[2]
+
+
+def test_scale_3_to_5_adds_two_pods_and_keeps_the_others(app: App) -> None:
+    before = {p["name"]: [c["container_id"] for c in p["containers"]] for p in app.pods()}
+    program = app.write(version="v2", replicas=5)
+    preview = json.loads(ok(podplay("preview", str(program), "--json")))
+    pods = [c for c in preview["changes"] if c["kind"] == "Pod"]
+    assert [c["op"] for c in pods] == ["+", "+"]
+    assert [c["op"] for c in preview["changes"] if c["kind"] != "Pod"] == ["~"]
+    out = ok(podplay("up", str(program), "-y"))
+    assert "5 pods available" in out
+    after = {p["name"]: [c["container_id"] for c in p["containers"]] for p in app.pods()}
+    assert len(after) == 5
+    assert {name: after[name] for name in before} == before
+
+
+def _ansible_running(build: Path) -> list[str]:
+    found = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            text = cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if "ansible-playbook" in text and str(build) in text:
+            found.append(text)
+    return found
+
+
+def test_ctrl_c_in_the_middle_of_up_then_up_converges(app: App, cluster: Cluster) -> None:
+    program = app.write(version="v2", replicas=3)
+    journal = app.stack / "journal.json"
+    proc = subprocess.Popen(
+        [PODPLAY, "up", str(program), "-y"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(
+            lambda: journal.exists() and json.loads(journal.read_text())["phase"] == "converge",
+            timeout=120,
+            what="up to reach its converge phase",
+        )
+        wait_until(lambda: _ansible_running(app.stack / "build"), timeout=30, what="ansible")
+        time.sleep(1)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert journal.exists()
+    assert _ansible_running(app.stack / "build") == []
+
+    out = ok(podplay("up", str(program), "-y"))
+    assert "resuming an interrupted up" in out
+    assert not journal.exists()
+    wait_until(lambda: len(app.pods()) == 3, timeout=60, what="the two removed pods gone")
+    ok(podplay("verify", str(program), "-q"))
+    ok(podplay("preview", str(program), "--expect-no-changes"))
+
+
+def _dns_answers(cluster: Cluster, node: str, name: str) -> str:
+    cmd = checks.dns_command(name, checks.A, "10.96.0.10", timeout=2)
+    return node_exec(cluster, node, cmd).stdout
+
+
+def test_destroy_removes_the_app_then_the_cluster(app: App, cluster: Cluster) -> None:
+    program = app.root / "app.py"
+    assert _dns_answers(cluster, "node1", "api.default.svc.cluster.local").count("10.96.")
+    ok(podplay("destroy", str(program), "-y", "--keep-cluster"))
+    for node in cluster.nodes:
+        pods = node_exec(cluster, node, "docker ps -aq --filter label=io.podplay.pod").stdout
+        assert pods.strip() == "", f"pod containers left on {node.name}"
+        chains = node_exec(cluster, node, "iptables-save | grep -o '^:PODPLAY-[A-Z0-9-]*'").stdout
+        assert [c for c in chains.split() if not c.startswith(":PODPLAY-NET-")] == []
+        assert "10.96." not in _dns_answers(cluster, node.name, "api.default.svc.cluster.local")
+    assert not (app.stack / "plan.json").exists()
+
+    ok(podplay("destroy", str(program), "-y"))
+    assert substrate.get_cluster(cluster.name) is None
+    left = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label=io.podplay.cluster={cluster.name}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert left.strip() == ""
