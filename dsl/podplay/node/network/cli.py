@@ -1,18 +1,35 @@
-"""`podplay-node.pyz network apply [--config PATH] [--check] [--json]`.
+"""`podplay-node.pyz network apply [--config PATH] [--desired -] [--check] [--json]`.
+
+With `--desired -` the desired network.json comes on stdin and is written to `--config`
+(with the boot unit `podplay-network.service`, enabled) before the network is converged:
+that is how the network role applies a node's whole network state in one call. Without it,
+the file at `--config` is applied (what the boot unit runs).
 
 Exit 0 when the network is (or, with --check, already was) as configured; 1 on failure with
-one line on stderr. `--json` prints `{"changed": bool, "changes": [...]}` for the network role.
+one line on stderr. `--json` prints `{"changed": bool, "changes": [...]}`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import subprocess
 import sys
 
 from podplay.node.network.apply import NetworkError, apply
-from podplay.node.network.config import DEFAULT_CONFIG, ConfigError, load_config
+from podplay.node.network.config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
+from podplay.node.network.files import ensure_files
 from podplay.node.network.host import HostError
+
+
+def bundle_path() -> str:
+    """This bundle's own path (what the boot unit must run)."""
+    import podplay.node
+
+    here = os.path.abspath(podplay.node.__file__)
+    marker = ".pyz" + os.sep
+    return here.split(marker, 1)[0] + ".pyz" if marker in here else "/opt/podplay/podplay-node.pyz"
 
 
 def main(argv=None) -> int:
@@ -20,14 +37,23 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("apply", help="set up bridge, routes and NAT from network.json")
     cmd.add_argument("--config", default=DEFAULT_CONFIG)
-    cmd.add_argument(
-        "--check", action="store_true", help="report what would change, change nothing"
-    )
+    cmd.add_argument("--desired", metavar="-", help="'-': read the desired network.json on stdin")
+    cmd.add_argument("--check", action="store_true", help="report, change nothing")
     cmd.add_argument("--json", action="store_true", help="machine-readable result on stdout")
     args = parser.parse_args(argv)
     try:
-        changes = apply(load_config(args.config), check=args.check)
-    except (ConfigError, HostError, NetworkError) as err:
+        changes = []
+        if args.desired == "-":
+            try:
+                doc = json.load(sys.stdin)
+            except ValueError as err:
+                raise ConfigError("desired network.json on stdin is not JSON: %s" % err) from None
+            cfg = parse_config(doc)  # validated before anything is written
+            changes += ensure_files(doc, args.config, bundle_path(), check=args.check)
+        else:
+            cfg = load_config(args.config)
+        changes += apply(cfg, check=args.check)
+    except (ConfigError, HostError, NetworkError, OSError, subprocess.CalledProcessError) as err:
         if args.json:
             print(json.dumps({"changed": False, "failed": True, "msg": str(err)}))
         print("network apply: %s" % err, file=sys.stderr)
