@@ -111,8 +111,11 @@ def test_crash_restart_then_backoff_then_restart(world) -> None:
     assert ("run", "web-1", "web", 2) not in rt.calls
     c = status(agent, "web-1")["containers"][0]
     assert (c["state"], c["reason"]) == ("waiting", "CrashLoopBackOff")
-    assert agent._deadline == clock.t + 10
-    clock.t += 10
+    assert "back-off 10s" in c["message"]
+    clock.t += 9.9
+    pump(agent)
+    assert ("run", "web-1", "web", 2) not in rt.calls
+    clock.t += 0.1
     pump(agent)
     assert ("run", "web-1", "web", 2) in rt.calls
     assert rt.calls[-1] == ("remove", "c0002")  # attempt 0: neither latest nor previous
@@ -202,6 +205,7 @@ def test_state_survives_for_the_next_agent(world) -> None:
     pump(agent)
     rt.exit(rt.running("web-1", "web").id, 1)
     pump(agent)
+    agent._save_state()  # what the agent does when it stops (otherwise at most once a second)
     saved = json.loads((Path(cfg.state_dir) / "agent-state.json").read_text())
     assert saved["streaks"] == {"u1/web": 1}
     assert saved["pods"][0]["name"] == "web-1" and saved["generation"] == agent.board.generation
@@ -237,7 +241,23 @@ def test_backoff_streak_is_remembered_by_the_next_agent(world) -> None:
     rt.exit(rt.running("web-1", "web").id, 1)
     pump(first)  # restarted at once: streak 1
     rt.exit(rt.running("web-1", "web").id, 1)
+    first._save_state()  # on stop
     second = new_agent(world)  # reads agent-state.json
     pump(second)
     c = status(second, "web-1")["containers"][0]
     assert c["reason"] == "CrashLoopBackOff" and "back-off 10s" in c["message"]
+
+
+def test_state_is_written_at_most_once_a_second(world) -> None:
+    clock, rt, cfg, pods = world
+    write(pods, web_doc())
+    agent = new_agent(world)
+    pump(agent)
+    path = Path(cfg.state_dir) / "agent-state.json"
+    first = path.read_text()
+    rt.exit(rt.running("web-1", "web").id, 1)
+    pump(agent)
+    assert path.read_text() == first  # changed, but within the second
+    clock.t += 1
+    pump(agent)
+    assert json.loads(path.read_text())["streaks"] == {"u1/web": 1}

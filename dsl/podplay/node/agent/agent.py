@@ -50,6 +50,8 @@ log = logging.getLogger("podplay.agent")
 # sandbox start; only a network appearing or going matters).
 _CONTAINER_ACTIONS = {"start", "die", "destroy", "oom", "pause", "unpause", "rename"}
 _NETWORK_ACTIONS = {"create", "destroy", "remove"}
+_DEATHS = {"die", "oom"}
+SAVE_INTERVAL = 1.0
 
 
 @dataclass
@@ -113,6 +115,8 @@ class Agent:
         self._deadline: Optional[float] = None
         self._reported: set = set()  # (key, reason, message) already recorded as events
         self._saved_state = ""
+        self._last_save = 0.0
+        self._save_due: Optional[float] = None
         self._memory = remembered if remembered is not None else memory.load(cfg.state_dir)
         self._load_state()
 
@@ -149,6 +153,7 @@ class Agent:
                 log.exception("reconcile pass failed")
                 self._dirty_engine = True
                 time.sleep(1)
+        self._save_state()
         if self._watcher is not None:
             self._watcher.stop()
         self.workers.shutdown(wait=False)
@@ -214,8 +219,8 @@ class Agent:
             self._dispatch(decision.actions)
         self._schedule_probes(now)
         self._publish(desired, failed, decision)
-        self._save_state()
-        deadlines = [decision.wake_at, self._next_resync]
+        self._save_state(now)
+        deadlines = [decision.wake_at, self._next_resync, self._save_due]
         deadlines += [p.next_due() for p in self.probes.values()]
         self._deadline = min(d for d in deadlines if d is not None)
 
@@ -282,7 +287,9 @@ class Agent:
                     if typ == "container":
                         attrs = (ev.get("Actor") or {}).get("Attributes") or {}
                         if L_POD in attrs and action in _CONTAINER_ACTIONS:
-                            self.post("engine", False, (ev.get("Actor") or {}).get("ID", ""))
+                            # the list lags a death: inspect what died rather than trust it
+                            cid = (ev.get("Actor") or {}).get("ID", "")
+                            self.post("engine", False, cid if action in _DEATHS else "")
                     elif typ == "image" or (typ == "network" and action in _NETWORK_ACTIONS):
                         self.post("engine", True)
             except Exception as err:  # engine restarting or gone
@@ -556,7 +563,12 @@ class Agent:
                 except (TypeError, ValueError):
                     continue
 
-    def _save_state(self) -> None:
+    def _save_state(self, now: Optional[float] = None) -> None:
+        """Write agent-state.json when it changed, at most once a second (and when stopping)."""
+        if now is not None and now < self._last_save + SAVE_INTERVAL:
+            self._save_due = self._last_save + SAVE_INTERVAL
+            return
+        self._save_due = None
         live_uids = {o.uid for o in self.observed}
         self.streaks = {k: v for k, v in self.streaks.items() if k[0] in live_uids}
         generation, pods = self.board.snapshot()
@@ -570,6 +582,7 @@ class Agent:
         if text == self._saved_state:
             return
         self._saved_state = text
+        self._last_save = self.clock()
         try:
             memory.save(self.cfg.state_dir, text)
         except OSError as err:

@@ -34,7 +34,7 @@ class AgentConfig:
     cluster_domain: str = "cluster.local"
     backoff: BackoffPolicy = field(default_factory=BackoffPolicy)
     resync_seconds: float = 10.0
-    workers: int = 4
+    workers: int = 8
     path: str = ""
 
     @property

@@ -36,9 +36,9 @@ def save(state_dir: str, text: str) -> None:
 
 
 def write_atomic(path: str, data: bytes) -> None:
+    """Temp file + rename. No fsync: under a burst of container starts the disk is busy and
+    an fsync can take seconds; a file lost to a power cut only costs a readiness re-probe."""
     tmp = "%s.tmp.%d" % (path, os.getpid())
     with open(tmp, "wb") as f:
         f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
     os.replace(tmp, path)

@@ -130,6 +130,15 @@ class DockerRuntime:
             cached = self._inspected.get(cid)
         if not force and cached is not None and cached[0] == state:
             return cached
+        if state == "created" and not force:
+            # never started: nothing to learn by inspecting (a burst of pod starts lists many)
+            return state, {
+                "exit_code": None,
+                "started_at": None,
+                "finished_at": None,
+                "oom_killed": False,
+                "error": "",
+            }
         try:
             info = self.api.inspect_container(cid)
         except NotFound:
@@ -254,6 +263,17 @@ class DockerRuntime:
         except APIError as err:
             self._remove_quietly(cid)
             raise RuntimeError_("StartError", "starting %s: %s" % (name, _explain(err))) from None
+        # We know it is running and since when: no inspect for it until its state changes
+        # (a burst of pod starts would otherwise inspect every new container on the loop).
+        details = {
+            "exit_code": None,
+            "started_at": time.time(),
+            "finished_at": None,
+            "oom_killed": False,
+            "error": "",
+        }
+        with self._lock:
+            self._inspected[cid] = ("running", details)
 
     def _write_resolv_conf(self, cid: str, dns) -> None:
         """Point the pod straight at the cluster DNS (as the kubelet's dockershim did): the
