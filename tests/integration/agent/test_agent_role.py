@@ -64,6 +64,12 @@ def test_images_are_side_loaded_only_where_missing(cluster: Cluster, sideload_im
     assert again.ok and again.changed == 0  # compared by id: nothing copied twice
 
 
+def test_an_image_built_elsewhere_is_exported_with_its_id(busybox_on_nodes) -> None:
+    exported = images.export_image(busybox_on_nodes.ref)
+    assert exported.id == busybox_on_nodes.id
+    assert Path(exported.archive).stat().st_size > 1_000_000  # busybox is in it
+
+
 def test_role_runs_the_pods_of_a_node_and_converges(
     cluster: Cluster, access: ClusterAccess, busybox_on_nodes, sideload_image
 ) -> None:
