@@ -162,6 +162,21 @@ CASES: dict[str, Callable[[], Case]] = {
         [obs(NEVER, "POD"), obs(NEVER, "web", 0, "exited", exit_code=1)],
         [("Remove", "job", ["job-POD-0"])],
     ),
+    "Never, sandbox gone under a running container: stopped, not started again": lambda: Case(
+        [NEVER],
+        [obs(NEVER, "POD", 0, "exited"), obs(NEVER, "web", 0)],
+        [("Kill", "job-web-0", "sandbox gone; restart policy Never")],
+    ),
+    "Never, node rebooted: the pod has ended": lambda: Case(
+        [NEVER],
+        [obs(NEVER, "POD", 0, "exited"), obs(NEVER, "web", 0, "exited", exit_code=255)],
+        [],
+    ),
+    "Never, never started yet: started": lambda: Case(
+        [NEVER],
+        [],
+        [("StartPod", "job", 0, (("web", 0),), [], "new pod")],
+    ),
     "Never, finished and sandbox gone: nothing more": lambda: Case(
         [NEVER],
         [obs(NEVER, "web", 0, "exited", exit_code=1)],

@@ -8,7 +8,7 @@ Rules, as the kubelet applies them:
 - a pod needs a running sandbox of its current uid and configuration; without one (new pod,
   sandbox died, node rebooted, template changed) the pod is started afresh: old containers
   stopped and removed, a new sandbox, then every app container (restart count + 1 for those
-  that existed);
+  that existed) -- except a restart policy Never pod whose containers have run: it ends;
 - an app container that exited is restarted by the restart policy (Always; OnFailure when
   the exit code is not 0; Never: not at all) after the crash-loop backoff;
 - a running container whose configuration changed is replaced; one whose liveness or
@@ -178,6 +178,16 @@ def _decide_pod(spec: PodSpec, observed: List[Observed], ctx: Context, out: Deci
             extra = [o for o in observed if o.is_sandbox]
             if extra:
                 out.actions.append(RemoveContainers(key, tuple(extra)))
+            return
+        ran = [
+            o for o in observed if not o.is_sandbox and o.uid == spec.uid and not o.never_started
+        ]
+        if spec.restart_policy == "Never" and ran:
+            # The kubelet's rule: a Never pod whose containers have run is not started again
+            # when its sandbox goes; what still runs is stopped and the pod ends.
+            for o in ran:
+                if o.running:
+                    out.actions.append(KillContainer(key, o, "sandbox gone; restart policy Never"))
             return
         sandboxes = [o.attempt for o in observed if o.is_sandbox and o.uid == spec.uid]
         attempts = []
