@@ -170,7 +170,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "Never, node rebooted: the pod has ended": lambda: Case(
         [NEVER],
         [obs(NEVER, "POD", 0, "exited"), obs(NEVER, "web", 0, "exited", exit_code=255)],
-        [],
+        [("Remove", "job", ["job-POD-0"])],  # the dead sandbox goes; the app stays, for logs
     ),
     "Never, never started yet: started": lambda: Case(
         [NEVER],
