@@ -13,7 +13,6 @@ Chains named PODPLAY-NET-* belong to the network setup and are never written or 
 
 from __future__ import annotations
 
-import shlex
 from collections import OrderedDict
 from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
 
@@ -37,10 +36,6 @@ class Jump(NamedTuple):
     table: str
     chain: str
     spec: str
-
-    @property
-    def target(self) -> str:
-        return target_of(self.spec) or ""
 
 
 def target_of(spec: str) -> Optional[str]:
@@ -192,11 +187,6 @@ def _jump_fixes(table: str, jumps: Iterable[Jump], current: Current) -> List[str
         deletes.extend("-D %s %s" % (chain, r) for r in ours)
         inserts.extend("-I %s %d %s" % (chain, i + 1, spec) for i, spec in enumerate(specs))
     return deletes + inserts
-
-
-def split_rule(spec: str) -> List[str]:
-    """Words of a rule spec, honouring the quotes iptables-save puts around comments."""
-    return shlex.split(spec)
 
 
 def chain_count(ruleset: Ruleset) -> Tuple[int, int]:
