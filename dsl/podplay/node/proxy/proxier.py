@@ -14,12 +14,14 @@ ready endpoints change. Nothing is ever flushed on exit: routing keeps working w
 proxy restarts (fail static).
 
 How it scales to 50 nodes: readiness arrives pushed over one connection per peer (see
-watch.py), so the loop does no polling of peers; a pod turning unready is one snapshot line,
-one partial sync of the chains of the services that pod backs (one chain per service port,
-a few ms in iptables-restore), on every node within milliseconds; a silent node is noticed
-by its 2 s deadline, not by probing. Rendering is linear in services x endpoints (about
-40 ms for 10,000 endpoints) and applying a change costs in proportion to the changed
-chains, not to the cluster (see bench/bench_proxy.py).
+watch.py: 50 idle sockets per node, 50 one-line heartbeats a second), so the loop never
+polls peers; a pod turning unready is one snapshot line, then on every node one partial
+sync that rewrites only the chain of each service port that pod backs; a silent node is
+noticed by its 2 s deadline, not by probing. A full render is linear in services x
+endpoints (20-40 ms for 1,000 services x 10 endpoints) and the RenderCache re-renders only
+the services whose ready endpoints changed (5-10 ms at that size); applying a change costs
+one iptables-restore of the changed chains (30-50 ms, mostly the tool reading the nf_tables
+ruleset), not of the cluster. Figures: bench/bench_proxy.py.
 """
 
 from __future__ import annotations
