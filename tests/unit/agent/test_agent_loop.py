@@ -261,3 +261,29 @@ def test_state_is_written_at_most_once_a_second(world) -> None:
     clock.t += 1
     pump(agent)
     assert json.loads(path.read_text())["streaks"] == {"u1/web": 1}
+
+
+class Held(Inline):
+    def submit(self, fn, *args):
+        return Future()
+
+
+def test_unchanged_probe_results_need_no_full_pass(world) -> None:
+    _, rt, _, pods = world
+    doc = web_doc()
+    doc["containers"][0]["readiness"] = {"type": "tcp", "port": 8080, "period": 5}
+    write(pods, doc)
+    agent = new_agent(world)
+    agent.probe_pool = Held()  # probes are not run here; outcomes are fed by hand
+    pump(agent)
+    cid = rt.running("web-1", "web").id
+    spec = agent.probes[cid].trackers["readiness"].spec
+    agent._pass_needed = False
+    agent._handle(("probe", cid, "readiness", spec, True, "connected"))
+    assert agent._pass_needed  # first success: the pod turns ready
+    agent.step()
+    assert status(agent, "web-1")["ready"]
+    agent._handle(("probe", cid, "readiness", spec, True, "connected"))
+    assert not agent._pass_needed  # same outcome again: only the next probe to schedule
+    agent._handle(("manifests",))
+    assert agent._pass_needed

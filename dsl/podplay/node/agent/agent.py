@@ -112,7 +112,9 @@ class Agent:
         # containers an event just named: inspect them rather than trust the (lagging) list
         self._fresh_ids: set = set()
         self._next_resync = 0.0
-        self._deadline: Optional[float] = None
+        self._deadline: Optional[float] = None  # next wake-up: a probe or a full pass
+        self._full_due: Optional[float] = None  # next full pass (backoff end, resync, save)
+        self._pass_needed = True
         self._reported: set = set()  # (key, reason, message) already recorded as events
         self._saved_state = ""
         self._last_save = 0.0
@@ -148,7 +150,10 @@ class Agent:
             if self._stopping.is_set():
                 break
             try:
-                self.step()
+                if self._pass_needed or self.clock() >= (self._full_due or 0.0):
+                    self.step()
+                else:
+                    self.probe_step()
             except Exception:  # the loop must survive a bug in one pass
                 log.exception("reconcile pass failed")
                 self._dirty_engine = True
@@ -180,6 +185,8 @@ class Agent:
 
     def _handle(self, msg: tuple) -> None:
         kind = msg[0]
+        if kind != "probe":
+            self._pass_needed = True
         if kind == "manifests":
             self._dirty_manifests = True
         elif kind == "engine":
@@ -190,12 +197,20 @@ class Agent:
                 self._fresh_ids.add(msg[2])
         elif kind == "done":
             self._on_done(*msg[1:])
-        elif kind == "probe":
-            self._on_probe(*msg[1:])
+        elif kind == "probe" and self._on_probe(*msg[1:]):
+            self._pass_needed = True
 
     # -- one pass -------------------------------------------------------------------------
 
+    def probe_step(self) -> None:
+        """The idle path: probes came back unchanged, or more are due; nothing to decide."""
+        now = self.clock()
+        self._schedule_probes(now)
+        self._set_deadline()
+
     def step(self) -> None:
+        """One full pass: read what changed, decide, act, probe, publish."""
+        self._pass_needed = False
         now = self.clock()
         if self._dirty_manifests:
             self._dirty_manifests = False
@@ -220,9 +235,14 @@ class Agent:
         self._schedule_probes(now)
         self._publish(desired, failed, decision)
         self._save_state(now)
-        deadlines = [decision.wake_at, self._next_resync, self._save_due]
-        deadlines += [p.next_due() for p in self.probes.values()]
-        self._deadline = min(d for d in deadlines if d is not None)
+        full = [d for d in (decision.wake_at, self._next_resync, self._save_due) if d is not None]
+        self._full_due = min(full) if full else None
+        self._set_deadline()
+
+    def _set_deadline(self) -> None:
+        times = [p.next_due() for p in self.probes.values()] + [self._full_due]
+        times = [t for t in times if t is not None]
+        self._deadline = min(times) if times else None
 
     def _load_manifests(self) -> None:
         try:
@@ -469,11 +489,12 @@ class Agent:
         ok, message = run_probe(spec, ip, cid, self.exec_prober)
         self.post("probe", cid, kind, spec, ok, message)
 
-    def _on_probe(self, cid: str, kind: str, spec, ok: bool, message: str) -> None:
+    def _on_probe(self, cid: str, kind: str, spec, ok: bool, message: str) -> bool:
+        """Feed a probe outcome; True when it changed what the pod reports or needs."""
         p = self.probes.get(cid)
         t = p.trackers.get(kind) if p is not None else None
         if t is None or t.spec != spec:
-            return  # the container or its probe is gone
+            return False  # the container or its probe is gone
         changed = t.record(ok, self.clock(), message)
         if not ok and (changed or t.failures == 1):
             o = next((o for o in self.observed if o.id == cid), None)
@@ -485,6 +506,7 @@ class Agent:
                     "Unhealthy",
                     "%s probe of %s failed: %s" % (kind, o.container, message),
                 )
+        return changed
 
     def _ready_of(self, o: Observed) -> bool:
         p = self.probes.get(o.id)
