@@ -14,6 +14,7 @@ import click
 
 from podplay.control.progress import DeploymentProgress
 from podplay.control.reporter import Reporter
+from podplay.errors import PodplayError
 
 
 class ConsoleReporter(Reporter):
@@ -89,6 +90,12 @@ class ConsoleReporter(Reporter):
             self.live = None
 
 
+class Interrupted(PodplayError):
+    """Ctrl-C while applying: the journal stays, the next `up` finishes."""
+
+    exit_code = 130
+
+
 def _confirm(yes: bool) -> None:
     if yes or not sys.stdin.isatty():
         return
@@ -128,7 +135,14 @@ def up(program: str, yes: bool, stack_name: str | None, verbose: bool) -> None:
         else:
             click.echo("No changes; converging the nodes anyway to put any drift right.")
         click.echo()
-        result = apply(prep, reporter, verbose=verbose)
+        try:
+            result = apply(prep, reporter, verbose=verbose)
+        except KeyboardInterrupt:
+            reporter.progress_done()
+            raise Interrupted(
+                f"interrupted; the journal in {state.directory} keeps what was started: "
+                f"`podplay up {program}` finishes the job"
+            ) from None
     click.echo()
     steps = f" in {result.stages} steps" if result.stages > 1 else ""
     click.echo(
