@@ -81,4 +81,7 @@ def format_outputs(data: dict[str, Any]) -> str:
         for s in services:
             lines.append(f"  {s['namespace']}/{s['name']} ({s['type']})")
             lines += [f"    {r}" for r in s["reach"]]
+    urls = [r.split()[0] for s in services for r in s["reach"] if r.startswith("http://")]
+    if urls:
+        lines += ["", f"Try: curl {urls[0]}/"]
     return "\n".join(lines)

@@ -177,7 +177,6 @@ def prepare(
         base = journal_plan or applied
     with timer("images"):
         if build:
-            reporter.phase("images")
             built: BuiltImages | None = build_images(stack, reporter.info)
             refs = built.refs
         else:
@@ -345,7 +344,7 @@ def apply(
                     )
         current = stage
     state.advance("wait", len(plans) - 1)
-    reporter.phase("wait")
+    reporter.phase("wait", "every deployment available, its pods routed on every node")
     probe = probe or _probe(workspace, target.name)
     with timer("wait"):
         wait_available(

@@ -47,6 +47,7 @@ def test_outputs_say_how_to_reach_every_service_type() -> None:
     ]
     text = format_outputs(data)
     assert text.startswith("Outputs:\n  port  30080\n\nServices:\n  default/backend (ClusterIP)")
+    assert text.endswith("\n\nTry: curl http://172.30.9.11:30080/")
 
 
 # -- plans between stages -----------------------------------------------------------------
