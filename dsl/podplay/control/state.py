@@ -23,6 +23,7 @@ import contextlib
 import fcntl
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -171,10 +172,12 @@ class StackState:
             (self.directory / "journal.json").unlink()
 
     def forget(self) -> None:
-        """After a destroy: nothing of this stack exists any more."""
-        for name in ("plan.json", "outputs.json", "journal.json"):
+        """After a destroy: nothing of this stack exists any more (the lock stays, held)."""
+        for name in ("plan.json", "outputs.json", "journal.json", "last-up.json"):
             with contextlib.suppress(FileNotFoundError):
                 (self.directory / name).unlink()
+        for name in ("build", "verify"):  # rendered for a cluster that is gone
+            shutil.rmtree(self.directory / name, ignore_errors=True)
 
     @contextlib.contextmanager
     def lock(self, command: str) -> Iterator[None]:

@@ -246,3 +246,14 @@ def test_journal_records_previous_plan_and_stage(tmp_path: Path) -> None:
 
 def test_facts_builder_is_consistent_with_the_plan() -> None:
     assert [n.address for n in shop_plan().nodes] == [n.address for n in facts().nodes]
+
+
+def test_forget_leaves_only_the_lock(tmp_path: Path) -> None:
+    state = StackState(tmp_path / "s")
+    with state.lock("podplay destroy"):
+        state.commit({"v": 1}, {"exports": {}})
+        (state.directory / "last-up.json").write_text("{}")
+        (state.directory / "build" / "host_vars").mkdir(parents=True)
+        state.forget()
+    assert sorted(p.name for p in state.directory.iterdir()) == ["lock"]
+    assert state.applied_plan() is None
