@@ -9,8 +9,6 @@ import sys
 import threading
 from pathlib import Path
 
-import pytest
-
 import podplay as pp
 from podplay.dsl import Stack
 from podplay.node.dns import wire
@@ -128,30 +126,44 @@ def test_outputs(podplay_cluster):
 """
 
 
-def test_plugin_gives_user_tests_the_cluster(pytester: pytest.Pytester, tmp_path: Path) -> None:
+def run_pytest(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """A pytest of its own in `directory` (the plugin loads from its installed entry point)."""
+    (directory / "pytest.ini").write_text("[pytest]\n")
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+
+
+def test_plugin_gives_user_tests_the_cluster(tmp_path: Path) -> None:
     build = tmp_path / "build"
     build.mkdir()
     (build / "plan.json").write_text(small_plan().to_json())
-    pytester.makepyfile(test_user=USER_TESTS)
+    (tmp_path / "test_user.py").write_text(USER_TESTS)
     inventory = str(build / "inventory.yml")
-    collected = pytester.runpytest("--podplay-inventory", inventory, "--collect-only", "-q")
-    assert "test_user.py::test_each_node[node1]" in collected.outlines
-    assert "test_user.py::test_each_node[node2]" in collected.outlines
-    ran = pytester.runpytest("--podplay-inventory", inventory, "-k", "plan or outputs")
-    ran.assert_outcomes(passed=2, deselected=2)
+    collected = run_pytest(tmp_path, "--podplay-inventory", inventory, "--collect-only", "-q")
+    assert "test_user.py::test_each_node[node1]" in collected.stdout
+    assert "test_user.py::test_each_node[node2]" in collected.stdout
+    ran = run_pytest(tmp_path, "--podplay-inventory", inventory, "-k", "plan or outputs")
+    assert ran.returncode == 0, ran.stdout
+    assert "2 passed, 2 deselected" in ran.stdout
 
 
-def test_plugin_skips_without_a_cluster(pytester: pytest.Pytester) -> None:
-    pytester.makepyfile(test_user=USER_TESTS)
-    result = pytester.runpytest("-rs")
-    result.assert_outcomes(skipped=3)
-    result.stdout.fnmatch_lines(["*no podplay cluster: pass --podplay-program*"])
+def test_plugin_skips_without_a_cluster(tmp_path: Path) -> None:
+    (tmp_path / "test_user.py").write_text(USER_TESTS)
+    result = run_pytest(tmp_path, "-rs")
+    assert result.returncode == 0, result.stdout
+    assert "3 skipped" in result.stdout
+    assert "no podplay cluster: pass --podplay-program" in result.stdout
 
 
-def test_plugin_says_why_a_cluster_cannot_be_loaded(
-    pytester: pytest.Pytester, tmp_path: Path
-) -> None:
-    pytester.makepyfile(test_user="def test_plan(podplay_plan):\n    pass\n")
-    result = pytester.runpytest("--podplay-inventory", str(tmp_path / "nowhere" / "inv.yml"))
-    result.assert_outcomes(errors=1)  # a fixture error: the message says what is missing
-    result.stdout.fnmatch_lines(["*plan.json is missing (the build directory of an up)*"])
+def test_plugin_says_why_a_cluster_cannot_be_loaded(tmp_path: Path) -> None:
+    (tmp_path / "test_user.py").write_text("def test_plan(podplay_plan):\n    pass\n")
+    result = run_pytest(tmp_path, "--podplay-inventory", str(tmp_path / "nowhere" / "inv.yml"))
+    assert result.returncode == 1
+    assert "1 error" in result.stdout  # a fixture error: the message says what is missing
+    assert "plan.json is missing (the build directory of an up)" in result.stdout
