@@ -145,6 +145,7 @@ class Workspace:
     def __init__(self, directory: Path, options: RenderOptions) -> None:
         self.directory = directory
         self.options = options
+        self.nodes = 0  # of the plan last written: every node gets a fork
 
     @property
     def inventory(self) -> Path:
@@ -152,6 +153,7 @@ class Workspace:
 
     def write(self, plan: Plan) -> None:
         """Render `plan` (and the extra playbooks) into the directory, atomically per file."""
+        self.nodes = len(plan.nodes)
         files = render(plan, self.options)
         files["stage.yml"] = stage_playbook(plan)
         files["teardown.yml"] = teardown_playbook(plan)
@@ -163,13 +165,12 @@ class Workspace:
         *,
         verbose: bool = False,
         output: Callable[[str], None] | None = None,
-        forks: int = 20,
     ) -> PlaybookResult:
         """ansible-playbook on one of the directory's playbooks (output kept unless verbose)."""
         return run_playbook(
             self.directory / playbook,
             self.inventory,
-            forks=forks,
+            forks=max(20, self.nodes),
             quiet=not verbose and output is None,
             output=output,
             mitogen=use_mitogen(),
