@@ -3,7 +3,7 @@
 Targets on a 2-core machine: 3 nodes created, SSH-reachable and configured <= 30 s; a no-op
 site.yml <= 10 s. The node image must be cached (`make setup`); it is not part of the time.
 
-    .venv/bin/python bench/bench_cluster.py [--sizes 1,3,5] [--noop-runs 3] [--mitogen]
+    .venv/bin/python bench/bench_cluster.py [--sizes 1,3,5] [--noop-runs 3] [--no-mitogen]
 """
 
 from __future__ import annotations
@@ -72,10 +72,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="1,3,5")
     parser.add_argument("--noop-runs", type=int, default=3)
-    parser.add_argument("--mitogen", action="store_true", help="use Mitogen when installed")
+    parser.add_argument("--no-mitogen", action="store_true", help="plain Ansible strategy")
     args = parser.parse_args()
-    if args.mitogen:
-        os.environ["PODPLAY_MITOGEN"] = "1"
+    os.environ["PODPLAY_MITOGEN"] = "0" if args.no_mitogen else "1"
     PINNED["podplay_node_bundle"] = str(bundle.ensure_bundle())
     image = node_image.ensure_node_image()
     state = "built now" if image.built else "cached"

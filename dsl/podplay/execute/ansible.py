@@ -205,13 +205,14 @@ def run_playbook(
     `playbook` is a path or a name inside the repository's playbooks/ directory; `inventory`
     a path or an ansible host list ("localhost,"). Output streams to stdout (or to `output`,
     a line callback) unless `quiet`; its last lines are kept in `output_tail` either way.
-    Mitogen is used when installed and `mitogen` (default: env PODPLAY_MITOGEN=1) is true.
+    Mitogen (strategy mitogen_linear: 2-3x faster here, see bench/bench_cluster.py) is used
+    when it is installed, unless `mitogen=False` or env PODPLAY_MITOGEN=0.
     """
     path = Path(playbook)
     if not path.is_absolute() and not path.exists():
         path = playbooks_dir() / path
     if mitogen is None:
-        mitogen = os.environ.get(MITOGEN_ENV, "") == "1"
+        mitogen = os.environ.get(MITOGEN_ENV, "1") != "0"
     with tempfile.TemporaryDirectory(prefix="podplay-ansible-") as tmp:
         stats_file = Path(tmp) / "stats.json"
         cmd = [ansible_playbook_bin(), "-i", str(inventory), str(path)]

@@ -8,7 +8,7 @@ import pytest
 
 from podplay.errors import EnvironmentProblem
 from podplay.execute import HostStats, PlaybookResult, TaskEvent, run_playbook
-from podplay.execute.ansible import ansible_env, parse_stats
+from podplay.execute.ansible import ansible_env, mitogen_strategy_dir, parse_stats
 
 PLAY = """\
 - hosts: all
@@ -36,15 +36,22 @@ def play(tmp_path):
     return tmp_path
 
 
-def run(play, **extra) -> PlaybookResult:
+@pytest.fixture(params=[False, True], ids=["plain", "mitogen"])
+def mitogen(request):
+    if request.param and mitogen_strategy_dir() is None:
+        pytest.skip("mitogen is not installed")
+    return request.param
+
+
+def run(play, mitogen=False, **extra) -> PlaybookResult:
     return run_playbook(
         play / "play.yml", play / "hosts", {"ansible_python_interpreter": sys.executable, **extra},
-        quiet=True,
+        quiet=True, mitogen=mitogen,
     )  # fmt: skip
 
 
-def test_changes_are_counted_per_host_and_named(play):
-    result = run(play)
+def test_changes_are_counted_per_host_and_named(play, mitogen):
+    result = run(play, mitogen)
     assert result.ok and result.rc == 0
     assert result.changed == 2
     assert result.hosts["a"].changed == 1 and result.hosts["b"].ok == 1
@@ -54,13 +61,13 @@ def test_changes_are_counted_per_host_and_named(play):
     }
 
 
-def test_nothing_changed_reads_as_zero(play):
-    result = run(play, flip=False)
+def test_nothing_changed_reads_as_zero(play, mitogen):
+    result = run(play, mitogen, flip=False)
     assert result.ok and result.changed == 0 and result.changed_tasks == []
 
 
-def test_failures_carry_host_task_and_message(play):
-    result = run(play, fail=True)
+def test_failures_carry_host_task_and_message(play, mitogen):
+    result = run(play, mitogen, fail=True)
     assert not result.ok and result.rc != 0
     assert result.hosts["a"].failures == 1
     assert {e.host for e in result.failures} == {"a", "b"}
