@@ -19,8 +19,9 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	@$(PY) -m pip install -q --upgrade pip >/dev/null
-	@$(PY) -m pip install -q -e '.[dev]'
+	@echo "setup: installing podplay and its dependencies into $(VENV)" >&2
+	@$(PY) -m pip install -q --upgrade pip >/dev/null 2>&1 || true
+	@$(PY) -m pip install -q -e '.[dev]' > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log >&2; exit 1; }
 	@touch $(STAMP)
 
 node-image: venv
@@ -45,6 +46,8 @@ lint: venv
 	@$(VENV)/bin/ruff check dsl tests bench ansible_collection
 	@$(VENV)/bin/ruff format --check dsl tests bench ansible_collection
 	@$(VENV)/bin/lint-imports --no-cache >/dev/null || $(VENV)/bin/lint-imports --no-cache
+	@PATH=$(CURDIR)/$(VENV)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/ansible_collection \
+		$(VENV)/bin/ansible-lint -q --nocolor playbooks ansible_collection/ansible_collections/podplay/cluster
 
 format: venv
 	@$(VENV)/bin/ruff check --fix dsl tests bench ansible_collection
