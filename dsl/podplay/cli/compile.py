@@ -10,7 +10,6 @@ Images are not built here (that needs Docker): `podplay up` does it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ from pydantic import ValidationError
 
 from podplay import paths
 from podplay.build.bundle import ensure_bundle
+from podplay.control.workspace import write_tree
 from podplay.dsl import Stack, evaluate, local_images
 from podplay.errors import UserInputError
 from podplay.plan import ClusterFacts, Plan, plan
@@ -77,31 +77,6 @@ def load_previous(path: str | None) -> Plan | None:
         return Plan.from_json(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValidationError) as err:
         raise UserInputError(f"previous plan {path} is not usable: {err}") from None
-
-
-def write_tree(out: Path, files: dict[str, str], symlinks: dict[str, str]) -> None:
-    """Write the rendered files (and links); drop host_vars of nodes that are gone."""
-    out.mkdir(parents=True, exist_ok=True)
-    stale = out / "host_vars"
-    if stale.is_dir():
-        for old in stale.glob("*.yml"):
-            if f"host_vars/{old.name}" not in files:
-                old.unlink()
-    for rel, text in files.items():
-        target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
-    for rel, dest in symlinks.items():
-        link = out / rel
-        if link.is_symlink() or link.exists():
-            if link.is_symlink() and os.readlink(link) == dest:
-                continue
-            if not link.is_symlink():
-                raise UserInputError(f"{link} exists and is not a link podplay made; remove it")
-            link.unlink()
-        link.symlink_to(dest, target_is_directory=True)
 
 
 @click.command("compile")

@@ -27,37 +27,6 @@ from podplay.render.yamltext import dump
 MITOGEN_ENV = "PODPLAY_MITOGEN"
 NODE_BUNDLE_PATH = "/opt/podplay/podplay-node.pyz"  # the node README's contract
 
-# Runs on the node (python3, standard library): one atomic iptables-restore that deletes the
-# jump rules into the proxy's chains, then flushes and deletes those chains. PODPLAY-NET-*
-# (the pod network's) is left alone. Prints whether anything was removed.
-REMOVE_CHAINS = r"""
-import json, subprocess
-changed = False
-for table in ("raw", "mangle", "nat", "filter"):
-    done = subprocess.run(["iptables-save", "-t", table], capture_output=True, text=True)
-    if done.returncode != 0:
-        continue
-    lines = done.stdout.splitlines()
-    mine = [l[1:].split()[0] for l in lines
-            if l.startswith(":PODPLAY-") and not l.startswith(":PODPLAY-NET-")]
-    if not mine:
-        continue
-    owned = set(mine)
-    text = ["*" + table]
-    for l in lines:
-        parts = l.split()
-        if len(parts) > 3 and parts[0] == "-A" and parts[1] not in owned:
-            for flag in ("-j", "-g"):
-                if flag in parts and parts[parts.index(flag) + 1] in owned:
-                    text.append("-D" + l[2:])
-                    break
-    text += ["-F " + c for c in mine] + ["-X " + c for c in mine] + ["COMMIT", ""]
-    subprocess.run(["iptables-restore", "--noflush"], input="\n".join(text), text=True,
-                   check=True)
-    changed = True
-print(json.dumps({"changed": changed}))
-"""
-
 
 def stage_playbook(plan: Plan) -> str:
     """`stage.yml`: the pods bound to each node and the service table, two module calls."""
@@ -118,7 +87,9 @@ def teardown_playbook(plan: Plan) -> str:
             },
             {
                 "name": "The proxy's PODPLAY-* chains and the jumps into them removed",
-                "ansible.builtin.command": {"argv": ["python3", "-c", REMOVE_CHAINS]},
+                "ansible.builtin.command": {
+                    "argv": ["python3", NODE_BUNDLE_PATH, "proxy", "--cleanup"]
+                },
                 "register": "podplay_chains",
                 "changed_when": "(podplay_chains.stdout | from_json).changed",
             },

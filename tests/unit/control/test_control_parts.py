@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from podplay.control.nodeshell import ssh_argv
 from podplay.control.outputs import format_outputs, outputs
 from podplay.control.state import StackState
 from podplay.control.up import drained, empty_plan, removed_endpoints, same_plan
-from podplay.control.workspace import REMOVE_CHAINS, Workspace, stage_playbook
+from podplay.control.workspace import Workspace, stage_playbook, teardown_playbook
 from podplay.errors import UserInputError
 from podplay.plan import stages
 from podplay.render import RenderOptions
@@ -105,53 +104,11 @@ def test_rendered_playbooks_pass_syntax_check(tmp_path: Path) -> None:
         assert done.returncode == 0, (book, done.stdout, done.stderr)
 
 
-SAVE_NAT = """\
-*nat
-:PREROUTING ACCEPT [0:0]
-:OUTPUT ACCEPT [0:0]
-:PODPLAY-NET-POSTROUTING - [0:0]
-:PODPLAY-SERVICES - [0:0]
-:PODPLAY-SVC-ABC - [0:0]
--A PREROUTING -m comment --comment "podplay service portals" -j PODPLAY-SERVICES
--A OUTPUT -j PODPLAY-SERVICES
--A POSTROUTING -j PODPLAY-NET-POSTROUTING
--A PODPLAY-SERVICES -d 10.96.0.5/32 -p tcp -j PODPLAY-SVC-ABC
-COMMIT
-"""
-
-
-def test_chain_removal_deletes_proxy_chains_and_jumps_only(tmp_path: Path) -> None:
-    """The teardown script against fake iptables tools: what it asks iptables-restore."""
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (tmp_path / "nat.save").write_text(SAVE_NAT)
-    (bindir / "iptables-save").write_text(
-        f'#!/bin/sh\n[ "$2" = nat ] && cat {tmp_path}/nat.save || echo "*$2\nCOMMIT"\n'
-    )
-    (bindir / "iptables-restore").write_text(f"#!/bin/sh\ncat >> {tmp_path}/restored\n")
-    for tool in bindir.iterdir():
-        tool.chmod(0o755)
-    env = {**os.environ, "PATH": f"{bindir}:{os.environ['PATH']}"}
-    done = subprocess.run(
-        [sys.executable, "-c", REMOVE_CHAINS], env=env, capture_output=True, text=True, check=True
-    )
-    assert json.loads(done.stdout) == {"changed": True}
-    restored = (tmp_path / "restored").read_text().splitlines()
-    assert restored == [
-        "*nat",
-        '-D PREROUTING -m comment --comment "podplay service portals" -j PODPLAY-SERVICES',
-        "-D OUTPUT -j PODPLAY-SERVICES",
-        "-F PODPLAY-SERVICES",
-        "-F PODPLAY-SVC-ABC",
-        "-X PODPLAY-SERVICES",
-        "-X PODPLAY-SVC-ABC",
-        "COMMIT",
-    ]
-    (tmp_path / "nat.save").write_text("*nat\n:PREROUTING ACCEPT [0:0]\nCOMMIT\n")
-    again = subprocess.run(
-        [sys.executable, "-c", REMOVE_CHAINS], env=env, capture_output=True, text=True, check=True
-    )
-    assert json.loads(again.stdout) == {"changed": False}
+def test_teardown_playbook_removes_chains_with_the_node_bundle() -> None:
+    """The chain removal itself is the proxy's `--cleanup` (tests/unit/proxy)."""
+    text = teardown_playbook(shop_plan())
+    assert "/opt/podplay/podplay-node.pyz" in text
+    assert "--cleanup" in text
 
 
 def test_stage_playbook_names_the_cluster() -> None:

@@ -3,6 +3,8 @@
 Runs until SIGTERM/SIGINT. Exit status 2 when agent.json is unusable (systemd restarts it).
 `--once` renders and applies one full sync from cluster.json, treating every planned
 endpoint as ready, then exits (for inspection and benchmarks, not for service).
+`--cleanup` removes every chain the proxy owns and the jumps into them (one restore), prints
+`{"changed": bool}` and exits: what `podplay destroy --keep-cluster` runs on each node.
 """
 
 from __future__ import annotations
@@ -18,8 +20,9 @@ import time
 from podplay.node.dns.server import DnsServer, Resolver, Upstreams
 from podplay.node.dns.zone import build_zone, records_from_state
 from podplay.node.proxy.hairpin import Hairpin
-from podplay.node.proxy.iptables import Iptables
+from podplay.node.proxy.iptables import Iptables, IptablesError
 from podplay.node.proxy.proxier import Proxier
+from podplay.node.proxy.ruleset import Ruleset, parse_save, restore_text
 from podplay.node.proxy.state import StateError, parse_cluster
 from podplay.node.proxy.watch import Watcher
 
@@ -57,10 +60,15 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--validate", metavar="CLUSTER_JSON", help="check a cluster.json file and exit (2: bad)"
     )
+    parser.add_argument(
+        "--cleanup", action="store_true", help="remove the proxy's chains and jumps, then exit"
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.validate:
         return _validate(args.validate)
+    if args.cleanup:
+        return _cleanup(Iptables())
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(levelname)s %(name)s: %(message)s",
@@ -105,6 +113,19 @@ def main(argv=None) -> int:
     proxier.run(stop)
     if dns is not None:
         dns.stop()
+    return 0
+
+
+def _cleanup(iptables: Iptables) -> int:
+    """Converge the kernel to an empty desired ruleset: own chains deleted, jumps removed."""
+    try:
+        text = restore_text(Ruleset(), parse_save(iptables.save()))
+        if text:
+            iptables.restore(text)
+    except IptablesError as err:
+        print("podplay proxy: cleanup failed: %s" % err, file=sys.stderr)
+        return 1
+    print(json.dumps({"changed": bool(text)}))
     return 0
 
 

@@ -16,7 +16,8 @@ import hashlib
 import json
 import os
 import re
-import tempfile
+
+from ansible_collections.podplay.cluster.plugins.module_utils._files import write_atomic
 
 _LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 
@@ -104,21 +105,6 @@ def apply(path, desired, write, remove):
     for name in leftovers(path):
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(path, name))
-
-
-def write_atomic(path, text, mode):
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".podplay-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(text.encode("utf-8"))
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def listing(files):

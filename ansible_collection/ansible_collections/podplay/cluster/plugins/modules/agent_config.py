@@ -122,9 +122,6 @@ restart:
   returned: always
 """
 
-import hashlib  # noqa: E402
-import os  # noqa: E402
-import tempfile  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.podplay.cluster.plugins.module_utils._agent_config import (  # noqa: E402
@@ -133,48 +130,12 @@ from ansible_collections.podplay.cluster.plugins.module_utils._agent_config impo
     token_text,
     unit_text,
 )
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except (IOError, OSError):
-        return None
-
-
-def _mode(path):
-    try:
-        return os.stat(path).st_mode & 0o7777
-    except OSError:
-        return None
-
-
-def _write_atomic(path, text, mode):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".podplay-", suffix=".tmp")
-    try:
-        os.chmod(tmp, mode)  # before the content: a token is never readable by others
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    except (IOError, OSError):
-        return "missing"
-    return h.hexdigest()
+from ansible_collections.podplay.cluster.plugins.module_utils._files import (  # noqa: E402
+    file_mode,
+    read_text,
+    sha256_file,
+    write_atomic,
+)
 
 
 def main():
@@ -207,14 +168,14 @@ def main():
     files = [
         ("config", p["config_path"], config_text(agent_config(p)), 0o644),
         ("token", p["token_path"], token_text(p["token"]), 0o600),
-        ("unit", p["unit_path"], unit_text(p["bundle_path"], _sha256(p["bundle_path"]),
+        ("unit", p["unit_path"], unit_text(p["bundle_path"], sha256_file(p["bundle_path"]),
                                            p["config_path"]), 0o644),
     ]  # fmt: skip
     result = dict(changed=False, config_changed=False, token_changed=False, unit_changed=False)
     diffs = []
     for kind, path, text, mode in files:
-        before = _read(path)
-        if before == text and _mode(path) == mode:
+        before = read_text(path)
+        if before == text and file_mode(path) == mode:
             continue
         result[kind + "_changed"] = True
         result["changed"] = True
@@ -223,7 +184,7 @@ def main():
                 dict(before_header=path, after_header=path, before=before or "", after=text)
             )
         if not module.check_mode:
-            _write_atomic(path, text, mode)
+            write_atomic(path, text, mode)
     result["restart"] = result["changed"]
     if module._diff and diffs:
         result["diff"] = diffs

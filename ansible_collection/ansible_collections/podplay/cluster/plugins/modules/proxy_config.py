@@ -114,11 +114,15 @@ lb_ips:
   returned: always
 """
 
-import hashlib  # noqa: E402  (Ansible modules document themselves before importing)
 import os  # noqa: E402
 import tempfile  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
+from ansible_collections.podplay.cluster.plugins.module_utils._files import (  # noqa: E402
+    read_text,
+    sha256_file,
+    write_atomic,
+)
 from ansible_collections.podplay.cluster.plugins.module_utils._proxy_config import (  # noqa: E402
     CLUSTER_JSON,
     DEFAULT_ADVERT_INT,
@@ -131,41 +135,6 @@ from ansible_collections.podplay.cluster.plugins.module_utils._proxy_config impo
     lb_ips,
     unit_text,
 )
-
-
-def _read(path):
-    try:
-        with open(path) as f:
-            return f.read()
-    except (IOError, OSError):
-        return None
-
-
-def _write_atomic(path, text, mode):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".podplay-")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.chmod(tmp, mode)
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def _sha256(path):
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-    except (IOError, OSError):
-        return "missing"
-    return h.hexdigest()
 
 
 def main():
@@ -207,7 +176,7 @@ def main():
         if rc != 0:
             module.fail_json(msg="invalid service table: %s" % err.strip().split(": ", 1)[-1])
 
-    desired[UNIT_PATH] = (unit_text(p["bundle_path"], _sha256(p["bundle_path"])), 0o644)
+    desired[UNIT_PATH] = (unit_text(p["bundle_path"], sha256_file(p["bundle_path"])), 0o644)
 
     ips = lb_ips(p["services"])
     if ips:
@@ -231,18 +200,18 @@ def main():
     changed_paths = []
     diffs = []
     for path, (text, mode) in desired.items():
-        before = _read(path)
+        before = read_text(path)
         if before != text:
             changed_paths.append(path)
             diffs.append({"before_header": path, "after_header": path,
                           "before": before or "", "after": text})  # fmt: skip
             if not module.check_mode:
-                _write_atomic(path, text, mode)
-    remove_keepalived = not ips and _read(KEEPALIVED_CONF) is not None
+                write_atomic(path, text, mode)
+    remove_keepalived = not ips and read_text(KEEPALIVED_CONF) is not None
     if remove_keepalived:
         changed_paths.append(KEEPALIVED_CONF)
         diffs.append({"before_header": KEEPALIVED_CONF, "after_header": "(absent)",
-                      "before": _read(KEEPALIVED_CONF), "after": ""})  # fmt: skip
+                      "before": read_text(KEEPALIVED_CONF), "after": ""})  # fmt: skip
         if not module.check_mode:
             os.unlink(KEEPALIVED_CONF)
 
