@@ -64,6 +64,22 @@ def test_images_are_side_loaded_only_where_missing(cluster: Cluster, sideload_im
     assert again.ok and again.changed == 0  # compared by id: nothing copied twice
 
 
+def test_an_archive_saved_under_another_name_is_loaded_and_tagged(
+    cluster: Cluster, sideload_image
+) -> None:
+    # archives are cached by image id: two images built from one context share one, saved
+    # under the first one's name; the second must still end up under its own name
+    alias = "podplay/agenttest-alias:1"
+    node_exec(cluster, NODE, ["docker", "rmi", "-f", sideload_image.id])
+    assert node_image_id(cluster, sideload_image.ref) is None
+    entry = {**sideload_image.as_var(), "ref": alias}
+    result = run_playbook(cluster, IMAGES_PLAYBOOK, {"test_images": [entry]}, limit=NODE)
+    assert result.ok and result.changed == 1, result.output_tail[-2000:]
+    assert node_image_id(cluster, alias) == sideload_image.id
+    again = run_playbook(cluster, IMAGES_PLAYBOOK, {"test_images": [entry]}, limit=NODE)
+    assert again.ok and again.changed == 0
+
+
 def test_an_image_built_elsewhere_is_exported_with_its_id(busybox_on_nodes) -> None:
     exported = images.export_image(busybox_on_nodes.ref)
     assert exported.id == busybox_on_nodes.id

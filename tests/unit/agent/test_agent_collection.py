@@ -119,6 +119,16 @@ def test_side_load_plan_compares_by_id() -> None:
     ]
 
 
+def test_two_names_of_one_missing_id_load_one_archive_and_tag_the_other() -> None:
+    # two images built from the same context share an id (and one cached archive)
+    wanted = im.wanted_images([
+        {"ref": "podplay/a:1", "id": "sha256:fff", "archive": "/f.tar"},
+        {"ref": "podplay/b:1", "id": "sha256:fff", "archive": "/f.tar"},
+    ])  # fmt: skip
+    plan = [(e["ref"], action) for e, action in im.side_load_plan(wanted, {}, set())]
+    assert plan == [("podplay/a:1", im.LOAD), ("podplay/b:1", im.TAG)]
+
+
 @pytest.mark.parametrize(
     ("entries", "words"),
     [

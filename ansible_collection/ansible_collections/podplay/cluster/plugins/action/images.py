@@ -92,6 +92,13 @@ class ActionModule(ActionBase):
                         "%s load -q -i %s" % (docker, shlex.quote(dest)), "loading %s" % e["ref"]
                     )
                     self._sh("rm -f %s" % shlex.quote(dest), "removing %s" % dest)
+                    if e["id"] is not None:
+                        # archives are cached by image id: one saved under another name
+                        # (two images built from the same context) loads under that name
+                        self._sh(
+                            "%s tag %s %s" % (docker, shlex.quote(e["id"]), shlex.quote(e["ref"])),
+                            "tagging %s" % e["ref"],
+                        )
             refs, ids = parse_image_list(
                 self._sh(
                     "%s images --no-trunc --format %s" % (docker, shlex.quote(LIST_FORMAT)),

@@ -79,16 +79,20 @@ def parse_image_list(text):
 
 
 def side_load_plan(wanted, refs, ids):
-    """[(entry, PRESENT|TAG|LOAD)] for each wanted image."""
+    """[(entry, PRESENT|TAG|LOAD)] for each wanted image, in order: an id loaded for one
+    entry is only tagged for a later entry of the same id (one copy of each archive)."""
     out = []
+    loading = set()
     for e in wanted:
         have = refs.get(e["ref"])
         if have is not None and (e["id"] is None or have == e["id"]):
             out.append((e, PRESENT))
-        elif e["id"] is not None and e["id"] in ids:
+        elif e["id"] is not None and (e["id"] in ids or e["id"] in loading):
             out.append((e, TAG))
         else:
             out.append((e, LOAD))
+            if e["id"] is not None:
+                loading.add(e["id"])
     return out
 
 
