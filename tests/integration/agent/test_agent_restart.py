@@ -134,6 +134,7 @@ def test_node_restart_brings_the_pods_back(cluster: Cluster, pods, agent) -> Non
         p = wait_pod(agent, n, running_ready, timeout=60, what="pod back after reboot")
         c = cstatus(p, "a" if n == "pair" else "app")
         assert c["restart_count"] == counts[n] + 1  # a node restart counts as a restart
+        assert c["last_termination"] is not None  # the attempt before is kept, for logs -p
     after = ids(cluster)
     assert len(after) == len(before) and not set(after.values()) & set(before.values())
     # leave the node as other tests expect it: systemd settled, SSH answering

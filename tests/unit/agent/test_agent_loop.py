@@ -287,3 +287,21 @@ def test_unchanged_probe_results_need_no_full_pass(world) -> None:
     assert not agent._pass_needed  # same outcome again: only the next probe to schedule
     agent._handle(("manifests",))
     assert agent._pass_needed
+
+
+def test_dead_sandbox_restarts_the_pod_and_keeps_the_last_attempt_for_logs(world) -> None:
+    clock, rt, _, pods = world
+    write(pods, web_doc())
+    agent = new_agent(world)
+    pump(agent)
+    old = rt.running("web-1", "web")
+    clock.t += 5
+    rt.exit(rt.running("web-1", "POD").id, 137)  # the sandbox dies (or the node restarts)
+    pump(agent)
+    new = rt.running("web-1", "web")
+    assert new.attempt == old.attempt + 1
+    assert old.id in rt.containers and not rt.containers[old.id].running  # stopped, kept
+    c = status(agent, "web-1")["containers"][0]
+    assert c["restart_count"] == 1 and c["last_termination"]["exit_code"] == 143
+    previous, why = agent.find_container("default", "web-1", "web", previous=True)
+    assert previous is not None and previous.id == old.id, why

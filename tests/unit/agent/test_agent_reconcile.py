@@ -47,6 +47,7 @@ def summary(a: Any) -> tuple:
             a.attempts,
             [o.id for o in a.replaces],
             a.reason,
+            list(a.keep),
         )
     if isinstance(a, StartContainer):
         return (
@@ -89,7 +90,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "new pod: sandbox then every container, attempt 0": lambda: Case(
         [TWO],
         [],
-        [("StartPod", "two", 0, (("app", 0), ("side", 0)), [], "new pod")],
+        [("StartPod", "two", 0, (("app", 0), ("side", 0)), [], "new pod", [])],
     ),
     "everything running and matching: adopted, nothing to do": lambda: Case(
         [WEB],
@@ -175,7 +176,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "Never, never started yet: started": lambda: Case(
         [NEVER],
         [],
-        [("StartPod", "job", 0, (("web", 0),), [], "new pod")],
+        [("StartPod", "job", 0, (("web", 0),), [], "new pod", [])],
     ),
     "Never, finished and sandbox gone: nothing more": lambda: Case(
         [NEVER],
@@ -193,13 +194,14 @@ CASES: dict[str, Callable[[], Case]] = {
                 (("app", 3), ("side", 1)),
                 ["two-app-2", "two-side-0", "two-POD-0"],
                 "sandbox changed",
+                ["two-app-2", "two-side-0"],  # stopped, kept for logs --previous
             )
         ],
     ),
     "sandbox removed under a running app container: pod started afresh": lambda: Case(
         [WEB],
         [obs(WEB, "web", 0)],
-        [("StartPod", "web-1", 0, (("web", 1),), ["web-1-web-0"], "new pod")],
+        [("StartPod", "web-1", 0, (("web", 1),), ["web-1-web-0"], "new pod", ["web-1-web-0"])],
     ),
     "image changed: running container replaced, next attempt": lambda: Case(
         [WEB_V2],
@@ -217,6 +219,7 @@ CASES: dict[str, Callable[[], Case]] = {
                 (("web", 0),),
                 ["web-1-web-0", "web-1-POD-0"],
                 "sandbox changed",
+                [],  # another uid: nothing of the old pod is kept
             )
         ],
     ),
@@ -234,7 +237,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "pod busy with an action: left alone": lambda: Case(
         [WEB, TWO],
         [],
-        [("StartPod", "two", 0, (("app", 0), ("side", 0)), [], "new pod")],
+        [("StartPod", "two", 0, (("app", 0), ("side", 0)), [], "new pod", [])],
         busy=frozenset({("default", "web-1")}),
     ),
     "last action failed: retried later, not now": lambda: Case(
@@ -247,7 +250,7 @@ CASES: dict[str, Callable[[], Case]] = {
     "failed action, retry time reached: tried again": lambda: Case(
         [WEB],
         [],
-        [("StartPod", "web-1", 0, (("web", 0),), [], "new pod")],
+        [("StartPod", "web-1", 0, (("web", 0),), [], "new pod", [])],
         retry_at={("default", "web-1"): 1000.0},
     ),
     "old attempts removed, latest and the one before kept": lambda: Case(

@@ -375,7 +375,8 @@ class Agent:
                 )
             self._stop_all(running)
             for o in a.replaces:
-                self.rt.remove(o)
+                if o.id not in a.keep:
+                    self.rt.remove(o)
             sid = self.rt.create_sandbox(a.spec, a.sandbox_attempt)
             ev(ns, pod, "Normal", "SandboxStarted", "sandbox %s with IP %s" % (sid[:12], a.spec.ip))
             for name, attempt in a.attempts:

@@ -7,7 +7,8 @@ when anything changes. Every case is a row in tests/unit/agent/test_agent_reconc
 Rules, as the kubelet applies them:
 - a pod needs a running sandbox of its current uid and configuration; without one (new pod,
   sandbox died, node rebooted, template changed) the pod is started afresh: old containers
-  stopped and removed, a new sandbox, then every app container (restart count + 1 for those
+  stopped and removed (each container's latest attempt is kept, stopped, for its logs and
+  last termination), a new sandbox, then every app container (restart count + 1 for those
   that existed) -- except a restart policy Never pod whose containers have run: it ends;
 - an app container that exited is restarted by the restart policy (Always; OnFailure when
   the exit code is not 0; Never: not at all) after the crash-loop backoff;
@@ -51,8 +52,11 @@ class StartPod:
     spec: PodSpec
     sandbox_attempt: int
     attempts: Tuple[Tuple[str, int], ...]  # (container name, attempt) in spec order
-    replaces: Tuple[Observed, ...] = ()
+    replaces: Tuple[Observed, ...] = ()  # stopped, then removed unless kept
     reason: str = "new pod"
+    # ids among `replaces` kept once stopped: each container's latest attempt of this uid,
+    # so `logs --previous` and `last_termination` survive a new sandbox (a node restart)
+    keep: Tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -195,6 +199,11 @@ def _decide_pod(spec: PodSpec, observed: List[Observed], ctx: Context, out: Deci
             latest = latest_attempt(observed, spec.uid, c.name)
             attempts.append((c.name, latest.attempt + 1 if latest is not None else 0))
         had_sandbox = any(o.is_sandbox for o in observed)
+        keep = []
+        for c in spec.containers:
+            latest = latest_attempt(observed, spec.uid, c.name)
+            if latest is not None:
+                keep.append(latest.id)
         out.actions.append(
             StartPod(
                 key,
@@ -203,6 +212,7 @@ def _decide_pod(spec: PodSpec, observed: List[Observed], ctx: Context, out: Deci
                 attempts=tuple(attempts),
                 replaces=tuple(_ordered(observed)),
                 reason="sandbox changed" if had_sandbox else "new pod",
+                keep=tuple(keep),
             )
         )
         return
