@@ -47,6 +47,7 @@ from podplay.control.workspace import Workspace
 from podplay.dsl import Stack, evaluate
 from podplay.execute import PlaybookResult
 from podplay.plan import Change, Plan, diff, plan, stages
+from podplay.plan.services import endpoints_for
 from podplay.render import ImageFile, RenderOptions
 
 PHASES = ("evaluate", "plan", "images", "cluster", "converge", "wait")
@@ -184,6 +185,11 @@ def prepare(
             refs = known_images(stack, base)
     with timer("plan"):
         new = plan(stack, base, target.facts, refs)
+        if journal_plan is not None and not same_plan(new, journal_plan):
+            # the program changed after an apply stopped half way: plan against what the
+            # nodes may run now, so pods still serving are replaced one at a time, not dropped
+            base = in_flight(journal_previous, journal_plan, journal.stage if journal else 0)
+            new = plan(stack, base, target.facts, refs)
         changes = diff(base, new)
     return Prepared(
         program=program,
@@ -207,6 +213,25 @@ def same_plan(a: Plan, b: Plan) -> bool:
     """Equal but for the rollout (which only says how `a` was reached)."""
     strip = {"rollout": [], "pending": []}
     return a.model_copy(update=strip) == b.model_copy(update=strip)
+
+
+def in_flight(previous: Plan | None, target: Plan, stage: int) -> Plan:
+    """What the nodes may run after an apply from `previous` to `target` stopped at rollout
+    `stage`: that stage's pods and those of the stage before it (it may be half applied).
+
+    A failed or interrupted rollout leaves old pods serving next to new ones that may never
+    become ready; a changed program must replace all of them, one at a time."""
+    plans = stages(previous, target) if previous is not None else [target]
+    stage = min(max(stage, 0), len(plans) - 1)
+    here = plans[stage]
+    before = plans[stage - 1] if stage > 0 else previous
+    names = {(p.namespace, p.name) for p in here.pods}
+    extra = [p for p in (before.pods if before else []) if (p.namespace, p.name) not in names]
+    if not extra:
+        return here.model_copy(update={"rollout": []})
+    pods = sorted([*here.pods, *extra], key=lambda p: (p.namespace, p.deployment, p.serial))
+    services = [s.model_copy(update={"endpoints": endpoints_for(s, pods)}) for s in here.services]
+    return here.model_copy(update={"pods": pods, "services": services, "rollout": []})
 
 
 def removed_endpoints(current: Plan, nxt: Plan) -> list[str]:
@@ -273,8 +298,8 @@ def apply(
             reporter.info(
                 f"resuming an interrupted up (phase {prep.journal_phase}, stage {start + 1})"
             )
-        else:
-            before = prep.journal_plan
+        else:  # prepare() planned against what the interrupted apply may have left
+            before = prep.base
             reporter.info("an earlier up was interrupted; converging to the program as it is now")
     built = prep.images
     if built is None:

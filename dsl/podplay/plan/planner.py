@@ -93,6 +93,9 @@ def plan(
     previous_serials = (
         {(d.namespace, d.name): d.next_serial for d in previous.deployments} if previous else {}
     )
+    previous_hashes = (
+        {(d.namespace, d.name): d.template_hash for d in previous.deployments} if previous else {}
+    )
     placements = schedule(
         wanted,
         nodes,
@@ -129,7 +132,7 @@ def plan(
             strategy,
             placement.kept,
             placement.created,
-            placement.old,
+            _unfinished_first(placement.old, previous_hashes.get(w.key)),
         )
 
     return Plan(
@@ -143,6 +146,13 @@ def plan(
         outputs={name: _resolve_all(e.value, resolve) for name, e in stack.exports.items()},
         pending=_pending(cluster.name, nodes, addresses),
     )
+
+
+def _unfinished_first(old: list[PodPlan], previous_hash: str | None) -> list[PodPlan]:
+    """Old pods in the order the rollout removes them: those of a rollout that did not finish
+    (the previous plan's template, next to older pods) first, as they are the likeliest not
+    to be ready, then the oldest. Without such pods, oldest first."""
+    return sorted(old, key=lambda p: p.template_hash != previous_hash)
 
 
 def _resolver(addresses: Addresses) -> Any:

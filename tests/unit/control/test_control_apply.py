@@ -249,3 +249,35 @@ def test_pods_that_never_become_ready_fail_with_their_names(
         up.apply(prep, wait_timeout=0.0)
     assert state.journal() is not None  # the next up finishes the job
     assert state.applied_plan() is None
+
+
+def test_changed_program_after_a_failed_rollout_keeps_the_old_pods_serving(
+    world: FakeWorld, tmp_path: Path
+) -> None:
+    """A rollout whose new pods never get ready fails; the user fixes the program and runs up
+    again. The old pods still serve: they must be replaced one at a time like any others,
+    not dropped because the failed plan no longer lists them."""
+    state = StackState(tmp_path / "s")
+    first = _up(state, image="busybox:1")
+    broken = up.prepare("app.py", shop(image="busybox:2"), state, build=False)
+    world.never_ready |= _pods(broken.plan)
+    with pytest.raises(EnvironmentProblem, match="not available"):
+        up.apply(broken, wait_timeout=0.0)
+    assert state.journal() is not None
+    on_nodes = _pods(world.current)
+    assert _pods(first.plan) < on_nodes  # old pods and one never-ready new pod
+
+    start = len(world.observed_serving)
+    fixed = up.prepare("app.py", shop(image="busybox:3"), state, build=False)
+    replaced = {c.replaces for c in fixed.changes if c.op == "+-"}
+    deleted = {c.name for c in fixed.changes if c.op == "-" and c.kind == "Pod"}
+    assert replaced | deleted == on_nodes  # the preview names what really runs
+    result = up.apply(fixed, wait_timeout=30)
+    assert world.removed_while_routed == []
+    during = [n for d, n in world.observed_serving[start:] if d == "web"]
+    assert during and min(during) >= 3
+    assert _pods(world.current) == _pods(result.plan)
+    # new pods never take the IP of a pod that may still be stopping
+    old_ips = {p.ip for p in first.plan.pods if p.deployment == "web"}
+    assert not old_ips & {p.ip for p in result.plan.pods if p.deployment == "web"}
+    assert state.journal() is None
