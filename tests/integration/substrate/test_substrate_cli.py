@@ -81,10 +81,74 @@ def test_no_docker_engine_is_an_environment_error():
     assert_one_sentence(podplay("cluster", "list", env=env), 1, "Docker engine")
 
 
-def test_delete_leaves_nothing_behind_and_twice_is_fine(cluster):
+@pytest.fixture(scope="module")
+def fresh(cluster):
+    """A second, one-node cluster made by the CLI and left unconfigured (--no-configure).
+
+    The tests below use it in file order; the last one deletes it."""
+    from podplay import substrate
+
     name = f"{cluster.name}-del"
     made = podplay("cluster", "create", name, "--nodes", "1", "--no-configure")
     assert made.returncode == 0, made.stderr
+    yield substrate.get_cluster(name)
+    substrate.delete_cluster(name)
+
+
+def test_create_labels_nodes_and_keeps_the_key_private(fresh):
+    from podplay import paths
+    from podplay.build import node_image
+
+    node = fresh.node("node1")
+    inspect = json.loads(
+        subprocess.run(
+            ["docker", "inspect", node.container], capture_output=True, text=True, check=True
+        ).stdout
+    )[0]
+    labels = inspect["Config"]["Labels"]
+    assert {k: labels.get(k) for k in labels if k.startswith("io.podplay.")} == {
+        "io.podplay.recipe": node_image.recipe_hash(),  # from the node image
+        "io.podplay.cluster": fresh.name,
+        "io.podplay.role": "node",
+        "io.podplay.node-index": "1",
+        "io.podplay.node-name": "node1",
+        "io.podplay.pod-cidr": "10.244.1.0/24",
+    }
+    volume = f"{fresh.name}-node1-docker"
+    docker_dir = [m for m in inspect["Mounts"] if m["Destination"] == "/var/lib/docker"]
+    assert [(m["Type"], m["Name"]) for m in docker_dir] == [("volume", volume)]
+    assert labelled("volume", fresh.name) == [volume]
+    assert labelled("network", fresh.name)
+    directory = paths.cluster_dir(fresh.name)
+    assert directory.stat().st_mode & 0o777 == 0o700
+    key = directory / "id_ed25519"
+    assert fresh.ssh_key == key and key.stat().st_mode & 0o777 == 0o600
+    root = Path(__file__).resolve().parents[3]
+    assert not key.resolve().is_relative_to(root), "the SSH key must never sit in the repo"
+    trusted = subprocess.run(
+        ["docker", "exec", node.container, "cat", "/root/.ssh/authorized_keys"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert trusted.strip() == key.with_suffix(".pub").read_text().strip()
+
+
+def test_check_mode_on_a_fresh_node_reports_changes_and_touches_nothing(fresh):
+    from podplay.substrate import configure_nodes
+
+    result = configure_nodes(fresh.name, "nodes.yml", check=True, diff=True)
+    assert result.ok, result.output_tail[-2000:]
+    assert result.hosts["node1"].changed > 0
+    left = subprocess.run(
+        ["docker", "exec", fresh.node("node1").container, "sh", "-c",
+         "ls /opt/podplay /etc/podplay/network.json 2>&1; "
+         "docker network ls -q --filter name=^podplay$"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "No such file" in left and "podplay-node.pyz" not in left, left
+
+
+def test_delete_leaves_nothing_behind_and_twice_is_fine(fresh):
+    name = fresh.name
     assert labelled("container", name) and labelled("network", name) and labelled("volume", name)
     for _ in range(2):
         gone = podplay("cluster", "delete", name)
