@@ -17,6 +17,7 @@ from typing import Any
 from podplay.plan import Plan, PodPlan
 
 PodKey = tuple[str, str]
+MESSAGE_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,20 @@ def why_not_ready(pod: PodPlan, status: Mapping[str, Any] | None) -> str | None:
             last = c.get("last_termination") or {}
             if last.get("exit_code") is not None:
                 detail += f" (last exit code {last['exit_code']})"
+            if c.get("message"):  # e.g. the engine's `exec: "x": executable file not found`
+                detail += f": {_tail(str(c['message']))}"
             return f"{pod.name} on {pod.node}{detail}"
     reason = status.get("reason") or status.get("phase") or "Unknown"
     message = status.get("message")
     if status.get("phase") == "Running":
         reason = "Running, not ready"
     return f"{pod.name} on {pod.node}: {reason}{f' ({message})' if message else ''}"
+
+
+def _tail(message: str, limit: int = MESSAGE_LIMIT) -> str:
+    """The end of a long engine message (where its cause is), on one line."""
+    text = " ".join(message.split())
+    return text if len(text) <= limit else "..." + text[-(limit - 3) :]
 
 
 def is_routed(

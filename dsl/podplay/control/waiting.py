@@ -118,6 +118,6 @@ def _timeout_message(rows: list[DeploymentProgress], timeout: float, unreachable
     return (
         f"not available after {timeout:.0f} s: "
         + " | ".join(parts)
-        + " (`podplay get pods` and `podplay describe pod NAME` say more; `podplay up` again "
-        "resumes)"
+        + " (`podplay describe pod NAME` says more; pods that were serving keep serving: fix "
+        "the program, or the cause, and run `podplay up` again to carry on from here)"
     )

@@ -84,6 +84,20 @@ def test_waiting_reason_names_the_container_state() -> None:
         ],
     }
     assert why_not_ready(pod, crashing).endswith("CrashLoopBackOff (last exit code 3)")
+    engine_said = (
+        "starting pp_default_backend_0: failed to create shim task: OCI runtime create failed: "
+        'runc create failed: unable to start container process: exec: "httpdx": executable '
+        "file not found in $PATH: unknown"
+    )
+    not_started = {
+        **status(pod, ready=False, phase="Pending"),
+        "containers": [
+            {"name": "backend", "state": "waiting", "reason": "StartError", "message": engine_said}
+        ],
+    }
+    reason = why_not_ready(pod, not_started)
+    assert ": StartError: ..." in reason
+    assert reason.endswith('exec: "httpdx": executable file not found in $PATH: unknown')
     assert "Running, not ready" in why_not_ready(pod, status(pod, ready=False))
     assert "Pending" in why_not_ready(pod, status(pod, ready=False, phase="Pending"))
 
