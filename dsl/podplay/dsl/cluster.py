@@ -6,6 +6,7 @@ engine; `nodes=[Node(...)]` or `inventory="hosts.yml"` are real hosts reached ov
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, StrictStr, field_validator, model_validator
@@ -21,6 +22,13 @@ from podplay.dsl.network import (
     pool_overlaps,
 )
 from podplay.dsl.stack import current_stack
+
+# A local cluster's name becomes its node containers' and Docker network's names, and the
+# substrate allows at most this many node containers: the same rules as `podplay cluster
+# create` (podplay.substrate.model; a unit test keeps the two equal), checked here so that a
+# program is refused by compile and preview, not halfway through `up`.
+LOCAL_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
+LOCAL_MAX_NODES = 100
 
 
 class Node(Spec):
@@ -104,11 +112,22 @@ class Cluster(Spec):
                 if pool_overlaps(pool, net):
                     raise bad(f"lb_pool {show(self.lb_pool)} overlaps {field} {show(str(net))}")
         capacity = node_subnet_count(pod)
+        if self.local and not LOCAL_NAME_RE.match(self.name):
+            raise bad(
+                f"name {show(self.name)} cannot name a local cluster: use 1 to 32 lowercase "
+                'letters, digits and "-", starting with a letter and ending with a letter or '
+                "digit (it names the node containers and their Docker network)"
+            )
         if isinstance(self.nodes, int):
             if not 1 <= self.nodes <= capacity:
                 raise bad(
                     f"nodes {self.nodes} is outside 1-{capacity} "
                     f"(pod_cidr {self.pod_cidr} holds {capacity} node /24s)"
+                )
+            if self.nodes > LOCAL_MAX_NODES:
+                raise bad(
+                    f"nodes {self.nodes} is more than a local cluster holds (at most "
+                    f"{LOCAL_MAX_NODES} node containers); list real hosts with pp.Node instead"
                 )
         elif isinstance(self.nodes, list):
             self._check_hosts(self.nodes, capacity, pod, svc)

@@ -30,3 +30,12 @@ def test_node_count_out_of_range(count):
 def test_node_count_in_range():
     assert validate_node_count(1) == 1
     assert validate_node_count(100) == 100
+
+
+def test_programs_follow_the_same_rules_for_local_clusters():
+    """compile/preview refuse what `cluster create` would refuse halfway through `up`."""
+    from podplay.dsl import cluster as dsl_cluster
+    from podplay.substrate import model
+
+    assert dsl_cluster.LOCAL_NAME_RE.pattern == model.NAME_RE.pattern
+    assert dsl_cluster.LOCAL_MAX_NODES == model.MAX_NODES
