@@ -155,3 +155,15 @@ def test_get_nodes(server, tmp_path: Path) -> None:
     assert rows[0] == ["NAME", "STATUS", "ADDRESS", "POD", "CIDR", "CONTAINER"]
     assert rows[1] == ["node1", "Ready", "127.0.0.1", "10.244.1.0/24", "shop-node1"]
     assert rows[2] == ["node2", "NotReady", "127.0.0.1", "10.244.2.0/24"]
+
+
+def test_get_nodes_reports_an_agent_that_answers_but_is_not_ready(server, tmp_path) -> None:
+    server.board.publish([POD], False, "container engine unreachable: gone")
+    inv = inventory(tmp_path, server.server_address[1])
+    out = CliRunner().invoke(get_cmd, ["nodes", "-i", str(inv), "-o", "json"])
+    assert out.exit_code == 0, out.output
+    nodes = {n["name"]: n for n in json.loads(out.stdout)["nodes"]}
+    assert nodes["node1"]["ready"] is False
+    assert nodes["node1"]["message"] == "container engine unreachable: gone"
+    assert nodes["node1"]["version"]  # the agent answered: its details are shown
+    assert nodes["node2"]["ready"] is False and "does not answer" in nodes["node2"]["message"]
