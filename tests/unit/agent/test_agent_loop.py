@@ -305,3 +305,17 @@ def test_dead_sandbox_restarts_the_pod_and_keeps_the_last_attempt_for_logs(world
     assert c["restart_count"] == 1 and c["last_termination"]["exit_code"] == 143
     previous, why = agent.find_container("default", "web-1", "web", previous=True)
     assert previous is not None and previous.id == old.id, why
+
+
+def test_a_missed_manifest_event_is_caught_by_the_periodic_resync(world) -> None:
+    clock, rt, cfg, pods = world
+    agent = new_agent(world)
+    agent.step()
+    write(pods, web_doc())  # the watcher never says so (a lost inotify event)
+    agent.post("engine", False, "")
+    agent._handle(agent.inbox.get_nowait())
+    agent.step()
+    assert rt.calls == []
+    clock.t += cfg.resync_seconds
+    agent.step()
+    assert ("sandbox", "web-1", 0) in rt.calls

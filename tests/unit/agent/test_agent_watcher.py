@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -38,3 +39,23 @@ def test_signature_sees_in_place_rewrites(tmp_path: Path) -> None:
     f.write_text("22")
     assert signature(str(tmp_path)) != before
     assert signature(str(tmp_path / "missing")) == {}
+
+
+def test_a_replaced_directory_is_watched_again(tmp_path: Path) -> None:
+    pods = tmp_path / "pods"
+    pods.mkdir()
+    seen = threading.Event()
+    w = DirWatcher(str(pods), seen.set).start()
+    try:
+        assert seen.wait(2)
+        fresh = tmp_path / "fresh"
+        fresh.mkdir()
+        # the directory swapped under the watch (a restore, `mv`, `rm -rf && mkdir`)
+        os.rename(pods, tmp_path / "old")
+        os.rename(fresh, pods)
+        time.sleep(1.2)  # the watcher may notice the swap itself: let it settle
+        seen.clear()
+        (pods / "default_a.json").write_text("{}")
+        assert seen.wait(2), "a change in the new directory went unnoticed"
+    finally:
+        w.stop()

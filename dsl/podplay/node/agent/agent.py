@@ -212,7 +212,9 @@ class Agent:
         """One full pass: read what changed, decide, act, probe, publish."""
         self._pass_needed = False
         now = self.clock()
-        if self._dirty_manifests:
+        if self._dirty_manifests or now >= self._next_resync:
+            # the periodic resync re-reads the directory too (a stat per file): a missed
+            # watch event can delay a manifest change by one resync period, never forever
             self._dirty_manifests = False
             self._load_manifests()
         if self._dirty_engine or now >= self._next_resync or not self.engine_ok:

@@ -60,6 +60,16 @@ def signature(path: str) -> Signature:
     return out
 
 
+def _inode(path: str) -> Optional[Tuple[int, int]]:
+    """(device, inode) of a directory, None when it is not there: a watch follows an inode,
+    so a directory replaced under the same name must be watched again."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
 class Inotify:
     """The three inotify calls we need, through libc."""
 
@@ -140,13 +150,16 @@ class DirWatcher:
         ino = Inotify()
         self.mode = "inotify"
         try:
+            watched = _inode(self.path)
             ino.add_watch(self.path)
             self.on_change()  # anything that changed before the watch existed
             while not self._stop.is_set():
                 ready, _, _ = select.select([ino.fd], [], [], 0.5)
                 if ready and ino.drain():
                     self.on_change()
-                if not os.path.isdir(self.path):  # directory replaced: watch the new one
+                if _inode(self.path) != watched:  # directory gone or replaced: watch anew
+                    if watched is None:
+                        self._stop.wait(0.5)  # it did not exist: do not spin
                     return
         finally:
             ino.close()
