@@ -5,7 +5,9 @@ facts (a facts file, the program's inventory, or the inventory `podplay cluster 
 wrote for a local cluster), plan, render, and only then write. A bad program writes nothing.
 Controller-side inputs the roles need come from that inventory or are made here when cheap:
 the node bundle (a zipapp, no Docker) and the agent token path (the role creates the file).
-Images are not built here (that needs Docker): `podplay up` does it.
+Images need a Docker engine, so they are built only when asked (`--build-images`, as
+`podplay up` does); without them the plays cannot side-load the pods' images, and compile
+says so.
 """
 
 from __future__ import annotations
@@ -24,16 +26,17 @@ from podplay.dsl import Stack, evaluate, local_images
 from podplay.errors import UserInputError
 from podplay.plan import ClusterFacts, Plan, plan
 from podplay.plan.facts import facts_from_inventory
-from podplay.render import RenderOptions, links, render
+from podplay.render import ImageFile, RenderOptions, links, render
 
 
-def _read_inventory(path: Path, shown: str) -> dict[str, Any]:
+def _read_inventory(path: Path, shown: str, where: str = "") -> dict[str, Any]:
+    """The inventory as data; `where` prefixes errors (the program line that names it)."""
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
-        raise UserInputError(f"cannot read inventory {shown}: {err.strerror}") from None
+        raise UserInputError(f"{where}cannot read inventory {shown}: {err.strerror}") from None
     except yaml.YAMLError as err:
-        raise UserInputError(f"inventory {shown} is not valid YAML: {err}") from None
+        raise UserInputError(f"{where}inventory {shown} is not valid YAML: {err}") from None
     return data
 
 
@@ -54,7 +57,9 @@ def load_facts(stack: Stack, facts_file: str | None) -> tuple[ClusterFacts | Non
         return None, {}
     if cluster.inventory is not None:
         path = (stack.base_dir / cluster.inventory).resolve()
-        data = _read_inventory(path, cluster.inventory)
+        where = f"{cluster.location}: {cluster.describe()}: " if cluster.location else ""
+        shown = f'"{cluster.inventory}" (relative to the program\'s directory)'
+        data = _read_inventory(path, shown, where)
         return facts_from_inventory(data, cluster.inventory), _cluster_vars(data)
     if cluster.local:
         path = paths.cluster_dir(cluster.name) / "inventory.yml"
@@ -95,13 +100,31 @@ def load_previous(path: str | None) -> Plan | None:
     type=click.Path(dir_okay=False),
     help="A plan.json from an earlier compile: keep its pods, IPs and ports where possible.",
 )
-def compile_cmd(program: str, output: str, facts_file: str | None, previous: str | None) -> None:
+@click.option(
+    "--build-images",
+    "build",
+    is_flag=True,
+    help="Build the program's images and the pod sandbox image on the local Docker engine "
+    "(as podplay up does), so the written plays can side-load them onto the nodes.",
+)
+def compile_cmd(
+    program: str, output: str, facts_file: str | None, previous: str | None, build: bool
+) -> None:
     """Compile PROGRAM into an Ansible project (inventory, vars, site.yml, plan.json)."""
     stack = evaluate(program)
     for warning in stack.warnings:
         click.echo(f"warning: {warning}", err=True)
-    images = local_images(stack)
     facts, cluster_vars = load_facts(stack, facts_file)
+    pause: ImageFile | None = None
+    archives: dict[str, str] = {}
+    if build:
+        from podplay.control.images import build_images
+
+        built = build_images(stack, lambda msg: click.echo(msg, err=True))
+        images, archives = built.refs, dict(built.archives)
+        pause = ImageFile(**built.pause.as_var())
+    else:
+        images = local_images(stack)
     result = plan(stack, load_previous(previous), facts, images)
     token = cluster_vars.get("podplay_agent_token_file")
     options = RenderOptions(
@@ -109,6 +132,8 @@ def compile_cmd(program: str, output: str, facts_file: str | None, previous: str
         program=program,
         node_bundle=cluster_vars.get("podplay_node_bundle") or str(ensure_bundle()),
         agent_token_file=token or str(paths.cluster_dir(result.cluster.name) / "token"),
+        pause_image=pause,
+        image_archives=archives,
     )
     out = Path(output)
     write_tree(out, render(result, options), links(options))
@@ -120,6 +145,13 @@ def compile_cmd(program: str, output: str, facts_file: str | None, previous: str
     )
     for item in result.pending:
         click.echo(f"not known yet: {item}", err=True)
+    if not build and result.pods:
+        click.echo(
+            "note: images were not built, so the plays cannot start these pods (no image to "
+            "side-load, no pod sandbox image); compile again with --build-images (needs a "
+            "Docker engine) before running ansible-playbook, or use `podplay up`",
+            err=True,
+        )
 
 
 __all__ = ["compile_cmd"]

@@ -61,3 +61,23 @@ def test_recompiling_into_the_same_directory_drops_nodes_that_are_gone(
         "node1.yml",
         "node2.yml",
     ]
+
+
+def test_compile_without_images_says_the_plays_cannot_start_the_pods(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    """The printed `run:` line alone would fail at the image side-load: compile says so."""
+    monkeypatch.setenv("PODPLAY_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    from podplay.cli.main import main
+
+    (tmp_path / "app.py").write_text('import podplay as pp\npp.Cluster("dev", nodes=1)\n')
+    assert main(["compile", "app.py", "-o", "out"]) == 0
+    assert "--build-images" not in capsys.readouterr().err  # no pods, nothing to build
+    (tmp_path / "app.py").write_text(
+        'import podplay as pp\npp.Cluster("dev", nodes=1)\n'
+        'pp.Deployment("web", containers=[pp.Container("web", "busybox")])\n'
+    )
+    assert main(["compile", "app.py", "-o", "out"]) == 0
+    err = capsys.readouterr().err
+    assert "note: images were not built" in err and "--build-images" in err
