@@ -23,16 +23,41 @@ def cluster() -> None:
 @click.option("--no-configure", is_flag=True, help="Only start the nodes; skip nodes.yml.")
 @click.option("--retain", is_flag=True, help="Keep what was made when creation fails.")
 @click.option("--verbose", "-v", is_flag=True, help="Stream ansible-playbook's output.")
-def create(name: str, nodes: int, no_configure: bool, retain: bool, verbose: bool) -> None:
+@click.option(
+    "--pod-cidr",
+    default="10.244.0.0/16",
+    show_default=True,
+    help="Cluster pod CIDR; node i gets its i-th /24 (a program's pp.Cluster(pod_cidr=...)).",
+)
+@click.option(
+    "--service-cidr", default="10.96.0.0/16", show_default=True, help="Service virtual IPs."
+)
+def create(
+    name: str,
+    nodes: int,
+    no_configure: bool,
+    retain: bool,
+    verbose: bool,
+    pod_cidr: str,
+    service_cidr: str,
+) -> None:
     """Create cluster NAME: network, node containers, SSH key, inventory, node roles."""
     from podplay import substrate
     from podplay.substrate import model
 
     model.validate_name(name)
     model.validate_node_count(nodes)
+    model.validate_cidrs(pod_cidr, service_cidr, nodes)
     started = time.monotonic()
     made = substrate.create_cluster(
-        name, nodes, configure=not no_configure, retain_on_failure=retain, log=_log, verbose=verbose
+        name,
+        nodes,
+        configure=not no_configure,
+        retain_on_failure=retain,
+        log=_log,
+        verbose=verbose,
+        pod_cidr=pod_cidr,
+        service_cidr=service_cidr,
     )
     click.echo(f"cluster {name} ready in {time.monotonic() - started:.1f}s", err=True)
     for node in made.nodes:

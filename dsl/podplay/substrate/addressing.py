@@ -4,7 +4,8 @@ Each cluster gets its own /24 node subnet on the machine's Docker engine, chosen
 those no existing network or route uses. Inside it: gateway .1, node i at .(10+i), Docker's
 own automatic assignment limited to the lower half, and the top 16 addresses below the
 broadcast address kept for LoadBalancer IPs. Node i's pod CIDR is the i-th /24 of the
-cluster pod CIDR.
+cluster pod CIDR (10.244.0.0/16 unless the program says otherwise); the node subnet never
+overlaps the cluster's pod or service CIDR.
 """
 
 from __future__ import annotations
@@ -92,8 +93,20 @@ def lb_pool(subnet: Net, size: int = LB_POOL_SIZE) -> tuple[str, ...]:
     return tuple(str(last - offset) for offset in reversed(range(size)))
 
 
-def plan_cluster(name: str, node_count: int, subnet: Net) -> ClusterPlan:
-    """The whole layout of cluster `name` with `node_count` nodes in `subnet`."""
+def dns_ip(service_cidr: str) -> str:
+    """Cluster DNS sits at .10 of the service CIDR."""
+    return str(ipaddress.IPv4Network(service_cidr).network_address + 10)
+
+
+def plan_cluster(
+    name: str,
+    node_count: int,
+    subnet: Net,
+    cluster_pod_cidr: str = POD_CIDR,
+    service_cidr: str = SERVICE_CIDR,
+) -> ClusterPlan:
+    """The whole layout of cluster `name` with `node_count` nodes in `subnet` (node `i`
+    gets the i-th /24 of `cluster_pod_cidr`, as the program's `pp.Cluster(pod_cidr=...)`)."""
     network = f"podplay-{name}"
     nodes = tuple(
         NodePlan(
@@ -102,7 +115,7 @@ def plan_cluster(name: str, node_count: int, subnet: Net) -> ClusterPlan:
             container=f"{name}-node{i}",
             volume=f"{name}-node{i}-docker",
             address=node_address(subnet, i),
-            pod_cidr=pod_cidr(i),
+            pod_cidr=pod_cidr(i, cluster_pod_cidr),
         )
         for i in range(1, node_count + 1)
     )
@@ -115,4 +128,7 @@ def plan_cluster(name: str, node_count: int, subnet: Net) -> ClusterPlan:
         ip_range=str(lower_half),
         nodes=nodes,
         lb_pool=lb_pool(subnet),
+        pod_cidr=str(ipaddress.IPv4Network(cluster_pod_cidr)),
+        service_cidr=str(ipaddress.IPv4Network(service_cidr)),
+        dns_ip=dns_ip(service_cidr),
     )

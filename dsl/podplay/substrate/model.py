@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,3 +87,19 @@ def validate_node_count(count: int) -> int:
             f"--nodes {count} is out of range: a cluster has between 1 and {MAX_NODES} nodes"
         )
     return count
+
+
+def validate_cidrs(pod_cidr: str, service_cidr: str, node_count: int) -> None:
+    """A pod CIDR with a /24 for every node, and a service CIDR apart from it."""
+    try:
+        pods = ipaddress.IPv4Network(pod_cidr)
+        services = ipaddress.IPv4Network(service_cidr)
+    except ValueError as err:
+        raise UserInputError(f"pod or service CIDR is not an IPv4 network: {err}") from None
+    if not 8 <= pods.prefixlen <= 23 or 2 ** (24 - pods.prefixlen) <= node_count:
+        raise UserInputError(
+            f"pod CIDR {pod_cidr} has no /24 for each of {node_count} node(s) (node i takes "
+            "the i-th /24; use a /8 to /23 network)"
+        )
+    if pods.overlaps(services):
+        raise UserInputError(f"service CIDR {service_cidr} overlaps pod CIDR {pod_cidr}")

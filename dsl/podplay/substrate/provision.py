@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import os
 import shutil
 import subprocess
@@ -25,7 +26,7 @@ from podplay.build import bundle, node_image
 from podplay.errors import EnvironmentProblem, UserInputError
 from podplay.execute import PlaybookResult, run_playbook
 from podplay.substrate import addressing, docker_provider, inventory, keys
-from podplay.substrate.model import Cluster, validate_name, validate_node_count
+from podplay.substrate.model import Cluster, validate_cidrs, validate_name, validate_node_count
 
 Log = Callable[[str], None]
 NODES_PLAYBOOK = "nodes.yml"
@@ -71,10 +72,15 @@ def create_cluster(
     retain_on_failure: bool = False,
     log: Log = _quiet,
     verbose: bool = False,
+    pod_cidr: str = addressing.POD_CIDR,
+    service_cidr: str = addressing.SERVICE_CIDR,
 ) -> Cluster:
-    """Create cluster `name` with `nodes` nodes, configured by nodes.yml unless told not to."""
+    """Create cluster `name` with `nodes` nodes, configured by nodes.yml unless told not to.
+
+    Node `i` gets the i-th /24 of `pod_cidr`; `service_cidr` is written to the inventory."""
     validate_name(name)
     validate_node_count(nodes)
+    validate_cidrs(pod_cidr, service_cidr, nodes)
     cli = docker_provider.client()
     with _cluster_lock(name):
         running = docker_provider.running_nodes(cli, name)
@@ -90,7 +96,14 @@ def create_cluster(
             _remove(name)
         try:
             return _create(
-                cli, name, nodes, image.ref, configure=configure, log=log, verbose=verbose
+                cli,
+                name,
+                nodes,
+                image.ref,
+                (pod_cidr, service_cidr),
+                configure=configure,
+                log=log,
+                verbose=verbose,
             )
         except BaseException:
             if not retain_on_failure:
@@ -100,10 +113,18 @@ def create_cluster(
 
 
 def _create(
-    cli: Any, name: str, count: int, image: str, *, configure: bool, log: Log, verbose: bool
+    cli: Any,
+    name: str,
+    count: int,
+    image: str,
+    cidrs: tuple[str, str],
+    *,
+    configure: bool,
+    log: Log,
+    verbose: bool,
 ) -> Cluster:
     privileged = docker_provider.detect_privileged(cli, image)
-    plan = _reserve_network(cli, name, count)
+    plan = _reserve_network(cli, name, count, cidrs)
     log(
         f"network {plan.network} {plan.subnet}; {count} node(s) "
         f"({'privileged' if privileged else 'capability set'}) from {image}"
@@ -181,13 +202,16 @@ def configure_nodes(
     )
 
 
-def _reserve_network(cli: Any, name: str, count: int) -> addressing.ClusterPlan:
+def _reserve_network(
+    cli: Any, name: str, count: int, cidrs: tuple[str, str]
+) -> addressing.ClusterPlan:
     """Pick a free /24 and create the network on it; the engine refuses overlaps, so two
     clusters created at once cannot take the same subnet (the loser tries the next one)."""
-    tried: list[addressing.Net] = []
+    pod_cidr, service_cidr = cidrs
+    tried: list[addressing.Net] = [ipaddress.IPv4Network(c) for c in cidrs]
     for _ in range(SUBNET_ATTEMPTS):
         subnet = addressing.choose_subnet(docker_provider.used_subnets(cli), skip=tried)
-        plan = addressing.plan_cluster(name, count, subnet)
+        plan = addressing.plan_cluster(name, count, subnet, pod_cidr, service_cidr)
         try:
             docker_provider.create_network(cli, plan)
             return plan

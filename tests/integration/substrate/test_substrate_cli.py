@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.integration
 
@@ -73,6 +74,20 @@ def test_node_count_out_of_range_is_refused(count):
     )
 
 
+@pytest.mark.parametrize(
+    ("flags", "words"),
+    [
+        (["--pod-cidr", "10.244.0.0/24"], "no /24 for each"),
+        (["--service-cidr", "10.244.128.0/20"], "overlaps"),
+        (["--pod-cidr", "banana"], "not an IPv4 network"),
+    ],
+)
+def test_bad_cidrs_are_refused(cluster, flags, words):
+    name = f"{cluster.name}-cidr"
+    assert_one_sentence(podplay("cluster", "create", name, *flags), 2, words)
+    assert labelled("container", name) == [] and labelled("network", name) == []
+
+
 def test_no_docker_engine_is_an_environment_error():
     env = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     assert_one_sentence(
@@ -89,13 +104,16 @@ def fresh(cluster):
     from podplay import substrate
 
     name = f"{cluster.name}-del"
-    made = podplay("cluster", "create", name, "--nodes", "1", "--no-configure")
+    made = podplay(
+        "cluster", "create", name, "--nodes", "1", "--no-configure",
+        "--pod-cidr", "10.250.0.0/16", "--service-cidr", "10.97.0.0/16",
+    )  # fmt: skip
     assert made.returncode == 0, made.stderr
     yield substrate.get_cluster(name)
     substrate.delete_cluster(name)
 
 
-def test_create_labels_nodes_and_keeps_the_key_private(fresh):
+def test_create_labels_nodes_follows_the_cidrs_and_keeps_the_key_private(fresh):
     from podplay import paths
     from podplay.build import node_image
 
@@ -112,8 +130,14 @@ def test_create_labels_nodes_and_keeps_the_key_private(fresh):
         "io.podplay.role": "node",
         "io.podplay.node-index": "1",
         "io.podplay.node-name": "node1",
-        "io.podplay.pod-cidr": "10.244.1.0/24",
+        "io.podplay.pod-cidr": "10.250.1.0/24",  # the first /24 of --pod-cidr
     }
+    inventory = yaml.safe_load(fresh.inventory.read_text())["all"]["vars"]
+    assert (inventory["podplay_pod_cidr"], inventory["podplay_service_cidr"]) == (
+        "10.250.0.0/16",
+        "10.97.0.0/16",
+    )
+    assert inventory["podplay_dns_ip"] == "10.97.0.10"
     volume = f"{fresh.name}-node1-docker"
     docker_dir = [m for m in inspect["Mounts"] if m["Destination"] == "/var/lib/docker"]
     assert [(m["Type"], m["Name"]) for m in docker_dir] == [("volume", volume)]

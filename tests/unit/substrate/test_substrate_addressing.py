@@ -53,3 +53,35 @@ def test_pod_cidr_is_the_index_th_slash_24():
     assert addressing.pod_cidr(255) == "10.244.255.0/24"
     with pytest.raises(ValueError):
         addressing.pod_cidr(256)
+
+
+def test_the_programs_pod_and_service_cidrs_shape_the_layout():
+    plan = addressing.plan_cluster("dev", 2, N("172.30.5.0/24"), "10.200.0.0/16", "10.97.0.0/16")
+    assert [n.pod_cidr for n in plan.nodes] == ["10.200.1.0/24", "10.200.2.0/24"]
+    assert (plan.pod_cidr, plan.service_cidr, plan.dns_ip) == (
+        "10.200.0.0/16",
+        "10.97.0.0/16",
+        "10.97.0.10",
+    )
+
+
+def test_a_pod_cidr_inside_the_node_subnet_space_is_skipped():
+    # a program's pod_cidr of 172.30.0.0/20 must not share addresses with the node network
+    assert addressing.choose_subnet([], skip=[N("172.30.0.0/20")]) == N("172.30.16.0/24")
+
+
+@pytest.mark.parametrize(
+    ("pods", "services", "nodes", "words"),
+    [
+        ("10.244.0.0/24", "10.96.0.0/16", 1, "no /24 for each"),
+        ("10.244.0.0/23", "10.96.0.0/16", 2, "no /24 for each"),
+        ("10.244.0.0/16", "10.244.128.0/20", 3, "overlaps"),
+        ("10.244.0.0/33", "10.96.0.0/16", 3, "not an IPv4 network"),
+    ],
+)
+def test_bad_cidrs_are_refused_before_anything_is_made(pods, services, nodes, words):
+    from podplay.errors import UserInputError
+    from podplay.substrate.model import validate_cidrs
+
+    with pytest.raises(UserInputError, match=words):
+        validate_cidrs(pods, services, nodes)
