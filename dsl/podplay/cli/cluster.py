@@ -92,12 +92,13 @@ def list_cmd(output: str) -> None:
     if not clusters:
         click.echo("no local clusters", err=True)
         return
-    click.echo(
-        f"{'CLUSTER':<16} {'NODE':<8} {'CONTAINER':<24} {'ADDRESS':<15} {'POD CIDR':<15} STATE"
-    )
-    for c in clusters:
-        for n in c.nodes:
-            click.echo(
-                f"{c.name:<16} {n.name:<8} {n.container:<24} {n.address:<15} {n.pod_cidr:<15} "
-                f"{n.state}"
-            )
+    rows = [("CLUSTER", "NODE", "CONTAINER", "ADDRESS", "POD CIDR", "STATE")] + [
+        (c.name, n.name, n.container, n.address, n.pod_cidr, n.state)
+        for c in clusters
+        for n in c.nodes
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        click.echo(
+            "  ".join(f"{cell:<{w}}" for cell, w in zip(row, widths, strict=False)) + "  " + row[-1]
+        )
