@@ -185,7 +185,7 @@ def prepare(
             refs = known_images(stack, base)
     with timer("plan"):
         new = plan(stack, base, target.facts, refs)
-        if False and journal_plan is not None and not same_plan(new, journal_plan):
+        if journal_plan is not None and not same_plan(new, journal_plan):
             # the program changed after an apply stopped half way: plan against what the
             # nodes may run now, so pods still serving are replaced one at a time, not dropped
             base = in_flight(journal_previous, journal_plan, journal.stage if journal else 0)
@@ -299,7 +299,7 @@ def apply(
                 f"resuming an interrupted up (phase {prep.journal_phase}, stage {start + 1})"
             )
         else:  # prepare() planned against what the interrupted apply may have left
-            before = prep.journal_plan
+            before = prep.base
             reporter.info("an earlier up was interrupted; converging to the program as it is now")
     built = prep.images
     if built is None:
