@@ -27,7 +27,7 @@ api = pp.Deployment(
         pp.Container(
             "api",
             image=image,
-            command=["httpd", "-f", "-p", "8080", "-h", "/www"],
+            command=[{command!r}, "-f", "-p", "8080", "-h", "/www"],
             ports=[8080],
             readiness=pp.HttpProbe("/healthz", 8080, period=1),
         )
@@ -88,8 +88,9 @@ def write_program(
     version: str = "v1",
     extra: str = "",
     name: str = "app.py",
+    command: str = "httpd",
 ) -> Path:
-    """The program, with its image context for `version`."""
+    """The program, with its image context for `version` (`command`: the server to run)."""
     context = write_context(root, version)
     path = root / name
     path.write_text(
@@ -100,6 +101,7 @@ def write_program(
             replicas=replicas,
             node_port=NODE_PORT,
             extra=extra,
+            command=command,
         )
     )
     return path

@@ -9,6 +9,7 @@ Everything goes through the `podplay` command, as a user runs it.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -35,7 +36,9 @@ pytestmark = pytest.mark.integration
 PODPLAY = str(Path(sys.executable).parent / "podplay")
 
 
-def podplay(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+def podplay(
+    *args: str, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """The podplay command, as a user runs it (stdin not a terminal: no questions)."""
     return subprocess.run(
         [PODPLAY, *args],
@@ -44,6 +47,7 @@ def podplay(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str
         timeout=timeout,
         stdin=subprocess.DEVNULL,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
@@ -184,12 +188,20 @@ def test_image_change_replaces_pods_one_at_a_time_without_a_failed_request(
     loop = ClientLoop(f"http://{cluster.nodes[0].address}:{NODE_PORT}/cgi-bin/whoami")
     loop.start()
     try:
+        # first a release that cannot start: its rollout stops at the first new pod ...
+        broken = app.write(version="v2", command="httpdx")
+        failed = podplay("up", str(broken), "-y", env={"PODPLAY_WAIT_TIMEOUT": "8"})
+        # ... then the fixed one: it replaces the old pods still serving, one at a time
+        program = app.write(version="v2")
         out = ok(podplay("up", str(program), "-y"))
     finally:
         loop.stop.set()
         loop.join(10)
-    assert "in 7 steps" in out
+    assert failed.returncode == 1, failed.stderr
+    assert "StartError" in failed.stderr and "executable file not found" in failed.stderr
     assert loop.failures == [], f"{len(loop.failures)} of {len(loop.answers)} failed"
+    assert "an earlier up was interrupted; converging to the program as it is now" in out
+    assert "in 8 steps" in out  # the broken pod goes first, then three replacements
     versions = [a.split()[0] for a in loop.answers]
     assert versions[0] == "v1" and versions[-1] == "v2" and len(versions) > 50
 
