@@ -73,6 +73,8 @@ def _entries(cluster: Cluster, facts: ClusterFacts | None) -> list[NodeFacts]:
             }
             if node.ssh_key is not None:
                 connection["ansible_ssh_private_key_file"] = node.ssh_key
+            if node.user != "root":  # the roles configure the host: sudo to root
+                connection["ansible_become"] = True
             entries.append(
                 NodeFacts(
                     name=node.name,

@@ -13,7 +13,10 @@ from podplay.render.inventory import NODE_GROUP
 from podplay.render.yamltext import dump
 
 ROLES = ("node", "runtime", "network", "agent", "proxy")
-SSH_ARGS = "-o ControlMaster=auto -o ControlPersist=60s -o StrictHostKeyChecking=no"
+SSH_ARGS = "-o ControlMaster=auto -o ControlPersist=60s"
+# Local node containers get fresh host keys each time they are created; real hosts keep
+# theirs, so host key checking stays on for them (an unknown key is the user's to accept).
+LOCAL_SSH_ARGS = f"{SSH_ARGS} -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
 
 
 def site(plan: Plan, program: str | None) -> str:
@@ -35,12 +38,13 @@ def site(plan: Plan, program: str | None) -> str:
 def ansible_cfg(plan: Plan, collections_path: str) -> str:
     """Settings for runs from the output directory."""
     forks = min(50, max(5, len(plan.nodes)))
+    local = plan.cluster.local
     return (
         f"# Ansible settings for cluster {plan.cluster.name}, written by podplay compile.\n"
         "[defaults]\n"
         "inventory = inventory.yml\n"
         f"collections_path = {collections_path}\n"
-        "host_key_checking = False\n"
+        f"host_key_checking = {not local}\n"
         "gathering = explicit\n"
         f"forks = {forks}\n"
         "interpreter_python = auto_silent\n"
@@ -48,5 +52,5 @@ def ansible_cfg(plan: Plan, collections_path: str) -> str:
         "\n"
         "[ssh_connection]\n"
         "pipelining = True\n"
-        f"ssh_args = {SSH_ARGS} -o UserKnownHostsFile=/dev/null\n"
+        f"ssh_args = {LOCAL_SSH_ARGS if local else SSH_ARGS}\n"
     )
