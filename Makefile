@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install -q -e '.[dev]' > $(VENV)/pip.log 2>&1 || { cat $(VENV)/pip.log >&2; exit 1; }
 	@touch $(STAMP)
 
-node-image: venv
+node-image: host venv
 	@$(PODPLAY) image build-node --quiet
 
 ## demo: a local cluster running the example app, and where to reach it
