@@ -96,7 +96,7 @@ def describe(
         pod = agent_client.find_pod(access, name, namespace)
         _describe_pod(pod)
         events = events_for(_all_events(access), {(pod["namespace"], pod["name"])})
-        _events(list(events), [])
+        _events(list(events), [(pod["name"], pod["node"])] if pod.get("node") else [])
         return
     from podplay.control.inspect import load_applied_plan
 

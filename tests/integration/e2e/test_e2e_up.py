@@ -132,6 +132,45 @@ def test_up_verify_and_http_through_every_service_type(app: App, cluster: Cluste
     assert by_alias.startswith("v1 api-"), by_alias
 
 
+def test_get_and_describe_show_the_app_live(app: App, cluster: Cluster) -> None:
+    name = cluster.name
+    got = json.loads(ok(podplay("get", "deployments", "-c", name, "-o", "json")))
+    api = next(d for d in got["deployments"] if d["name"] == "api")
+    assert (api["replicas"], api["ready"], api["up_to_date"]) == (3, 3, 3)
+    got = json.loads(ok(podplay("get", "services", "-c", name, "-o", "json")))
+    services = {s["name"]: s for s in got["services"]}
+    assert {s["type"] for s in services.values()} == {
+        "ClusterIP", "NodePort", "LoadBalancer", "ExternalName",
+    }  # fmt: skip
+    assert services["api"]["cluster_ip"] == app.facts["cluster_ip"]
+    assert services["api-public"]["ports"][0]["node_port"] == NODE_PORT
+    lb = services["api-lb"]
+    assert lb["load_balancer_ip"] == app.facts["lb_ip"]
+    assert (lb["ports"][0]["port"], lb["ports"][0]["target_port"]) == (80, 8080)
+    assert services["api-alias"]["external_name"] == "api.default.svc.cluster.local"
+    pods = app.pods()
+    endpoints = services["api"]["endpoints"]
+    assert sorted(e["address"] for e in endpoints) == sorted(f"{p['ip']}:8080" for p in pods)
+    assert all(e["ready"] for e in endpoints)
+
+    # a container that dies is restarted by its node's agent, and describe tells the story
+    victim = pods[0]
+    container = victim["containers"][0]["container_id"]
+    node_exec(cluster, victim["node"], f"docker kill {container}", check=True)
+
+    def back() -> bool:
+        now = next((p for p in app.pods() if p["name"] == victim["name"]), None)
+        return bool(now and now["ready"] and now["containers"][0]["restart_count"] == 1)
+
+    wait_until(back, timeout=60, what=f"{victim['name']} restarted and ready")
+    text = ok(podplay("describe", "pod", victim["name"], "-c", name))
+    assert "Restart count:     1" in text
+    for event in ("Scheduled", "SandboxStarted", "Started", "restart (exit code"):
+        assert event in text, text
+    text = ok(podplay("describe", "deployment", "api", "-c", name))
+    assert "3 desired, 3 ready, 3 up to date" in text and "restart (exit code" in text
+
+
 def test_up_again_changes_nothing(app: App) -> None:
     preview = json.loads(ok(podplay("preview", str(app.program), "--json")))
     assert preview["changes"] == [] and preview["summary"] == "no changes"
@@ -212,7 +251,11 @@ def test_image_change_replaces_pods_one_at_a_time_without_a_failed_request(
     assert new.isdisjoint(old) and len(new) == 3
     events = [e for _, es in app.access().each(lambda c: c.events()) for e in es]
     started = sorted(e["time"] for e in events if e["pod"] in new and e["reason"] == "Started")
-    killed = sorted(e["time"] for e in events if e["pod"] in old and e["reason"] == "Killing")
+    killed = sorted(
+        e["time"]
+        for e in events
+        if e["pod"] in old and e["reason"] == "Killing" and "stopping pod" in e["message"]
+    )
     assert len(started) == 3 and len(killed) == 3, (started, killed)
     assert started[0] < killed[0] < started[1] < killed[1] < started[2] < killed[2]
 
