@@ -137,3 +137,41 @@ def test_watcher_reconnects_after_silence():
     finally:
         w.stop()
         agent.stop()
+
+
+class RecordingEvent(threading.Event):
+    """The watcher's stop event, recording each pause between attempts (kept short here)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pauses: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.pauses.append(timeout or 0.0)
+        return super().wait(0.01)
+
+
+def test_watcher_backs_off_while_refused_and_starts_fast_after_a_working_stream():
+    from podplay.node.proxy import watch
+
+    agent = FakeAgent("node1").start()
+    agent.set_pods(WEB)
+    col = Collector()
+    token = {"value": "wrong"}
+    w = Watcher("node1", "127.0.0.1", agent.port, lambda: token["value"], col.snap, col.beat,
+                read_timeout=0.3)  # fmt: skip
+    w._stop_event = pauses = RecordingEvent()
+    w.start()
+    try:
+        assert wait_for(lambda: len(pauses.pauses) >= 4)
+        assert pauses.pauses[:4] == [watch.RETRY_MIN, 2 * watch.RETRY_MIN, watch.RETRY_MAX,
+                                     watch.RETRY_MAX]  # fmt: skip
+        token["value"] = "s3cret"
+        assert wait_for(lambda: w.connects == 1)
+        before = len(pauses.pauses)
+        agent.silent.set()  # the agent goes quiet (it restarts): a fresh outage
+        assert wait_for(lambda: len(pauses.pauses) > before)
+        assert pauses.pauses[before] == watch.RETRY_MIN
+    finally:
+        w.stop()
+        agent.stop()

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("podplay.agent.api")
 
-HEARTBEAT_SECONDS = 0.9
+# Watchers call a node gone after 2 s without a line: heartbeats twice a second leave room
+# for an agent restart (process start, serving the saved board) inside that window.
+HEARTBEAT_SECONDS = 0.5
 
 
 class AgentServer(ThreadingHTTPServer):

@@ -1,7 +1,7 @@
 """`python3 podplay-node.pyz agent [--config /etc/podplay/agent.json]`: run the node agent.
 
 Exit status: 0 after SIGTERM (pods keep running; the next agent adopts them), 2 when the
-configuration is wrong.
+configuration is wrong (after a pause, so systemd's quick restart does not spin).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import List, Optional
 from .config import DEFAULT_CONFIG, ConfigError, load_config, read_token
 
 log = logging.getLogger("podplay.agent")
+CONFIG_ERROR_PAUSE = 2.0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -33,6 +34,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         token = read_token(cfg.token_file)
     except ConfigError as err:
         print("podplay-agent: %s" % err, file=sys.stderr)
+        # systemd restarts a crashed agent within 200 ms; a configuration that stays wrong
+        # must not turn that into a busy loop of Python starts
+        time.sleep(CONFIG_ERROR_PAUSE)
         return 2
 
     from . import memory

@@ -25,8 +25,10 @@ from typing import Any, Callable, Optional
 log = logging.getLogger("podplay.proxy.watch")
 
 READ_TIMEOUT = 2.0
-RETRY_MIN = 0.2
-RETRY_MAX = 1.0
+# Reconnect fast: a restarted agent serves again within about a second, and its node's
+# endpoints count as gone after 2 s without a line (a refused connect costs nothing).
+RETRY_MIN = 0.1
+RETRY_MAX = 0.4
 
 OnSnapshot = Callable[[str, list, int], None]
 OnHeartbeat = Callable[[str], None]
@@ -71,9 +73,9 @@ class Watcher(threading.Thread):
     def run(self) -> None:
         delay = RETRY_MIN
         while not self._stop_event.is_set():
+            connects = self.connects
             try:
                 self._stream()
-                delay = RETRY_MIN
             except Exception as err:  # any failure: log once per kind, reconnect
                 message = "%s: %s" % (type(err).__name__, err)
                 if message != self.last_error:
@@ -84,6 +86,8 @@ class Watcher(threading.Thread):
                     conn, self._conn = self._conn, None
                 if conn is not None:
                     conn.close()
+            if self.connects != connects:
+                delay = RETRY_MIN  # the stream worked: this is a fresh outage (agent restart)
             self._stop_event.wait(delay)
             delay = min(delay * 2, RETRY_MAX)
 
