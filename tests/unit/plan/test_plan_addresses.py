@@ -124,6 +124,19 @@ def test_node_ports_are_allocated_in_range_and_kept() -> None:
     assert replan(node_port_program(None), first) == first
 
 
+def test_crowded_node_ports_stay_unique() -> None:
+    """300 hashed ports in 2,768 collide many times over: probing must keep them apart."""
+
+    def build() -> None:
+        pp.Cluster("dev", nodes=1)
+        for i in range(300):
+            pp.Service(f"s{i}", selector={"app": "x"}, type="NodePort", ports=[80])
+
+    ports = [p.node_port for s in replan(stack_of(build)).services for p in s.ports]
+    assert len(ports) == 300 and len(set(ports)) == 300
+    assert all(30000 <= p <= 32767 for p in ports)  # type: ignore[operator]
+
+
 def test_an_explicit_node_port_wins_over_a_previously_allocated_one() -> None:
     first = replan(node_port_program(None))
     taken = first.services[0].ports[0].node_port

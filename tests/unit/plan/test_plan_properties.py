@@ -39,6 +39,12 @@ class ProgramSpec:
     nodes: int
     deployments: tuple[DeploymentSpec, ...]
     services: tuple[ServiceSpec, ...]
+    service_cidr: str = "10.96.0.0/16"
+
+
+# A /27 leaves 28 ClusterIPs, so services often hash to the same one: only then does the
+# uniqueness property test the allocator's probing (a /16 almost never collides).
+SERVICE_CIDRS = ["10.96.0.0/16", "10.96.0.0/27"]
 
 
 @st.composite
@@ -62,12 +68,17 @@ def programs(draw: st.DrawFn) -> ProgramSpec:
                 node_port=next(explicit, None) if wants_explicit else None,
             )
         )
-    return ProgramSpec(draw(st.integers(1, 5)), deployments, tuple(services))
+    return ProgramSpec(
+        draw(st.integers(1, 5)),
+        deployments,
+        tuple(services),
+        draw(st.sampled_from(SERVICE_CIDRS)),
+    )
 
 
 def build(spec: ProgramSpec):
     def program() -> None:
-        pp.Cluster("prop", nodes=spec.nodes, lb_pool=POOL)
+        pp.Cluster("prop", nodes=spec.nodes, lb_pool=POOL, service_cidr=spec.service_cidr)
         for d in spec.deployments:
             pp.Deployment(
                 d.name,
