@@ -83,11 +83,16 @@ class Watcher(threading.Thread):
         self.agent = agent
         self.snapshots: list[dict[str, Any]] = []
         self.stop = threading.Event()
+        self.last_line = time.monotonic()
+        self.max_silence = 0.0  # longest time without a line (2 s: the node counts as gone)
 
     def run(self) -> None:
         while not self.stop.is_set():
             try:
                 for event in self.agent.watch(timeout=3):
+                    now = time.monotonic()
+                    self.max_silence = max(self.max_silence, now - self.last_line)
+                    self.last_line = now
                     if event["type"] == "snapshot":
                         self.snapshots.append(event)
                     if self.stop.is_set():
@@ -96,7 +101,12 @@ class Watcher(threading.Thread):
                 time.sleep(0.1)
 
 
-def test_agent_restart_adopts_running_pods(cluster: Cluster, pods, agent) -> None:
+@pytest.mark.parametrize(
+    "how",
+    ["systemctl restart podplay-agent", "systemctl kill -s KILL podplay-agent"],
+    ids=["restart", "crash"],
+)
+def test_agent_restart_adopts_running_pods(cluster: Cluster, pods, agent, how: str) -> None:
     before = ids(cluster)
     assert len(before) == 2 + 3  # two sandboxes, three app containers
     counts = {n: [c["restart_count"] for c in wait_pod(agent, n, running_ready)["containers"]]
@@ -105,7 +115,7 @@ def test_agent_restart_adopts_running_pods(cluster: Cluster, pods, agent) -> Non
     watcher = Watcher(agent)
     watcher.start()
     time.sleep(0.5)
-    node_exec(cluster, NODE, "systemctl restart podplay-agent", check=True)
+    node_exec(cluster, NODE, how, check=True)
     wait_until(lambda: agent_pid(cluster) not in ("", "0", old_pid), timeout=15, what="new agent")
     # the new agent has made a full pass when its events show it connected to the engine
     wait_until(lambda: agent.healthz()[0], timeout=20, what="agent healthy")
@@ -120,6 +130,8 @@ def test_agent_restart_adopts_running_pods(cluster: Cluster, pods, agent) -> Non
     assert seen and all(p["ready"] for p in seen), [
         (p["name"], p["ready"], p["phase"]) for p in seen if not p["ready"]
     ]
+    # and the stream was back before the other nodes' proxies would call this node gone
+    assert watcher.max_silence < 2.0, f"no line for {watcher.max_silence:.2f} s"
 
 
 def test_node_restart_brings_the_pods_back(cluster: Cluster, pods, agent) -> None:
