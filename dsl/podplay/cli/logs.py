@@ -40,6 +40,15 @@ def logs(
 
     access = agent_client.cluster_access(cluster_name, inventory)
     found = agent_client.find_pod(access, pod, namespace)
+    names = [c["name"] for c in found.get("containers") or []]
+    if container is None and len(names) > 1:
+        raise UserInputError(
+            f"pod {pod} has containers {', '.join(names)}: choose one with -c CONTAINER"
+        )
+    if container is not None and names and container not in names:
+        raise UserInputError(
+            f"pod {pod} has no container {container!r} (its containers: {', '.join(names)})"
+        )
     client = access.client(access.node(found["node"]))
     out = sys.stdout.buffer
     try:

@@ -167,3 +167,25 @@ def test_get_nodes_reports_an_agent_that_answers_but_is_not_ready(server, tmp_pa
     assert nodes["node1"]["message"] == "container engine unreachable: gone"
     assert nodes["node1"]["version"]  # the agent answered: its details are shown
     assert nodes["node2"]["ready"] is False and "does not answer" in nodes["node2"]["message"]
+
+
+def test_logs_of_a_pod_with_several_containers_asks_for_one_by_its_flag(server, tmp_path) -> None:
+    from podplay.cli.logs import logs as logs_cmd
+    from podplay.errors import UserInputError
+
+    duo = {
+        **POD,
+        "name": "duo",
+        "containers": [
+            {**POD["containers"][0], "name": "web"},
+            {**POD["containers"][0], "name": "side"},
+        ],
+    }
+    server.board.publish([POD, duo], True, "")
+    inv = str(inventory(tmp_path, server.server_address[1]))
+    out = CliRunner().invoke(logs_cmd, ["duo", "-i", inv])
+    assert isinstance(out.exception, UserInputError)
+    assert str(out.exception) == "pod duo has containers web, side: choose one with -c CONTAINER"
+    out = CliRunner().invoke(logs_cmd, ["duo", "-i", inv, "-c", "nope"])
+    assert isinstance(out.exception, UserInputError)
+    assert "no container 'nope' (its containers: web, side)" in str(out.exception)
