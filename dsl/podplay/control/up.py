@@ -185,12 +185,17 @@ def prepare(
             refs = known_images(stack, base)
     with timer("plan"):
         new = plan(stack, base, target.facts, refs)
-        if journal_plan is not None and not same_plan(new, journal_plan):
+        shown_from, shown_to = base, new
+        if journal_plan is not None and same_plan(new, journal_plan):
+            # resuming: show all the interrupted apply set out to do
+            shown_from, shown_to = journal_previous, journal_plan
+        elif journal_plan is not None:
             # the program changed after an apply stopped half way: plan against what the
             # nodes may run now, so pods still serving are replaced one at a time, not dropped
             base = in_flight(journal_previous, journal_plan, journal.stage if journal else 0)
             new = plan(stack, base, target.facts, refs)
-        changes = diff(base, new)
+            shown_from, shown_to = base, new
+        changes = diff(shown_from, shown_to)
     return Prepared(
         program=program,
         stack=stack,

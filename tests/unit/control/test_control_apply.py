@@ -230,7 +230,10 @@ def test_interrupted_rollout_resumes_where_it_stopped(world: FakeWorld, tmp_path
     journal = state.journal()
     assert journal is not None and journal.phase == "converge" and journal.stage > 0
     done_before = len(world.converges)
-    result = _up(state, image="busybox:2")
+    prep = up.prepare("app.py", shop(image="busybox:2"), state, build=False)
+    # the preview of the resumed up shows what the interrupted one set out to do
+    assert [c.op for c in prep.changes if c.kind == "Pod"] == ["+-"] * 3
+    result = up.apply(prep, wait_timeout=30)
     assert result.resumed_stage == journal.stage
     assert world.converges[done_before][0] == "site.yml"
     assert state.journal() is None
