@@ -44,7 +44,7 @@ from podplay.control.state import StackState, current_command, stack_dir, write_
 from podplay.control.target import Target, find_target
 from podplay.control.waiting import Probe, wait_available, wait_unrouted
 from podplay.control.workspace import Workspace
-from podplay.dsl import Stack, evaluate
+from podplay.dsl import Stack, evaluate, local_images
 from podplay.execute import PlaybookResult
 from podplay.plan import Change, Plan, diff, plan, stages
 from podplay.plan.services import endpoints_for
@@ -176,6 +176,8 @@ def prepare(
             else None
         )
         base = journal_plan or applied
+        if build:  # an infeasible program is refused before any image is built
+            plan(stack, base, target.facts, local_images(stack))
     with timer("images"):
         if build:
             built: BuiltImages | None = build_images(stack, reporter.info)

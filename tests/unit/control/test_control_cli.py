@@ -114,3 +114,16 @@ def test_verify_needs_an_applied_stack(tmp_path: Path, capsys: pytest.CaptureFix
     path = _program(tmp_path)
     assert main(["verify", str(path)]) == 2
     assert "nothing applied to verify: run `podplay up" in capsys.readouterr().err
+
+
+def test_infeasible_program_is_refused_before_images_are_built(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _program(tmp_path, replicas=500)  # more pods than two nodes hold
+    # building an image would need the engine, which this test refuses (exit 1)
+    assert main(["up", str(path), "-y"]) == 2
+    err = capsys.readouterr().err
+    assert 'Deployment "web": replica' in err and "cannot be placed" in err
+    assert "Traceback" not in err
+    state = StackState(stack_dir(path, "edge"))
+    assert state.journal() is None and state.applied_plan() is None
