@@ -87,12 +87,28 @@ def caller_location() -> Location | None:
 
 
 def show(value: Any) -> str:
-    """A value as messages print it: strings quoted, numbers bare, like JSON."""
-    if isinstance(value, str | int | float | bool | type(None) | list | dict):
-        try:
-            return json.dumps(value, sort_keys=True)
-        except (TypeError, ValueError):
-            pass
+    """A value as messages print it: strings double-quoted, numbers bare, None/True/False as
+    the user wrote them in Python, dicts with sorted keys."""
+    if value is None or isinstance(value, bool):
+        return repr(value)
+    if isinstance(value, str | int | float):
+        return json.dumps(value)
+    if isinstance(value, list | tuple) and all(_plain(v) for v in value):
+        return "[" + ", ".join(show(v) for v in value) + "]"
+    if isinstance(value, dict) and all(_plain(k) and _plain(v) for k, v in value.items()):
+        items = sorted(value.items(), key=lambda kv: str(kv[0]))
+        return "{" + ", ".join(f"{show(k)}: {show(v)}" for k, v in items) + "}"
     if hasattr(value, "describe"):
         return value.describe()
     return type(value).__name__
+
+
+def _plain(value: Any) -> bool:
+    """Data `show` prints as a literal (not an object it names by its type)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        return True
+    if isinstance(value, list | tuple):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(_plain(k) and _plain(v) for k, v in value.items())
+    return False
