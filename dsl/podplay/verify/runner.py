@@ -26,7 +26,8 @@ def pytest_argv(
     argv = [sys.executable, "-m", "pytest", str(Path(plan_checks.__file__).resolve())]
     argv += ["-c", str(ini), "--rootdir", str(ini.parent)]
     argv += ["--podplay-program", str(program.resolve()), "--podplay-stack", stack]
-    argv += ["-v" if verbose else "-q", "-rfE", "--no-header", *extra]
+    # a failed check's own message says what is wrong; the checks' source is noise to a user
+    argv += ["-v" if verbose else "-q", "-rfE", "--no-header", "--tb=short", *extra]
     return argv
 
 
