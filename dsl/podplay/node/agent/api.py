@@ -2,7 +2,7 @@
 
 Standard library only: a threaded `http.server`; every path but `/healthz` needs the
 cluster's bearer token. `/v1/pods?watch=1` streams NDJSON over chunked HTTP/1.1: a snapshot
-when anything changes, a heartbeat every second otherwise.
+when anything changes, a heartbeat every half second otherwise.
 """
 
 from __future__ import annotations

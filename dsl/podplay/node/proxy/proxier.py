@@ -14,7 +14,7 @@ ready endpoints change. Nothing is ever flushed on exit: routing keeps working w
 proxy restarts (fail static).
 
 How it scales to 50 nodes: readiness arrives pushed over one connection per peer (see
-watch.py: 50 idle sockets per node, 50 one-line heartbeats a second), so the loop never
+watch.py: 50 idle sockets per node, 100 one-line heartbeats a second), so the loop never
 polls peers; a pod turning unready is one snapshot line, then on every node one partial
 sync that rewrites only the chain of each service port that pod backs; a silent node is
 noticed by its 2 s deadline, not by probing. A full render is linear in services x

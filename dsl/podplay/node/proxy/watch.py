@@ -6,7 +6,7 @@ short pause. It never decides readiness itself: `Readiness` does, from what arri
 
 Scale: a proxy holds N connections (one per node, itself included); an agent serves N
 watchers. Changes are pushed, nothing is polled: at 50 nodes that is 50 idle sockets per
-node and 50 one-line heartbeats per second in each direction, and a pod change costs one
+node and 100 one-line heartbeats per second (two per peer), and a pod change costs one
 snapshot line to each of the 50 watchers (a node's pods in a few kB). The readiness
 deadline (2 s) does not depend on N.
 """
