@@ -171,6 +171,34 @@ def test_get_and_describe_show_the_app_live(app: App, cluster: Cluster) -> None:
     assert "3 desired, 3 ready, 3 up to date" in text and "restart (exit code" in text
 
 
+USER_TESTS = """
+def test_engine_runs_on_every_node(podplay_node):
+    assert podplay_node.service("docker").is_running
+
+def test_outputs_name_the_lb_ip(podplay_cluster, podplay_hosts):
+    assert set(podplay_hosts) == set(podplay_cluster.nodes)
+    assert podplay_cluster.outputs["exports"]["lb_ip"] == {lb_ip!r}
+"""
+
+
+def test_pytest_plugin_runs_a_users_testinfra_tests_on_the_nodes(
+    app: App, cluster: Cluster
+) -> None:
+    tests = app.root / "user-tests"
+    tests.mkdir(exist_ok=True)
+    (tests / "test_mine.py").write_text(USER_TESTS.format(lb_ip=app.facts["lb_ip"]))
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v", str(tests),
+         "--rootdir", str(tests), "--podplay-program", str(app.program)],
+        capture_output=True, text=True, timeout=120, check=False,
+        env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:]
+    for node in cluster.nodes:
+        assert f"test_engine_runs_on_every_node[{node.name}] PASSED" in done.stdout
+    assert f"{len(cluster.nodes) + 1} passed" in done.stdout
+
+
 def test_up_again_changes_nothing(app: App) -> None:
     preview = json.loads(ok(podplay("preview", str(app.program), "--json")))
     assert preview["changes"] == [] and preview["summary"] == "no changes"
