@@ -5,6 +5,11 @@ numbers, booleans, None). PyYAML's pure-Python emitter took ~8 s for a 5,000-pod
 and libyaml's indents sequences in a way ansible-lint rejects. A string is written bare only
 when YAML would read it back as the same string; otherwise as a JSON string, which is a
 valid YAML double-quoted scalar. Round-trip is tested against `yaml.safe_load`.
+
+Ansible templates every string it reads from vars files, so a value holding Jinja
+delimiters (an env value like "{{ x }}", a shell command with "{#") would be evaluated on
+the controller or break the converge: such strings are written with Ansible's `!unsafe` tag,
+which keeps them literal.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ _STR_TAG = "tag:yaml.org,2002:str"
 # characters YAML forbids or reads as line breaks inside a double-quoted scalar
 _UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
 _resolver = Resolver()
+_JINJA = ("{{", "{%", "{#")
+UNSAFE_TAG = "!unsafe"
 
 
 @lru_cache(maxsize=65536)
@@ -32,7 +39,11 @@ def _string(text: str) -> str:
         and _resolver.resolve(ScalarNode, text, (True, False)) == _STR_TAG
     ):
         return text
-    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", json.dumps(text, ensure_ascii=False))
+    return _UNSAFE.sub(_escape, json.dumps(text, ensure_ascii=False))
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 def _scalar(value: Any) -> str:
@@ -51,6 +62,8 @@ def _scalar(value: Any) -> str:
             text = f"{mantissa}.0e{exponent}"
         return text
     if isinstance(value, str):
+        if any(mark in value for mark in _JINJA):
+            return f"{UNSAFE_TAG} {_UNSAFE.sub(_escape, json.dumps(value, ensure_ascii=False))}"
         return _string(value)
     if isinstance(value, dict):
         return "{}"

@@ -14,8 +14,19 @@ TRICKY = st.sampled_from(
         "0x1f", "1e3", "1_000", "2001-12-14", ".inf", "a: b", "a:", "#x", "x #y", "&a", "*a",
         "!t", "|", ">", "%x", "@x", "`x", "'q'", '"q"', "[a]", "{a}", "a\nb", "tab\there",
         "10.244.1.0/24", "ndots:5", "podplay/web:0123abc", "ünïcode", "=", "<<", "?", ":",
+        "{{ x }}", "{% raw %}", "a {# b", "!unsafe x",
     ]
 )  # fmt: skip
+
+
+class AnsibleLikeLoader(yaml.SafeLoader):
+    """safe_load plus Ansible's `!unsafe` tag (a string Ansible never templates)."""
+
+
+AnsibleLikeLoader.add_constructor(
+    "!unsafe",
+    lambda loader, node: loader.construct_scalar(node),  # type: ignore[arg-type]
+)
 SCALARS = st.one_of(
     st.none(), st.booleans(), st.integers(), TRICKY, st.text(max_size=12),
     st.floats(allow_nan=False, allow_infinity=False),
@@ -33,7 +44,13 @@ DATA = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(DATA)
 def test_round_trip(data: object) -> None:
-    assert yaml.safe_load(dump(data, "a header\nof two lines")) == data
+    assert yaml.load(dump(data, "a header\nof two lines"), AnsibleLikeLoader) == data
+
+
+def test_strings_ansible_would_template_are_tagged_unsafe() -> None:
+    text = dump({"env": {"A": "{{ lookup('pipe', 'id') }}", "B": "plain"}, "cmd": ["{% x"]})
+    assert "A: !unsafe \"{{ lookup('pipe', 'id') }}\"" in text
+    assert "B: plain" in text and '- !unsafe "{% x"' in text
 
 
 def test_sequences_are_indented_under_their_key() -> None:
