@@ -86,6 +86,7 @@ BAD = {
     f"{NAMESPACE}_nocontainers.json": (None, "InvalidManifest"),
     f"{NAMESPACE}_noimage.json": (None, "ImageNotPresent"),
     f"{NAMESPACE}_outside.json": (None, "IPOutsidePodCIDR"),
+    f"{NAMESPACE}_badshape.json": (None, "InvalidManifest"),  # a field of the wrong shape
 }
 
 
@@ -108,7 +109,10 @@ def pods(cluster: Cluster, busybox_on_nodes, agent: AgentClient):  # type: ignor
         "noimage", ip(cluster, 211), [container("app", "podplay/absent:1", "true")]
     )
     outside = pod_manifest("outside", "10.244.250.9", [container("app", image, SLEEPER)])
+    badshape = pod_manifest("badshape", ip(cluster, 212), [container("app", image, SLEEPER)])
+    badshape["containers"][0]["ports"] = 8080  # not a list
     contents = {
+        f"{NAMESPACE}_badshape.json": json.dumps(badshape),
         f"{NAMESPACE}_nocontainers.json": json.dumps(nocont),
         f"{NAMESPACE}_noimage.json": json.dumps(noimage),
         f"{NAMESPACE}_outside.json": json.dumps(outside),

@@ -87,7 +87,11 @@ BAD = [
     (("containers", 0, "name"), "Web_1", INVALID_MANIFEST, "not a DNS label"),
     (("containers", 0, "resources", "memory_bytes"), 1024, INVALID_MANIFEST, "6 MiB"),
     (("uid",), "a/b", INVALID_MANIFEST, "uid"),
-    (("termination_grace_period",), -1, INVALID_MANIFEST, ">= 0"),
+    (("termination_grace_period",), -1, INVALID_MANIFEST, "must be 0 to 86400 seconds"),
+    (("termination_grace_period",), 10**30, INVALID_MANIFEST, "must be 0 to 86400 seconds"),
+    (("containers", 0, "ports"), 1, INVALID_MANIFEST, "containers[0].ports: expected a list"),
+    (("containers", 0, "readiness", "period"), float("nan"), INVALID_MANIFEST, "readiness.period"),
+    (("containers", 0, "readiness", "timeout"), float("inf"), INVALID_MANIFEST, "timeout"),
     (("kind",), "Deployment", INVALID_MANIFEST, "apiVersion/kind"),
     (("dns", "nameservers"), ["x"], INVALID_MANIFEST, "dns.nameservers"),
 ]
@@ -110,7 +114,9 @@ def test_duplicate_container_names() -> None:
     assert isinstance(out, InvalidPod) and "used twice" in out.message
 
 
-@pytest.mark.parametrize("data", [b"{not json", b"\xff\xfe", b"", b"[1, 2]", b"null"])
+@pytest.mark.parametrize(
+    "data", [b"{not json", b"\xff\xfe", b"", b"[1, 2]", b"null", b"[" * 100_000]
+)
 def test_not_json_or_not_an_object(data) -> None:
     out = parse(data)
     assert isinstance(out, InvalidPod)
@@ -144,3 +150,18 @@ def test_invalid_keeps_labels_and_ip_for_reporting() -> None:
 )
 def test_key_from_filename(name, key) -> None:
     assert key_from_filename(name) == key
+
+
+def test_a_shape_nobody_foresaw_is_still_one_failed_pod(monkeypatch) -> None:
+    # whatever the parser trips over, the agent gets a Failed pod, never an exception
+    from podplay.node.agent import manifest as m
+
+    def boom(doc, f):
+        raise TypeError("'int' object is not iterable")
+
+    monkeypatch.setattr(m, "_pod", boom)
+    out = parse(manifest())
+    assert isinstance(out, InvalidPod) and out.reason == INVALID_MANIFEST
+    assert out.message == (
+        "default_web-1.json: cannot be read (TypeError: 'int' object is not iterable)"
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import math
 import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
@@ -19,6 +20,7 @@ RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PROBE_TYPES = ("http", "tcp", "exec")
 SANDBOX = "POD"  # io.podplay.container value of the pause (sandbox) container
 DEFAULT_GRACE = 30
+MAX_SECONDS = 86400  # probe periods, timeouts, delays and grace periods: at most a day
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
@@ -163,6 +165,14 @@ def parse_manifest(filename: str, data: bytes, pod_cidr: Optional[str] = None) -
     key = key_from_filename(filename) or ("", filename)
     try:
         doc = json.loads(data.decode("utf-8"))
+    except RecursionError:
+        return InvalidPod(
+            key[0],
+            key[1],
+            INVALID_MANIFEST,
+            "%s: not valid JSON (nested too deeply)" % filename,
+            file=filename,
+        )
     except (UnicodeDecodeError, ValueError) as err:
         return InvalidPod(
             key[0],
@@ -181,7 +191,15 @@ def parse_manifest(filename: str, data: bytes, pod_cidr: Optional[str] = None) -
         if pod_cidr is not None:
             _check_ip(spec, pod_cidr, filename)
         return spec
-    except ManifestError as err:
+    except Exception as err:  # untrusted input: never raise into the agent
+        # ManifestError names the field; anything else is a shape this parser does not
+        # foresee: still one Failed pod, never an exception that stops the other pods
+        reason = err.reason if isinstance(err, ManifestError) else INVALID_MANIFEST
+        message = (
+            str(err)
+            if isinstance(err, ManifestError)
+            else "%s: cannot be read (%s: %s)" % (filename, type(err).__name__, err)
+        )
         labels = ()
         uid = ""
         ip = None
@@ -190,7 +208,7 @@ def parse_manifest(filename: str, data: bytes, pod_cidr: Optional[str] = None) -
             uid = doc.get("uid") if isinstance(doc.get("uid"), str) else ""
             ip = doc.get("ip") if isinstance(doc.get("ip"), str) else None
         return InvalidPod(
-            key[0], key[1], err.reason, str(err), file=filename, uid=uid, ip=ip, labels=labels
+            key[0], key[1], reason, message, file=filename, uid=uid, ip=ip, labels=labels
         )
 
 
@@ -248,8 +266,11 @@ def _pod(doc: Any, f: str) -> PodSpec:
         )
     grace = _opt(doc, "termination_grace_period", f, int)
     grace = DEFAULT_GRACE if grace is None else grace
-    if grace < 0:
-        raise ManifestError("%s: termination_grace_period: must be >= 0, got %d" % (f, grace))
+    if not 0 <= grace <= MAX_SECONDS:
+        raise ManifestError(
+            "%s: termination_grace_period: must be 0 to %d seconds, got %d"
+            % (f, MAX_SECONDS, grace)
+        )
     raw = doc.get("containers")
     if not isinstance(raw, list) or not raw:
         raise ManifestError("%s: containers: expected a non-empty list" % f)
@@ -299,7 +320,10 @@ def _container(doc: Any, where: str) -> ContainerSpec:
                 % (where, k, _kind(v))
             )
     ports = []
-    for i, p in enumerate(doc.get("ports") or []):
+    raw_ports = doc.get("ports") or []
+    if not isinstance(raw_ports, list):
+        raise ManifestError("%s.ports: expected a list or null, got %s" % (where, _kind(raw_ports)))
+    for i, p in enumerate(raw_ports):
         port = p.get("container_port") if isinstance(p, dict) else None
         ports.append(_port(port, "%s.ports[%d].container_port" % (where, i)))
     res = doc.get("resources") or {}
@@ -360,8 +384,17 @@ def _probe(doc: Any, where: str) -> Optional[ProbeSpec]:
         v = doc.get(field)
         if v is None:
             v = default
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v < low:
-            raise ManifestError("%s.%s: expected a number >= %s, got %r" % (where, field, low, v))
+        if (
+            isinstance(v, bool)
+            or not isinstance(v, (int, float))
+            or not math.isfinite(v)
+            or v < low
+            or v > MAX_SECONDS
+        ):
+            raise ManifestError(
+                "%s.%s: expected a number of seconds from %s to %d, got %r"
+                % (where, field, low, MAX_SECONDS, v)
+            )
         values[field] = float(v)
     for field, default in (("failure_threshold", 3), ("success_threshold", 1)):
         v = doc.get(field)
