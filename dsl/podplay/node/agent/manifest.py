@@ -20,7 +20,7 @@ RESTART_POLICIES = ("Always", "OnFailure", "Never")
 PROBE_TYPES = ("http", "tcp", "exec")
 SANDBOX = "POD"  # io.podplay.container value of the pause (sandbox) container
 DEFAULT_GRACE = 30
-MAX_SECONDS = 86400  # probe periods, timeouts, delays and grace periods: at most a day
+MAX_SECONDS = 2**31 - 1  # seconds fields are int32, as in the Kubernetes API (and finite)
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
