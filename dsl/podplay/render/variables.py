@@ -55,7 +55,7 @@ def group_vars(plan: Plan, options: RenderOptions) -> str:
             f"Left to the roles' defaults: {', '.join(missing)} (`podplay up` builds and "
             "sets them)."
         )
-    return dump(data, "\n".join(header))
+    return dump(data, "\n".join(header), literal=True)
 
 
 def host_vars(node: NodePlan, pods: list[PodPlan]) -> str:
@@ -71,4 +71,4 @@ def host_vars(node: NodePlan, pods: list[PodPlan]) -> str:
         "podplay_node_pod_cidr": node.pod_cidr,
         "podplay_pods": [p.manifest for p in pods],
     }
-    return dump(data, "\n".join(lines))
+    return dump(data, "\n".join(lines), literal=True)

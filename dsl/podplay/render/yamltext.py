@@ -8,8 +8,9 @@ valid YAML double-quoted scalar. Round-trip is tested against `yaml.safe_load`.
 
 Ansible templates every string it reads from vars files, so a value holding Jinja
 delimiters (an env value like "{{ x }}", a shell command with "{#") would be evaluated on
-the controller or break the converge: such strings are written with Ansible's `!unsafe` tag,
-which keeps them literal.
+the controller or break the converge: `dump(..., literal=True)` (variables files: the user's
+data) writes such strings with Ansible's `!unsafe` tag, which keeps them literal. Playbooks
+are dumped without it: their expressions are meant to be templated.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
-def _scalar(value: Any) -> str:
+def _scalar(value: Any, literal: bool = False) -> str:
     if value is None:
         return "null"
     if value is True:
@@ -62,7 +63,7 @@ def _scalar(value: Any) -> str:
             text = f"{mantissa}.0e{exponent}"
         return text
     if isinstance(value, str):
-        if any(mark in value for mark in _JINJA):
+        if literal and any(mark in value for mark in _JINJA):
             return f"{UNSAFE_TAG} {_UNSAFE.sub(_escape, json.dumps(value, ensure_ascii=False))}"
         return _string(value)
     if isinstance(value, dict):
@@ -72,32 +73,35 @@ def _scalar(value: Any) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
 
 
-def _block(value: Any, indent: int, out: list[str]) -> None:
+def _block(value: Any, indent: int, out: list[str], literal: bool) -> None:
     pad = " " * indent
     if isinstance(value, dict):
         for key, item in value.items():
             name = _string(str(key))
             if isinstance(item, dict | list | tuple) and item:
                 out.append(f"{pad}{name}:")
-                _block(item, indent + 2, out)
+                _block(item, indent + 2, out, literal)
             else:
-                out.append(f"{pad}{name}: {_scalar(item)}")
+                out.append(f"{pad}{name}: {_scalar(item, literal)}")
         return
     for item in value:
         if isinstance(item, dict | list | tuple) and item:
             start = len(out)
-            _block(item, indent + 2, out)
+            _block(item, indent + 2, out, literal)
             out[start] = f"{pad}- {out[start][indent + 2 :]}"
         else:
-            out.append(f"{pad}- {_scalar(item)}")
+            out.append(f"{pad}- {_scalar(item, literal)}")
 
 
-def dump(data: Any, header: str = "") -> str:
-    """`---`, an optional comment header, then block-style YAML in the data's own key order."""
+def dump(data: Any, header: str = "", *, literal: bool = False) -> str:
+    """`---`, an optional comment header, then block-style YAML in the data's own key order.
+
+    `literal`: strings that hold Jinja delimiters are tagged `!unsafe` (Ansible leaves them
+    as written); for variables files, never for playbooks."""
     lines = ["---"]
     lines += [f"# {line}".rstrip() for line in header.splitlines()]
     if isinstance(data, dict | list | tuple) and data:
-        _block(data, 0, lines)
+        _block(data, 0, lines, literal)
     else:
-        lines.append(_scalar(data))
+        lines.append(_scalar(data, literal))
     return "\n".join(lines) + "\n"

@@ -44,13 +44,16 @@ DATA = st.recursive(
 @settings(max_examples=300, deadline=None)
 @given(DATA)
 def test_round_trip(data: object) -> None:
-    assert yaml.load(dump(data, "a header\nof two lines"), AnsibleLikeLoader) == data
+    assert yaml.safe_load(dump(data, "a header\nof two lines")) == data
+    assert yaml.load(dump(data, "a header", literal=True), AnsibleLikeLoader) == data
 
 
 def test_strings_ansible_would_template_are_tagged_unsafe() -> None:
-    text = dump({"env": {"A": "{{ lookup('pipe', 'id') }}", "B": "plain"}, "cmd": ["{% x"]})
+    data = {"env": {"A": "{{ lookup('pipe', 'id') }}", "B": "plain"}, "cmd": ["{% x"]}
+    text = dump(data, literal=True)
     assert "A: !unsafe \"{{ lookup('pipe', 'id') }}\"" in text
     assert "B: plain" in text and '- !unsafe "{% x"' in text
+    assert "!unsafe" not in dump(data)  # playbooks: expressions are meant to be templated
 
 
 def test_sequences_are_indented_under_their_key() -> None:
