@@ -78,6 +78,10 @@ def test_workspace_writes_stage_and_teardown_playbooks(tmp_path: Path) -> None:
     stage = yaml.safe_load((tmp_path / "build" / "stage.yml").read_text())
     tasks = [next(k for k in t if k.startswith("podplay.")) for t in stage[0]["tasks"]]
     assert tasks == ["podplay.cluster.pod_manifests", "podplay.cluster.proxy_config"]
+    # the module arguments are expressions Ansible must template, never literal strings
+    assert stage[0]["tasks"][0]["podplay.cluster.pod_manifests"] == {"pods": "{{ podplay_pods }}"}
+    for book in ("stage.yml", "teardown.yml"):
+        assert "!unsafe" not in (tmp_path / "build" / book).read_text()
     teardown = yaml.safe_load((tmp_path / "build" / "teardown.yml").read_text())
     assert len(teardown[0]["tasks"]) == 3
     before = (tmp_path / "build" / "site.yml").stat().st_mtime_ns
