@@ -9,6 +9,7 @@ project must carry everything it needs. Runs after the substrate, agent and rout
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -35,7 +36,8 @@ pp.Cluster("{cluster}", nodes={nodes})
 APP = """
 image = pp.Image("byhand", context="images/hello")
 hello = pp.Deployment("byhand", replicas=2, containers=[
-    pp.Container("web", image=image, ports=[8080], readiness=pp.HttpProbe("/", 8080, period=2))])
+    pp.Container("web", image=image, ports=[8080], readiness=pp.HttpProbe("/", 8080, period=2),
+                 env={{"TEMPLATE": "{{{{ not_jinja }}}} {{% raw %}}"}})])
 pp.Service("byhand", selector=hello, type="NodePort",
            ports=[pp.ServicePort(80, target_port=8080, node_port={node_port})])
 """
@@ -99,3 +101,18 @@ def test_compiled_project_converges_with_plain_ansible_playbook(cluster, program
             return node_exec(cluster, "node1", cmd).stdout
 
         assert "hello from podplay" in wait_until(answer, timeout=60, what=f"{node.name} NodePort")
+
+    # Ansible templates vars files: a value with Jinja delimiters must reach the pod as written
+    ps = ["docker", "ps", "--filter", "label=io.podplay.container=web", "--format"]
+    ps.append('{{.Label "io.podplay.pod"}} {{.ID}}')
+    found = [
+        (node, line.split()[1])
+        for node in cluster.nodes
+        for line in node_exec(cluster, node, ps).stdout.splitlines()
+        if line.startswith("byhand-")
+    ]
+    assert len(found) == 2, found
+    for node, container in found:
+        cmd = ["docker", "inspect", "-f", "{{json .Config.Env}}", container]
+        env = json.loads(node_exec(cluster, node, cmd).stdout)
+        assert "TEMPLATE={{ not_jinja }} {% raw %}" in env
