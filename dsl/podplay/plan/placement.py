@@ -4,8 +4,10 @@ Stable first: pods of an unchanged template stay where they are (scaling down dr
 newest). New pods go to the least-loaded eligible node, counting first this deployment's
 pods there (spreading replicas), then all pods, then node order (the deterministic
 tie-break). Eligible: ready, labels matching the node selector, room for the pod's CPU and
-memory requests and pod count. IPs: the lowest free of .2-.254, never one a pod of the
-previous plan still holds (old and new pods coexist during a rollout).
+memory requests and pod count. IPs: the next free of .2-.254 after the highest the previous
+plan holds on the node (wrapping round), never one a pod of the previous plan still holds
+(old and new pods coexist during a rollout); an IP a rollout just freed is not handed out
+again at once, while its old pod may still be stopping (as host-local IPAM rotates).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from ipaddress import IPv4Address, IPv4Network
+from itertools import chain
 from typing import Any
 
 from podplay.dsl import Deployment, ProgramError
@@ -65,13 +68,14 @@ class _Node:
         )
 
     def take_ip(self) -> str | None:
+        """The next free IP after the last one given, wrapping round to the lowest free."""
         last = self.net.num_addresses - 2
-        while self.cursor <= last and self.cursor in self.used:
-            self.cursor += 1
-        if self.cursor > last:
-            return None
-        self.used.add(self.cursor)
-        return str(IPv4Address(int(self.net.network_address) + self.cursor))
+        for offset in chain(range(self.cursor, last + 1), range(2, min(self.cursor, last + 1))):
+            if offset not in self.used:
+                self.used.add(offset)
+                self.cursor = offset + 1
+                return str(IPv4Address(int(self.net.network_address) + offset))
+        return None
 
     def holds(self, ip: str) -> int | None:
         offset = int(IPv4Address(ip)) - int(self.net.network_address)
@@ -116,6 +120,7 @@ def schedule(
         offset = node.holds(pod.ip) if node else None
         if node is not None and offset is not None:
             node.used.add(offset)
+            node.cursor = max(node.cursor, offset + 1)
 
     def manifest(w: Wanted, name: str, ip: str) -> dict[str, Any]:
         return pod_manifest(

@@ -284,3 +284,17 @@ def test_changed_program_after_a_failed_rollout_keeps_the_old_pods_serving(
     old_ips = {p.ip for p in first.plan.pods if p.deployment == "web"}
     assert not old_ips & {p.ip for p in result.plan.pods if p.deployment == "web"}
     assert state.journal() is None
+
+
+def test_pods_added_after_a_rollout_do_not_reuse_the_ips_it_freed(
+    world: FakeWorld, tmp_path: Path
+) -> None:
+    """The old pods of a finished rollout may still be stopping (their grace period) when
+    the next up adds pods: an IP they hold would keep a new pod from starting meanwhile."""
+    state = StackState(tmp_path / "s")
+    first = _up(state, image="busybox:1")
+    second = _up(state, image="busybox:2")
+    third = _up(state, image="busybox:2", replicas=5)
+    added = [p for p in third.plan.pods if p.name not in {q.name for q in second.plan.pods}]
+    assert len(added) == 2
+    assert not {p.ip for p in first.plan.pods} & {p.ip for p in added}
