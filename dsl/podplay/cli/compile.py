@@ -74,6 +74,19 @@ def _cluster_vars(data: Any) -> dict[str, Any]:
     return dict(root.get("vars") or {}) if isinstance(root, dict) else {}
 
 
+def check_output(out: Path) -> None:
+    """Refuse to write over an Ansible project podplay did not write (its marker: plan.json)."""
+    if not out.is_dir() or (out / "plan.json").is_file():
+        return
+    mine = ("ansible.cfg", "inventory.yml", "site.yml", "group_vars", "host_vars", "collections")
+    clash = [name for name in mine if (out / name).exists() or (out / name).is_symlink()]
+    if clash:
+        raise UserInputError(
+            f"{out}/ already holds {', '.join(clash)}, not written by podplay compile (no "
+            "plan.json there); compile into another directory with -o"
+        )
+
+
 def load_previous(path: str | None) -> Plan | None:
     """A plan.json to plan against (stability), or None."""
     if path is None:
@@ -111,6 +124,8 @@ def compile_cmd(
     program: str, output: str, facts_file: str | None, previous: str | None, build: bool
 ) -> None:
     """Compile PROGRAM into an Ansible project (inventory, vars, site.yml, plan.json)."""
+    out = Path(output)
+    check_output(out)
     stack = evaluate(program)
     for warning in stack.warnings:
         click.echo(f"warning: {warning}", err=True)
@@ -135,7 +150,6 @@ def compile_cmd(
         pause_image=pause,
         image_archives=archives,
     )
-    out = Path(output)
     write_tree(out, render(result, options), links(options))
     services = len(result.services)
     click.echo(

@@ -81,3 +81,24 @@ def test_compile_without_images_says_the_plays_cannot_start_the_pods(
     assert main(["compile", "app.py", "-o", "out"]) == 0
     err = capsys.readouterr().err
     assert "note: images were not built" in err and "--build-images" in err
+
+
+def test_compile_never_writes_over_a_project_it_did_not_write(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    monkeypatch.setenv("PODPLAY_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    from podplay.cli.main import main
+
+    (tmp_path / "app.py").write_text('import podplay as pp\npp.Cluster("dev", nodes=1)\n')
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "site.yml").write_text("- hosts: all\n")
+    assert main(["compile", "app.py", "-o", "mine"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "error: mine/ already holds site.yml, not written by podplay compile (no plan.json "
+        "there); compile into another directory with -o\n"
+    )
+    assert (tmp_path / "mine" / "site.yml").read_text() == "- hosts: all\n"
+    assert main(["compile", "app.py", "-o", "out"]) == 0
+    assert main(["compile", "app.py", "-o", "out"]) == 0  # its own output: rewritten in place
