@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from podplay import paths, substrate
 from podplay.build.bundle import ensure_bundle
 from podplay.build.images import BuiltImage, ensure_pause_image
+from podplay.control import ownership
 from podplay.control.agent_client import access_from_inventory, all_pods
 from podplay.control.images import BuiltImages, build_images, known_images
 from podplay.control.inspect import applied_plan_path
@@ -167,6 +168,8 @@ def prepare(
     timer = timer or Timer()
     with timer("plan"):
         target = find_target(stack)
+        if target.exists:  # one cluster, one stack
+            ownership.check(target.name, state.directory, program)
         journal = state.journal()
         applied = _load(state.applied_plan(), "the stack's applied plan", reporter)
         journal_plan = _load(journal.plan, "the journal's plan", reporter) if journal else None
@@ -331,6 +334,7 @@ def apply(
         with timer("plan"):
             desired = plan(stack, prep.base, target.facts, built.refs)
         before, start, created = None, 0, True
+    ownership.claim(target.name, state.directory, prep.program)
     state.begin(_dump(desired), command, previous=_dump(before), stage=start)
 
     workspace = Workspace(
@@ -482,6 +486,7 @@ def destroy(
         out.pods_removed = True
         with contextlib.suppress(FileNotFoundError):
             applied_plan_path(target.name).unlink()
+        ownership.release(target.name, state.directory)
     state.forget()
     return out
 

@@ -19,8 +19,9 @@ from typing import Any
 import pytest
 from control_builders import facts, shop
 
+from podplay import paths
 from podplay.build.images import BuiltImage
-from podplay.control import up
+from podplay.control import ownership, up
 from podplay.control.images import BuiltImages
 from podplay.control.progress import endpoint_key
 from podplay.control.state import StackState
@@ -124,8 +125,9 @@ class FakeWorld:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> FakeWorld:
+def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeWorld:
     w = FakeWorld()
+    monkeypatch.setattr(paths, "home", lambda: tmp_path / "home")  # cluster records
     monkeypatch.setattr(Workspace, "write", lambda self, plan: w.write(plan))
     monkeypatch.setattr(Workspace, "run", lambda self, book, **kw: w.run(book, **kw))
     monkeypatch.setattr(up, "_probe", lambda workspace, cluster: w.probe())
@@ -165,6 +167,8 @@ def test_first_up_converges_once_and_commits(world: FakeWorld, tmp_path: Path) -
         "ExternalName",
     }
     assert (state.directory / up.LAST_UP).is_file()
+    claimed = ownership.owner("shop")  # the cluster now belongs to this stack
+    assert claimed is not None and claimed["state"] == str(state.directory.resolve())
 
 
 def test_unchanged_program_still_converges_site_once(world: FakeWorld, tmp_path: Path) -> None:

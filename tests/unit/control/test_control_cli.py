@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from podplay import paths
 from podplay.build import engine
 from podplay.cli.main import main
+from podplay.control import ownership
 from podplay.control.state import StackState, stack_dir
 from podplay.control.up import Timer, evaluate_program, prepare
 from podplay.errors import EnvironmentProblem
@@ -25,12 +27,13 @@ pp.Service("web", selector=web, ports=[pp.ServicePort(80, target_port=8080)])
 
 
 @pytest.fixture(autouse=True)
-def no_docker(monkeypatch: pytest.MonkeyPatch) -> None:
+def no_docker(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     def refuse() -> None:
         raise EnvironmentProblem("no Docker in unit tests")
 
     monkeypatch.setattr(engine, "client", refuse)
     monkeypatch.delenv("PODPLAY_HOME", raising=False)
+    monkeypatch.setattr(paths, "home", lambda: tmp_path / "home")  # cluster records
 
 
 def _program(tmp_path: Path, replicas: int = 2) -> Path:
@@ -127,3 +130,26 @@ def test_infeasible_program_is_refused_before_images_are_built(
     assert "Traceback" not in err
     state = StackState(stack_dir(path, "edge"))
     assert state.journal() is None and state.applied_plan() is None
+
+
+def test_a_cluster_another_stack_runs_is_not_taken_over(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Every converge makes the nodes run exactly its own pods: a second program (or --stack)
+    on a cluster another stack applied to would replace that app, so it is refused."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = _program(tmp_path / "a")
+    _commit_current(first)
+    ownership.claim("edge", stack_dir(first, "edge"), str(first))
+    assert main(["preview", str(first)]) == 0  # its own stack: fine
+    second = _program(tmp_path / "b")
+    for args in (["preview", str(second)], ["up", str(second), "-y"], ["destroy", str(second)]):
+        capsys.readouterr()
+        assert main(args) == 2, args
+        err = capsys.readouterr().err
+        assert f"cluster edge runs stack edge of {first}" in err
+        assert f"podplay destroy {first} --keep-cluster" in err
+    assert main(["preview", str(first), "--stack", "other"]) == 2
+    StackState(stack_dir(first, "edge")).forget()  # the first app destroyed: free again
+    assert main(["preview", str(second)]) == 0
