@@ -2,7 +2,8 @@
 
 Three scenarios on one local cluster of 3 nodes (the node image cached, the app images not):
 
-- from nothing: no cluster, no app images (built, cluster created, converged, waited for);
+- from nothing: no cluster, no app images (built, cluster created, converged, waited for;
+  the engine's layer cache may still hold their layers: a cold build adds ~1 s per image);
 - no-op: the same program again (nothing to change; the nodes are still converged);
 - scale 3->5: the frontend grows by two pods.
 
