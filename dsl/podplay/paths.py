@@ -35,8 +35,16 @@ def repo_root() -> Path | None:
 
 
 def collections_path() -> Path:
-    """The directory to put on ANSIBLE_COLLECTIONS_PATH so `podplay.cluster` resolves."""
+    """The directory to put on ANSIBLE_COLLECTIONS_PATH so `podplay.cluster` resolves.
+
+    The collection (and the playbooks) ship in the source checkout, not inside the Python
+    package: podplay runs from a checkout (`make setup` installs it editable)."""
     root = repo_root()
     if root is not None:
         return root / "ansible_collection"
-    return Path(__file__).resolve().parent / "_collection"
+    from podplay.errors import EnvironmentProblem
+
+    raise EnvironmentProblem(
+        "podplay's Ansible collection (ansible_collection/) was not found next to the code: "
+        "run podplay from its source checkout (`make setup` installs it there, editable)"
+    )

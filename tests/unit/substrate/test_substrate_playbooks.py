@@ -52,3 +52,14 @@ def test_playbooks_syntax_check_from_another_directory(tmp_path: Path, playbook:
         tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_without_the_checkout_the_collection_is_an_environment_problem(monkeypatch) -> None:
+    """A non-editable install has no ansible_collection/: say so, never write a dead link."""
+    from podplay import paths
+    from podplay.errors import EnvironmentProblem
+
+    assert (paths.collections_path() / "ansible_collections" / "podplay" / "cluster").is_dir()
+    monkeypatch.setattr(paths, "repo_root", lambda: None)
+    with pytest.raises(EnvironmentProblem, match="source checkout"):
+        paths.collections_path()
