@@ -217,6 +217,12 @@ def _reserve_network(
             return plan
         except APIError as err:
             text = str(err).lower()
+            if "already exists" in text and "overlap" not in text:
+                raise UserInputError(
+                    f"a Docker network named {plan.network} already exists and podplay did "
+                    f"not make it; remove it (docker network rm {plan.network}) or pick "
+                    "another cluster name"
+                ) from None
             if "overlap" in text or "already" in text or "conflict" in text:
                 tried.append(subnet)
                 continue

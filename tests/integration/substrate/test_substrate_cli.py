@@ -88,6 +88,23 @@ def test_bad_cidrs_are_refused(cluster, flags, words):
     assert labelled("container", name) == [] and labelled("network", name) == []
 
 
+def test_a_foreign_network_with_the_clusters_name_is_named_and_kept(cluster):
+    name = f"{cluster.name}-foreign"
+    subprocess.run(
+        ["docker", "network", "create", f"podplay-{name}"], check=True, capture_output=True
+    )
+    try:
+        done = podplay("cluster", "create", name, "--nodes", "1", "--no-configure")
+        assert done.returncode == 2, done.stderr
+        assert "Traceback" not in done.stderr
+        assert f"a Docker network named podplay-{name} already exists" in done.stderr
+        kept = ["docker", "network", "inspect", f"podplay-{name}"]
+        assert subprocess.run(kept, capture_output=True, check=False).returncode == 0
+        assert labelled("container", name) == []
+    finally:
+        subprocess.run(["docker", "network", "rm", f"podplay-{name}"], capture_output=True)
+
+
 def test_no_docker_engine_is_an_environment_error():
     env = {"DOCKER_HOST": "unix:///nonexistent/docker.sock"}
     assert_one_sentence(
