@@ -13,6 +13,8 @@ from __future__ import annotations
 from pathlib import Path
 
 NODE_PORT = 30081
+# httpd as PID 1 would ignore SIGTERM and every stopped pod would take its full grace period
+SERVE = ["sh", "-c", "trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
 
 PROGRAM = """\
 import podplay as pp
@@ -27,7 +29,7 @@ api = pp.Deployment(
         pp.Container(
             "api",
             image=image,
-            command=[{command!r}, "-f", "-p", "8080", "-h", "/www"],
+            command={command!r},
             ports=[8080],
             readiness=pp.HttpProbe("/healthz", 8080, period=1),
         )
@@ -88,9 +90,11 @@ def write_program(
     version: str = "v1",
     extra: str = "",
     name: str = "app.py",
-    command: str = "httpd",
+    broken: bool = False,
 ) -> Path:
-    """The program, with its image context for `version` (`command`: the server to run)."""
+    """The program, with its image context for `version` (`broken`: a server that is not
+    there, so its containers cannot start)."""
+    command = ["httpdx", "-f", "-p", "8080", "-h", "/www"] if broken else SERVE
     context = write_context(root, version)
     path = root / name
     path.write_text(

@@ -256,7 +256,7 @@ def test_image_change_replaces_pods_one_at_a_time_without_a_failed_request(
     loop.start()
     try:
         # first a release that cannot start: its rollout stops at the first new pod ...
-        broken = app.write(version="v2", command="httpdx")
+        broken = app.write(version="v2", broken=True)
         failed = podplay("up", str(broken), "-y", env={"PODPLAY_WAIT_TIMEOUT": "8"})
         # ... then the fixed one: it replaces the old pods still serving, one at a time
         program = app.write(version="v2")
