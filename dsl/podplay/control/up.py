@@ -494,12 +494,19 @@ def destroy(
 def _wait_no_pods(workspace: Workspace, target: Target, reporter: Reporter, timeout: float) -> None:
     access = access_from_inventory(workspace.inventory, target.name)
     deadline = time.monotonic() + timeout
+    told = False
     while True:
         pods, problems = all_pods(access)
         if not pods:
             for problem in problems:
                 reporter.warn(problem)
             return
+        if not told:
+            told = True
+            reporter.info(
+                f"waiting for {len(pods)} pod(s) to stop (a container that ignores SIGTERM "
+                "is killed after its grace period, 30 s unless the Deployment says otherwise)"
+            )
         if time.monotonic() >= deadline:
             names = ", ".join(sorted(p["name"] for p in pods)[:5])
             reporter.warn(f"pods still stopping after {timeout:.0f} s: {names}")
