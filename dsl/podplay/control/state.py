@@ -13,8 +13,9 @@ Layout of one stack's directory (`.podplay/<stack>/` beside the program, or
 Every write goes to a temporary file that is renamed over the old one, so a crash leaves either
 the old or the new file, never half of one. An interrupted `up` leaves its journal behind; the
 next `up` plans against the journal's plan (whatever it may have started already keeps its
-names and addresses) and finishes the job; when the program is unchanged it resumes the
-rollout at the stage it had reached, so old pods still go one at a time.
+names and addresses) and finishes the job: when the program is unchanged it resumes the
+rollout at the stage it had reached, so old pods still go one at a time; when the program
+changed, it plans against what the nodes may still run (`podplay.control.up.in_flight`).
 """
 
 from __future__ import annotations

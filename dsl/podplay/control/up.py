@@ -7,7 +7,9 @@ Pure core, effectful shell: everything is decided (the plan and, for a changed p
 the rollout's stages) before anything on a host is touched. Applying goes stage by stage:
 
 1. the journal records the plan being applied, the plan it starts from and the stage reached,
-   so an interrupted `up` is finished by the next one (the same stages, resumed);
+   so an interrupted (or failed) `up` is finished by the next one: the same stages, resumed;
+   or, when the program changed meanwhile, a plan made against what the nodes may still run
+   (the stage reached and the one before it), so pods still serving are replaced in order;
 2. before pods that serve traffic are removed, every node's routing drops them (their
    endpoints leave `cluster.json`, then each node's proxy status is read until none routes to
    them), and only then their manifests go;
