@@ -132,6 +132,20 @@ def test_up_verify_and_http_through_every_service_type(app: App, cluster: Cluste
     assert by_alias.startswith("v1 api-"), by_alias
 
 
+def test_verify_fails_naming_what_is_wrong(app: App, cluster: Cluster) -> None:
+    node = cluster.nodes[-1].name
+    node_exec(cluster, node, "systemctl stop podplay-proxy", check=True)
+    try:
+        done = podplay("verify", str(app.program))
+    finally:
+        node_exec(cluster, node, "systemctl start podplay-proxy", check=True)
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert f"test_node_healthy[{node}] FAILED" in done.stdout
+    assert f"not running on {node}: podplay-proxy" in done.stdout
+    assert "checks failed for stack" in done.stderr
+    ok(podplay("verify", str(app.program), "-q"))  # and passes again once it runs
+
+
 def test_get_and_describe_show_the_app_live(app: App, cluster: Cluster) -> None:
     name = cluster.name
     got = json.loads(ok(podplay("get", "deployments", "-c", name, "-o", "json")))
