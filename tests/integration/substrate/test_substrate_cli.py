@@ -176,12 +176,13 @@ def test_create_labels_nodes_follows_the_cidrs_and_keeps_the_key_private(fresh):
 def test_check_mode_on_a_fresh_node_reports_changes_and_touches_nothing(fresh):
     from podplay.substrate import configure_nodes
 
-    result = configure_nodes(fresh.name, "nodes.yml", check=True, diff=True)
+    result = configure_nodes(fresh.name, "site.yml", check=True, diff=True)
     assert result.ok, result.output_tail[-2000:]
     assert result.hosts["node1"].changed > 0
     left = subprocess.run(
         ["docker", "exec", fresh.node("node1").container, "sh", "-c",
-         "ls /opt/podplay /etc/podplay/network.json 2>&1; "
+         "ls /opt/podplay /etc/podplay/network.json /etc/podplay/agent.json 2>&1; "
+         "ls /etc/systemd/system/podplay-agent.service /etc/podplay/cluster.json 2>&1; "
          "docker network ls -q --filter name=^podplay$"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
