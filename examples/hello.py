@@ -17,7 +17,6 @@ hello = pp.Deployment(
         pp.Container(
             "hello",
             image=image,
-            command=["httpd", "-f", "-p", "8080", "-h", "/www"],
             ports=[8080],
             readiness=pp.HttpProbe("/", 8080, period=2),
         )

@@ -24,7 +24,6 @@ backend = pp.Deployment(
         pp.Container(
             "backend",
             image=backend_image,
-            command=["httpd", "-f", "-p", "8080", "-h", "/www"],
             ports=[8080],
             readiness=pp.HttpProbe("/healthz", 8080, period=2),
             resources=pp.Resources(cpu="100m", memory="32Mi"),
@@ -40,11 +39,10 @@ frontend = pp.Deployment(
         pp.Container(
             "frontend",
             image=frontend_image,
-            command=["httpd", "-f", "-p", "8080", "-h", "/www"],
             env={"BACKEND_HOST": "backend", "BACKEND_PORT": "80"},
             ports=[8080],
             readiness=pp.HttpProbe("/healthz", 8080, period=2),
-            liveness=pp.TcpProbe(8080, period=5),
+            liveness=pp.TcpProbe(8080, period=5, initial_delay=2),
             resources=pp.Resources(cpu="100m", memory="32Mi"),
         )
     ],
