@@ -85,7 +85,9 @@ def diff(previous: Plan | None, plan: Plan) -> list[Change]:
         previous = plan.model_copy(
             update={"nodes": [], "images": [], "deployments": [], "pods": [], "services": []}
         )
-    changes = _simple("Node", previous.nodes, plan.nodes, False, {"connection", "name"})
+    changes = _simple(
+        "Node", previous.nodes, plan.nodes, False, {"connection", "name", "last_pod_ip"}
+    )
     changes += _simple("Image", previous.images, plan.images, False, {"name"})
     changes += _simple(
         "Deployment",

@@ -64,7 +64,12 @@ class ClusterPlan(_Data):
 
 
 class NodePlan(_Data):
-    """One node: where it is, its pod /24, what it offers, how Ansible reaches it."""
+    """One node: where it is, its pod /24, what it offers, how Ansible reaches it.
+
+    `last_pod_ip` is the node's IP allocation cursor: the last pod IP handed out there, by
+    this plan or one before it (None: none yet). The next plan goes on after it, so an IP
+    that a scale-down or a rollout just released is not given to a new pod while the old
+    one may still be stopping."""
 
     name: str
     address: str | None
@@ -73,6 +78,7 @@ class NodePlan(_Data):
     capacity: Capacity
     ready: bool = True
     connection: dict[str, str | int | bool] = {}
+    last_pod_ip: str | None = None
 
 
 class ImagePlan(_Data):

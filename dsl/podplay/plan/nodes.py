@@ -3,7 +3,8 @@
 Local clusters (`nodes=N`) have nodes `node1..nodeN` with the i-th /24 of the pod CIDR (the
 node README's contract with the substrate). Real hosts get /24s by position in the program's
 list; a host added later takes the lowest free /24 and a host kept keeps its /24 (read from
-the previous plan), so adding or removing one host never renumbers the others.
+the previous plan), so adding or removing one host never renumbers the others. A node that
+keeps its /24 keeps its pod IP cursor too (`NodePlan.last_pod_ip`, moved on by placement).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ def plan_nodes(
     pod_net = IPv4Network(cluster.pod_cidr)
     entries = _entries(cluster, facts)
     known = {}
+    cursors: dict[str, str | None] = {}
     if previous is not None and previous.cluster.pod_cidr == cluster.pod_cidr:
         known = {n.name: n.pod_cidr for n in previous.nodes}
+        cursors = {n.name: n.last_pod_ip for n in previous.nodes}
 
     cidrs: dict[str, str] = {}
     taken: set[str] = set()
@@ -55,6 +58,7 @@ def plan_nodes(
             capacity=e.capacity,
             ready=e.ready,
             connection=dict(e.connection),
+            last_pod_ip=cursors.get(e.name) if known.get(e.name) == cidrs[e.name] else None,
         )
         for e in entries
     ]

@@ -4,10 +4,12 @@ Stable first: pods of an unchanged template stay where they are (scaling down dr
 newest). New pods go to the least-loaded eligible node, counting first this deployment's
 pods there (spreading replicas), then all pods, then node order (the deterministic
 tie-break). Eligible: ready, labels matching the node selector, room for the pod's CPU and
-memory requests and pod count. IPs: the next free of .2-.254 after the highest the previous
-plan holds on the node (wrapping round), never one a pod of the previous plan still holds
-(old and new pods coexist during a rollout); an IP a rollout just freed is not handed out
-again at once, while its old pod may still be stopping (as host-local IPAM rotates).
+memory requests and pod count. IPs: the next free of .2-.254 after the node's allocation
+cursor (`NodePlan.last_pod_ip`, the last IP handed out there by any plan; wrapping round),
+never one a pod of the previous plan still holds (old and new pods coexist during a
+rollout). So an IP that a rollout or a scale-down just released is not handed out again at
+once, while its old pod may still be stopping (as host-local IPAM rotates). A previous plan
+without cursors (an older podplay's) continues after the highest IP it holds on the node.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ class _Node:
     memory: int = 0
     per_deployment: Counter[DeploymentKey] = field(default_factory=Counter)
     used: set[int] = field(default_factory=set)
-    cursor: int = 2
+    last: int | None = None  # offset of the last IP handed out (the allocation cursor)
+    recorded: bool = False  # `last` came from the previous plan's cursor
 
     def add(self, wanted: Wanted) -> None:
         self.pods += 1
@@ -69,17 +72,30 @@ class _Node:
 
     def take_ip(self) -> str | None:
         """The next free IP after the last one given, wrapping round to the lowest free."""
-        last = self.net.num_addresses - 2
-        for offset in chain(range(self.cursor, last + 1), range(2, min(self.cursor, last + 1))):
+        top = self.net.num_addresses - 2
+        start = 2 if self.last is None else self.last + 1
+        for offset in chain(range(start, top + 1), range(2, min(start, top + 1))):
             if offset not in self.used:
                 self.used.add(offset)
-                self.cursor = offset + 1
-                return str(IPv4Address(int(self.net.network_address) + offset))
+                self.last = offset
+                return self.address(offset)
         return None
+
+    def address(self, offset: int) -> str:
+        return str(IPv4Address(int(self.net.network_address) + offset))
+
+    def last_ip(self) -> str | None:
+        """The cursor as the plan records it (`NodePlan.last_pod_ip`)."""
+        return None if self.last is None else self.address(self.last)
 
     def holds(self, ip: str) -> int | None:
         offset = int(IPv4Address(ip)) - int(self.net.network_address)
         return offset if 0 <= offset < self.net.num_addresses else None
+
+    def pod_offset(self, ip: str | None) -> int | None:
+        """The offset of `ip` when it is a pod address of this node (.2 to broadcast - 1)."""
+        offset = self.holds(ip) if ip else None
+        return offset if offset is not None and 2 <= offset <= self.net.num_addresses - 2 else None
 
 
 @dataclass
@@ -101,6 +117,14 @@ def _selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
 
+@dataclass
+class Scheduled:
+    """Every deployment's placement, and the nodes with their IP cursors moved on."""
+
+    placements: dict[DeploymentKey, Placement]
+    nodes: list[NodePlan]
+
+
 def schedule(
     wanted: list[Wanted],
     nodes: list[NodePlan],
@@ -108,9 +132,15 @@ def schedule(
     previous_serials: dict[DeploymentKey, int],
     dns_ip: str,
     cluster_domain: str,
-) -> dict[DeploymentKey, Placement]:
-    """Place every deployment's pods; `wanted` in a fixed order (sorted by key)."""
+) -> Scheduled:
+    """Place every deployment's pods; `wanted` in a fixed order (sorted by key).
+
+    Each node's `last_pod_ip` is the cursor the previous plan left (carried by `plan_nodes`);
+    the nodes returned carry it moved past the IPs handed out now."""
     states = {n.name: _Node(n, i, IPv4Network(n.pod_cidr)) for i, n in enumerate(nodes)}
+    for node in states.values():
+        node.last = node.pod_offset(node.plan.last_pod_ip)
+        node.recorded = node.last is not None
     by_deployment: dict[DeploymentKey, list[PodPlan]] = defaultdict(list)
     names: set[str] = set()
     for pod in previous_pods:
@@ -120,7 +150,8 @@ def schedule(
         offset = node.holds(pod.ip) if node else None
         if node is not None and offset is not None:
             node.used.add(offset)
-            node.cursor = max(node.cursor, offset + 1)
+            if not node.recorded:  # a plan without cursors: go on after its highest IP
+                node.last = max(offset, node.last or 0)
 
     def manifest(w: Wanted, name: str, ip: str) -> dict[str, Any]:
         return pod_manifest(
@@ -204,7 +235,10 @@ def schedule(
                     manifest=manifest(w, name, ip),
                 )
             )
-    return placements
+    return Scheduled(
+        placements,
+        [n.plan.model_copy(update={"last_pod_ip": n.last_ip()}) for n in states.values()],
+    )
 
 
 def _infeasible(w: Wanted, replica: int, matching: list[_Node], nodes: list[_Node]) -> ProgramError:

@@ -96,7 +96,7 @@ def plan(
     previous_hashes = (
         {(d.namespace, d.name): d.template_hash for d in previous.deployments} if previous else {}
     )
-    placements = schedule(
+    scheduled = schedule(
         wanted,
         nodes,
         previous.pods if previous else [],
@@ -104,6 +104,7 @@ def plan(
         dns,
         cluster_plan.cluster_domain,
     )
+    placements, nodes = scheduled.placements, scheduled.nodes
 
     pods: list[PodPlan] = []
     deployment_plans = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 import pytest
@@ -9,7 +10,7 @@ from plan_builders import pods_of, replan, web_program
 
 import podplay as pp
 from podplay.dsl import ProgramError
-from podplay.plan import Capacity, ClusterFacts, NodeFacts, Plan, stages
+from podplay.plan import Capacity, ClusterFacts, NodeFacts, Plan, diff, stages
 
 
 def facts(n: int, **kwargs: object) -> ClusterFacts:
@@ -64,6 +65,48 @@ def test_scaling_down_then_up_never_reuses_a_name() -> None:
     three = replan(web_program(3), five)
     five_again = replan(web_program(5), three)
     assert not (set(pods_of(five_again)) - set(pods_of(three))) & set(pods_of(five))
+
+
+def test_scaling_down_then_straight_back_up_never_reuses_a_released_ip() -> None:
+    """The removed pods may still be stopping (their grace period) when the scale back up
+    runs: a new pod given one of their IPs would fail on 'Address already in use'."""
+    five = replan(web_program(5))
+    three = replan(web_program(3), five)
+    five_again = replan(web_program(5), Plan.from_json(three.to_json()))
+    released = set(pods_of(five).values()) - set(pods_of(three).values())
+    added = set(pods_of(five_again).values()) - set(pods_of(three).values())
+    assert len(released) == len(added) == 2
+    assert not released & added
+    assert replan(web_program(5), five_again) == five_again  # the cursor itself is stable
+
+
+def test_a_plan_without_ip_cursors_goes_on_after_its_highest_ip_and_diffs_clean() -> None:
+    """A plan an older podplay wrote has no `last_pod_ip`: allocation continues after the
+    highest IP it holds on each node, and the cursor appearing is no change to preview."""
+    three = replan(web_program(3))
+    assert [n.last_pod_ip for n in three.nodes] == ["10.244.1.2", "10.244.2.2", "10.244.3.2"]
+    doc = json.loads(three.to_json())
+    for node in doc["nodes"]:
+        del node["last_pod_ip"]
+    older = Plan.model_validate(doc)
+    again = replan(web_program(3), older)
+    assert again == three
+    assert diff(older, again) == []
+    five = replan(web_program(5), older)
+    assert sorted(set(pods_of(five).values()) - set(pods_of(three).values())) == [
+        ("node1", "10.244.1.3"),
+        ("node2", "10.244.2.3"),
+    ]
+
+
+def test_pod_ips_wrap_round_the_node_cidr_to_the_lowest_free() -> None:
+    """After .254 the allocation goes on at the lowest free address of the /24."""
+    plans = [replan(web_program(1, nodes=1))]
+    for version in range(260):  # each new template takes the next IP on node1
+        plans.append(replan(web_program(1, nodes=1, env={"V": str(version)}), plans[-1]))
+    ips = [p.pods[0].ip for p in plans]
+    assert ips[:3] == ["10.244.1.2", "10.244.1.3", "10.244.1.4"]
+    assert ips[252:256] == ["10.244.1.254", "10.244.1.2", "10.244.1.3", "10.244.1.4"]
 
 
 def test_a_changed_template_replaces_pods_in_a_planned_order() -> None:
