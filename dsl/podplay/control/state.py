@@ -121,12 +121,6 @@ class StackState:
             stage=int(data.get("stage", 0)),
         )
 
-    def base_plan(self) -> dict[str, Any] | None:
-        """What the next plan must stay stable against: an interrupted apply wins over the last
-        complete one, because some of its pods may already run under its names and addresses."""
-        journal = self.journal()
-        return journal.plan if journal is not None else self.applied_plan()
-
     # ---- writing (hold the lock)
     def begin(
         self,

@@ -18,14 +18,13 @@ def test_new_stack_has_no_plan(tmp_path: Path) -> None:
     state = StackState(tmp_path / "s")
     assert state.applied_plan() is None
     assert state.journal() is None
-    assert state.base_plan() is None
 
 
 def test_commit_makes_plan_applied_and_drops_journal(tmp_path: Path) -> None:
     state = StackState(tmp_path / "s")
     with state.lock("podplay up"):
         state.begin(PLAN_A, "podplay up")
-        assert state.base_plan() == PLAN_A
+        assert state.journal().plan == PLAN_A
         state.advance("converge")
         assert state.journal().phase == "converge"
         state.commit(PLAN_A, {"web_port": 30080})
@@ -34,13 +33,14 @@ def test_commit_makes_plan_applied_and_drops_journal(tmp_path: Path) -> None:
     assert state.journal() is None
 
 
-def test_interrupted_apply_is_the_base_of_the_next_plan(tmp_path: Path) -> None:
+def test_interrupted_apply_leaves_its_plan_beside_the_applied_one(tmp_path: Path) -> None:
     state = StackState(tmp_path / "s")
     state.commit(PLAN_A, {})
-    state.begin(PLAN_B, "podplay up")  # ... and then Ctrl-C
+    state.begin(PLAN_B, "podplay up", previous=PLAN_A)  # ... and then Ctrl-C
     again = StackState(tmp_path / "s")
     assert again.applied_plan() == PLAN_A
-    assert again.base_plan() == PLAN_B
+    assert again.journal().plan == PLAN_B  # `up` plans against it (control.up.prepare)
+    assert again.journal().previous == PLAN_A
     assert again.journal().command == "podplay up"
 
 
