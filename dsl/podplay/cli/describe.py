@@ -193,12 +193,16 @@ def _describe_node(access: Any, name: str) -> None:
 
     node = access.node(name)
     client = access.client(node)
-    ready, message = client.healthz()
+    # /v1/node carries the agent's readiness (as `get nodes` reads it): a node that is down
+    # costs one timeout, not one for /healthz and another for /v1/node
     info: dict[str, Any] = {}
     try:
         info = client.node_info()
     except agent_client.AgentError as err:
-        message = str(err)
+        ready, message = False, str(err)
+    else:
+        ready = info.get("ready") is True
+        message = "" if ready else (info.get("message") or "not ready")
     cap = info.get("capacity") or {}
     _section("", [
         ("Name", node.name), ("Address", node.address), ("Pod CIDR", node.pod_cidr),
@@ -209,7 +213,7 @@ def _describe_node(access: Any, name: str) -> None:
     ])  # fmt: skip
     pods: list[dict[str, Any]] = []
     events: list[Mapping[str, Any]] = []
-    if ready:
+    if info:  # the agent answers (ready or not): it can list its pods and events
         try:
             pods = client.pods().get("pods", [])
             events = client.events()[-20:]

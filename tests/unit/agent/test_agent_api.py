@@ -189,3 +189,50 @@ def test_logs_of_a_pod_with_several_containers_asks_for_one_by_its_flag(server, 
     out = CliRunner().invoke(logs_cmd, ["duo", "-i", inv, "-c", "nope"])
     assert isinstance(out.exception, UserInputError)
     assert "no container 'nope' (its containers: web, side)" in str(out.exception)
+
+
+def _requests(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
+    """Every agent request made, as (node, path)."""
+    seen: list[tuple[str, str]] = []
+    real = AgentClient._open
+
+    def recording(self: AgentClient, path: str, *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
+        seen.append((self.node.name, path))
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(AgentClient, "_open", recording)
+    return seen
+
+
+def test_describe_node_asks_a_node_that_is_down_once(server, tmp_path, monkeypatch) -> None:
+    """A node that does not answer costs one timeout: /v1/node carries readiness."""
+    from podplay.cli.describe import describe
+
+    seen = _requests(monkeypatch)
+    inv = str(inventory(tmp_path, server.server_address[1]))
+    out = CliRunner().invoke(describe, ["node", "node2", "-i", inv])
+    assert out.exit_code == 0, out.output
+    assert seen == [("node2", "/v1/node")]
+    fields = dict(line.split(":", 1) for line in out.stdout.splitlines()[:6])
+    assert fields["Ready"].strip() == "False"
+    assert "does not answer" in fields["Message"]
+
+
+def test_describe_node_reads_readiness_from_the_node_info(server, tmp_path, monkeypatch) -> None:
+    from podplay.cli.describe import describe
+
+    server.board.publish([POD], False, "container engine unreachable: gone")
+    seen = _requests(monkeypatch)
+    inv = str(inventory(tmp_path, server.server_address[1]))
+    out = CliRunner().invoke(describe, ["node", "node1", "-i", inv])
+    assert out.exit_code == 0, out.output
+    assert "/healthz" not in {path for _, path in seen}
+    lines = out.stdout.splitlines()
+    fields = dict(line.split(":", 1) for line in lines[:6])
+    assert fields["Ready"].strip() == "False"
+    assert fields["Message"].strip() == "container engine unreachable: gone"
+    assert any(line.split()[:1] == ["web-1"] for line in lines)  # it still lists its pods
+    server.board.publish([POD], True, "")
+    out = CliRunner().invoke(describe, ["node", "node1", "-i", inv])
+    fields = dict(line.split(":", 1) for line in out.stdout.splitlines()[:6])
+    assert (fields["Ready"].strip(), fields["Message"].strip()) == ("True", "")
