@@ -49,11 +49,25 @@ def pods_cmd(
     namespace: str | None,
     selector: str | None,
 ) -> None:
-    """Pods: name, namespace, node, IP, phase, readiness, restarts, containers."""
+    """Pods: name, namespace, node, IP, phase, readiness, restarts, containers.
+
+    A node whose agent does not answer: its pods as the applied plan places them, with
+    STATUS Unknown (as kubectl shows the pods of a node it lost touch with)."""
     from podplay.control import agent_client
+    from podplay.control.inspect import applied_plan_if_any, unknown_pods
 
     access = agent_client.cluster_access(cluster_name, inventory)
-    pods, problems = agent_client.all_pods(access)
+    pods, unreachable = agent_client.pods_by_node(access)
+    problems = list(unreachable.values())
+    applied = applied_plan_if_any(access.name, inventory) if unreachable else None
+    if applied is not None:
+        pods = sorted(
+            pods + unknown_pods(applied, unreachable),
+            key=lambda p: (p["namespace"], p["name"], p["node"]),
+        )
+        _warn([f"{msg}; its pods are shown as the applied plan has them" for msg in problems])
+    else:
+        _warn([f"{msg}; its pods are not listed (no applied plan to tell)" for msg in problems])
     wanted = _selector(selector)
     pods = [
         p
@@ -61,7 +75,6 @@ def pods_cmd(
         if (namespace is None or p["namespace"] == namespace)
         and all((p.get("labels") or {}).get(k) == v for k, v in wanted.items())
     ]
-    _warn([f"{msg}; its pods are not listed" for msg in problems])
     if output == "json":
         _json({"cluster": access.name, "pods": pods, "unreachable": problems})
         return
@@ -135,12 +148,13 @@ def pod_row(p: dict[str, Any], wide: bool = False) -> list[str]:
     containers = p.get("containers") or []
     ready = sum(1 for c in containers if c.get("ready"))
     restarts = sum(int(c.get("restart_count") or 0) for c in containers)
+    unknown = any(c.get("restart_count") is None for c in containers)  # node not answering
     row = [
         p["namespace"],
         p["name"],
         f"{ready}/{len(containers)}",
         pod_status_word(p),
-        str(restarts),
+        "-" if unknown else str(restarts),
         p.get("ip") or "<none>",
         p.get("node") or "",
     ]

@@ -268,16 +268,23 @@ def _walk(group: Any, cluster_vars: dict[str, Any], hosts: dict[str, dict[str, A
 
 def all_pods(access: ClusterAccess) -> tuple[list[dict[str, Any]], list[str]]:
     """Every pod of every node (each with its `node`), and the nodes that did not answer."""
+    pods, unreachable = pods_by_node(access)
+    return pods, list(unreachable.values())
+
+
+def pods_by_node(access: ClusterAccess) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Every pod of every node (each with its `node`), and each node that did not answer
+    (by name) with what went wrong."""
     pods: list[dict[str, Any]] = []
-    problems: list[str] = []
+    unreachable: dict[str, str] = {}
     for node, answer in access.each(lambda c: c.pods()):
         if isinstance(answer, Exception):
-            problems.append(str(answer))
+            unreachable[node.name] = str(answer)
             continue
         for p in answer.get("pods", []):
             pods.append({**p, "node": node.name})
     pods.sort(key=lambda p: (p["namespace"], p["name"], p["node"]))
-    return pods, problems
+    return pods, unreachable
 
 
 def find_pod(access: ClusterAccess, name: str, namespace: str | None = None) -> dict[str, Any]:

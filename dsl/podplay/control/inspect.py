@@ -29,6 +29,14 @@ def applied_plan_path(cluster: str, inventory: Path | None = None) -> Path:
     return paths.cluster_dir(cluster) / APPLIED_PLAN
 
 
+def applied_plan_if_any(cluster: str, inventory: Path | None = None) -> Plan | None:
+    """The cluster's applied plan, or None when there is none (or it cannot be read)."""
+    try:
+        return load_applied_plan(cluster, inventory)
+    except (UserInputError, EnvironmentProblem):
+        return None
+
+
 def load_applied_plan(cluster: str, inventory: Path | None = None) -> Plan:
     """The cluster's applied plan; a clear error when nothing was applied to it."""
     path = applied_plan_path(cluster, inventory)
@@ -41,6 +49,44 @@ def load_applied_plan(cluster: str, inventory: Path | None = None) -> Plan:
         ) from None
     except (OSError, ValidationError) as err:
         raise EnvironmentProblem(f"the applied plan {path} is not usable: {err}") from None
+
+
+def unknown_pods(plan: Plan, unreachable: Mapping[str, str]) -> list[dict[str, Any]]:
+    """The planned pods of nodes that did not answer, as PodStatus with phase `Unknown` (as
+    kubectl lists the pods of a node it lost touch with): what should run there, not ready,
+    each container's state unknown."""
+    out = []
+    for p in plan.pods:
+        if p.node not in unreachable:
+            continue
+        containers = p.manifest.get("containers") or []
+        out.append(
+            {
+                "name": p.name,
+                "namespace": p.namespace,
+                "uid": p.manifest.get("uid"),
+                "labels": dict(p.manifest.get("labels") or {}),
+                "ip": p.ip,
+                "phase": "Unknown",
+                "ready": False,
+                "reason": "NodeUnreachable",
+                "message": unreachable[p.node],
+                "started_at": None,
+                "template_hash": p.template_hash,
+                "node": p.node,
+                "containers": [
+                    {
+                        "name": c.get("name"),
+                        "image": c.get("image"),
+                        "state": "unknown",
+                        "ready": False,
+                        "restart_count": None,
+                    }
+                    for c in containers
+                ],  # fmt: skip
+            }
+        )
+    return out
 
 
 def _pods_by_key(pods: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:

@@ -236,3 +236,39 @@ def test_describe_node_reads_readiness_from_the_node_info(server, tmp_path, monk
     out = CliRunner().invoke(describe, ["node", "node1", "-i", inv])
     fields = dict(line.split(":", 1) for line in out.stdout.splitlines()[:6])
     assert (fields["Ready"].strip(), fields["Message"].strip()) == ("True", "")
+
+
+def _applied_plan(directory: Path) -> object:
+    """A plan of two `web` pods on node1 and node2 (one each), where `-i` finds it."""
+    import podplay as pp
+    from podplay.dsl import Stack
+    from podplay.plan import plan
+
+    with Stack(program="app.py") as stack:
+        pp.Cluster("shop", nodes=2)
+        pp.Deployment("web", replicas=2, containers=[pp.Container("web", image="busybox")])
+    applied = plan(stack, None, None, {})
+    (directory / "plan.json").write_text(applied.to_json())
+    return applied
+
+
+def test_get_pods_lists_an_unreachable_nodes_pods_as_unknown(server, tmp_path) -> None:
+    """kubectl shows the pods of a node it lost touch with as Unknown: so does get pods, from
+    the applied plan, and still warns about the node."""
+    inv = str(inventory(tmp_path, server.server_address[1]))
+    applied = _applied_plan(tmp_path)
+    lost = next(p for p in applied.pods if p.node == "node2")  # type: ignore[attr-defined]
+    out = CliRunner().invoke(get_cmd, ["pods", "-i", inv])
+    assert out.exit_code == 0, out.output
+    rows = [line.split() for line in out.stdout.splitlines()]
+    assert ["default", lost.name, "0/1", "Unknown", "-", lost.ip, "node2"] in rows
+    assert ["default", "web-1", "1/1", "Running", "2", "10.244.1.5", "node1"] in rows
+    warning = out.stderr.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("warning: node node2: agent at")
+    assert "does not answer" in warning[0]
+    doc = json.loads(CliRunner().invoke(get_cmd, ["pods", "-i", inv, "-o", "json"]).stdout)
+    unknown = [p for p in doc["pods"] if p["node"] == "node2"]
+    assert [(p["name"], p["phase"], p["ready"]) for p in unknown] == [(lost.name, "Unknown", False)]
+    assert unknown[0]["labels"] == {"app": "web"} and doc["unreachable"]
+    out = CliRunner().invoke(get_cmd, ["pods", "-i", inv, "-l", "app=other"])
+    assert lost.name not in out.stdout  # selectors apply to them too
