@@ -83,7 +83,7 @@ def unknown_pods(plan: Plan, unreachable: Mapping[str, str]) -> list[dict[str, A
                         "restart_count": None,
                     }
                     for c in containers
-                ],  # fmt: skip
+                ],
             }
         )
     return out
