@@ -66,23 +66,28 @@ def find_target(stack: Stack) -> Target:
     if not cluster.local:  # pp.Node list: the program is the inventory
         count = len(cluster.nodes) if isinstance(cluster.nodes, list) else 0
         return Target(cluster.name, False, True, count)
-    count = cluster.node_count or 1
-    found = substrate.get_cluster(cluster.name)
+    return local_target(cluster.name, cluster.node_count or 1)
+
+
+def local_target(name: str, count: int) -> Target:
+    """A local cluster (`nodes=N`) as its Docker labels and `cluster create`'s inventory
+    describe it; `count` is the number of nodes it would be created with."""
+    found = substrate.get_cluster(name)
     if found is None:
-        return Target(cluster.name, True, False, count)
+        return Target(name, True, False, count)
     stopped = [n.name for n in found.nodes if n.state != "running"]
     if stopped:
         raise EnvironmentProblem(
-            f"local cluster {cluster.name} exists but node(s) {', '.join(stopped)} are not "
+            f"local cluster {name} exists but node(s) {', '.join(stopped)} are not "
             f"running; start them (docker start {found.nodes[0].container}) or delete the "
-            f"cluster (podplay cluster delete {cluster.name})"
+            f"cluster (podplay cluster delete {name})"
         )
-    inventory = substrate.inventory_path(cluster.name)
+    inventory = substrate.inventory_path(name)
     if not inventory.is_file():
         raise EnvironmentProblem(
-            f"local cluster {cluster.name} exists but its inventory {inventory} is missing; "
-            f"delete the cluster (podplay cluster delete {cluster.name}) and run again"
+            f"local cluster {name} exists but its inventory {inventory} is missing; "
+            f"delete the cluster (podplay cluster delete {name}) and run again"
         )
     data = read_inventory(inventory)
     facts = facts_from_inventory(data, str(inventory))
-    return Target(cluster.name, True, True, len(found.nodes), facts, _cluster_vars(data))
+    return Target(name, True, True, len(found.nodes), facts, _cluster_vars(data))

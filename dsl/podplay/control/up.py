@@ -455,7 +455,10 @@ def empty_plan(p: Plan) -> Plan:
 
 
 def destroy(
-    prep: Prepared,
+    program: str,
+    target: Target,
+    state: StackState,
+    described: Plan,
     *,
     keep_cluster: bool,
     reporter: Reporter | None = None,
@@ -463,9 +466,12 @@ def destroy(
     timeout: float = 120.0,
 ) -> DestroyResult:
     """Remove what the program made: the local cluster, or (kept / real hosts) pods, routing
-    and DNS entries, then the agent and proxy. Forget the stack's state. Hold the lock."""
+    and DNS entries, then the agent and proxy. Forget the stack's state. Hold the lock.
+
+    `described` names the cluster's nodes and how to reach them: the program's plan
+    (`prepare`), or the stack's recorded plan when the program no longer evaluates
+    (`podplay.control.from_state`)."""
     reporter = reporter or Reporter()
-    target, state = prep.target, prep.state
     out = DestroyResult()
     if target.local and not keep_cluster:
         if target.exists or substrate.get_cluster(target.name) is not None:
@@ -474,10 +480,10 @@ def destroy(
         state.forget()
         return out
     if target.exists:
-        nothing = empty_plan(prep.plan)
+        nothing = empty_plan(described)
         workspace = Workspace(
             state.directory / "build",
-            render_options(prep.program, target, ensure_pause_image(), {}),
+            render_options(program, target, ensure_pause_image(), {}),
         )
         reporter.phase("converge", "removing pods, services and DNS entries")
         workspace.write(nothing)
