@@ -364,6 +364,28 @@ def test_ctrl_c_in_the_middle_of_up_then_up_converges(app: App, cluster: Cluster
     ok(podplay("preview", str(program), "--expect-no-changes"))
 
 
+def test_a_node_whose_agent_is_down_shows_its_pods_unknown(app: App, cluster: Cluster) -> None:
+    """get pods lists the lost node's pods from the applied plan with STATUS Unknown (and
+    warns), and describe node says the node is not ready, asking it once."""
+    name = cluster.name
+    lost = app.pods()[0]
+    node = lost["node"]
+    node_exec(cluster, node, "systemctl stop podplay-agent", check=True)
+    try:
+        done = podplay("get", "pods", "-c", name)
+        text = ok(podplay("describe", "node", node, "-c", name))
+    finally:
+        node_exec(cluster, node, "systemctl start podplay-agent", check=True)
+    rows = [line.split() for line in ok(done).splitlines()]
+    assert ["default", lost["name"], "0/1", "Unknown", "-", lost["ip"], node] in rows
+    assert f"warning: node {node}: agent at" in done.stderr and "does not answer" in done.stderr
+    fields = dict(line.split(":", 1) for line in text.splitlines()[:6])
+    assert fields["Ready"].strip() == "False" and "does not answer" in fields["Message"]
+    wait_until(
+        lambda: all(p["ready"] for p in app.pods()), timeout=30, what="the agent back, pods ready"
+    )
+
+
 def _dns_answers(cluster: Cluster, node: str, name: str) -> str:
     cmd = checks.dns_command(name, checks.A, "10.96.0.10", timeout=2)
     return node_exec(cluster, node, cmd).stdout
@@ -372,7 +394,16 @@ def _dns_answers(cluster: Cluster, node: str, name: str) -> str:
 def test_destroy_removes_the_app_then_the_cluster(app: App, cluster: Cluster) -> None:
     program = app.root / "app.py"
     assert _dns_answers(cluster, "node1", "api.default.svc.cluster.local").count("10.96.")
-    ok(podplay("destroy", str(program), "-y", "--keep-cluster"))
+    # the program no longer evaluates: destroy works from the stack's state, and says so
+    good = program.read_text()
+    program.write_text(good + "pp.Deployment('oops', replicas=1\n")
+    done = podplay("destroy", str(program), "-y", "--keep-cluster")
+    program.write_text(good)
+    ok(done)
+    [line] = [x for x in done.stderr.splitlines() if x.startswith("warning:")]
+    assert f"{program} does not evaluate ({program}:" in line and "syntax error" in line
+    assert line.endswith(f"destroying what stack {cluster.name}'s state describes "
+                         f"({app.stack / 'plan.json'})")  # fmt: skip
     for node in cluster.nodes:
         pods = node_exec(cluster, node, "docker ps -aq --filter label=io.podplay.pod").stdout
         assert pods.strip() == "", f"pod containers left on {node.name}"
