@@ -6,6 +6,7 @@ engine; `nodes=[Node(...)]` or `inventory="hosts.yml"` are real hosts reached ov
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Annotated, Any
 
@@ -63,6 +64,17 @@ def _nodes(value: Any) -> Any:
     raise bad(f"{show(value)} must be a number of local nodes or a list of pp.Node")
 
 
+def _cidr(field: str, value: str, longest: int, why: str) -> ipaddress.IPv4Network:
+    """Parse one of the cluster's CIDR fields: a /8 up to a /`longest` network."""
+    try:
+        net = parse_network(value)
+    except ValueError as err:
+        raise bad(f"{field} {show(value)} {err}") from None
+    if not 8 <= net.prefixlen <= longest:
+        raise bad(f"{field} {show(value)} must be a /8 to /{longest} network ({why})")
+    return net
+
+
 class Cluster(Spec):
     """The program's one cluster: its nodes and address ranges."""
 
@@ -81,24 +93,13 @@ class Cluster(Spec):
             raise bad("give nodes or inventory, not both")
         if self.inventory is not None and not self.inventory.strip():
             raise bad("inventory must be a path to an Ansible inventory file")
-        try:
-            pod = parse_network(self.pod_cidr)
-        except ValueError as err:
-            raise bad(f"pod_cidr {show(self.pod_cidr)} {err}") from None
-        if not 8 <= pod.prefixlen <= 23:
-            raise bad(
-                f"pod_cidr {show(self.pod_cidr)} must be a /8 to /23 network "
-                "(each node gets a /24 of it)"
-            )
-        try:
-            svc = parse_network(self.service_cidr)
-        except ValueError as err:
-            raise bad(f"service_cidr {show(self.service_cidr)} {err}") from None
-        if not 8 <= svc.prefixlen <= 28:
-            raise bad(
-                f"service_cidr {show(self.service_cidr)} must be a /8 to /28 network "
-                "(.1 and .10 of it are reserved, .10 for cluster DNS)"
-            )
+        pod = _cidr("pod_cidr", self.pod_cidr, 23, "each node gets a /24 of it")
+        svc = _cidr(
+            "service_cidr",
+            self.service_cidr,
+            28,
+            ".1 and .10 of it are reserved, .10 for cluster DNS",
+        )
         if pod.overlaps(svc):
             raise bad(
                 f"service_cidr {show(self.service_cidr)} overlaps pod_cidr {show(self.pod_cidr)}"
