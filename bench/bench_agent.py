@@ -28,7 +28,7 @@ import time
 from typing import Any
 
 from podplay import substrate
-from podplay.build import bundle, images
+from podplay.artifacts import bundle, images
 from podplay.control.agent_client import AgentClient, AgentError, access_from_inventory
 from podplay.execute import run_playbook
 

@@ -15,7 +15,7 @@ import sys
 import time
 
 from podplay import substrate
-from podplay.build import bundle, node_image
+from podplay.artifacts import bundle, node_image
 from podplay.substrate import provision
 
 PREFIX = "pptest-bench"

@@ -36,7 +36,7 @@ import time
 from typing import Any
 
 from podplay import substrate
-from podplay.build import bundle, images
+from podplay.artifacts import bundle, images
 from podplay.execute import run_playbook
 
 BUNDLE = "/opt/podplay/podplay-node.pyz"

@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from podplay import paths, substrate
-from podplay.build import bundle
+from podplay.artifacts import bundle
 from podplay.control.up import (
     NODE_BUNDLE_ENV,
     PHASES,

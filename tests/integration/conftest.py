@@ -29,7 +29,7 @@ def site_result(request: pytest.FixtureRequest) -> PlaybookResult:
 
 @pytest.fixture(scope="session")
 def busybox_image():  # type: ignore[no-untyped-def]
-    from podplay.build import images
+    from podplay.artifacts import images
 
     return images.ensure_busybox_image()
 

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from podplay import substrate
-from podplay.build import bundle
+from podplay.artifacts import bundle
 from podplay.execute import PlaybookResult
 from podplay.execute import run_playbook as _run_playbook
 from podplay.substrate import Cluster, Node
@@ -92,7 +92,7 @@ def node_exec(
 def cluster_extra_vars(cluster: Cluster) -> dict[str, Any]:
     """Extra vars every test playbook run gets: the node bundle of the code under test, and
     the pod sandbox image (side-loaded by the agent role)."""
-    from podplay.build import images
+    from podplay.artifacts import images
 
     return {
         "podplay_node_bundle": str(bundle.ensure_bundle()),
@@ -128,7 +128,7 @@ def testinfra_host(cluster: Cluster, node: str | int | Node) -> Any:
 def load_image(cluster: Cluster, image: Any, nodes: Sequence[str | int] | None = None) -> None:
     """Side-load an image onto nodes (all by default) that lack it: docker save | docker load.
 
-    `image` is a `podplay.build.images.BuiltImage` (its archive is used) or a local image ref.
+    `image` is a `podplay.artifacts.images.BuiltImage` (its archive is used) or a local image ref.
     """
     targets = [cluster.node(n) for n in nodes] if nodes else list(cluster.nodes)
     ref = getattr(image, "ref", image)

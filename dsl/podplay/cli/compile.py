@@ -20,7 +20,7 @@ import yaml
 from pydantic import ValidationError
 
 from podplay import paths
-from podplay.build.bundle import ensure_bundle
+from podplay.artifacts.bundle import ensure_bundle
 from podplay.control.workspace import write_tree
 from podplay.dsl import Stack, evaluate, local_images
 from podplay.errors import UserInputError

@@ -15,7 +15,7 @@ def image() -> None:
 @click.option("--force", is_flag=True, help="Rebuild even when the cached image exists.")
 def build_node(quiet: bool, force: bool) -> None:
     """Build the node image (debootstrap + docker import), cached by its recipe hash."""
-    from podplay.build import node_image
+    from podplay.artifacts import node_image
 
     def log(msg: str) -> None:
         if not quiet:
@@ -24,7 +24,7 @@ def build_node(quiet: bool, force: bool) -> None:
     ref = node_image.image_ref()
     if quiet and not force:
         # one line before a build that takes a minute, nothing at all when cached
-        from podplay.build import engine
+        from podplay.artifacts import engine
 
         if engine.image_id(engine.client(), ref) is None:
             click.echo(f"building node image {ref} (about a minute, once)", err=True)

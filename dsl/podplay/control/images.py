@@ -18,8 +18,8 @@ from pathlib import Path
 
 from docker.errors import BuildError, DockerException
 
-from podplay.build import engine
-from podplay.build.images import BUSYBOX, BuiltImage, ensure_pause_image, export_image
+from podplay.artifacts import engine
+from podplay.artifacts.images import BUSYBOX, BuiltImage, ensure_pause_image, export_image
 from podplay.dsl import ImageRef, ProgramError, Stack, local_images
 from podplay.dsl.images import context_path
 from podplay.errors import EnvironmentProblem

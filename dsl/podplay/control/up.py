@@ -34,8 +34,8 @@ from typing import Any
 from pydantic import ValidationError
 
 from podplay import paths, substrate
-from podplay.build.bundle import ensure_bundle
-from podplay.build.images import BuiltImage, ensure_pause_image
+from podplay.artifacts.bundle import ensure_bundle
+from podplay.artifacts.images import BuiltImage, ensure_pause_image
 from podplay.control import ownership
 from podplay.control.agent_client import access_from_inventory, all_pods
 from podplay.control.images import BuiltImages, build_images, known_images

@@ -17,7 +17,7 @@ import docker
 from docker.errors import APIError, NotFound
 
 from podplay import paths
-from podplay.build import engine
+from podplay.artifacts import engine
 from podplay.substrate import addressing
 from podplay.substrate.model import Cluster, Node
 

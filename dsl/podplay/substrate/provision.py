@@ -22,7 +22,7 @@ from typing import Any
 from docker.errors import APIError
 
 from podplay import paths
-from podplay.build import bundle, node_image
+from podplay.artifacts import bundle, node_image
 from podplay.errors import EnvironmentProblem, UserInputError
 from podplay.execute import PlaybookResult, run_playbook
 from podplay.substrate import addressing, docker_provider, inventory, keys

@@ -22,7 +22,7 @@ from agent_helpers import (
 from helpers import node_exec, run_playbook, wait_until
 
 from podplay import paths
-from podplay.build import images
+from podplay.artifacts import images
 from podplay.control.agent_client import ClusterAccess
 from podplay.substrate import Cluster
 

@@ -25,7 +25,7 @@ from e2e_app import NODE_PORT, write_program
 from helpers import node_exec, wait_until
 
 from podplay import substrate
-from podplay.build import bundle
+from podplay.artifacts import bundle
 from podplay.control.agent_client import access_from_inventory
 from podplay.control.up import NODE_BUNDLE_ENV
 from podplay.substrate import Cluster

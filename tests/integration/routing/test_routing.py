@@ -36,7 +36,7 @@ from routing_setup import (
     web_pod,
 )
 
-from podplay.build import images
+from podplay.artifacts import images
 from podplay.node.proxy.rules import svc_chain
 from podplay.node.proxy.state import parse_service
 

@@ -132,7 +132,7 @@ def fresh(cluster):
 
 def test_create_labels_nodes_follows_the_cidrs_and_keeps_the_key_private(fresh):
     from podplay import paths
-    from podplay.build import node_image
+    from podplay.artifacts import node_image
 
     node = fresh.node("node1")
     inspect = json.loads(

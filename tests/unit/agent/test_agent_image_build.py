@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from podplay.build.images import RECIPES, BuiltImage, archive_path, build_image, context_hash
+from podplay.artifacts.images import RECIPES, BuiltImage, archive_path, build_image, context_hash
 from podplay.errors import UserInputError
 
 

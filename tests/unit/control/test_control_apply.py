@@ -20,7 +20,7 @@ import pytest
 from control_builders import facts, shop
 
 from podplay import paths
-from podplay.build.images import BuiltImage
+from podplay.artifacts.images import BuiltImage
 from podplay.control import ownership, up
 from podplay.control.images import BuiltImages
 from podplay.control.progress import endpoint_key

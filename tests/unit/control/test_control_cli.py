@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from podplay import paths
-from podplay.build import engine
+from podplay.artifacts import engine
 from podplay.cli.main import main
 from podplay.control import ownership
 from podplay.control.state import StackState, stack_dir

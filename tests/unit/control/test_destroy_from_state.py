@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from podplay import paths, substrate
-from podplay.build import engine
-from podplay.build.images import BuiltImage
+from podplay.artifacts import engine
+from podplay.artifacts.images import BuiltImage
 from podplay.cli.main import main
 from podplay.control import ownership, up
 from podplay.control.state import StackState, stack_dir

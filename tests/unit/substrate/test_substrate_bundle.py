@@ -7,7 +7,7 @@ import subprocess
 import sys
 import zipfile
 
-from podplay.build import bundle
+from podplay.artifacts import bundle
 
 
 def test_same_input_gives_byte_identical_archives():

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from podplay.build import node_image
+from podplay.artifacts import node_image
 from podplay.errors import EnvironmentProblem
 
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from podplay import paths
-from podplay.build import engine
+from podplay.artifacts import engine
 from podplay.errors import EnvironmentProblem
 
 SUITE = "bookworm"

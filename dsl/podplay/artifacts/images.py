@@ -22,7 +22,7 @@ from pathlib import Path
 from docker.errors import BuildError, DockerException
 
 from podplay import paths
-from podplay.build import engine
+from podplay.artifacts import engine
 from podplay.errors import EnvironmentProblem, UserInputError
 
 RECIPES = Path(__file__).resolve().parent / "recipe"
