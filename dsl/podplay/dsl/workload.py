@@ -6,6 +6,8 @@ pods. Everything here is checked where it is declared, so a message points at th
 
 from __future__ import annotations
 
+import re
+
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StrictStr, field_validator, model_validator
@@ -28,6 +30,13 @@ from podplay.dsl.stack import current_stack
 
 MAX_DEPLOYMENT_NAME = 46  # name-<10 hex>-<5 chars> must fit a 63-character hostname
 
+
+# A process gets its arguments and environment as C strings: a NUL would end the value early
+# (the engine refuses such a container only when it starts it, on the node).
+_NUL = "must not contain a NUL character (\\x00): a process cannot receive one"
+# The probe path goes into the HTTP request line as written: whitespace or a control
+# character would split or corrupt the request, so such a probe could never pass.
+_HTTP_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 
 class Image(Spec):
     """An image built on this machine from a context directory and side-loaded to nodes."""
@@ -79,6 +88,11 @@ class HttpProbe(_Probe):
     def _slash(cls, value: str) -> str:
         if not value.startswith("/"):
             raise bad(f'{show(value)} must start with "/"')
+        if _HTTP_UNSAFE.search(value):
+            raise bad(
+                f"{show(value)} must not contain spaces or control characters (CR, LF, tab, "
+                "NUL ...): it is sent as the HTTP request line; percent-encode them (%20, %0D)"
+            )
         return value
 
     def manifest(self) -> dict[str, Any]:
@@ -103,6 +117,9 @@ def _argv(value: Any) -> Any:
         return value
     if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
         raise bad(f'{show(value)} must be a list of strings like ["sh", "-c", "echo hi"]')
+    for i, arg in enumerate(value):
+        if "\x00" in arg:
+            raise bad(f"[{i}] {show(arg)} {_NUL}")
     return list(value)
 
 
@@ -199,6 +216,8 @@ def _env(value: Any) -> Any:
             raise bad(f"key {show(key)} is not a variable name (letters, digits and _)")
         if isinstance(val, bool) or not isinstance(val, str | int | Unresolved):
             raise bad(f"[{show(key)}] {show(val)} must be a string")
+        if isinstance(val, str) and "\x00" in val:
+            raise bad(f"[{show(key)}] {show(val)} {_NUL}")
         out[key] = str(val) if isinstance(val, int) else val
     return out
 
