@@ -7,7 +7,6 @@ pods. Everything here is checked where it is declared, so a message points at th
 from __future__ import annotations
 
 import re
-
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, StrictStr, field_validator, model_validator
@@ -37,6 +36,7 @@ _NUL = "must not contain a NUL character (\\x00): a process cannot receive one"
 # The probe path goes into the HTTP request line as written: whitespace or a control
 # character would split or corrupt the request, so such a probe could never pass.
 _HTTP_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
+
 
 class Image(Spec):
     """An image built on this machine from a context directory and side-loaded to nodes."""
