@@ -31,6 +31,9 @@ from podplay.dsl.stack import current_stack
 LOCAL_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
 LOCAL_MAX_NODES = 100
 
+# A login name as useradd allows it; the value reaches the inventory, so nothing else passes.
+_USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
+
 
 class Node(Spec):
     """A real Linux host with a Docker engine, reached over SSH."""
@@ -51,6 +54,16 @@ class Node(Spec):
             return str(parse_address(value))
         except ValueError as err:
             raise bad(f"{show(value)} {err}") from None
+
+    @field_validator("user")
+    @classmethod
+    def _user(cls, value: str) -> str:
+        if not _USER_NAME.fullmatch(value):
+            raise bad(
+                f"{show(value)} must be a login name (letters, digits, '_', '.', '-', "
+                "starting with a letter or '_'; at most 32)"
+            )
+        return value
 
 
 def _nodes(value: Any) -> Any:

@@ -27,7 +27,7 @@ def inventory(plan: Plan, program: str | None) -> str:
             f"`podplay cluster create {plan.cluster.name}` and compile again."
         )
     data = {"all": {"children": {NODE_GROUP: {"hosts": hosts}}}}
-    return dump(data, "\n".join(header))
+    return dump(data, "\n".join(header), literal=True)
 
 
 def _from(program: str | None) -> str:
