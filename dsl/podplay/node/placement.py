@@ -213,11 +213,7 @@ def choose_node(
     request: Request,
 ) -> Optional[NodeState]:
     """The node for one new pod of `deployment`, None when no eligible node has room."""
-    return min(
-        (s for s in states if eligible(s.node, selector) and s.fits(request)),
-        key=lambda s: (s.per_deployment.get(deployment, 0), s.pods, s.order),
-        default=None,
-    )
+    return _least_loaded([s for s in states if eligible(s.node, selector)], deployment, request)
 
 
 def place_pods(
@@ -229,11 +225,12 @@ def place_pods(
 ) -> Placed:
     """Place `count` new pods of `deployment`, one after the other (each counts for the
     next), updating `states`. Stops at the first that cannot be placed, saying why."""
+    matching = [s for s in states if eligible(s.node, selector)]
     bindings: List[Binding] = []
     for index in range(count):
-        state = choose_node(states, deployment, selector, request)
+        state = _least_loaded(matching, deployment, request)
         if state is None:
-            return Placed(bindings, _why_not(states, selector, index))
+            return Placed(bindings, _why_not(states, matching, index))
         ip = state.take_ip()
         if ip is None:
             return Placed(bindings, Infeasible(NO_FREE_IP, index, state.name, state.node.pod_cidr))
@@ -242,10 +239,20 @@ def place_pods(
     return Placed(bindings, None)
 
 
-def _why_not(states: Sequence[NodeState], selector: Dict[str, str], index: int) -> Infeasible:
+def _least_loaded(
+    matching: List[NodeState], deployment: DeploymentKey, request: Request
+) -> Optional[NodeState]:
+    """Of the eligible nodes with room: fewest pods of `deployment`, fewest pods, first."""
+    return min(
+        (s for s in matching if s.fits(request)),
+        key=lambda s: (s.per_deployment.get(deployment, 0), s.pods, s.order),
+        default=None,
+    )
+
+
+def _why_not(states: Sequence[NodeState], matching: List[NodeState], index: int) -> Infeasible:
     if not any(s.node.ready for s in states):
         return Infeasible(NO_READY_NODE, index)
-    matching = [s for s in states if eligible(s.node, selector)]
     if not matching:
         return Infeasible(SELECTOR_MATCHES_NO_READY_NODE, index)
     return Infeasible(NO_ROOM, index, room=tuple(s.room() for s in matching))
