@@ -172,9 +172,17 @@ def _lb_ips(
             'Cluster(..., lb_pool="192.0.2.240/28") to addresses on the nodes\' network',
         )
     pool = [str(a) for a in pool_addresses(lb_pool)]
-    in_pool = set(pool)
+    out = _explicit_lb_ips(wanted, lb_pool, set(pool))
+    _keep_lb_ips(out, wanted, previous, set(pool))
+    _new_lb_ips(out, wanted, lb_pool, pool)
+    return out
+
+
+def _explicit_lb_ips(
+    wanted: list[Service], lb_pool: str, in_pool: set[str]
+) -> dict[ServiceKey, str | None]:
+    """The `load_balancer_ip`s the program asks for (unique: the DSL checked)."""
     out: dict[ServiceKey, str | None] = {}
-    used: set[str] = set()
     for service in wanted:
         ip = service.load_balancer_ip
         if ip is None:
@@ -186,20 +194,37 @@ def _lb_ips(
                 f'load_balancer_ip "{ip}" is outside the cluster\'s LoadBalancer pool "{lb_pool}"',
             )
         out[(service.namespace, service.name)] = ip
-        used.add(ip)
-    before: dict[ServiceKey, str] = {}
-    if previous is not None:
-        before = {
-            (s.namespace, s.name): s.load_balancer_ip
-            for s in previous.services
-            if s.load_balancer_ip is not None
-        }
+    return out
+
+
+def _keep_lb_ips(
+    out: dict[ServiceKey, str | None],
+    wanted: list[Service],
+    previous: Plan | None,
+    in_pool: set[str],
+) -> None:
+    """The previous plan's IPs for services still without one, if in the pool and free."""
+    if previous is None:
+        return
+    before = {
+        (s.namespace, s.name): s.load_balancer_ip
+        for s in previous.services
+        if s.load_balancer_ip is not None
+    }
+    used = set(out.values())
     for service in wanted:
         key = (service.namespace, service.name)
         ip = before.get(key)
         if key not in out and ip in in_pool and ip not in used:
             out[key] = ip
             used.add(ip)
+
+
+def _new_lb_ips(
+    out: dict[ServiceKey, str | None], wanted: list[Service], lb_pool: str, pool: list[str]
+) -> None:
+    """The lowest free pool IPs, in service order, for the services still without one."""
+    used = set(out.values())
     free = (ip for ip in pool if ip not in used)
     for service in wanted:
         key = (service.namespace, service.name)
@@ -213,6 +238,4 @@ def _lb_ips(
                 f'no free LoadBalancer IP left in pool "{lb_pool}" ({len(pool)} addresses, '
                 "all in use); widen the pool or use fewer LoadBalancer services",
             )
-        used.add(ip)
         out[key] = ip
-    return out

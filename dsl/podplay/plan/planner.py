@@ -9,10 +9,11 @@ before anything is touched.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from ipaddress import IPv4Network
 from typing import Any
 
-from podplay.dsl import ImageRef, ProgramError, Stack, Unresolved
+from podplay.dsl import Cluster, Deployment, ImageRef, ProgramError, Stack, Unresolved
 from podplay.dsl.diagnostics import Location
 from podplay.plan.addresses import Addresses, allocate, dns_ip
 from podplay.plan.model import (
@@ -26,7 +27,7 @@ from podplay.plan.model import (
     RolloutStep,
 )
 from podplay.plan.nodes import plan_nodes
-from podplay.plan.placement import Wanted, schedule, strategy_of
+from podplay.plan.placement import DeploymentKey, Placement, Wanted, schedule, strategy_of
 from podplay.plan.rollout import rollout_steps
 from podplay.plan.services import plan_services
 from podplay.plan.templates import container_specs, pod_template, template_hash
@@ -47,21 +48,9 @@ def plan(
     cluster = stack.cluster
     if cluster is None:
         raise ProgramError.one(Location(stack.program or "program"), None, "declares no Cluster")
-    if previous is not None and (
-        previous.cluster.name != cluster.name or previous.api_version != API_VERSION
-    ):
-        previous = None
-    images = images or {}
+    previous = _comparable(previous, cluster)
     lb_pool = cluster.lb_pool or (facts.lb_pool if facts else None)
-    dns = dns_ip(cluster.service_cidr)
-    cluster_plan = ClusterPlan(
-        name=cluster.name,
-        local=cluster.local,
-        pod_cidr=str(IPv4Network(cluster.pod_cidr)),
-        service_cidr=str(IPv4Network(cluster.service_cidr)),
-        dns_ip=dns,
-        lb_pool=lb_pool,
-    )
+    cluster_plan = _cluster_plan(cluster, lb_pool)
     nodes = plan_nodes(cluster, facts, previous)
 
     services = [stack.services[k] for k in sorted(stack.services)]
@@ -69,52 +58,93 @@ def plan(
     resolve = _resolver(addresses)
 
     deployments = [stack.deployments[k] for k in sorted(stack.deployments)]
-    used_images = sorted({i.name for d in deployments for i in d.images})
-    missing = [name for name in used_images if name not in images]
-    if missing:
-        raise ValueError(f"no ImageRef given for images {missing}")
-    image_plans = {
-        name: ImagePlan(name=name, ref=images[name].ref, id=images[name].id) for name in used_images
-    }
-
-    wanted = []
-    for d in deployments:
-        template = pod_template(d, container_specs(d, image_plans, resolve))
-        requests = [c.resources for c in d.containers if c.resources is not None]
-        wanted.append(
-            Wanted(
-                deployment=d,
-                template=template,
-                hash=template_hash(template),
-                cpu_millis=sum(r.cpu_millis or 0 for r in requests),
-                memory_bytes=sum(r.memory_bytes or 0 for r in requests),
-            )
-        )
-    previous_serials = (
-        {(d.namespace, d.name): d.next_serial for d in previous.deployments} if previous else {}
-    )
-    previous_hashes = (
-        {(d.namespace, d.name): d.template_hash for d in previous.deployments} if previous else {}
-    )
+    image_plans = _image_plans(deployments, images or {})
+    wanted = [_wanted(d, image_plans, resolve) for d in deployments]
     scheduled = schedule(
         wanted,
         nodes,
         previous.pods if previous else [],
-        previous_serials,
-        dns,
+        {(d.namespace, d.name): d.next_serial for d in previous.deployments} if previous else {},
+        cluster_plan.dns_ip,
         cluster_plan.cluster_domain,
     )
-    placements, nodes = scheduled.placements, scheduled.nodes
+    workloads = _workloads(wanted, scheduled.placements, previous)
+    return Plan(
+        cluster=cluster_plan,
+        nodes=scheduled.nodes,
+        images=list(image_plans.values()),
+        deployments=workloads.deployments,
+        pods=workloads.pods,
+        services=plan_services(services, addresses, workloads.pods),
+        rollout=workloads.rollout,
+        outputs={name: _resolve_all(e.value, resolve) for name, e in stack.exports.items()},
+        pending=_pending(cluster.name, scheduled.nodes, addresses),
+    )
 
-    pods: list[PodPlan] = []
-    deployment_plans = []
-    rollout: list[RolloutStep] = []
+
+def _comparable(previous: Plan | None, cluster: Cluster) -> Plan | None:
+    """The previous plan if it is this cluster's and in this API version (else plan afresh)."""
+    if previous is None or previous.cluster.name != cluster.name:
+        return None
+    return previous if previous.api_version == API_VERSION else None
+
+
+def _cluster_plan(cluster: Cluster, lb_pool: str | None) -> ClusterPlan:
+    return ClusterPlan(
+        name=cluster.name,
+        local=cluster.local,
+        pod_cidr=str(IPv4Network(cluster.pod_cidr)),
+        service_cidr=str(IPv4Network(cluster.service_cidr)),
+        dns_ip=dns_ip(cluster.service_cidr),
+        lb_pool=lb_pool,
+    )
+
+
+def _image_plans(
+    deployments: list[Deployment], images: Mapping[str, ImageRef]
+) -> dict[str, ImagePlan]:
+    """Every pp.Image the deployments use, by name (each must be given a reference)."""
+    used = sorted({i.name for d in deployments for i in d.images})
+    missing = [name for name in used if name not in images]
+    if missing:
+        raise ValueError(f"no ImageRef given for images {missing}")
+    return {name: ImagePlan(name=name, ref=images[name].ref, id=images[name].id) for name in used}
+
+
+def _wanted(deployment: Deployment, images: Mapping[str, ImagePlan], resolve: Any) -> Wanted:
+    """The deployment's pod template, its hash and what each of its pods requests."""
+    template = pod_template(deployment, container_specs(deployment, images, resolve))
+    requests = [c.resources for c in deployment.containers if c.resources is not None]
+    return Wanted(
+        deployment=deployment,
+        template=template,
+        hash=template_hash(template),
+        cpu_millis=sum(r.cpu_millis or 0 for r in requests),
+        memory_bytes=sum(r.memory_bytes or 0 for r in requests),
+    )
+
+
+@dataclass
+class _Workloads:
+    deployments: list[DeploymentPlan]
+    pods: list[PodPlan]
+    rollout: list[RolloutStep]
+
+
+def _workloads(
+    wanted: list[Wanted], placements: dict[DeploymentKey, Placement], previous: Plan | None
+) -> _Workloads:
+    """Each deployment's plan, its pods (oldest first) and the steps replacing old pods."""
+    previous_hashes = (
+        {(d.namespace, d.name): d.template_hash for d in previous.deployments} if previous else {}
+    )
+    out = _Workloads(deployments=[], pods=[], rollout=[])
     for w in wanted:
         d, placement = w.deployment, placements[w.key]
         strategy = strategy_of(d)
         ordered = placement.pods
-        pods += ordered
-        deployment_plans.append(
+        out.pods += ordered
+        out.deployments.append(
             DeploymentPlan(
                 name=d.name,
                 namespace=d.namespace,
@@ -126,7 +156,7 @@ def plan(
                 pods=[p.name for p in ordered],
             )
         )
-        rollout += rollout_steps(
+        out.rollout += rollout_steps(
             d.namespace,
             d.name,
             d.replicas,
@@ -135,18 +165,7 @@ def plan(
             placement.created,
             _unfinished_first(placement.old, previous_hashes.get(w.key)),
         )
-
-    return Plan(
-        cluster=cluster_plan,
-        nodes=nodes,
-        images=list(image_plans.values()),
-        deployments=deployment_plans,
-        pods=pods,
-        services=plan_services(services, addresses, pods),
-        rollout=rollout,
-        outputs={name: _resolve_all(e.value, resolve) for name, e in stack.exports.items()},
-        pending=_pending(cluster.name, nodes, addresses),
-    )
+    return out
 
 
 def _unfinished_first(old: list[PodPlan], previous_hash: str | None) -> list[PodPlan]:
