@@ -12,6 +12,8 @@ import json
 import os
 from typing import Any, Dict
 
+from podplay.node.util.files import write_atomic
+
 STATE_FILE = "agent-state.json"
 
 
@@ -30,15 +32,6 @@ def load(state_dir: str) -> Dict[str, Any]:
 
 
 def save(state_dir: str, text: str) -> None:
-    """Atomic write (temp file + rename), so a crash never leaves half a file."""
-    os.makedirs(state_dir, exist_ok=True)
-    write_atomic(state_path(state_dir), text.encode("utf-8"))
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Temp file + rename. No fsync: under a burst of container starts the disk is busy and
-    an fsync can take seconds; a file lost to a power cut only costs a readiness re-probe."""
-    tmp = "%s.tmp.%d" % (path, os.getpid())
-    with open(tmp, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+    """Atomic write (temp file + rename), so a crash never leaves half a file; a file lost to
+    a power cut only costs a readiness re-probe."""
+    write_atomic(state_path(state_dir), text)
