@@ -10,7 +10,7 @@ import sys
 COMMANDS = {
     "network": ("podplay.node.network.cli", "set up the pod network: bridge, routes, NAT"),
     "agent": ("podplay.node.agent.cli", "run the node agent (pods, probes, status API)"),
-    "proxy": ("podplay.node.proxy.cli", "run the service proxy and cluster DNS"),
+    "proxy": ("podplay.node.proxy_command", "run the service proxy and cluster DNS"),
     "version": (None, "print the bundle version"),
 }
 

@@ -13,6 +13,7 @@ from fake_runtime import FakeRuntime
 
 from podplay.node.agent.agent import Agent
 from podplay.node.agent.config import parse_config
+from podplay.node.agent.messages import EngineChanged, ManifestsChanged, ProbeResult
 
 IMAGES = {"podplay/web:1": "sha256:aa", "podplay/pause:1": "sha256:pp"}
 
@@ -53,9 +54,9 @@ def world(tmp_path: Path):
 def new_agent(world) -> Agent:
     clock, rt, cfg, _ = world
     agent = Agent(cfg, runtime=rt, clock=clock)
-    agent.workers = Inline()
-    agent.stoppers = Inline()
-    agent.probe_pool = Inline()
+    agent.actuator.workers = Inline()
+    agent.actuator.stoppers = Inline()
+    agent.probing.pool = Inline()
     return agent
 
 
@@ -63,8 +64,8 @@ def pump(agent: Agent, rounds: int = 4) -> None:
     """Run passes and deliver messages until nothing is left to do. Each round also delivers
     what the manifest watcher and the engine's event stream would have said."""
     for _ in range(rounds):
-        agent.post("manifests")
-        agent.post("engine", True)
+        agent.post(ManifestsChanged())
+        agent.post(EngineChanged(images=True))
         while not agent.inbox.empty():
             agent._handle(agent.inbox.get_nowait())
         agent.step()
@@ -224,13 +225,13 @@ def test_stopping_pods_never_wait_behind_starting_ones(world) -> None:
     _, _rt, _, pods = world
     write(pods, web_doc())
     agent = new_agent(world)
-    agent.workers, agent.stoppers = Recording(), Recording()
+    agent.actuator.workers, agent.actuator.stoppers = Recording(), Recording()
     pump(agent)
     (pods / "default_web-1.json").unlink()
     write(pods, web_doc(name="web-2", ip="10.244.1.6"))
     pump(agent)
-    assert agent.stoppers.batches == [["RemovePod"]]
-    assert agent.workers.batches == [["StartPod"], ["StartPod"]]
+    assert agent.actuator.stoppers.batches == [["RemovePod"]]
+    assert agent.actuator.workers.batches == [["StartPod"], ["StartPod"]]
 
 
 def test_backoff_streak_is_remembered_by_the_next_agent(world) -> None:
@@ -274,18 +275,18 @@ def test_unchanged_probe_results_need_no_full_pass(world) -> None:
     doc["containers"][0]["readiness"] = {"type": "tcp", "port": 8080, "period": 5}
     write(pods, doc)
     agent = new_agent(world)
-    agent.probe_pool = Held()  # probes are not run here; outcomes are fed by hand
+    agent.probing.pool = Held()  # probes are not run here; outcomes are fed by hand
     pump(agent)
     cid = rt.running("web-1", "web").id
-    spec = agent.probes[cid].trackers["readiness"].spec
+    spec = agent.probing.probes[cid].trackers["readiness"].spec
     agent._pass_needed = False
-    agent._handle(("probe", cid, "readiness", spec, True, "connected"))
+    agent._handle(ProbeResult(cid, "readiness", spec, True, "connected"))
     assert agent._pass_needed  # first success: the pod turns ready
     agent.step()
     assert status(agent, "web-1")["ready"]
-    agent._handle(("probe", cid, "readiness", spec, True, "connected"))
+    agent._handle(ProbeResult(cid, "readiness", spec, True, "connected"))
     assert not agent._pass_needed  # same outcome again: only the next probe to schedule
-    agent._handle(("manifests",))
+    agent._handle(ManifestsChanged())
     assert agent._pass_needed
 
 
@@ -312,7 +313,7 @@ def test_a_missed_manifest_event_is_caught_by_the_periodic_resync(world) -> None
     agent = new_agent(world)
     agent.step()
     write(pods, web_doc())  # the watcher never says so (a lost inotify event)
-    agent.post("engine", False, "")
+    agent.post(EngineChanged(images=False))
     agent._handle(agent.inbox.get_nowait())
     agent.step()
     assert rt.calls == []

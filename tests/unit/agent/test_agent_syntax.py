@@ -12,18 +12,19 @@ import pytest
 import podplay.node.agent
 
 AGENT = Path(podplay.node.agent.__file__).parent
-FILES = sorted(AGENT.glob("*.py"))
+UTIL = AGENT.parent / "util"  # the agent's shared helpers ship with it
+FILES = sorted(AGENT.glob("*.py")) + sorted(UTIL.glob("*.py"))
 ALLOWED = set(sys.stdlib_module_names) | {"docker", "podplay"}
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+@pytest.mark.parametrize("path", FILES, ids=[f"{p.parent.name}/{p.name}" for p in FILES])
 def test_parses_as_python_3_9(path: Path) -> None:
     tree = ast.parse(path.read_text(), filename=str(path), feature_version=(3, 9))
     for node in ast.walk(tree):
         assert not isinstance(node, ast.Match), f"{path.name}: match needs Python 3.10"
 
 
-@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+@pytest.mark.parametrize("path", FILES, ids=[f"{p.parent.name}/{p.name}" for p in FILES])
 def test_imports_only_stdlib_and_docker(path: Path) -> None:
     tree = ast.parse(path.read_text())
     for node in ast.walk(tree):

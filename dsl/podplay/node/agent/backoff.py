@@ -2,13 +2,17 @@
 up to 300 s; a container that ran 10 minutes before it exited starts the count again.
 
 Pure: the agent keeps one `streak` (restarts since the last reset) per container and asks
-here when the next restart is due.
+here when the next restart is due. The delays are the node's one exponential backoff
+(`podplay.node.util.backoff`); the policy adds what is the kubelet's own: configurable
+bounds, no wait for the first restart, and the reset after a long run.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
+
+from podplay.node.util.backoff import exponential_delay
 
 
 @dataclass(frozen=True)
@@ -19,9 +23,7 @@ class BackoffPolicy:
 
     def delay(self, streak: int) -> float:
         """Wait before the restart that follows `streak` restarts in a row (0 -> at once)."""
-        if streak <= 0:
-            return 0.0
-        return min(self.initial * (2 ** min(streak - 1, 32)), self.maximum)
+        return exponential_delay(streak, self.initial, self.maximum)
 
     def effective_streak(
         self, streak: int, started_at: Optional[float], finished_at: Optional[float]

@@ -11,24 +11,21 @@ import logging
 import signal
 import sys
 import time
-from typing import List, Optional
+from typing import TYPE_CHECKING, List, Optional
 
-from .config import DEFAULT_CONFIG, ConfigError, load_config, read_token
+from .config import DEFAULT_CONFIG, AgentConfig, ConfigError, load_config, read_token
+
+if TYPE_CHECKING:  # imported when needed: the board is served before the Docker SDK loads
+    from .agent import Agent
+    from .api import AgentServer
+    from .board import EventLog, StatusBoard
 
 log = logging.getLogger("podplay.agent")
 CONFIG_ERROR_PAUSE = 2.0
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="podplay-node agent", description=__doc__)
-    parser.add_argument("--config", default=DEFAULT_CONFIG, help="agent.json (%(default)s)")
-    parser.add_argument("--verbose", "-v", action="store_true")
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    args = _parse_args(argv)
     try:
         cfg = load_config(args.config)
         token = read_token(cfg.token_file)
@@ -40,7 +37,6 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 2
 
     from . import memory
-    from .api import serve
     from .board import EventLog, StatusBoard
 
     # Serve what the previous agent last published before loading the Docker SDK (the
@@ -49,25 +45,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     board = StatusBoard()
     board.restore(remembered.get("generation"), remembered.get("pods"))
     events = EventLog()
-    stopping = []
-
-    def on_signal(signum: int, frame: object) -> None:
-        stopping.append(signum)
-        if agent_ref:
-            agent_ref[0].stop("signal %d" % signum)
-
-    agent_ref: list = []
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    server = None
-    while server is None and not stopping:
-        try:
-            server = serve(cfg, board, events, token)
-        except OSError as err:  # the node address may not be up yet at boot
-            log.warning(
-                "cannot listen on %s:%d (%s); retrying", cfg.listen_address, cfg.api_port, err
-            )
-            time.sleep(1)
+    signals = _Signals()
+    server = _serve(cfg, board, events, token, signals)
     if server is None:
         return 0
     log.info(
@@ -81,12 +60,60 @@ def main(argv: Optional[List[str]] = None) -> int:
     from .agent import Agent
 
     agent = Agent(cfg, board=board, events=events, remembered=remembered)
-    agent_ref.append(agent)
+    signals.attach(agent)
     server.agent = agent
-    if stopping:
-        agent.stop("signal %d" % stopping[0])
     agent.run()
     server.shutdown()
     server.server_close()
     log.info("agent stopped (%s); pods keep running", agent.exit_reason or "asked to")
     return 0
+
+
+def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="podplay-node agent", description=__doc__)
+    parser.add_argument("--config", default=DEFAULT_CONFIG, help="agent.json (%(default)s)")
+    parser.add_argument("--verbose", "-v", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    return args
+
+
+class _Signals:
+    """SIGTERM/SIGINT: remembered while the agent is not built yet, then passed to it."""
+
+    def __init__(self) -> None:
+        self.received: List[int] = []
+        self._agent: Optional["Agent"] = None
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        self.received.append(signum)
+        if self._agent is not None:
+            self._agent.stop("signal %d" % signum)
+
+    def attach(self, agent: "Agent") -> None:
+        self._agent = agent
+        if self.received:
+            agent.stop("signal %d" % self.received[0])
+
+
+def _serve(
+    cfg: AgentConfig, board: "StatusBoard", events: "EventLog", token: str, signals: _Signals
+) -> Optional["AgentServer"]:
+    """The API server, retried every second until it listens (None: stopped meanwhile)."""
+    from .api import serve
+
+    while not signals.received:
+        try:
+            return serve(cfg, board, events, token)
+        except OSError as err:  # the node address may not be up yet at boot
+            log.warning(
+                "cannot listen on %s:%d (%s); retrying", cfg.listen_address, cfg.api_port, err
+            )
+            time.sleep(1)
+    return None

@@ -27,9 +27,16 @@ from typing import Dict, FrozenSet, List, Mapping, Optional, Sequence, Tuple
 
 from .backoff import DEFAULT_POLICY, BackoffPolicy
 from .manifest import ContainerSpec, PodSpec
-from .observed import Observed
+from .observed import (
+    Observed,
+    PodKey,
+    current_sandbox,
+    history,
+    is_terminal,
+    latest_attempt,
+    restarts,
+)
 
-PodKey = Tuple[str, str]
 StreakKey = Tuple[str, str]  # (pod uid, container name)
 
 CRASH_LOOP = "CrashLoopBackOff"
@@ -139,87 +146,61 @@ def decide(
     return out
 
 
-def is_terminal(spec: PodSpec, observed: Sequence[Observed]) -> bool:
-    """Every container exited and the restart policy restarts none of them."""
-    if spec.restart_policy == "Always":
-        return False
+def _decide_pod(spec: PodSpec, observed: List[Observed], ctx: Context, out: Decision) -> None:
+    sandbox = current_sandbox(spec, observed)
+    if sandbox is None:
+        _decide_without_sandbox(spec, observed, out)
+    elif is_terminal(spec, observed):  # nothing will run again: free the pod's address
+        out.actions.append(RemoveContainers(spec.key, tuple(o for o in observed if o.is_sandbox)))
+    else:
+        _decide_with_sandbox(spec, observed, sandbox, ctx, out)
+
+
+def _decide_without_sandbox(spec: PodSpec, observed: List[Observed], out: Decision) -> None:
+    """No running sandbox of the current pod: it has ended, ends now, or starts afresh."""
+    key = spec.key
+    if is_terminal(spec, observed):
+        extra = [o for o in observed if o.is_sandbox]
+        if extra:
+            out.actions.append(RemoveContainers(key, tuple(extra)))
+        return
+    ran = [o for o in observed if not o.is_sandbox and o.uid == spec.uid and not o.never_started]
+    if spec.restart_policy == "Never" and ran:
+        # The kubelet's rule: a Never pod whose containers have run is not started again
+        # when its sandbox goes; what still runs is stopped and the pod ends.
+        for o in ran:
+            if o.running:
+                out.actions.append(KillContainer(key, o, "sandbox gone; restart policy Never"))
+        return
+    out.actions.append(_start_afresh(spec, observed))
+
+
+def _start_afresh(spec: PodSpec, observed: List[Observed]) -> StartPod:
+    """A new sandbox and every container's next attempt; each one's latest attempt is kept."""
+    sandboxes = [o.attempt for o in observed if o.is_sandbox and o.uid == spec.uid]
+    attempts = []
+    keep = []
     for c in spec.containers:
         latest = latest_attempt(observed, spec.uid, c.name)
-        if latest is None or not latest.exited:
-            return False
-        if spec.restart_policy == "OnFailure" and latest.exit_code != 0:
-            return False
-    return True
-
-
-def history(observed: Sequence[Observed], uid: str, name: str) -> List[Observed]:
-    """Attempts of one container of one pod incarnation, oldest first."""
-    return sorted(
-        (o for o in observed if o.uid == uid and o.container == name),
-        key=lambda o: o.attempt,
+        attempts.append((c.name, latest.attempt + 1 if latest is not None else 0))
+        if latest is not None:
+            keep.append(latest.id)
+    had_sandbox = any(o.is_sandbox for o in observed)
+    return StartPod(
+        spec.key,
+        spec,
+        sandbox_attempt=max(sandboxes) + 1 if sandboxes else 0,
+        attempts=tuple(attempts),
+        replaces=tuple(_ordered(observed)),
+        reason="sandbox changed" if had_sandbox else "new pod",
+        keep=tuple(keep),
     )
 
 
-def latest_attempt(observed: Sequence[Observed], uid: str, name: str) -> Optional[Observed]:
-    """The newest attempt that was ever started (created-only leftovers do not count)."""
-    started = [o for o in history(observed, uid, name) if not o.never_started]
-    return started[-1] if started else None
-
-
-def current_sandbox(spec: PodSpec, observed: Sequence[Observed]) -> Optional[Observed]:
-    """The running sandbox of this pod's current uid and configuration, if any."""
-    for o in sorted(observed, key=lambda o: -o.attempt):
-        if o.is_sandbox and o.running and o.uid == spec.uid and o.config_hash == spec.sandbox_hash:
-            return o
-    return None
-
-
-def _decide_pod(spec: PodSpec, observed: List[Observed], ctx: Context, out: Decision) -> None:
-    key = spec.key
-    sandbox = current_sandbox(spec, observed)
-    if sandbox is None:
-        if is_terminal(spec, observed):
-            extra = [o for o in observed if o.is_sandbox]
-            if extra:
-                out.actions.append(RemoveContainers(key, tuple(extra)))
-            return
-        ran = [
-            o for o in observed if not o.is_sandbox and o.uid == spec.uid and not o.never_started
-        ]
-        if spec.restart_policy == "Never" and ran:
-            # The kubelet's rule: a Never pod whose containers have run is not started again
-            # when its sandbox goes; what still runs is stopped and the pod ends.
-            for o in ran:
-                if o.running:
-                    out.actions.append(KillContainer(key, o, "sandbox gone; restart policy Never"))
-            return
-        sandboxes = [o.attempt for o in observed if o.is_sandbox and o.uid == spec.uid]
-        attempts = []
-        for c in spec.containers:
-            latest = latest_attempt(observed, spec.uid, c.name)
-            attempts.append((c.name, latest.attempt + 1 if latest is not None else 0))
-        had_sandbox = any(o.is_sandbox for o in observed)
-        keep = []
-        for c in spec.containers:
-            latest = latest_attempt(observed, spec.uid, c.name)
-            if latest is not None:
-                keep.append(latest.id)
-        out.actions.append(
-            StartPod(
-                key,
-                spec,
-                sandbox_attempt=max(sandboxes) + 1 if sandboxes else 0,
-                attempts=tuple(attempts),
-                replaces=tuple(_ordered(observed)),
-                reason="sandbox changed" if had_sandbox else "new pod",
-                keep=tuple(keep),
-            )
-        )
-        return
-
-    if is_terminal(spec, observed):  # nothing will run again: free the pod's address
-        out.actions.append(RemoveContainers(key, tuple(o for o in observed if o.is_sandbox)))
-        return
+def _decide_with_sandbox(
+    spec: PodSpec, observed: List[Observed], sandbox: Observed, ctx: Context, out: Decision
+) -> None:
+    """The pod runs: start, replace, kill or restart single containers; drop leftovers."""
     garbage: List[Observed] = [o for o in observed if o.is_sandbox and o.id != sandbox.id]
     wanted_names = {c.name for c in spec.containers}
     garbage += [
@@ -236,7 +217,7 @@ def _decide_pod(spec: PodSpec, observed: List[Observed], ctx: Context, out: Deci
         if step is not None:
             steps.append(step)
     if garbage:
-        out.actions.append(RemoveContainers(key, tuple(_ordered(garbage))))
+        out.actions.append(RemoveContainers(spec.key, tuple(_ordered(garbage))))
     out.actions.extend(steps)
 
 
@@ -266,10 +247,7 @@ def _decide_container(
         if why:
             return KillContainer(key, latest, why)
         return None
-    restart = spec.restart_policy == "Always" or (
-        spec.restart_policy == "OnFailure" and latest.exit_code != 0
-    )
-    if not restart:
+    if not restarts(spec, latest):
         return None
     streak = ctx.policy.effective_streak(
         ctx.streaks.get((spec.uid, c.name), 0), latest.started_at, latest.finished_at

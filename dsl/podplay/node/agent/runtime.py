@@ -341,6 +341,12 @@ class DockerRuntime:
         return api.events(decode=True, filters={"type": ["container", "image", "network"]})
 
 
+def short_error(err: BaseException) -> str:
+    """The last line of an error's text (Docker's errors carry a whole response)."""
+    text = str(err).strip().splitlines()
+    return text[-1] if text else type(err).__name__
+
+
 def _explain(err: APIError) -> str:
     text = getattr(err, "explanation", None) or str(err)
     if isinstance(text, bytes):

@@ -8,13 +8,22 @@ status and the watch stream stays quiet.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import AbstractSet, Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from .manifest import InvalidPod, PodSpec
-from .observed import Observed
-from .reconcile import PodKey, current_sandbox, history, is_terminal, latest_attempt
+from .observed import (
+    Observed,
+    PodKey,
+    current_sandbox,
+    history,
+    is_terminal,
+    latest_attempt,
+    restarts,
+)
 
 ReadyOf = Callable[[Observed], bool]
+Waiting = Mapping[Tuple[PodKey, str], Tuple[str, str]]  # (pod, container) -> (reason, message)
+Reason = Tuple[str, Optional[str]]
 
 
 def iso(t: Optional[float]) -> Optional[str]:
@@ -32,11 +41,47 @@ def termination(o: Observed) -> Dict[str, Any]:
     }
 
 
+def node_pods(
+    desired: Mapping[PodKey, PodSpec],
+    failed: Mapping[PodKey, InvalidPod],
+    observed: Sequence[Observed],
+    ready_of: ReadyOf,
+    waiting: Waiting,
+    errors: Mapping[PodKey, Tuple[str, str]],
+    busy: AbstractSet[PodKey],
+    node_problem: Optional[str] = None,
+) -> List[Dict[str, Any]]:
+    """Every pod of this node: wanted, not runnable, or being stopped, sorted by name.
+    `errors`: each pod's last failed action; `node_problem`: why the node cannot run pods
+    (no engine, no pod network), None when it can."""
+    by_key: Dict[PodKey, List[Observed]] = {}
+    for o in observed:
+        by_key.setdefault(o.key, []).append(o)
+    pods = []
+    for key, spec in desired.items():
+        error = errors.get(key)
+        if error is None and node_problem is not None:
+            error = ("NodeNotReady", node_problem)
+        pods.append(pod_status(spec, by_key.get(key, []), ready_of, waiting, error, key in busy))
+    pods.extend(invalid_status(inv) for inv in failed.values())
+    for key, seen in by_key.items():
+        if key not in desired and key not in failed:
+            pods.append(terminating_status(key, seen))
+    if node_problem is not None:
+        # Without an engine (no live-restore: a restarting engine stops every container)
+        # nothing here can be vouched for: no endpoint of this node is ready.
+        for p in pods:
+            p["ready"] = False
+            for c in p["containers"]:
+                c["ready"] = False
+    return sort_pods(pods)
+
+
 def pod_status(
     spec: PodSpec,
     observed: Sequence[Observed],
     ready_of: ReadyOf,
-    waiting: Mapping[Tuple[PodKey, str], Tuple[str, str]],
+    waiting: Waiting,
     error: Optional[Tuple[str, str]] = None,
     busy: bool = False,
 ) -> Dict[str, Any]:
@@ -96,11 +141,39 @@ def _container_status(
     newest_ever: Optional[Observed],
     observed: Sequence[Observed],
     ready_of: ReadyOf,
-    waiting: Mapping[Tuple[PodKey, str], Tuple[str, str]],
+    waiting: Waiting,
     error: Optional[Tuple[str, str]],
     busy: bool,
 ) -> Dict[str, Any]:
-    out: Dict[str, Any] = {
+    out = _blank_container(spec, name)
+    if latest is None:
+        return _not_created(out, newest_ever, error, busy)
+    out["container_id"] = latest.id
+    out["restart_count"] = latest.attempt
+    previous = [o for o in history(observed, spec.uid, name) if o.attempt < latest.attempt]
+    previous = [o for o in previous if o.exited]
+    if latest.running:
+        out["state"] = "running"
+        out["started_at"] = iso(latest.started_at)
+        out["ready"] = ready_of(latest)
+    else:
+        why = _restart_pending(spec, name, latest, waiting, error, busy)
+        if why is not None:
+            out["reason"], out["message"] = why
+            out["last_termination"] = termination(latest)
+            return out
+        out["state"] = "terminated"
+        out["reason"] = latest.termination_reason()
+        out["started_at"] = iso(latest.started_at)
+        out["exit_code"] = latest.exit_code
+        out["finished_at"] = iso(latest.finished_at)
+    if previous:
+        out["last_termination"] = termination(previous[-1])
+    return out
+
+
+def _blank_container(spec: PodSpec, name: str) -> Dict[str, Any]:
+    return {
         "name": name,
         "container_id": None,
         "image": (spec.container(name) or _NONE_SPEC).image,
@@ -114,47 +187,43 @@ def _container_status(
         "exit_code": None,
         "finished_at": None,
     }
-    if latest is None:
-        out["reason"] = error[0] if error and not busy else "ContainerCreating"
-        out["message"] = error[1] if error and not busy else None
-        if newest_ever is not None:  # the pod is restarting: keep counting
-            out["restart_count"] = newest_ever.attempt + 1
-            if newest_ever.exited:
-                out["last_termination"] = termination(newest_ever)
-        return out
-    out["container_id"] = latest.id
-    out["restart_count"] = latest.attempt
-    previous = [o for o in history(observed, spec.uid, name) if o.attempt < latest.attempt]
-    previous = [o for o in previous if o.exited]
-    if latest.running:
-        out["state"] = "running"
-        out["started_at"] = iso(latest.started_at)
-        out["ready"] = ready_of(latest)
-        if previous:
-            out["last_termination"] = termination(previous[-1])
-        return out
-    wait = waiting.get((spec.key, name))
-    restarts = spec.restart_policy == "Always" or (
-        spec.restart_policy == "OnFailure" and latest.exit_code != 0
-    )
-    if wait is not None or (restarts and busy):
-        out["state"] = "waiting"
-        out["reason"], out["message"] = wait if wait is not None else ("ContainerCreating", None)
-        out["last_termination"] = termination(latest)
-        return out
-    if restarts and error is not None:
-        out["state"] = "waiting"
-        out["reason"], out["message"] = error
-        out["last_termination"] = termination(latest)
-        return out
-    out["state"] = "terminated"
-    out["reason"] = latest.termination_reason()
-    out["started_at"] = iso(latest.started_at)
-    out["exit_code"] = latest.exit_code
-    out["finished_at"] = iso(latest.finished_at)
-    if previous:
-        out["last_termination"] = termination(previous[-1])
+
+
+def _not_created(
+    out: Dict[str, Any],
+    newest_ever: Optional[Observed],
+    error: Optional[Tuple[str, str]],
+    busy: bool,
+) -> Dict[str, Any]:
+    """A container with no live attempt yet: being created, or its last action failed."""
+    out["reason"] = error[0] if error and not busy else "ContainerCreating"
+    out["message"] = error[1] if error and not busy else None
+    if newest_ever is not None:  # the pod is restarting: keep counting
+        out["restart_count"] = newest_ever.attempt + 1
+        if newest_ever.exited:
+            out["last_termination"] = termination(newest_ever)
     return out
+
+
+def _restart_pending(
+    spec: PodSpec,
+    name: str,
+    exited: Observed,
+    waiting: Waiting,
+    error: Optional[Tuple[str, str]],
+    busy: bool,
+) -> Optional[Reason]:
+    """Why an exited container is waiting to run again (backoff, being restarted, a failed
+    restart), or None when it stays terminated."""
+    wait = waiting.get((spec.key, name))
+    if wait is not None:
+        return wait
+    again = restarts(spec, exited)
+    if again and busy:
+        return ("ContainerCreating", None)
+    if again and error is not None:
+        return error
+    return None
 
 
 def invalid_status(pod: InvalidPod) -> Dict[str, Any]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import tempfile
 from typing import Any, List
+
+from podplay.node.util.files import write_atomic
 
 UNIT_PATH = "/etc/systemd/system/podplay-network.service"
 UNIT_NAME = "podplay-network.service"
@@ -48,22 +49,6 @@ def read(path: str) -> str:
             return handle.read()
     except OSError:
         return ""
-
-
-def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
-    """Temp file + rename in the same directory: a reader never sees half a file."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".podplay-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def has_systemd() -> bool:

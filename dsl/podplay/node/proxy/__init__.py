@@ -1,4 +1,5 @@
-"""Service routing on a node: kube-proxy's iptables mode, plus the node-local cluster DNS.
+"""Service routing on a node: kube-proxy's iptables mode (the node-local cluster DNS it
+feeds is `podplay.node.dns`, joined to it by `podplay.node.proxy_command`).
 
 Pure core: `state` (cluster.json -> values), `rules` (values + ready endpoints -> ruleset),
 `ruleset` (ruleset -> iptables-restore text, full or as a difference), `readiness` (agent

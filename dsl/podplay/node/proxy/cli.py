@@ -5,6 +5,9 @@ Runs until SIGTERM/SIGINT. Exit status 2 when agent.json is unusable (systemd re
 endpoint as ready, then exits (for inspection and benchmarks, not for service).
 `--cleanup` removes every chain the proxy owns and the jumps into them (one restore), prints
 `{"changed": bool}` and exits: what `podplay destroy --keep-cluster` runs on each node.
+
+The cluster DNS the proxy feeds is handed in (`dns`): routing and DNS are separate packages,
+joined by the command (`podplay.node.proxy_command`).
 """
 
 from __future__ import annotations
@@ -16,40 +19,68 @@ import signal
 import sys
 import threading
 import time
+from typing import FrozenSet, List, Optional, Protocol, Tuple
 
-from podplay.node.dns.server import DnsServer, Resolver, Upstreams
-from podplay.node.dns.zone import build_zone, records_from_state
 from podplay.node.proxy.hairpin import Hairpin
 from podplay.node.proxy.iptables import Iptables, IptablesError
 from podplay.node.proxy.proxier import Proxier
 from podplay.node.proxy.ruleset import Ruleset, parse_save, restore_text
-from podplay.node.proxy.state import StateError, parse_cluster
+from podplay.node.proxy.state import ClusterState, Endpoint, StateError, parse_cluster
 from podplay.node.proxy.watch import Watcher
 
 log = logging.getLogger("podplay.proxy")
 
 
-class ZoneHolder:
-    """The current DNS zone; replaced whole, read without locks (one reference swap)."""
+class Dns(Protocol):
+    """What the proxy command needs of the cluster DNS it feeds."""
 
-    def __init__(self) -> None:
-        self.zone = build_zone([], "cluster.local", "10.96.0.0/16")
-        self.serial = 0
+    def update(self, state: ClusterState, ready: FrozenSet[Endpoint]) -> None: ...
 
-    def update(self, state, ready) -> None:
-        self.serial += 1
-        self.zone = build_zone(
-            records_from_state(state, ready),
-            state.cluster_domain,
-            state.service_cidr,
-            serial=self.serial,
-        )
+    def serve(
+        self, address: str, port: int, resolv_conf: str, exclude: Tuple[str, ...]
+    ) -> None: ...
 
-    def get(self):
-        return self.zone
+    def stop(self) -> None: ...
 
 
-def main(argv=None) -> int:
+def main(argv: Optional[List[str]] = None, dns: Optional[Dns] = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.validate:
+        return _validate(args.validate)
+    if args.cleanup:
+        return _cleanup(Iptables())
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    proxier = Proxier(
+        args.config,
+        Iptables(),
+        on_zone=dns.update if dns is not None else None,
+        status_path=None if args.once else args.status,
+        watcher_factory=_NoWatch if args.once else Watcher,
+    )
+    try:
+        if args.once:
+            return _once(proxier)
+        proxier.load()
+    except StateError as err:
+        print("podplay proxy: %s" % err, file=sys.stderr)
+        return 2
+    node = proxier.node
+    assert node is not None
+    proxier.hairpin = Hairpin(node.gateway)
+    serving = dns if dns is not None and not args.no_dns else None
+    if serving is not None:
+        serving.serve(node.gateway, args.dns_port, args.resolv_conf, (node.dns_ip, node.gateway))
+    _run_until_signalled(proxier)
+    if serving is not None:
+        serving.stop()
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podplay-node proxy", description=__doc__.split("\n")[0])
     parser.add_argument("--config", default="/etc/podplay/agent.json", help="agent.json path")
     parser.add_argument("--status", default="/run/podplay/proxy.json", help="status file path")
@@ -64,43 +95,11 @@ def main(argv=None) -> int:
         "--cleanup", action="store_true", help="remove the proxy's chains and jumps, then exit"
     )
     parser.add_argument("-v", "--verbose", action="store_true")
-    args = parser.parse_args(argv)
-    if args.validate:
-        return _validate(args.validate)
-    if args.cleanup:
-        return _cleanup(Iptables())
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    return parser
 
-    zones = ZoneHolder()
-    proxier = Proxier(
-        args.config,
-        Iptables(),
-        on_zone=zones.update,
-        status_path=None if args.once else args.status,
-        watcher_factory=_NoWatch if args.once else Watcher,
-    )
-    try:
-        if args.once:
-            return _once(proxier)
-        proxier.load()
-    except StateError as err:
-        print("podplay proxy: %s" % err, file=sys.stderr)
-        return 2
-    assert proxier.node is not None
-    proxier.hairpin = Hairpin(proxier.node.gateway)
 
-    dns = None
-    if not args.no_dns:
-        node = proxier.node
-        assert node is not None
-        upstreams = Upstreams(args.resolv_conf, exclude=(node.dns_ip, node.gateway))
-        dns = DnsServer(Resolver(zones.get, upstreams.get), node.gateway, args.dns_port)
-        dns.start()
-
+def _run_until_signalled(proxier: Proxier) -> None:
+    """The proxy loop until SIGTERM/SIGINT; the rules stay in place after it."""
     stop = threading.Event()
 
     def on_signal(signum, frame):
@@ -111,9 +110,6 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     proxier.run(stop)
-    if dns is not None:
-        dns.stop()
-    return 0
 
 
 def _cleanup(iptables: Iptables) -> int:

@@ -18,10 +18,10 @@ watch.py: 50 idle sockets per node, 100 one-line heartbeats a second), so the lo
 polls peers; a pod turning unready is one snapshot line, then on every node one partial
 sync that rewrites only the chain of each service port that pod backs; a silent node is
 noticed by its 2 s deadline, not by probing. A full render is linear in services x
-endpoints (20-40 ms for 1,000 services x 10 endpoints) and the RenderCache re-renders only
-the services whose ready endpoints changed (5-10 ms at that size); applying a change costs
-one iptables-restore of the changed chains (30-50 ms, mostly the tool reading the nf_tables
-ruleset), not of the cluster. Figures: bench/bench_proxy.py.
+endpoints and the RenderCache re-renders only the services whose ready endpoints changed;
+applying a change costs one iptables-restore of the changed chains (mostly the tool reading
+the nf_tables ruleset), not of the cluster. What these cost at 1,000 services x 10
+endpoints is what bench/bench_proxy.py measures (run it; figures written here go stale).
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ from podplay.node.proxy.state import (
     parse_cluster,
 )
 from podplay.node.proxy.watch import Watcher, read_token
+from podplay.node.util.backoff import Backoff
+from podplay.node.util.files import write_atomic
 
 log = logging.getLogger("podplay.proxy")
 
@@ -54,7 +56,7 @@ POLL_FILES = 0.5
 CANARY_PERIOD = 5.0
 FULL_SYNC_PERIOD = 900.0
 STARTUP_GRACE = 2.5
-RETRY_MIN, RETRY_MAX = 0.5, 10.0
+RETRY_MIN, RETRY_MAX = 0.5, 10.0  # a failed restore: full resync after 0.5 s, 1 s ... 10 s
 
 EMPTY_STATE = ClusterState("", "10.244.0.0/16", "10.96.0.0/16", "10.96.0.10", "cluster.local",
                            (), ())  # fmt: skip
@@ -104,7 +106,7 @@ class Proxier:
         self.applied_state: Optional[ClusterState] = None
         self.full_needed = True
         self.retry_at = 0.0
-        self.retry_delay = RETRY_MIN
+        self.retries = Backoff(RETRY_MIN, RETRY_MAX)
         self.started_at: Optional[float] = None
         self.next_canary = 0.0
         self.next_full = 0.0
@@ -268,10 +270,10 @@ class Proxier:
                 self.ipt.restore(text)
         except (IptablesError, OSError, ValueError) as err:
             self.stats["failures"] += 1
-            self._error("iptables sync failed (full resync in %.1fs): %s" % (self.retry_delay, err))
+            delay = self.retries.failed()
+            self._error("iptables sync failed (full resync in %.1fs): %s" % (delay, err))
             self.full_needed = True
-            self.retry_at = now + self.retry_delay
-            self.retry_delay = min(self.retry_delay * 2, RETRY_MAX)
+            self.retry_at = now + delay
             self._write_status(now)
             return False
         gone = self._udp_endpoints(self.applied_state, self.applied_ready) - self._udp_endpoints(
@@ -282,7 +284,7 @@ class Proxier:
         zone_changed = self.state is not self.applied_state or ready != self.applied_ready
         self.applied, self.applied_ready, self.applied_state = desired, ready, self.state
         self.full_needed = False
-        self.retry_delay = RETRY_MIN
+        self.retries.succeeded()
         self.last_error = None
         if full:
             self.stats["full_syncs"] += 1
@@ -361,10 +363,6 @@ class Proxier:
         if not self.status_path:
             return
         try:
-            os.makedirs(os.path.dirname(self.status_path), exist_ok=True)
-            tmp = self.status_path + ".tmp"
-            with open(tmp, "w") as f:
-                json.dump(self.status(now), f, indent=1, sort_keys=True)
-            os.replace(tmp, self.status_path)
+            write_atomic(self.status_path, json.dumps(self.status(now), indent=1, sort_keys=True))
         except OSError as err:
             log.debug("cannot write status: %s", err)

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from typing import AbstractSet, Any, Dict, List, Optional, Tuple
+from typing import AbstractSet, Any, Dict, List, Optional, Set, Tuple
 
 from podplay.node.proxy.ruleset import Current, Ruleset, restore_text
 from podplay.node.proxy.state import ClusterState, Endpoint, LocalNode, Service, ServicePort
@@ -113,8 +113,30 @@ def build_ruleset(
         rs.chain("filter", chain)
     for chain in (SERVICES, NODEPORTS, POSTROUTING):
         rs.chain("nat", chain)
+    hairpin = _services(rs, state, ready, node, cache)
+    _cluster_dns(rs, state, node)
+    rs.add(
+        "nat",
+        SERVICES,
+        "%s -m addrtype --dst-type LOCAL -j %s"
+        % (_comment("podplay node ports; must be the last rule"), NODEPORTS),
+    )
+    _postrouting(rs, hairpin)
+    _forward(rs)
+    _jumps(rs)
+    return rs
 
-    hairpin: set = set()
+
+def _services(
+    rs: Ruleset,
+    state: ClusterState,
+    ready: AbstractSet[Endpoint],
+    node: LocalNode,
+    cache: Optional[RenderCache],
+) -> Set[str]:
+    """Every service's rules (from the cache when the service and its ready endpoints are
+    unchanged); returns the IPs of this node's ready endpoints (hairpin candidates)."""
+    hairpin: Set[str] = set()
     used: Dict[Tuple[Any, ...], Ruleset] = {}
     for service in state.services:
         if service.type == "ExternalName" or service.cluster_ip is None:
@@ -139,8 +161,11 @@ def build_ruleset(
                     rs.chain(table, chain).extend(rules)
     if cache is not None:
         cache.entries = used
+    return hairpin
 
-    # Cluster DNS: steer the DNS VIP to the node-local server on the pod bridge gateway.
+
+def _cluster_dns(rs: Ruleset, state: ClusterState, node: LocalNode) -> None:
+    """Steer the DNS VIP to the node-local server on the pod bridge gateway."""
     for proto in ("udp", "tcp"):
         rs.add(
             "nat",
@@ -156,13 +181,10 @@ def build_ruleset(
                 DNS_PORT,
             ),
         )
-    rs.add(
-        "nat",
-        SERVICES,
-        "%s -m addrtype --dst-type LOCAL -j %s"
-        % (_comment("podplay node ports; must be the last rule"), NODEPORTS),
-    )
 
+
+def _postrouting(rs: Ruleset, hairpin: Set[str]) -> None:
+    """Masquerade a local pod reaching itself through a service, and marked traffic."""
     post = rs.chain("nat", POSTROUTING)
     for ip in sorted(hairpin, key=_ip_sort_key):
         post.append(
@@ -174,15 +196,15 @@ def build_ruleset(
         "%s -j MASQUERADE" % _comment("podplay service traffic requiring SNAT"),
     )
 
+
+def _forward(rs: Ruleset) -> None:
+    """Accept marked (NodePort/LoadBalancer) traffic and its replies."""
     fwd = rs.chain("filter", FORWARD)
     fwd.append("%s -m mark --mark %s -j ACCEPT" % (_comment("podplay forwarding"), MASQ_MARK))
     fwd.append(
         "%s -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT"
         % _comment("podplay forwarding replies")
     )
-
-    _jumps(rs)
-    return rs
 
 
 def probability(k: int) -> str:

@@ -67,9 +67,6 @@ class Ruleset:
     def rule_count(self) -> int:
         return sum(len(rules) for chains in self.tables.values() for rules in chains.values())
 
-    def chain_names(self, table: str) -> List[str]:
-        return list(self.tables[table])
-
 
 class Current(NamedTuple):
     """What the kernel holds now, as far as the proxy cares (from `iptables-save`)."""

@@ -22,6 +22,8 @@ import socket
 import threading
 from typing import Any, Callable, Optional
 
+from podplay.node.util.backoff import Backoff
+
 log = logging.getLogger("podplay.proxy.watch")
 
 READ_TIMEOUT = 2.0
@@ -71,7 +73,7 @@ class Watcher(threading.Thread):
                 conn.sock.shutdown(socket.SHUT_RDWR)
 
     def run(self) -> None:
-        delay = RETRY_MIN
+        retries = Backoff(RETRY_MIN, RETRY_MAX)
         while not self._stop_event.is_set():
             connects = self.connects
             try:
@@ -87,9 +89,8 @@ class Watcher(threading.Thread):
                 if conn is not None:
                     conn.close()
             if self.connects != connects:
-                delay = RETRY_MIN  # the stream worked: this is a fresh outage (agent restart)
-            self._stop_event.wait(delay)
-            delay = min(delay * 2, RETRY_MAX)
+                retries.succeeded()  # the stream worked: this is a fresh outage (agent restart)
+            self._stop_event.wait(retries.failed())
 
     def _stream(self) -> None:
         conn = http.client.HTTPConnection(self.address, self.port, timeout=self._read_timeout)
