@@ -171,6 +171,11 @@ def test_create_labels_nodes_follows_the_cidrs_and_keeps_the_key_private(fresh):
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert trusted.strip() == key.with_suffix(".pub").read_text().strip()
+    mode = subprocess.run(
+        ["docker", "exec", node.container, "stat", "-c", "%a %U", "/root/.ssh/authorized_keys"],
+        capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    assert mode == ["600", "root"], "authorized_keys must be 0600 (was 1130: '0600' read as 600)"
 
 
 def test_check_mode_on_a_fresh_node_reports_changes_and_touches_nothing(fresh):
