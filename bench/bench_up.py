@@ -27,16 +27,16 @@ from pathlib import Path
 
 from podplay import paths, substrate
 from podplay.artifacts import bundle
-from podplay.control.up import (
-    NODE_BUNDLE_ENV,
+from podplay.control.prepare import (
     PHASES,
     Timer,
-    apply,
     default_stack,
     evaluate_program,
     prepare,
     stack_state,
 )
+from podplay.control.up import apply
+from podplay.control.workspace import NODE_BUNDLE_ENV
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "shop"
 TARGETS = {"from nothing": 90.0, "no-op": 10.0, "scale 3->5": 15.0}

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from podplay import paths
+from podplay.files import write_atomic
 
 # The node package, and the Docker SDK with its pure-Python dependencies.
 PACKAGES = (
@@ -108,9 +109,5 @@ def ensure_bundle(cache: Path | None = None) -> Path:
     target = target_dir / f"podplay-node-{content_hash(entries)}.pyz"
     if target.exists():
         return target
-    target_dir.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(build_zipapp(entries))
-    tmp.chmod(0o755)
-    os.replace(tmp, target)
+    write_atomic(target, build_zipapp(entries), mode=0o755)
     return target

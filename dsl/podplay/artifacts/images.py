@@ -24,6 +24,7 @@ from docker.errors import BuildError, DockerException
 from podplay import paths
 from podplay.artifacts import engine
 from podplay.errors import EnvironmentProblem, UserInputError
+from podplay.files import atomic_output
 
 RECIPES = Path(__file__).resolve().parent / "recipe"
 BUSYBOX = Path("/bin/busybox")
@@ -124,18 +125,13 @@ def _save(ref: str, image_id: str) -> Path:
     dest = archive_path(image_id)
     if dest.is_file() and dest.stat().st_size > 0:
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
     cli = engine.client()
-    tmp = dest.with_name(dest.name + f".tmp{os.getpid()}")
     try:
-        with open(tmp, "wb") as f:
+        with atomic_output(dest) as f:
             for chunk in cli.images.get(ref).save(named=True):
                 f.write(chunk)
-        os.replace(tmp, dest)
     except DockerException as err:
         raise EnvironmentProblem(f"image {ref}: docker save failed: {err}") from None
-    finally:
-        tmp.unlink(missing_ok=True)
     return dest
 
 

@@ -13,6 +13,8 @@ from typing import Any
 
 import click
 
+from podplay.cli.output import table
+
 KINDS = {
     "pod": "pod",
     "pods": "pod",
@@ -40,8 +42,6 @@ def _section(title: str, items: Iterable[tuple[str, Any]]) -> None:
 
 
 def _events(events: list[Mapping[str, Any]], scheduled: list[tuple[str, str]]) -> None:
-    from podplay.cli.get import _table
-
     click.echo("Events:")
     rows = [
         ["-", "Normal", "Scheduled", pod, f"assigned to {node} by the plan"]
@@ -55,7 +55,7 @@ def _events(events: list[Mapping[str, Any]], scheduled: list[tuple[str, str]]) -
     if not rows:
         click.echo("  <none>")
         return
-    _table(["  TIME", "TYPE", "REASON", "POD", "MESSAGE"], [["  " + r[0], *r[1:]] for r in rows])
+    table(["  TIME", "TYPE", "REASON", "POD", "MESSAGE"], [["  " + r[0], *r[1:]] for r in rows])
 
 
 def _all_events(access: Any) -> list[Mapping[str, Any]]:
@@ -106,52 +106,58 @@ def describe(
         click.echo(f"warning: {problem}", err=True)
     if what == "deployment":
         d = find(deployments(plan, pods), "deployment", name, namespace)
-        _section("", [
-            ("Name", d["name"]), ("Namespace", d["namespace"]),
-            ("Replicas", f"{d['replicas']} desired, {d['ready']} ready, "
-                         f"{d['up_to_date']} up to date"),
-            ("Selector", ",".join(f"{k}={v}" for k, v in sorted(d["labels"].items()))),
-            ("Template", d["template_hash"]), ("Images", ", ".join(map(str, d["images"]))),
-            ("Strategy", "RollingUpdate max_surge={max_surge} max_unavailable={max_unavailable}"
-             .format(**d["strategy"])),
-        ])  # fmt: skip
-        _pods_table(d["pods"])
+        _describe_deployment(d)
         keys = {(d["namespace"], p["name"]) for p in d["pods"]}
         scheduled = [(p["name"], p["node"]) for p in d["pods"]]
     else:
         s = find(services(plan, pods), "service", name, namespace)
-        _section("", [
-            ("Name", s["name"]), ("Namespace", s["namespace"]), ("Type", s["type"]),
-            ("Cluster IP", s["cluster_ip"] or "<none>"),
-            ("LoadBalancer IP", s["load_balancer_ip"] or "<none>"),
-            ("External name", s["external_name"] or "<none>"),
-            ("Selector", ",".join(f"{k}={v}" for k, v in sorted(s["selector"].items()))
-             or "<none>"),
-            ("Session affinity", s["session_affinity"] or "None"),
-        ])  # fmt: skip
-        click.echo("Ports:")
-        for p in s["ports"]:
-            node = f", node port {p['node_port']}" if p["node_port"] else ""
-            click.echo(f"  {p['port']}/{p['protocol']} -> {p['target_port']}{node}")
-        click.echo("Endpoints:")
-        for e in s["endpoints"] or []:
-            state = "ready" if e["ready"] else "not ready"
-            click.echo(f"  {e['address']:<21} {state:<9} {e['pod']} on {e['node']}")
-        if not s["endpoints"]:
-            click.echo("  <none>")
+        _describe_service(s)
         keys = {(s["namespace"], e["pod"]) for e in s["endpoints"]}
         scheduled = []
     _events(list(events_for(_all_events(access), keys)), scheduled)
 
 
-def _pods_table(rows: list[dict[str, Any]]) -> None:
-    from podplay.cli.get import _table
+def _describe_deployment(d: Mapping[str, Any]) -> None:
+    _section("", [
+        ("Name", d["name"]), ("Namespace", d["namespace"]),
+        ("Replicas", f"{d['replicas']} desired, {d['ready']} ready, "
+                     f"{d['up_to_date']} up to date"),
+        ("Selector", ",".join(f"{k}={v}" for k, v in sorted(d["labels"].items()))),
+        ("Template", d["template_hash"]), ("Images", ", ".join(map(str, d["images"]))),
+        ("Strategy", "RollingUpdate max_surge={max_surge} max_unavailable={max_unavailable}"
+         .format(**d["strategy"])),
+    ])  # fmt: skip
+    _pods_table(d["pods"])
 
+
+def _describe_service(s: Mapping[str, Any]) -> None:
+    _section("", [
+        ("Name", s["name"]), ("Namespace", s["namespace"]), ("Type", s["type"]),
+        ("Cluster IP", s["cluster_ip"] or "<none>"),
+        ("LoadBalancer IP", s["load_balancer_ip"] or "<none>"),
+        ("External name", s["external_name"] or "<none>"),
+        ("Selector", ",".join(f"{k}={v}" for k, v in sorted(s["selector"].items()))
+         or "<none>"),
+        ("Session affinity", s["session_affinity"] or "None"),
+    ])  # fmt: skip
+    click.echo("Ports:")
+    for p in s["ports"]:
+        node = f", node port {p['node_port']}" if p["node_port"] else ""
+        click.echo(f"  {p['port']}/{p['protocol']} -> {p['target_port']}{node}")
+    click.echo("Endpoints:")
+    for e in s["endpoints"] or []:
+        state = "ready" if e["ready"] else "not ready"
+        click.echo(f"  {e['address']:<21} {state:<9} {e['pod']} on {e['node']}")
+    if not s["endpoints"]:
+        click.echo("  <none>")
+
+
+def _pods_table(rows: list[dict[str, Any]]) -> None:
     click.echo("Pods:")
     if not rows:
         click.echo("  <none>")
         return
-    _table(
+    table(
         ["  NAME", "READY", "PHASE", "RESTARTS", "IP", "NODE"],
         [
             ["  " + p["name"], "yes" if p["ready"] else "no", p["phase"] or "<not reported>",

@@ -14,8 +14,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:  # imported when a command runs (keeps `podplay --help` fast)
+    from podplay.control.reporter import Reporter
+    from podplay.control.state import StackState
+    from podplay.control.target import Target
+    from podplay.dsl import Stack
+    from podplay.plan import Plan
 
 
 @click.command("destroy")
@@ -36,47 +44,15 @@ def destroy(
 ) -> None:
     """Remove the app PROGRAM describes and (unless --keep-cluster) its local cluster."""
     from podplay.cli.up import ConsoleReporter
-    from podplay.control import from_state
+    from podplay.control.destroy import destroy as destroy_stack
     from podplay.control.state import current_command
-    from podplay.control.up import Timer, default_stack, evaluate_program, prepare, stack_state
-    from podplay.control.up import destroy as destroy_stack
-    from podplay.dsl import ProgramError
-    from podplay.errors import UserInputError
 
     reporter = ConsoleReporter()
-    problem: Exception | None = None
-    why = ""
-    try:
-        stack = evaluate_program(program, Timer())
-    except UserInputError as err:  # syntax, validation, unreadable: the state may stand in
-        stack, problem, why = None, err, "does not evaluate"
-        state = from_state.find_stack(Path(program), stack_name, err)
-        name = state.directory.name
-    else:
-        name = stack_name or default_stack(stack)
-        state = stack_state(program, name)
+    stack, state, problem = _evaluate(program, stack_name)
+    name = state.directory.name
     with state.lock(current_command()):
-        if stack is not None:
-            try:
-                prep = prepare(program, stack, state, build=False, reporter=reporter)
-                target, described = prep.target, prep.plan
-            except ProgramError as err:  # e.g. nodes=4 on a cluster made with 3
-                if not from_state.has_state(state.directory):
-                    raise
-                stack, problem, why = None, err, "cannot be planned"
-        if stack is None:
-            found = from_state.recorded(state, program, keep_cluster=keep_cluster)
-            target, described = found.target, found.plan
-            reporter.warn(
-                f"{program} {why} ({from_state.first_line(problem)}); destroying what "
-                f"stack {name}'s state describes ({found.source})"
-            )
-        if target.local and not keep_cluster:
-            what = f"the local cluster {target.name} and everything on it"
-        else:
-            what = f"every pod, service and route of stack {name} on cluster {target.name}"
-        if not yes and sys.stdin.isatty():
-            click.confirm(f"Destroy {what}?", default=False, abort=True)
+        target, described = _described(program, stack, state, problem, keep_cluster, reporter)
+        _confirm(target, name, keep_cluster, yes)
         result = destroy_stack(
             program,
             target,
@@ -95,6 +71,63 @@ def destroy(
         )
     else:
         click.echo(f"Nothing to destroy; stack {name} forgotten.")
+
+
+def _evaluate(
+    program: str, stack_name: str | None
+) -> tuple[Stack | None, StackState, Exception | None]:
+    """(the program's stack, its state, None); for a program that does not evaluate (syntax,
+    validation, unreadable): (None, the state that may stand in for it, the error)."""
+    from podplay.control import from_state
+    from podplay.control.prepare import Timer, default_stack, evaluate_program, stack_state
+    from podplay.errors import UserInputError
+
+    try:
+        stack = evaluate_program(program, Timer())
+    except UserInputError as err:
+        return None, from_state.find_stack(Path(program), stack_name, err), err
+    return stack, stack_state(program, stack_name or default_stack(stack)), None
+
+
+def _described(
+    program: str,
+    stack: Stack | None,
+    state: StackState,
+    problem: Exception | None,
+    keep_cluster: bool,
+    reporter: Reporter,
+) -> tuple[Target, Plan]:
+    """(target, plan) to destroy: the program's, or what the stack's state records when the
+    program does not evaluate or cannot be planned (a warning names the program's error)."""
+    from podplay.control import from_state
+    from podplay.control.prepare import prepare
+    from podplay.dsl import ProgramError
+
+    why = "does not evaluate"
+    if stack is not None:
+        try:
+            prep = prepare(program, stack, state, build=False, reporter=reporter)
+            return prep.target, prep.plan
+        except ProgramError as err:  # e.g. nodes=4 on a cluster made with 3
+            if not from_state.has_state(state.directory):
+                raise
+            problem, why = err, "cannot be planned"
+    assert problem is not None
+    found = from_state.recorded(state, program, keep_cluster=keep_cluster)
+    reporter.warn(
+        f"{program} {why} ({from_state.first_line(problem)}); destroying what "
+        f"stack {state.directory.name}'s state describes ({found.source})"
+    )
+    return found.target, found.plan
+
+
+def _confirm(target: Target, name: str, keep_cluster: bool, yes: bool) -> None:
+    if target.local and not keep_cluster:
+        what = f"the local cluster {target.name} and everything on it"
+    else:
+        what = f"every pod, service and route of stack {name} on cluster {target.name}"
+    if not yes and sys.stdin.isatty():
+        click.confirm(f"Destroy {what}?", default=False, abort=True)
 
 
 __all__ = ["destroy"]

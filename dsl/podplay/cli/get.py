@@ -1,36 +1,20 @@
 """`podplay get pods|nodes`: what is running, read live from the node agents (kubectl-like).
 
 Each resource is one small function that fetches rows and one that turns a row into table
-cells; add a resource (deployments, services ...) by adding both and a subcommand below.
+cells; add a resource by adding both and a subcommand. Deployments and services (the applied
+plan joined with the agents' pods) are in `podplay.cli.get_workloads`; the options and the
+table/JSON output every resource shares in `podplay.cli.output`.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-OUTPUTS = ("table", "wide", "json")
-
-
-def cluster_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """-c/--cluster, -i/--inventory and -o/--output, shared by every resource."""
-    f = click.option(
-        "--output", "-o", type=click.Choice(OUTPUTS), default="table", show_default=True,
-        help="table, wide (more columns) or json.",
-    )(f)  # fmt: skip
-    f = click.option(
-        "--inventory", "-i", type=click.Path(dir_okay=False, path_type=Path),
-        help="An inventory with podplay_nodes (clusters not made by `cluster create`).",
-    )(f)  # fmt: skip
-    f = click.option(
-        "--cluster", "-c", "cluster_name", metavar="CLUSTER",
-        help="Cluster name (default: $PODPLAY_CLUSTER, or the only local cluster).",
-    )(f)  # fmt: skip
-    return f
+from podplay.cli.get_workloads import register as register_workloads
+from podplay.cli.output import cluster_options, print_json, table, warn
 
 
 @click.group()
@@ -65,9 +49,9 @@ def pods_cmd(
             pods + unknown_pods(applied, unreachable),
             key=lambda p: (p["namespace"], p["name"], p["node"]),
         )
-        _warn([f"{msg}; its pods are shown as the applied plan has them" for msg in problems])
+        warn([f"{msg}; its pods are shown as the applied plan has them" for msg in problems])
     else:
-        _warn([f"{msg}; its pods are not listed (no applied plan to tell)" for msg in problems])
+        warn([f"{msg}; its pods are not listed (no applied plan to tell)" for msg in problems])
     wanted = _selector(selector)
     pods = [
         p
@@ -76,7 +60,7 @@ def pods_cmd(
         and all((p.get("labels") or {}).get(k) == v for k, v in wanted.items())
     ]
     if output == "json":
-        _json({"cluster": access.name, "pods": pods, "unreachable": problems})
+        print_json({"cluster": access.name, "pods": pods, "unreachable": problems})
         return
     if not pods:
         click.echo(f"no pods on cluster {access.name}", err=True)
@@ -84,7 +68,7 @@ def pods_cmd(
     columns = ["NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "IP", "NODE"]
     if output == "wide":
         columns += ["STARTED", "CONTAINERS"]
-    _table(columns, [pod_row(p, output == "wide") for p in pods])
+    table(columns, [pod_row(p, output == "wide") for p in pods])
 
 
 @get.command("nodes")
@@ -119,12 +103,12 @@ def nodes_cmd(cluster_name: str | None, inventory: Path | None, output: str) -> 
             )
         rows.append(row)
     if output == "json":
-        _json({"cluster": access.name, "nodes": rows})
+        print_json({"cluster": access.name, "nodes": rows})
         return
     columns = ["NAME", "STATUS", "ADDRESS", "POD CIDR", "CONTAINER"]
     if output == "wide":
         columns += ["VERSION", "PODS", "CPU", "MEMORY", "MESSAGE"]
-    _table(columns, [node_row(r, output == "wide") for r in rows])
+    table(columns, [node_row(r, output == "wide") for r in rows])
 
 
 # -- rows ---------------------------------------------------------------------------------
@@ -185,34 +169,7 @@ def node_row(r: dict[str, Any], wide: bool = False) -> list[str]:
     return row
 
 
-# -- output -------------------------------------------------------------------------------
-
-
-def _table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
-    """kubectl's look: upper-case headers, no borders, columns as wide as their cells."""
-    import io
-
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(box=None, padding=(0, 3, 0, 0), pad_edge=False, show_edge=False)
-    for c in columns:
-        table.add_column(c, no_wrap=True, overflow="ignore")
-    for r in rows:
-        table.add_row(*r)
-    buf = io.StringIO()
-    Console(file=buf, width=10_000, highlight=False, color_system=None).print(table)
-    for line in buf.getvalue().splitlines():
-        click.echo(line.rstrip())
-
-
-def _json(doc: Any) -> None:
-    click.echo(json.dumps(doc, indent=2, sort_keys=True))
-
-
-def _warn(problems: Sequence[str]) -> None:
-    for msg in problems:
-        click.echo(f"warning: {msg}", err=True)
+# -- options ------------------------------------------------------------------------------
 
 
 def _selector(text: str | None) -> dict[str, str]:
@@ -230,6 +187,4 @@ def _selector(text: str | None) -> dict[str, str]:
 
 
 # deployments and services (the applied plan joined with the agents' pods) live beside.
-from podplay.cli.get_workloads import register as _register_workloads  # noqa: E402
-
-_register_workloads(get)
+register_workloads(get)

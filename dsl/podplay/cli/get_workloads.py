@@ -1,7 +1,7 @@
 """`podplay get deployments|services`: the applied plan joined with what the agents report.
 
-Registered onto the `get` group of `podplay.cli.get` (pods, nodes) by `register(get)`, so the
-four resources share the cluster options and the table/JSON output.
+Registered onto the `get` group of `podplay.cli.get` (pods, nodes) by `register(get)`; the
+four resources share the cluster options and the table/JSON output (`podplay.cli.output`).
 """
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ from typing import Any
 
 import click
 
+from podplay.cli.output import cluster_options, print_json, table, warn
+
 
 def _live(cluster_name: str | None, inventory: Path | None) -> tuple[Any, Any, list[Any]]:
     """(cluster access, applied plan, live pods) for a cluster."""
-    from podplay.cli.get import _warn
     from podplay.control import agent_client
     from podplay.control.inspect import load_applied_plan
 
     access = agent_client.cluster_access(cluster_name, inventory)
     plan = load_applied_plan(access.name, inventory)
     pods, problems = agent_client.all_pods(access)
-    _warn(problems)
+    warn(problems)
     return access, plan, pods
 
 
@@ -29,18 +30,17 @@ def deployments_cmd(
     cluster_name: str | None, inventory: Path | None, output: str, namespace: str | None
 ) -> None:
     """Deployments: desired and ready pods, up to date with the current template."""
-    from podplay.cli.get import _json, _table
     from podplay.control.inspect import deployments
 
     access, plan, pods = _live(cluster_name, inventory)
     rows = [d for d in deployments(plan, pods) if namespace in (None, d["namespace"])]
     if output == "json":
-        _json({"cluster": access.name, "deployments": rows})
+        print_json({"cluster": access.name, "deployments": rows})
         return
     columns = ["NAMESPACE", "NAME", "READY", "UP-TO-DATE", "AVAILABLE"]
     if output == "wide":
         columns += ["IMAGES", "SELECTOR", "TEMPLATE"]
-    table = []
+    cells = []
     for d in rows:
         row = [
             d["namespace"],
@@ -55,29 +55,28 @@ def deployments_cmd(
                 ",".join(f"{k}={v}" for k, v in sorted(d["labels"].items())),
                 d["template_hash"],
             ]
-        table.append(row)
-    if not table:
+        cells.append(row)
+    if not cells:
         click.echo(f"no deployments on cluster {access.name}", err=True)
         return
-    _table(columns, table)
+    table(columns, cells)
 
 
 def services_cmd(
     cluster_name: str | None, inventory: Path | None, output: str, namespace: str | None
 ) -> None:
     """Services: type, addresses, ports and how many endpoints are ready."""
-    from podplay.cli.get import _json, _table
     from podplay.control.inspect import ports_text, services
 
     access, plan, pods = _live(cluster_name, inventory)
     rows = [s for s in services(plan, pods) if namespace in (None, s["namespace"])]
     if output == "json":
-        _json({"cluster": access.name, "services": rows})
+        print_json({"cluster": access.name, "services": rows})
         return
     columns = ["NAMESPACE", "NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "ENDPOINTS"]
     if output == "wide":
         columns += ["SELECTOR"]
-    table = []
+    cells = []
     for s in rows:
         pods_behind = {e["pod"]: e["ready"] for e in s["endpoints"]}
         ready = sum(1 for ok in pods_behind.values() if ok)
@@ -93,17 +92,15 @@ def services_cmd(
         ]
         if output == "wide":
             row.append(",".join(f"{k}={v}" for k, v in sorted(s["selector"].items())) or "<none>")
-        table.append(row)
-    if not table:
+        cells.append(row)
+    if not cells:
         click.echo(f"no services on cluster {access.name}", err=True)
         return
-    _table(columns, table)
+    table(columns, cells)
 
 
 def register(group: click.Group) -> None:
     """Add `deployments` and `services` to the `get` group."""
-    from podplay.cli.get import cluster_options
-
     namespace = click.option("--namespace", "-n", help="Only this namespace (default: all).")
     group.command("deployments")(cluster_options(namespace(deployments_cmd)))
     group.command("services")(cluster_options(namespace(services_cmd)))

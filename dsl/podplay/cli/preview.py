@@ -59,7 +59,13 @@ def print_changes(changes: list[Change], *, err: bool = False) -> None:
 )
 def preview(program: str, stack_name: str | None, as_json: bool, expect_no_changes: bool) -> None:
     """Show what `podplay up PROGRAM` would change, touching nothing."""
-    from podplay.control.up import Timer, default_stack, evaluate_program, prepare, stack_state
+    from podplay.control.prepare import (
+        Timer,
+        default_stack,
+        evaluate_program,
+        prepare,
+        stack_state,
+    )
 
     stack = evaluate_program(program, Timer())
     for warning in stack.warnings:

@@ -111,9 +111,10 @@ def up(program: str, yes: bool, stack_name: str | None, verbose: bool) -> None:
     """Create or update the cluster and app PROGRAM describes, and wait until it is available."""
     from podplay.cli.preview import print_changes
     from podplay.control.outputs import format_outputs
+    from podplay.control.prepare import Timer, default_stack, evaluate_program, prepare
+    from podplay.control.prepare import stack_state as state_of
     from podplay.control.state import current_command
-    from podplay.control.up import Timer, apply, default_stack, evaluate_program, prepare
-    from podplay.control.up import stack_state as state_of
+    from podplay.control.up import apply
 
     started = time.monotonic()
     timer = Timer()

@@ -29,7 +29,7 @@ class ChecksFailed(PodplayError):
 @click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
 def verify(program: str, stack_name: str | None, quiet: bool, pytest_args: tuple[str, ...]) -> None:
     """Check the running cluster against PROGRAM's applied plan (pytest-testinfra)."""
-    from podplay.control.up import Timer, default_stack, evaluate_program, stack_state
+    from podplay.control.prepare import Timer, default_stack, evaluate_program, stack_state
     from podplay.errors import UserInputError
     from podplay.verify.runner import run_checks
 

@@ -15,7 +15,7 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -301,7 +301,3 @@ def find_pod(access: ClusterAccess, name: str, namespace: str | None = None) -> 
     where = f" in namespace {namespace}" if namespace else ""
     hint = f" ({'; '.join(problems)})" if problems else ""
     raise UserInputError(f"no pod {name}{where} on cluster {access.name}{hint}")
-
-
-def nodes_of(access: ClusterAccess, names: Sequence[str] = ()) -> list[NodeEndpoint]:
-    return [access.node(n) for n in names] if names else list(access.nodes)

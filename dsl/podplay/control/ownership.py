@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from podplay import paths
-from podplay.control.state import write_json_atomic
 from podplay.errors import UserInputError
+from podplay.files import write_json_atomic
 
 OWNER = "stack.json"
 

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from podplay.plan import Plan, PodPlan
+from podplay.plan.rollout import PodKey, endpoint_key, routed_pods
 
-PodKey = tuple[str, str]
 MESSAGE_LIMIT = 100
 
 
@@ -34,16 +34,6 @@ class DeploymentProgress:
     @property
     def available(self) -> bool:
         return self.ready == self.desired and self.routed == self.desired
-
-
-def endpoint_key(namespace: str, pod: str, ip: str) -> str:
-    """An endpoint as the proxy status spells it."""
-    return f"{namespace}/{pod}@{ip}"
-
-
-def routed_pods(plan: Plan) -> set[PodKey]:
-    """Pods that some service of the plan sends traffic to."""
-    return {(e.namespace, e.pod) for s in plan.services for e in s.endpoints}
 
 
 def index_pods(reported: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], Any]:

@@ -10,12 +10,13 @@ Layout of one stack's directory (`.podplay/<stack>/` beside the program, or
                   rollout stage reached
     lock          held (flock) by the `up` or `destroy` that is running; names its holder
 
-Every write goes to a temporary file that is renamed over the old one, so a crash leaves either
-the old or the new file, never half of one. An interrupted `up` leaves its journal behind; the
-next `up` plans against the journal's plan (whatever it may have started already keeps its
-names and addresses) and finishes the job: when the program is unchanged it resumes the
-rollout at the stage it had reached, so old pods still go one at a time; when the program
-changed, it plans against what the nodes may still run (`podplay.control.up.in_flight`).
+Every write goes to a temporary file that is renamed over the old one (`podplay.files`), so a
+crash leaves either the old or the new file, never half of one. An interrupted `up` leaves its
+journal behind; the next `up` plans against the journal's plan (whatever it may have started
+already keeps its names and addresses) and finishes the job: when the program is unchanged it
+resumes the rollout at the stage it had reached, so old pods still go one at a time; when the
+program changed, it plans against what the nodes may still run
+(`podplay.plan.rollout.in_flight`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import os
 import shutil
 import socket
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from podplay.errors import EnvironmentProblem
+from podplay.files import write_json_atomic
 
 STATE_DIR_NAME = ".podplay"
 
@@ -45,28 +46,6 @@ def stack_dir(program: Path, stack: str) -> Path:
     if home:
         return Path(home) / "stacks" / stack
     return program.resolve().parent / STATE_DIR_NAME / stack
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write `data` as JSON to `path` so readers see the old file or the new one, never a part."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(data, indent=2, sort_keys=True) + "\n"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 def _read_json(path: Path) -> Any | None:

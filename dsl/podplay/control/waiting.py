@@ -1,8 +1,9 @@
-"""Polling the cluster until a plan (or part of it) is true: pods ready, routing in place.
+"""Polling the cluster until a plan (or part of it) is true: pods ready, routing in place,
+endpoints drained, pods gone.
 
 The decisions are pure (`podplay.control.progress`); this module only asks the agents (their
 API, in parallel) and the proxies (their status file, over SSH) again and again. The clock
-and the sleep are parameters so tests drive time without sleeping.
+and the sleep are parameters of the `Probe` so tests drive time without sleeping.
 """
 
 from __future__ import annotations
@@ -10,22 +11,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from podplay.control import nodeshell
-from podplay.control.agent_client import ClusterAccess, all_pods
-from podplay.control.progress import (
-    DeploymentProgress,
-    PodKey,
-    progress,
-    routed_pods,
-    still_routed,
-)
+from podplay.control.agent_client import ClusterAccess, access_from_inventory, all_pods
+from podplay.control.progress import DeploymentProgress, progress, still_routed
 from podplay.control.reporter import Reporter
 from podplay.errors import EnvironmentProblem
 from podplay.plan import Plan
+from podplay.plan.rollout import PodKey, routed_pods
 
 POLL = 0.3
+DRAIN_TIMEOUT = 20.0
+DRAIN_SETTLE = 1.0  # requests already in flight to a drained pod finish before it stops
+STOPPING_POLL = 0.5
 
 
 @dataclass
@@ -48,10 +48,20 @@ class Probe:
         self._unreachable = problems
         return found
 
+    @property
+    def unreachable(self) -> list[str]:
+        """The agents the last `reported_pods` could not ask, one sentence each."""
+        return list(self._unreachable)
+
     def proxy_statuses(self, plan: Plan) -> dict[str, dict[str, Any] | None]:
         if self.proxies is not None:
             return self.proxies(plan)
         return nodeshell.proxy_statuses(plan.nodes)
+
+
+def probe_cluster(inventory: Path, cluster: str) -> Probe:
+    """The live state of the cluster whose nodes `inventory` lists (agents and proxies)."""
+    return Probe(access=access_from_inventory(inventory, cluster))
 
 
 def wait_available(
@@ -75,7 +85,7 @@ def wait_available(
             if all(r.available for r in rows):
                 return rows
             if probe.clock() >= deadline:
-                raise EnvironmentProblem(_timeout_message(rows, timeout, probe._unreachable))
+                raise EnvironmentProblem(_timeout_message(rows, timeout, probe.unreachable))
             probe.sleep(POLL)
     finally:
         reporter.progress_done()
@@ -102,6 +112,36 @@ def wait_unrouted(
             )
             return False
         probe.sleep(POLL)
+
+
+def wait_drained(plan: Plan, endpoints: Iterable[str], probe: Probe, reporter: Reporter) -> None:
+    """Until no node routes to `endpoints` (at most DRAIN_TIMEOUT, then a warning), and a
+    moment more for the requests already in flight to them."""
+    wait_unrouted(plan, endpoints, probe, reporter, timeout=DRAIN_TIMEOUT)
+    probe.sleep(DRAIN_SETTLE)
+
+
+def wait_no_pods(probe: Probe, reporter: Reporter, timeout: float) -> None:
+    """Until no agent reports a pod (their containers stopped); a warning on timeout."""
+    deadline = probe.clock() + timeout
+    told = False
+    while True:
+        pods = probe.reported_pods()
+        if not pods:
+            for problem in probe.unreachable:
+                reporter.warn(problem)
+            return
+        if not told:
+            told = True
+            reporter.info(
+                f"waiting for {len(pods)} pod(s) to stop (a container that ignores SIGTERM "
+                "is killed after its grace period, 30 s unless the Deployment says otherwise)"
+            )
+        if probe.clock() >= deadline:
+            names = ", ".join(sorted(p["name"] for p in pods)[:5])
+            reporter.warn(f"pods still stopping after {timeout:.0f} s: {names}")
+            return
+        probe.sleep(STOPPING_POLL)
 
 
 def _timeout_message(rows: list[DeploymentProgress], timeout: float, unreachable: list[str]) -> str:

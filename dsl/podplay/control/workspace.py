@@ -1,14 +1,13 @@
 """The stack's build directory: the plan rendered as plain Ansible, and running it.
 
 `up` renders each plan it converges to into `.podplay/<stack>/build/` (the same files
-`podplay compile` writes: inventory, group/host vars, site.yml, plan.json) and runs
-ansible-playbook on them, so after an `up` the directory holds readable Ansible for exactly
-what runs. Besides `site.yml` (every role) it writes two small playbooks of its own:
+`podplay compile` writes: inventory, group/host vars, site.yml, plan.json, and two more
+playbooks of the renderer's, `stage.yml` for the steps of a rolling update and `teardown.yml`
+for `destroy --keep-cluster`) and runs ansible-playbook on them, so after an `up` the
+directory holds readable Ansible for exactly what runs.
 
-- `stage.yml`: only the pod manifests and the service table (two module calls), for the
-  steps of a rolling update and for draining endpoints (nothing else changes between steps);
-- `teardown.yml`: stops the agent and proxy and removes the proxy's `PODPLAY-*` chains
-  (`destroy --keep-cluster`; the pod network's `PODPLAY-NET-*` stays with the nodes).
+This module is the only one that writes that directory or runs a playbook from it; the
+steps of `up` and `destroy` call `Workspace.converge` (write, then play) and `Workspace.play`.
 """
 
 from __future__ import annotations
@@ -17,97 +16,34 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from podplay import paths
+from podplay.artifacts.bundle import ensure_bundle
+from podplay.artifacts.images import BuiltImage
+from podplay.control.target import Target
 from podplay.errors import UserInputError
 from podplay.execute import PlaybookResult, run_playbook
+from podplay.files import write_atomic
 from podplay.plan import Plan
-from podplay.render import RenderOptions, links, render
-from podplay.render.inventory import NODE_GROUP
-from podplay.render.yamltext import dump
+from podplay.render import ImageFile, RenderOptions, links, render, step_playbooks
 
-MITOGEN_ENV = "PODPLAY_MITOGEN"
-NODE_BUNDLE_PATH = "/opt/podplay/podplay-node.pyz"  # the node README's contract
+NODE_BUNDLE_ENV = "PODPLAY_NODE_BUNDLE"
 
 
-def stage_playbook(plan: Plan) -> str:
-    """`stage.yml`: the pods bound to each node and the service table, two module calls."""
-    play = {
-        "name": f"Pods and service routing of cluster {plan.cluster.name} (one rollout step)",
-        "hosts": NODE_GROUP,
-        "gather_facts": False,
-        "tasks": [
-            {
-                "name": "Pods bound to this node",
-                "podplay.cluster.pod_manifests": {"pods": "{{ podplay_pods }}"},
-            },
-            {
-                "name": "Cluster state (services and their endpoints) for the proxy",
-                "podplay.cluster.proxy_config": {
-                    "cluster": "{{ podplay_cluster_name }}",
-                    "node": "{{ inventory_hostname }}",
-                    "address": "{{ podplay_node_address }}",
-                    "nodes": "{{ podplay_nodes }}",
-                    "services": "{{ podplay_services }}",
-                    "pod_cidr": "{{ podplay_pod_cidr }}",
-                    "service_cidr": "{{ podplay_service_cidr }}",
-                    "dns_ip": "{{ podplay_dns_ip }}",
-                    "cluster_domain": "{{ podplay_cluster_domain }}",
-                    "node_port_range": "{{ podplay_node_port_range }}",
-                    "lb": "{{ podplay_lb | default({}) }}",
-                    "bundle_path": "{{ podplay_node_bundle_path | default('"
-                    + NODE_BUNDLE_PATH
-                    + "') }}",
-                },
-            },
-        ],
-    }
-    header = (
-        "Written by podplay up for the steps of a rolling update: only the pods bound to each\n"
-        "node and the service table change between steps (site.yml has already put the nodes,\n"
-        "the images, the agent and the proxy in place), so two module calls do it."
+def render_options(
+    program: str, target: Target, pause: BuiltImage, archives: dict[str, str]
+) -> RenderOptions:
+    """Controller-side paths the roles need: collection, node bundle, token, image archives.
+
+    `$PODPLAY_NODE_BUNDLE` names a bundle to ship instead of the one built from this code
+    (tests pin one per session while the code around them changes)."""
+    return RenderOptions(
+        collections_path=str(paths.collections_path()),
+        program=program,
+        node_bundle=os.environ.get(NODE_BUNDLE_ENV) or str(ensure_bundle()),
+        agent_token_file=target.token_file,
+        pause_image=ImageFile(**pause.as_var()),
+        image_archives=archives,
     )
-    return dump([play], header)
-
-
-def teardown_playbook(plan: Plan) -> str:
-    """`teardown.yml`: stop what runs pods and routing, remove the proxy's chains."""
-    play = {
-        "name": f"Stop podplay's agent and proxy on the nodes of cluster {plan.cluster.name}",
-        "hosts": NODE_GROUP,
-        "gather_facts": False,
-        "tasks": [
-            {
-                "name": "Agent, proxy and keepalived stopped and disabled",
-                "ansible.builtin.systemd_service": {
-                    "name": "{{ item }}",
-                    "state": "stopped",
-                    "enabled": False,
-                },
-                "loop": ["podplay-proxy.service", "podplay-agent.service", "keepalived.service"],
-                "failed_when": False,
-            },
-            {
-                "name": "The proxy's PODPLAY-* chains and the jumps into them removed",
-                "ansible.builtin.command": {
-                    "argv": ["python3", NODE_BUNDLE_PATH, "proxy", "--cleanup"]
-                },
-                "register": "podplay_chains",
-                "changed_when": "(podplay_chains.stdout | from_json).changed",
-            },
-            {
-                "name": "Cluster state file removed",
-                "ansible.builtin.file": {"path": "/etc/podplay/cluster.json", "state": "absent"},
-            },
-        ],
-    }
-    header = "Written by podplay destroy --keep-cluster: the nodes stay, podplay's pods go."
-    return dump([play], header)
-
-
-def use_mitogen() -> bool:
-    """Mitogen for Ansible (a dependency) halves a converge on these machines: a no-op
-    site.yml on 3 nodes took 5-8 s with it, 15-24 s without. `PODPLAY_MITOGEN=0` turns it
-    off; without the package installed, plain Ansible runs."""
-    return os.environ.get(MITOGEN_ENV, "1") != "0"
 
 
 class Workspace:
@@ -118,16 +54,27 @@ class Workspace:
         self.options = options
         self.nodes = 0  # of the plan last written: every node gets a fork
 
+    @classmethod
+    def for_target(
+        cls,
+        directory: Path,
+        program: str,
+        target: Target,
+        pause: BuiltImage,
+        archives: dict[str, str],
+    ) -> Workspace:
+        """The build directory of a program applied to `target`, with images side-loaded
+        from `archives` (image name → `docker save` file) and `pause` as the pod sandbox."""
+        return cls(directory, render_options(program, target, pause, archives))
+
     @property
     def inventory(self) -> Path:
         return self.directory / "inventory.yml"
 
     def write(self, plan: Plan) -> None:
-        """Render `plan` (and the extra playbooks) into the directory, atomically per file."""
+        """Render `plan` (and the step playbooks) into the directory, atomically per file."""
         self.nodes = len(plan.nodes)
-        files = render(plan, self.options)
-        files["stage.yml"] = stage_playbook(plan)
-        files["teardown.yml"] = teardown_playbook(plan)
+        files = {**render(plan, self.options), **step_playbooks(plan)}
         write_tree(self.directory, files, links(self.options))
 
     def run(
@@ -144,8 +91,20 @@ class Workspace:
             forks=max(20, self.nodes),
             quiet=not verbose and output is None,
             output=output,
-            mitogen=use_mitogen(),
         )
+
+    def play(self, playbook: str, output: Callable[[str], None] | None = None) -> PlaybookResult:
+        """Run `playbook`; EnvironmentProblem naming it, the host and the task unless it
+        succeeded everywhere (`output`: a callback for each line, else the output is kept)."""
+        result = self.run(playbook, output=output)
+        return result.raise_for_failure(f"ansible-playbook {self.directory / playbook}")
+
+    def converge(
+        self, plan: Plan, playbook: str, output: Callable[[str], None] | None = None
+    ) -> PlaybookResult:
+        """The nodes to `plan`: render it here, then `play` the playbook."""
+        self.write(plan)
+        return self.play(playbook, output=output)
 
 
 def write_tree(out: Path, files: dict[str, str], symlinks: dict[str, str]) -> None:
@@ -158,15 +117,12 @@ def write_tree(out: Path, files: dict[str, str], symlinks: dict[str, str]) -> No
                 old.unlink()
     for rel, text in files.items():
         target = out / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
         try:
             if target.read_text(encoding="utf-8") == text:
                 continue
         except OSError:
             pass
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        write_atomic(target, text)
     for rel, dest in symlinks.items():
         link = out / rel
         if link.is_symlink() and os.readlink(link) == dest:

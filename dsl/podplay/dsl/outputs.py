@@ -14,8 +14,6 @@ from typing import Any
 from podplay.dsl.diagnostics import Location, ProgramError, caller_location, show
 from podplay.dsl.stack import current_stack
 
-ATTRIBUTES = ("cluster_ip", "node_port", "external_ip")
-
 
 class Unresolved:
     """A value the planner decides: `Service "web".cluster_ip` and friends."""

@@ -213,66 +213,23 @@ def run_playbook(
         path = playbooks_dir() / path
     if mitogen is None:
         mitogen = os.environ.get(MITOGEN_ENV, "1") != "0"
+    options = {"limit": limit, "check": check, "diff": diff, "tags": tags, "verbosity": verbosity}
     with tempfile.TemporaryDirectory(prefix="podplay-ansible-") as tmp:
         stats_file = Path(tmp) / "stats.json"
-        cmd = [ansible_playbook_bin(), "-i", str(inventory), str(path)]
-        if extra_vars:
-            vars_file = Path(tmp) / "extra-vars.json"
-            vars_file.write_text(json.dumps(extra_vars))
-            cmd += ["-e", f"@{vars_file}"]
-        if limit:
-            cmd += ["--limit", limit]
-        if check:
-            cmd.append("--check")
-        if diff:
-            cmd.append("--diff")
-        if tags:
-            cmd += ["--tags", ",".join(tags)]
-        if verbosity:
-            cmd.append("-" + "v" * verbosity)
+        cmd = _command(path, inventory, _vars_file(Path(tmp), extra_vars), **options)
         color = not quiet and output is None and sys.stdout.isatty()
         full_env = {
             **os.environ,
             **ansible_env(forks=forks, stats_file=stats_file, color=color, mitogen=mitogen),
             **(env or {}),
         }
-        tail: collections.deque[str] = collections.deque(maxlen=200)
         started = time.monotonic()
-        try:
-            proc = subprocess.Popen(
-                cmd,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                env=full_env,
-                text=True,
-                bufsize=1,
-            )
-        except FileNotFoundError:
-            raise EnvironmentProblem(
-                "ansible-playbook was not found; install podplay with its dependencies "
-                "(`make setup`)"
-            ) from None
-        assert proc.stdout is not None
-        try:
-            for line in proc.stdout:
-                tail.append(line)
-                if quiet:
-                    continue
-                if output is not None:
-                    output(line.rstrip("\n"))
-                else:
-                    sys.stdout.write(line)
-                    sys.stdout.flush()
-            rc = proc.wait()
-        except BaseException:  # Ctrl-C or an error in `output`: never leave ansible running
-            _stop(proc)
-            raise
+        rc, tail = _stream(cmd, full_env, quiet, output)
         elapsed = time.monotonic() - started
         doc: dict[str, Any] = {}
         if stats_file.exists():
             doc = json.loads(stats_file.read_text())
-        result = parse_stats(doc, rc, "".join(tail))
+        result = parse_stats(doc, rc, tail)
         return PlaybookResult(
             rc=result.rc,
             hosts=result.hosts,
@@ -280,6 +237,81 @@ def run_playbook(
             duration=round(elapsed, 3),
             output_tail=result.output_tail,
         )
+
+
+def _vars_file(tmp: Path, extra_vars: Mapping[str, Any] | None) -> Path | None:
+    """Extra variables as a JSON file (`-e @file`: any size, no shell quoting)."""
+    if not extra_vars:
+        return None
+    path = tmp / "extra-vars.json"
+    path.write_text(json.dumps(extra_vars))
+    return path
+
+
+def _command(
+    path: Path,
+    inventory: str | Path,
+    vars_file: Path | None,
+    *,
+    limit: str | None,
+    check: bool,
+    diff: bool,
+    tags: Sequence[str],
+    verbosity: int,
+) -> list[str]:
+    """The ansible-playbook command line."""
+    cmd = [ansible_playbook_bin(), "-i", str(inventory), str(path)]
+    if vars_file is not None:
+        cmd += ["-e", f"@{vars_file}"]
+    if limit:
+        cmd += ["--limit", limit]
+    if check:
+        cmd.append("--check")
+    if diff:
+        cmd.append("--diff")
+    if tags:
+        cmd += ["--tags", ",".join(tags)]
+    if verbosity:
+        cmd.append("-" + "v" * verbosity)
+    return cmd
+
+
+def _stream(
+    cmd: list[str], env: Mapping[str, str], quiet: bool, output: Callable[[str], None] | None
+) -> tuple[int, str]:
+    """Run `cmd`, passing its output on (to stdout, to `output`, or nowhere when `quiet`);
+    (exit status, its last 200 lines)."""
+    tail: collections.deque[str] = collections.deque(maxlen=200)
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env),
+            text=True,
+            bufsize=1,
+        )
+    except FileNotFoundError:
+        raise EnvironmentProblem(
+            "ansible-playbook was not found; install podplay with its dependencies (`make setup`)"
+        ) from None
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:
+            tail.append(line)
+            if quiet:
+                continue
+            if output is not None:
+                output(line.rstrip("\n"))
+            else:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        rc = proc.wait()
+    except BaseException:  # Ctrl-C or an error in `output`: never leave ansible running
+        _stop(proc)
+        raise
+    return rc, "".join(tail)
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:

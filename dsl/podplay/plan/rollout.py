@@ -4,12 +4,19 @@ Kubernetes' rolling update as arithmetic: never more than `replicas + max_surge`
 fewer than `replicas - max_unavailable` available. Each `create` step is followed by waiting
 until its pods are ready; each `delete` step removes old pods. `stages` turns the steps into
 the sequence of pod sets to converge to, one per step, ending at the plan.
+
+The plans `up` converges to between those stages are pure functions of two plans too:
+`drained` (routing already as the next stage has it, so pods about to go are nobody's
+endpoint), `in_flight` (what the nodes may run after an apply stopped half way) and
+`empty_plan` (what `destroy --keep-cluster` converges to).
 """
 
 from __future__ import annotations
 
 from podplay.plan.model import Plan, PodPlan, RolloutStep, ServicePlan, Strategy
 from podplay.plan.services import endpoints_for
+
+PodKey = tuple[str, str]  # (namespace, pod name)
 
 
 def rollout_steps(
@@ -85,3 +92,73 @@ def _with_pods(plan: Plan, pods: dict[str, PodPlan]) -> Plan:
         s.model_copy(update={"endpoints": endpoints_for(s, ordered)}) for s in plan.services
     ]
     return plan.model_copy(update={"pods": ordered, "services": services, "rollout": []})
+
+
+def same_plan(a: Plan, b: Plan) -> bool:
+    """Equal but for the rollout (which only says how `a` was reached)."""
+    strip = {"rollout": [], "pending": []}
+    return a.model_copy(update=strip) == b.model_copy(update=strip)
+
+
+def in_flight(previous: Plan | None, target: Plan, stage: int) -> Plan:
+    """What the nodes may run after an apply from `previous` to `target` stopped at rollout
+    `stage`: that stage's pods and those of the stage before it (it may be half applied).
+
+    A failed or interrupted rollout leaves old pods serving next to new ones that may never
+    become ready; a changed program must replace all of them, one at a time."""
+    plans = stages(previous, target) if previous is not None else [target]
+    stage = min(max(stage, 0), len(plans) - 1)
+    here = plans[stage]
+    before = plans[stage - 1] if stage > 0 else previous
+    names = {(p.namespace, p.name) for p in here.pods}
+    extra = [p for p in (before.pods if before else []) if (p.namespace, p.name) not in names]
+    if not extra:
+        return here.model_copy(update={"rollout": []})
+    pods = sorted([*here.pods, *extra], key=lambda p: (p.namespace, p.deployment, p.serial))
+    services = [s.model_copy(update={"endpoints": endpoints_for(s, pods)}) for s in here.services]
+    return here.model_copy(update={"pods": pods, "services": services, "rollout": []})
+
+
+def endpoint_key(namespace: str, pod: str, ip: str) -> str:
+    """An endpoint as the proxy status spells it (`ready_endpoints`: `namespace/pod@ip`)."""
+    return f"{namespace}/{pod}@{ip}"
+
+
+def routed_pods(plan: Plan) -> set[PodKey]:
+    """Pods that some service of the plan sends traffic to."""
+    return {(e.namespace, e.pod) for s in plan.services for e in s.endpoints}
+
+
+def removed_endpoints(current: Plan, nxt: Plan) -> list[str]:
+    """Endpoints (`ns/pod@ip`) of pods that serve traffic now and are not in `nxt`."""
+    keep = {(p.namespace, p.name) for p in nxt.pods}
+    serving = routed_pods(current)
+    return sorted(
+        endpoint_key(p.namespace, p.name, p.ip)
+        for p in current.pods
+        if (p.namespace, p.name) in serving and (p.namespace, p.name) not in keep
+    )
+
+
+def drained(current: Plan, nxt: Plan) -> Plan:
+    """`current`'s pods, with routing already as `nxt` will have it for them: the pods that
+    are about to go are no service's endpoint any more."""
+    keep = {(p.namespace, p.name) for p in nxt.pods}
+    services = [
+        s.model_copy(update={"endpoints": [e for e in s.endpoints if (e.namespace, e.pod) in keep]})
+        for s in current.services
+    ]
+    return current.model_copy(update={"services": services, "rollout": []})
+
+
+def new_pods(current: Plan | None, nxt: Plan) -> set[PodKey]:
+    """Pods `nxt` runs that `current` does not (a rollout step waits for them to serve)."""
+    before = {(p.namespace, p.name) for p in current.pods} if current else set()
+    return {(p.namespace, p.name) for p in nxt.pods} - before
+
+
+def empty_plan(p: Plan) -> Plan:
+    """The cluster with nothing on it: what `destroy --keep-cluster` converges to."""
+    return p.model_copy(
+        update={"deployments": [], "pods": [], "services": [], "images": [], "rollout": []}
+    )

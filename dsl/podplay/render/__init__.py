@@ -1,7 +1,9 @@
 """The renderer: a plan becomes plain Ansible files (pure; byte-identical for the same input).
 
-`render(plan, options)` returns relative path → text; `links(options)` the symlinks to make
-beside them. Writing them is the caller's job (`podplay compile`).
+`render(plan, options)` returns relative path → text (what `podplay compile` writes);
+`step_playbooks(plan)` the two more playbooks `podplay up` writes beside them (`stage.yml`,
+`teardown.yml`); `links(options)` the symlinks to make beside them. Writing them is the
+caller's job (`podplay compile`, `podplay.control.workspace`).
 """
 
 from __future__ import annotations
@@ -11,10 +13,10 @@ from collections import defaultdict
 from podplay.plan import Plan, PodPlan
 from podplay.render.inventory import inventory
 from podplay.render.options import ImageFile, RenderOptions
-from podplay.render.playbook import ansible_cfg, site
+from podplay.render.playbook import ansible_cfg, site, stage, teardown
 from podplay.render.variables import group_vars, host_vars
 
-__all__ = ["ImageFile", "RenderOptions", "links", "render"]
+__all__ = ["ImageFile", "RenderOptions", "links", "render", "step_playbooks"]
 
 
 def render(plan: Plan, options: RenderOptions) -> dict[str, str]:
@@ -33,6 +35,12 @@ def render(plan: Plan, options: RenderOptions) -> dict[str, str]:
         pods = sorted(by_node.get(node.name, []), key=lambda p: (p.namespace, p.name))
         files[f"host_vars/{node.name}.yml"] = host_vars(node, pods)
     return dict(sorted(files.items()))
+
+
+def step_playbooks(plan: Plan) -> dict[str, str]:
+    """The playbooks `up` runs besides site.yml: a rollout step's pods and routing
+    (`stage.yml`, also how `destroy --keep-cluster` removes the pods) and `teardown.yml`."""
+    return {"stage.yml": stage(plan), "teardown.yml": teardown(plan)}
 
 
 def links(options: RenderOptions) -> dict[str, str]:

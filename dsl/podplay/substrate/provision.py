@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import ipaddress
-import os
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -25,6 +24,7 @@ from podplay import paths
 from podplay.artifacts import bundle, node_image
 from podplay.errors import EnvironmentProblem, UserInputError
 from podplay.execute import PlaybookResult, run_playbook
+from podplay.files import write_atomic
 from podplay.substrate import addressing, docker_provider, inventory, keys
 from podplay.substrate.model import Cluster, validate_cidrs, validate_name, validate_node_count
 
@@ -123,6 +123,7 @@ def _create(
     log: Log,
     verbose: bool,
 ) -> Cluster:
+    """Network, node containers (one provisioning play), inventory, then nodes.yml."""
     privileged = docker_provider.detect_privileged(cli, image)
     plan = _reserve_network(cli, name, count, cidrs)
     log(
@@ -133,12 +134,42 @@ def _create(
     key = keys.ensure_ssh_key(directory, comment=f"podplay-{name}")
     token = keys.ensure_token(directory)
     node_bundle = bundle.ensure_bundle()
+    log("starting node containers")
+    run_playbook(
+        PROVISION_PLAYBOOK,
+        "localhost,",
+        _provision_vars(name, plan, image, privileged, keys.public_key(key)),
+        forks=count + 1,
+        quiet=not verbose,
+    ).raise_for_failure(f"creating cluster {name}")
+    (directory / "cp").mkdir(mode=0o700, exist_ok=True)
+    text = inventory.render_inventory(
+        plan,
+        ssh_key=key,
+        token_file=token,
+        node_bundle=node_bundle,
+        control_path_dir=directory / "cp",
+    )
+    write_atomic(inventory_path(name), text)
+    if configure:
+        log("configuring nodes over SSH (playbooks/nodes.yml)")
+        configure_nodes(name, verbose=verbose).raise_for_failure(f"configuring cluster {name}")
+    cluster = get_cluster(name)
+    if cluster is None:
+        raise EnvironmentProblem(f"cluster {name} was created but its nodes are gone")
+    return cluster
+
+
+def _provision_vars(
+    name: str, plan: addressing.ClusterPlan, image: str, privileged: bool, public_key: str
+) -> dict[str, Any]:
+    """`podplay_provision`, the one variable provision-local.yml reads (its header)."""
     host_mounts = [
         {"type": "bind", "source": p, "target": p, "read_only": True}
         for p in ("/lib/modules",)
         if Path(p).is_dir()
     ]
-    provision_vars = {
+    return {
         "podplay_provision": {
             "cluster": name,
             "network": {
@@ -149,7 +180,7 @@ def _create(
             },
             "image": image,
             "privileged": privileged,
-            "public_key": keys.public_key(key),
+            "public_key": public_key,
             "host_mounts": host_mounts,
             "nodes": [
                 {
@@ -164,26 +195,6 @@ def _create(
             ],
         }
     }
-    log("starting node containers")
-    run_playbook(
-        PROVISION_PLAYBOOK, "localhost,", provision_vars, forks=count + 1, quiet=not verbose
-    ).raise_for_failure(f"creating cluster {name}")
-    (directory / "cp").mkdir(mode=0o700, exist_ok=True)
-    text = inventory.render_inventory(
-        plan,
-        ssh_key=key,
-        token_file=token,
-        node_bundle=node_bundle,
-        control_path_dir=directory / "cp",
-    )
-    _write_atomic(inventory_path(name), text)
-    if configure:
-        log("configuring nodes over SSH (playbooks/nodes.yml)")
-        configure_nodes(name, verbose=verbose).raise_for_failure(f"configuring cluster {name}")
-    cluster = get_cluster(name)
-    if cluster is None:
-        raise EnvironmentProblem(f"cluster {name} was created but its nodes are gone")
-    return cluster
 
 
 def configure_nodes(
@@ -258,10 +269,3 @@ def _close_ssh_masters(control_dir: Path) -> None:
             check=False,
             timeout=10,
         )
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)

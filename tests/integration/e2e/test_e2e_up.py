@@ -27,7 +27,7 @@ from helpers import node_exec, wait_until
 from podplay import substrate
 from podplay.artifacts import bundle
 from podplay.control.agent_client import access_from_inventory
-from podplay.control.up import NODE_BUNDLE_ENV
+from podplay.control.workspace import NODE_BUNDLE_ENV
 from podplay.substrate import Cluster
 from podplay.verify import checks
 

@@ -21,9 +21,8 @@ from control_builders import facts, shop
 
 from podplay import paths
 from podplay.artifacts.images import BuiltImage
-from podplay.control import ownership, up
+from podplay.control import ownership, prepare, up, workspace
 from podplay.control.images import BuiltImages
-from podplay.control.progress import endpoint_key
 from podplay.control.state import StackState
 from podplay.control.target import Target
 from podplay.control.waiting import Probe
@@ -31,6 +30,7 @@ from podplay.control.workspace import Workspace
 from podplay.errors import EnvironmentProblem
 from podplay.execute import HostStats, PlaybookResult
 from podplay.plan import Plan
+from podplay.plan.rollout import endpoint_key
 from podplay.render import RenderOptions
 
 
@@ -130,22 +130,23 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeWorld:
     monkeypatch.setattr(paths, "home", lambda: tmp_path / "home")  # cluster records
     monkeypatch.setattr(Workspace, "write", lambda self, plan: w.write(plan))
     monkeypatch.setattr(Workspace, "run", lambda self, book, **kw: w.run(book, **kw))
-    monkeypatch.setattr(up, "_probe", lambda workspace, cluster: w.probe())
-    monkeypatch.setattr(up, "DRAIN_SETTLE", 0)
-    monkeypatch.setattr(up, "_record_cluster_plan", lambda target, plan: None)
+    monkeypatch.setattr(up, "probe_cluster", lambda inventory, cluster: w.probe())
+    monkeypatch.setattr(up, "record_cluster_plan", lambda target, plan: None)
     monkeypatch.setattr(
-        up, "render_options", lambda *a, **k: RenderOptions(collections_path="/collections")
+        workspace, "render_options", lambda *a, **k: RenderOptions(collections_path="/collections")
     )
     target = Target("shop", local=True, exists=True, node_count=3, facts=facts())
-    monkeypatch.setattr(up, "find_target", lambda stack: target)
-    monkeypatch.setattr(up, "known_images", lambda stack, base: {})
+    monkeypatch.setattr(prepare, "find_target", lambda stack: target)
+    monkeypatch.setattr(prepare, "known_images", lambda stack, base: {})
     pause = BuiltImage("podplay/pause:1", "sha256:p", "/cache/p.tar")
-    monkeypatch.setattr(up, "build_images", lambda stack, log=None: BuiltImages({}, {}, pause))
+    built = BuiltImages({}, {}, pause)
+    monkeypatch.setattr(prepare, "build_images", lambda stack, log=None: built)
+    monkeypatch.setattr(up, "build_images", lambda stack, log=None: built)
     return w
 
 
 def _up(state: StackState, **program: Any) -> up.UpResult:
-    prep = up.prepare("app.py", shop(**program), state, build=False)
+    prep = prepare.prepare("app.py", shop(**program), state, build=False)
     return up.apply(prep, wait_timeout=30)
 
 
@@ -234,7 +235,7 @@ def test_interrupted_rollout_resumes_where_it_stopped(world: FakeWorld, tmp_path
     journal = state.journal()
     assert journal is not None and journal.phase == "converge" and journal.stage > 0
     done_before = len(world.converges)
-    prep = up.prepare("app.py", shop(image="busybox:2"), state, build=False)
+    prep = prepare.prepare("app.py", shop(image="busybox:2"), state, build=False)
     # the preview of the resumed up shows what the interrupted one set out to do
     assert [c.op for c in prep.changes if c.kind == "Pod"] == ["+-"] * 3
     result = up.apply(prep, wait_timeout=30)
@@ -249,7 +250,7 @@ def test_pods_that_never_become_ready_fail_with_their_names(
     world: FakeWorld, tmp_path: Path
 ) -> None:
     state = StackState(tmp_path / "s")
-    prep = up.prepare("app.py", shop(), state, build=False)
+    prep = prepare.prepare("app.py", shop(), state, build=False)
     stuck = next(p.name for p in prep.plan.pods if p.deployment == "web")
     world.never_ready.add(stuck)
     with pytest.raises(EnvironmentProblem, match=rf"deployment default/web: 2/3 ready.*{stuck}"):
@@ -266,7 +267,7 @@ def test_changed_program_after_a_failed_rollout_keeps_the_old_pods_serving(
     not dropped because the failed plan no longer lists them."""
     state = StackState(tmp_path / "s")
     first = _up(state, image="busybox:1")
-    broken = up.prepare("app.py", shop(image="busybox:2"), state, build=False)
+    broken = prepare.prepare("app.py", shop(image="busybox:2"), state, build=False)
     world.never_ready |= _pods(broken.plan)
     with pytest.raises(EnvironmentProblem, match="not available"):
         up.apply(broken, wait_timeout=0.0)
@@ -275,7 +276,7 @@ def test_changed_program_after_a_failed_rollout_keeps_the_old_pods_serving(
     assert _pods(first.plan) < on_nodes  # old pods and one never-ready new pod
 
     start = len(world.observed_serving)
-    fixed = up.prepare("app.py", shop(image="busybox:3"), state, build=False)
+    fixed = prepare.prepare("app.py", shop(image="busybox:3"), state, build=False)
     replaced = {c.replaces for c in fixed.changes if c.op == "+-"}
     deleted = {c.name for c in fixed.changes if c.op == "-" and c.kind == "Pod"}
     assert replaced | deleted == on_nodes  # the preview names what really runs

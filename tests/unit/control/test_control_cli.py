@@ -12,8 +12,8 @@ from podplay import paths
 from podplay.artifacts import engine
 from podplay.cli.main import main
 from podplay.control import ownership
+from podplay.control.prepare import Timer, evaluate_program, prepare
 from podplay.control.state import StackState, stack_dir
-from podplay.control.up import Timer, evaluate_program, prepare
 from podplay.errors import EnvironmentProblem
 
 PROGRAM = """\

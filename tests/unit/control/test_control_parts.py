@@ -17,10 +17,10 @@ from podplay.control.inspect import deployments, events_for, find, ports_text, s
 from podplay.control.nodeshell import ssh_argv
 from podplay.control.outputs import format_outputs, outputs
 from podplay.control.state import StackState
-from podplay.control.up import drained, empty_plan, removed_endpoints, same_plan
-from podplay.control.workspace import Workspace, stage_playbook, teardown_playbook
+from podplay.control.workspace import Workspace
 from podplay.errors import UserInputError
 from podplay.plan import stages
+from podplay.plan.rollout import drained, empty_plan, removed_endpoints, same_plan
 from podplay.render import RenderOptions
 
 # -- outputs ------------------------------------------------------------------------------
@@ -71,23 +71,26 @@ def test_drained_plan_keeps_pods_and_drops_their_endpoints() -> None:
 # -- playbooks written beside the rendered ones ------------------------------------------
 
 
-def test_workspace_writes_stage_and_teardown_playbooks(tmp_path: Path) -> None:
+def test_workspace_writes_the_rendered_and_the_step_playbooks(tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "build", RenderOptions(collections_path=str(tmp_path / "c")))
     (tmp_path / "c").mkdir()
     ws.write(shop_plan())
-    stage = yaml.safe_load((tmp_path / "build" / "stage.yml").read_text())
-    tasks = [next(k for k in t if k.startswith("podplay.")) for t in stage[0]["tasks"]]
-    assert tasks == ["podplay.cluster.pod_manifests", "podplay.cluster.proxy_config"]
-    # the module arguments are expressions Ansible must template, never literal strings
-    assert stage[0]["tasks"][0]["podplay.cluster.pod_manifests"] == {"pods": "{{ podplay_pods }}"}
-    for book in ("stage.yml", "teardown.yml"):
-        assert "!unsafe" not in (tmp_path / "build" / book).read_text()
-    teardown = yaml.safe_load((tmp_path / "build" / "teardown.yml").read_text())
-    assert len(teardown[0]["tasks"]) == 3
+    imported = {
+        book: yaml.safe_load((tmp_path / "build" / book).read_text())[0][
+            "ansible.builtin.import_playbook"
+        ]
+        for book in ("site.yml", "stage.yml", "teardown.yml")
+    }
+    assert imported == {
+        "site.yml": "podplay.cluster.site",
+        "stage.yml": "podplay.cluster.stage",
+        "teardown.yml": "podplay.cluster.teardown",
+    }
     before = (tmp_path / "build" / "site.yml").stat().st_mtime_ns
     ws.write(shop_plan())  # unchanged files are not rewritten
     assert (tmp_path / "build" / "site.yml").stat().st_mtime_ns == before
     assert os.readlink(tmp_path / "build" / "collections") == str(tmp_path / "c")
+    assert not [p.name for p in (tmp_path / "build").rglob(".*.tmp")]  # no temporary left
 
 
 def test_rendered_playbooks_pass_syntax_check(tmp_path: Path) -> None:
@@ -106,17 +109,6 @@ def test_rendered_playbooks_pass_syntax_check(tmp_path: Path) -> None:
             check=False,
         )
         assert done.returncode == 0, (book, done.stdout, done.stderr)
-
-
-def test_teardown_playbook_removes_chains_with_the_node_bundle() -> None:
-    """The chain removal itself is the proxy's `--cleanup` (tests/unit/proxy)."""
-    text = teardown_playbook(shop_plan())
-    assert "/opt/podplay/podplay-node.pyz" in text
-    assert "--cleanup" in text
-
-
-def test_stage_playbook_names_the_cluster() -> None:
-    assert "cluster shop" in stage_playbook(shop_plan())
 
 
 # -- ssh ----------------------------------------------------------------------------------

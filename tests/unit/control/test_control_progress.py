@@ -4,14 +4,9 @@ from __future__ import annotations
 
 from control_builders import shop_plan, status
 
-from podplay.control.progress import (
-    endpoint_key,
-    progress,
-    routed_pods,
-    still_routed,
-    why_not_ready,
-)
+from podplay.control.progress import progress, still_routed, why_not_ready
 from podplay.plan import stages
+from podplay.plan.rollout import endpoint_key, routed_pods
 
 
 def _proxies(plan, routed):  # every node routes exactly `routed` (endpoint keys)

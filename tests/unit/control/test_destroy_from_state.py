@@ -16,9 +16,9 @@ from podplay import paths, substrate
 from podplay.artifacts import engine
 from podplay.artifacts.images import BuiltImage
 from podplay.cli.main import main
-from podplay.control import ownership, up
+from podplay.control import destroy, ownership, workspace
+from podplay.control.prepare import Timer, evaluate_program, prepare
 from podplay.control.state import StackState, stack_dir
-from podplay.control.up import Timer, evaluate_program, prepare
 from podplay.control.workspace import Workspace
 from podplay.errors import EnvironmentProblem
 from podplay.execute import HostStats, PlaybookResult
@@ -75,11 +75,12 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> World:
     monkeypatch.setattr(substrate, "get_cluster", lambda name: None)
     monkeypatch.setattr(substrate, "delete_cluster", delete)
     monkeypatch.setattr(Workspace, "run", run)
-    monkeypatch.setattr(up, "_wait_no_pods", lambda *a, **k: None)
+    monkeypatch.setattr(destroy, "probe_cluster", lambda *a, **k: None)
+    monkeypatch.setattr(destroy, "wait_no_pods", lambda *a, **k: None)
     pause = BuiltImage("podplay/pause:1", "sha256:p", "/cache/p.tar")
-    monkeypatch.setattr(up, "ensure_pause_image", lambda: pause)
+    monkeypatch.setattr(destroy, "ensure_pause_image", lambda: pause)
     monkeypatch.setattr(
-        up, "render_options", lambda *a, **k: RenderOptions(collections_path="/collections")
+        workspace, "render_options", lambda *a, **k: RenderOptions(collections_path="/collections")
     )
     return w
 

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from podplay.control.state import StackState, stack_dir, write_json_atomic
+from podplay.control.state import StackState, stack_dir
 from podplay.errors import EnvironmentProblem
+from podplay.files import atomic_output, write_atomic, write_json_atomic
 
 PLAN_A = {"pods": ["web-1"]}
 PLAN_B = {"pods": ["web-1", "web-2"]}
@@ -62,6 +63,24 @@ def test_atomic_write_leaves_no_temporary_files(tmp_path: Path) -> None:
     write_json_atomic(target, {"a": 2})
     assert json.loads(target.read_text()) == {"a": 2}
     assert [p.name for p in target.parent.iterdir()] == ["x.json"]
+    assert target.stat().st_mode & 0o777 == 0o600  # a plan holds the program's env values
+
+
+def test_a_failed_write_keeps_the_old_file_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    target = tmp_path / "archive.tar"
+    write_atomic(target, b"old")
+    with pytest.raises(RuntimeError), atomic_output(target) as out:
+        out.write(b"half of the new")
+        raise RuntimeError("docker save broke")
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["archive.tar"]
+
+
+def test_write_atomic_writes_text_as_utf8_with_the_mode_asked(tmp_path: Path) -> None:
+    target = tmp_path / "bundle.pyz"
+    write_atomic(target, "é", mode=0o755)
+    assert target.read_bytes() == "é".encode()
+    assert target.stat().st_mode & 0o100  # executable by its owner, through the umask
 
 
 def test_corrupt_state_is_reported_not_a_traceback(tmp_path: Path) -> None:
