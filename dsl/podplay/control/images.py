@@ -5,6 +5,10 @@ Tags come from `podplay.dsl.images` (`podplay/<name>:<context digest>`), the sam
 neither rebuilt nor replaced. There is no registry: a Dockerfile that copies `busybox` into a
 `FROM scratch` image gets the machine's busybox-static binary added to a copy of the context
 (the context itself, and so its digest, stays as the user wrote it).
+
+An Image given by reference (`pp.Image(ref=...)`, or a container image a Kubernetes manifest
+names) is not built: it must already be in the local engine, checked here before anything is
+built (exit 2, naming the manifest line), and is exported for side-loading like the others.
 """
 
 from __future__ import annotations
