@@ -97,7 +97,10 @@ def read_container(subject: Subject, node: Located, path: str) -> ContainerDraft
     return draft
 
 
-_RULE = 'use lowercase letters, digits and "-", start and end with a letter or digit, at most 63'
+_RULE = (
+    'use lowercase letters, digits and "-", start and end with a letter or digit, at most 63 '
+    "characters"
+)
 
 
 def _ports(subject: Subject, fields: Fields) -> list[PortDecl]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from podplay.dsl.cluster import Cluster
 from podplay.dsl.diagnostics import ProgramError, caller_location, declared_at
@@ -29,6 +30,8 @@ from podplay.dsl.kubernetes.yamlfile import read_documents
 from podplay.dsl.service import Service
 from podplay.dsl.stack import Stack
 from podplay.dsl.workload import Container, Deployment, Image
+
+R = TypeVar("R", Deployment, Service)
 
 
 @dataclass
@@ -49,7 +52,7 @@ class Manifest:
         return _find(self.file, "Service", self.services, name, namespace)
 
 
-def _find(file: str, kind: str, found: list, name: str, namespace: str):  # type: ignore[no-untyped-def]
+def _find(file: str, kind: str, found: list[R], name: str, namespace: str) -> R:
     for item in found:
         if (item.name, item.namespace) == (name, namespace):
             return item
