@@ -16,6 +16,7 @@ import pytest
 import podplay as pp
 from podplay.dsl import Location, ProgramError, evaluate, local_images
 from podplay.dsl.network import SERVICE_RESERVED_OFFSETS
+from podplay.dsl.validate import validate
 from podplay.plan import plan
 from podplay.plan.addresses import RESERVED_OFFSETS
 from podplay.plan.model import PortPlan
@@ -380,3 +381,27 @@ def test_an_image_is_built_or_referenced_never_both() -> None:
 
 def test_the_dsl_and_the_planner_reserve_the_same_cluster_ips() -> None:
     assert SERVICE_RESERVED_OFFSETS == RESERVED_OFFSETS
+
+
+def test_an_explicit_cluster_ip_wins_over_the_previous_plan_and_is_checked() -> None:
+    def stack_with(ip: str | None) -> pp.Stack:
+        with pp.Stack() as stack:
+            pp.Cluster("dev", nodes=1)
+            web = pp.Deployment("web", containers=[pp.Container("web", "busybox")])
+            pp.Service("web", selector=web, ports=[80], static_cluster_ip=ip)
+            pp.Service("api", selector=web, ports=[81])
+        validate(stack)
+        return stack
+
+    before = plan(stack_with(None))
+    after = plan(stack_with("10.96.3.4"), before)
+    ips = {s.name: s.cluster_ip for s in after.services}
+    assert ips["web"] == "10.96.3.4"
+    assert ips["api"] == {s.name: s.cluster_ip for s in before.services}["api"]
+    for ip, why in (
+        ("10.96.0.10", "is reserved (.1 and .10 of service_cidr 10.96.0.0/16: .10 is cluster DNS)"),
+        ("10.97.0.1", "is outside the cluster's service_cidr 10.96.0.0/16"),
+    ):
+        with pytest.raises(ProgramError) as err:
+            stack_with(ip)
+        assert str(err.value).endswith(f'Service "web": static_cluster_ip "{ip}" {why}')
