@@ -24,6 +24,7 @@ from podplay.dsl import (
     Stack,
     TcpProbe,
     export,
+    from_kubernetes,
 )
 
 __version__ = "0.1.0"
@@ -44,4 +45,5 @@ __all__ = [
     "TcpProbe",
     "__version__",
     "export",
+    "from_kubernetes",
 ]

@@ -5,6 +5,10 @@ Tags come from `podplay.dsl.images` (`podplay/<name>:<context digest>`), the sam
 neither rebuilt nor replaced. There is no registry: a Dockerfile that copies `busybox` into a
 `FROM scratch` image gets the machine's busybox-static binary added to a copy of the context
 (the context itself, and so its digest, stays as the user wrote it).
+
+An Image given by reference (`pp.Image(ref=...)`, or a container image a Kubernetes manifest
+names) is not built: it must already be in the local engine, checked here before anything is
+built (exit 2, naming the manifest line), and is exported for side-loading like the others.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from docker.errors import BuildError, DockerException
 from podplay.artifacts import engine
 from podplay.artifacts.images import BUSYBOX, BuiltImage, ensure_pause_image, export_image
 from podplay.dsl import ImageRef, ProgramError, Stack, local_images
-from podplay.dsl.images import context_path
+from podplay.dsl.images import context_path, not_in_engine
 from podplay.errors import EnvironmentProblem
 from podplay.plan import Plan
 
@@ -56,6 +60,8 @@ def known_images(stack: Stack, previous: Plan | None) -> dict[str, ImageRef]:
         cli = engine.client()
     except EnvironmentProblem:
         cli = None
+    if cli is not None:
+        check_engine_images(stack, cli)
     out = {}
     for name, ref in refs.items():
         image_id = engine.image_id(cli, ref.ref) if cli is not None else None
@@ -63,16 +69,25 @@ def known_images(stack: Stack, previous: Plan | None) -> dict[str, ImageRef]:
     return out
 
 
+def check_engine_images(stack: Stack, cli: object) -> None:
+    """Images given by reference (`pp.Image(ref=...)`, a manifest's container image) must be
+    in the local engine: nothing is pulled. Refused (exit 2) before anything is built."""
+    for _name, image in sorted(stack.images.items()):
+        if image.ref is not None and engine.image_id(cli, image.ref) is None:  # type: ignore[arg-type]
+            raise not_in_engine(image)
+
+
 def build_images(stack: Stack, log: Log = lambda _m: None) -> BuiltImages:
     """Build every Image of the program that the engine lacks, and export all of them."""
     refs = local_images(stack)  # checks contexts and Dockerfiles exist (ProgramError)
     cli = engine.client()
+    check_engine_images(stack, cli)
     out: dict[str, ImageRef] = {}
     archives: dict[str, str] = {}
     built = []
     for name, ref in sorted(refs.items()):
         image = stack.images[name]
-        if engine.image_id(cli, ref.ref) is None:
+        if image.ref is None and engine.image_id(cli, ref.ref) is None:
             log(f"building image {ref.ref}")
             _build(cli, image, context_path(stack, image), ref.ref)
             built.append(name)

@@ -7,6 +7,7 @@ from podplay.dsl.cluster import Cluster, Node
 from podplay.dsl.diagnostics import Diagnostic, Location, ProgramError
 from podplay.dsl.evaluate import UserCodeError, evaluate
 from podplay.dsl.images import ImageRef, local_images
+from podplay.dsl.kubernetes import Manifest, from_kubernetes
 from podplay.dsl.outputs import Export, Unresolved, export
 from podplay.dsl.service import Service, ServicePort
 from podplay.dsl.stack import Stack
@@ -32,6 +33,7 @@ __all__ = [
     "Image",
     "ImageRef",
     "Location",
+    "Manifest",
     "Node",
     "ProgramError",
     "Resources",
@@ -44,5 +46,6 @@ __all__ = [
     "UserCodeError",
     "evaluate",
     "export",
+    "from_kubernetes",
     "local_images",
 ]

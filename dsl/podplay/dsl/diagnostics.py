@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -75,8 +78,28 @@ def is_internal(filename: str) -> bool:
     return filename.startswith((_PACKAGE_DIR, _PYDANTIC_DIR)) or filename.startswith("<frozen")
 
 
+_declared_at: ContextVar[Location | None] = ContextVar("podplay_declared_at", default=None)
+
+
+@contextmanager
+def declared_at(location: Location) -> Iterator[None]:
+    """Resources constructed inside are located at `location`, not at a Python call.
+
+    For resources read from data (a Kubernetes manifest): their messages must point at the
+    line of the file they came from, which no Python frame knows."""
+    token = _declared_at.set(location)
+    try:
+        yield
+    finally:
+        _declared_at.reset(token)
+
+
 def caller_location() -> Location | None:
-    """The first frame outside podplay and pydantic: the user's constructor call."""
+    """The first frame outside podplay and pydantic: the user's constructor call (or the
+    location `declared_at` set)."""
+    declared = _declared_at.get()
+    if declared is not None:
+        return declared
     frame = sys._getframe(1)
     while frame is not None:
         filename = frame.f_code.co_filename

@@ -15,6 +15,7 @@ import traceback
 from pathlib import Path
 
 from podplay.dsl.diagnostics import Diagnostic, Location, ProgramError, is_internal
+from podplay.dsl.kubernetes import MANIFEST_SUFFIXES, load_manifest
 from podplay.dsl.stack import Stack
 from podplay.dsl.validate import validate
 from podplay.errors import PodplayError, UserInputError
@@ -27,10 +28,13 @@ class UserCodeError(UserInputError):
 def evaluate(path: str | Path, display: str | None = None) -> Stack:
     """Execute the program at `path` and return its validated stack.
 
-    `display` is how messages name the file (default: `path` as given).
+    `display` is how messages name the file (default: `path` as given). A `.yaml`/`.yml`
+    file is a Kubernetes manifest (`podplay.dsl.kubernetes`), not a Python program.
     """
     path = Path(path)
     shown = display or str(path)
+    if path.suffix in MANIFEST_SUFFIXES:
+        return load_manifest(path, shown)
     try:
         source = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:

@@ -51,8 +51,13 @@ def _dns1035(value: str) -> str:
     return value
 
 
+def is_dns_subdomain(value: str) -> bool:
+    """A DNS-1123 subdomain: `billing.example.test`."""
+    return len(value) <= 253 and _SUBDOMAIN.fullmatch(value) is not None
+
+
 def _subdomain(value: str) -> str:
-    if len(value) > 253 or _SUBDOMAIN.fullmatch(value) is None:
+    if not is_dns_subdomain(value):
         raise bad(f"{show(value)} is not a valid DNS name like billing.example.test")
     return value
 

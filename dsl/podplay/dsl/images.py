@@ -1,5 +1,7 @@
 """What an `Image` will be called once built: `podplay/<name>:<context digest>`.
 
+An Image given by `ref=` (one the local Docker engine already has) keeps that reference.
+
 Reading a build context is I/O, so this sits beside the program evaluation (the effectful
 shell), never in the planner: the shell hashes each context and hands the planner an
 `ImageRef` per image. The image builder (`podplay up`) uses the same tag and fills in the
@@ -61,13 +63,39 @@ def context_digest(context: Path, dockerfile: str = "Dockerfile") -> str:
 
 def context_path(stack: Stack, image: Image) -> Path:
     """An image's build context, relative to the program's directory."""
+    assert image.context is not None, "an Image given by ref has no context"
     return (stack.base_dir / image.context).resolve()
 
 
+def not_in_engine(image: Image) -> ProgramError:
+    """The error for an Image given by `ref=` that the local engine does not have.
+
+    Named after what the user wrote: the manifest container that asked for the image, or
+    the pp.Image itself."""
+    if image.used_by is not None:
+        subject, field = image.used_by
+        return ProgramError.one(
+            image.location,
+            subject,
+            f'{field} "{image.ref}" is not in the local Docker engine and no pp.Image declares '
+            "it; build or load it first (there is no registry)",
+        )
+    return ProgramError.one(
+        image.location,
+        image.describe(),
+        f'ref "{image.ref}" is not in the local Docker engine; build or load it first '
+        "(there is no registry)",
+    )
+
+
 def local_images(stack: Stack) -> dict[str, ImageRef]:
-    """An unbuilt `ImageRef` for every Image of the program, from its context digest."""
+    """An unbuilt `ImageRef` for every Image of the program: from its context digest, or the
+    `ref=` it was given."""
     refs = {}
     for name, image in sorted(stack.images.items()):
+        if image.ref is not None:  # already in the local engine: the shell checks it is
+            refs[name] = ImageRef(ref=image.ref)
+            continue
         context = context_path(stack, image)
         if not context.is_dir():
             raise ProgramError.one(

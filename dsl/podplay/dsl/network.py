@@ -6,6 +6,9 @@ import ipaddress
 from ipaddress import IPv4Address, IPv4Network
 
 MAX_POOL = 65536
+# offsets of the service CIDR no service gets: .1 (as Kubernetes' API service) and .10
+# (cluster DNS); the planner allocates around the same ones (a unit test keeps them equal)
+SERVICE_RESERVED_OFFSETS = (1, 10)
 
 
 def parse_network(text: str) -> IPv4Network:
@@ -66,3 +69,16 @@ def node_subnet(pod_cidr: IPv4Network, index: int) -> IPv4Network:
 def node_subnet_count(pod_cidr: IPv4Network) -> int:
     """How many nodes a pod CIDR holds: its /24s, the first (index 0) left unused."""
     return max(0, 2 ** (24 - pod_cidr.prefixlen) - 1)
+
+
+def check_cluster_ip(address: str, service_cidr: str) -> str | None:
+    """None when `address` may be a service's ClusterIP in `service_cidr`, else why not."""
+    net = IPv4Network(service_cidr)
+    offset = int(IPv4Address(address)) - int(net.network_address)
+    if not 0 <= offset < net.num_addresses:
+        return f"is outside the cluster's service_cidr {service_cidr}"
+    if offset == 0 or offset == net.num_addresses - 1:
+        return f"is the network or broadcast address of service_cidr {service_cidr}"
+    if offset in SERVICE_RESERVED_OFFSETS:
+        return f"is reserved (.1 and .10 of service_cidr {service_cidr}: .10 is cluster DNS)"
+    return None

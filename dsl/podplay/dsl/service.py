@@ -74,6 +74,7 @@ class Service(Spec):
     session_affinity: Annotated[Literal["ClientIP"] | None, BeforeValidator(_affinity)] = None
     affinity_timeout: StrictInt = 10800
     load_balancer_ip: StrictStr | None = None
+    static_cluster_ip: StrictStr | None = None  # spec.clusterIP: this one, not a planned one
     namespace: Name = "default"
 
     @model_validator(mode="before")
@@ -98,7 +99,7 @@ class Service(Spec):
                 raise bad(
                     'external_name is required for type "ExternalName" (the DNS name to answer)'
                 )
-            for field in ("selector", "session_affinity", "load_balancer_ip"):
+            for field in ("selector", "session_affinity", "load_balancer_ip", "static_cluster_ip"):
                 if getattr(self, field) is not None:
                     raise bad(
                         f'{field} is not allowed for type "ExternalName" (it proxies nothing)'
@@ -124,6 +125,11 @@ class Service(Spec):
                 parse_address(self.load_balancer_ip)
             except ValueError as err:
                 raise bad(f"load_balancer_ip {show(self.load_balancer_ip)} {err}") from None
+        if self.static_cluster_ip is not None:
+            try:
+                parse_address(self.static_cluster_ip)
+            except ValueError as err:
+                raise bad(f"static_cluster_ip {show(self.static_cluster_ip)} {err}") from None
         if not 1 <= self.affinity_timeout <= 86400:
             raise bad(f"affinity_timeout {self.affinity_timeout} is outside 1-86400 seconds")
         return self

@@ -2,13 +2,14 @@
 
 Checks about one object live on its model (they run at the constructor call); these need
 the whole program: one cluster, NodePorts unique per cluster, LoadBalancer IPs in the pool,
+explicit ClusterIPs in the service CIDR and unique,
 selectors that match nothing (a warning, as Kubernetes allows it).
 """
 
 from __future__ import annotations
 
 from podplay.dsl.diagnostics import Diagnostic, Location, ProgramError, show
-from podplay.dsl.network import pool_addresses
+from podplay.dsl.network import check_cluster_ip, pool_addresses
 from podplay.dsl.stack import Stack
 
 
@@ -25,6 +26,7 @@ def validate(stack: Stack) -> None:
         )
     problems += _node_ports(stack)
     problems += _load_balancer_ips(stack)
+    problems += _cluster_ips(stack)
     if problems:
         raise ProgramError(problems)
     _selectors(stack)
@@ -75,6 +77,29 @@ def _load_balancer_ips(stack: Stack) -> list[Diagnostic]:
                     service.location,
                     service.describe(),
                     f"load_balancer_ip {show(ip)} is already used by {owners[ip]}",
+                )
+            )
+        else:
+            owners[ip] = _at(service)
+    return problems
+
+
+def _cluster_ips(stack: Stack) -> list[Diagnostic]:
+    if stack.cluster is None:
+        return []
+    owners: dict[str, str] = {}
+    problems = []
+    for service in stack.services.values():
+        ip = service.static_cluster_ip
+        if ip is None:
+            continue
+        why = check_cluster_ip(ip, stack.cluster.service_cidr)
+        if why is None and ip in owners:
+            why = f"is already used by {owners[ip]}"
+        if why is not None:
+            problems.append(
+                Diagnostic(
+                    service.location, service.describe(), f"static_cluster_ip {show(ip)} {why}"
                 )
             )
         else:

@@ -9,7 +9,14 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, StrictStr, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    Field,
+    PrivateAttr,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from podplay.dsl.base import Spec, bad
 from podplay.dsl.diagnostics import show
@@ -39,23 +46,55 @@ _HTTP_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 
 
 class Image(Spec):
-    """An image built on this machine from a context directory and side-loaded to nodes."""
+    """An image for pods, side-loaded to the nodes (there is no registry): built on this
+    machine from a `context` directory, or (`ref=`) one the local Docker engine already has."""
 
     _positional = ("name", "context", "dockerfile")
 
     name: Name
-    context: StrictStr
+    context: StrictStr | None = None
     dockerfile: StrictStr = "Dockerfile"
+    ref: StrictStr | None = None
+    # who named this image, when it comes from data (a manifest's container), for messages
+    _used_by: tuple[str, str] | None = PrivateAttr(default=None)
 
     @field_validator("context", "dockerfile")
     @classmethod
-    def _path(cls, value: str) -> str:
-        if not value.strip():
+    def _path(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
             raise bad(f"{show(value)} must be a path (relative to the program's directory)")
         return value
 
+    @field_validator("ref")
+    @classmethod
+    def _ref(cls, value: str | None) -> str | None:
+        if value is not None and not is_image_ref(value):
+            raise bad(f'{show(value)} is not an image reference like "busybox:1.36"')
+        return value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Image:
+        if self.ref is not None and self.context is not None:
+            raise bad(
+                "give context (a directory to build) or ref (an image the local Docker engine "
+                "has), not both"
+            )
+        if self.ref is None and self.context is None:
+            raise bad(
+                "context is required: a directory to build (or ref=, an image the local Docker "
+                "engine already has)"
+            )
+        if self.ref is not None and "dockerfile" in self.model_fields_set:
+            raise bad("dockerfile is only for an image built from a context")
+        return self
+
     def _created(self) -> None:
         current_stack(self.describe(), self.location).add_image(self)
+
+    @property
+    def used_by(self) -> tuple[str, str] | None:
+        """(resource, field) of the manifest container that named this image, if any."""
+        return self._used_by
 
 
 class _Probe(Spec):

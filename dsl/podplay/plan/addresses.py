@@ -71,10 +71,14 @@ def _cluster_ips(
 
     out: dict[ServiceKey, str] = {}
     used: set[int] = set()
+    for service in wanted:  # explicit (inside the CIDR, unreserved, unique: the DSL checked)
+        if service.static_cluster_ip is not None:
+            out[(service.namespace, service.name)] = service.static_cluster_ip
+            used.add(int(IPv4Address(service.static_cluster_ip)) - base)
     for service in wanted:
         key = (service.namespace, service.name)
         ip = before.get(key)
-        if ip is None:
+        if ip is None or key in out:
             continue
         offset = int(IPv4Address(ip)) - base
         if 2 <= offset < size - 1 and offset not in RESERVED_OFFSETS and offset not in used:
