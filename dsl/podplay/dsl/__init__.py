@@ -9,18 +9,10 @@ from podplay.dsl.evaluate import UserCodeError, evaluate
 from podplay.dsl.images import ImageRef, local_images
 from podplay.dsl.kubernetes import Manifest, from_kubernetes
 from podplay.dsl.outputs import Export, Unresolved, export
+from podplay.dsl.probes import ExecProbe, HttpProbe, TcpProbe
 from podplay.dsl.service import Service, ServicePort
 from podplay.dsl.stack import Stack
-from podplay.dsl.workload import (
-    Container,
-    Deployment,
-    ExecProbe,
-    HttpProbe,
-    Image,
-    Resources,
-    RollingUpdate,
-    TcpProbe,
-)
+from podplay.dsl.workload import Container, Deployment, Image, Resources, RollingUpdate
 
 __all__ = [
     "Cluster",

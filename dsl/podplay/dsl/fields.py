@@ -183,3 +183,22 @@ def memory_bytes(value: str | int) -> int:
     if amount != amount.to_integral_value() or amount <= 0:
         raise ValueError(f"{rule} (a whole number of bytes, more than 0)")
     return int(amount)
+
+
+# A process gets its arguments and environment as C strings: a NUL would end the value early
+# (the engine refuses such a container only when it starts it, on the node).
+NUL_MESSAGE = "must not contain a NUL character (\\x00): a process cannot receive one"
+
+
+def _argv(value: Any) -> Any:
+    if value is None:
+        return value
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise bad(f'{show(value)} must be a list of strings like ["sh", "-c", "echo hi"]')
+    for i, arg in enumerate(value):
+        if "\x00" in arg:
+            raise bad(f"[{i}] {show(arg)} {NUL_MESSAGE}")
+    return list(value)
+
+
+Argv = Annotated[list[StrictStr] | None, BeforeValidator(_argv)]

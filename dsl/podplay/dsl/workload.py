@@ -1,4 +1,4 @@
-"""Workloads: `Image`, `Container` with probes and `Resources`, and `Deployment`.
+"""Workloads: `Image`, `Container` with `Resources` (probes: probes.py), and `Deployment`.
 
 A Deployment is replicas of one pod template; the planner places the replicas and names the
 pods. Everything here is checked where it is declared, so a message points at the line.
@@ -6,7 +6,6 @@ pods. Everything here is checked where it is declared, so a message points at th
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -21,28 +20,22 @@ from pydantic import (
 from podplay.dsl.base import Spec, bad
 from podplay.dsl.diagnostics import show
 from podplay.dsl.fields import (
+    NUL_MESSAGE,
+    Argv,
     Labels,
     Name,
     NonNegative,
     Port,
-    Positive,
     cpu_millis,
     is_env_name,
     is_image_ref,
     memory_bytes,
 )
 from podplay.dsl.outputs import Unresolved
+from podplay.dsl.probes import OptionalProbe
 from podplay.dsl.stack import current_stack
 
 MAX_DEPLOYMENT_NAME = 46  # name-<10 hex>-<5 chars> must fit a 63-character hostname
-
-
-# A process gets its arguments and environment as C strings: a NUL would end the value early
-# (the engine refuses such a container only when it starts it, on the node).
-_NUL = "must not contain a NUL character (\\x00): a process cannot receive one"
-# The probe path goes into the HTTP request line as written: whitespace or a control
-# character would split or corrupt the request, so such a probe could never pass.
-_HTTP_UNSAFE = re.compile(r"[\x00-\x20\x7f]")
 
 
 class Image(Spec):
@@ -95,110 +88,6 @@ class Image(Spec):
     def used_by(self) -> tuple[str, str] | None:
         """(resource, field) of the manifest container that named this image, if any."""
         return self._used_by
-
-
-class _Probe(Spec):
-    period: Positive = 10
-    timeout: Positive = 1
-    failure_threshold: Positive = 3
-    success_threshold: Positive = 1
-    initial_delay: NonNegative = 0
-
-    def _timing(self) -> dict[str, int]:
-        return {
-            "period": self.period,
-            "timeout": self.timeout,
-            "failure_threshold": self.failure_threshold,
-            "success_threshold": self.success_threshold,
-            "initial_delay": self.initial_delay,
-        }
-
-
-class HttpProbe(_Probe):
-    """HTTP GET `path` on `port`: 2xx/3xx passes (Kubernetes defaults for timing)."""
-
-    _positional = ("path", "port")
-
-    path: StrictStr
-    port: Port
-
-    @field_validator("path")
-    @classmethod
-    def _slash(cls, value: str) -> str:
-        if not value.startswith("/"):
-            raise bad(f'{show(value)} must start with "/"')
-        if _HTTP_UNSAFE.search(value):
-            raise bad(
-                f"{show(value)} must not contain spaces or control characters (CR, LF, tab, "
-                "NUL ...): it is sent as the HTTP request line; percent-encode them (%20, %0D)"
-            )
-        return value
-
-    def manifest(self) -> dict[str, Any]:
-        """The probe as the node README's pod manifest spells it."""
-        return {"type": "http", "path": self.path, "port": self.port, **self._timing()}
-
-
-class TcpProbe(_Probe):
-    """A TCP connect to `port` passes."""
-
-    _positional = ("port",)
-
-    port: Port
-
-    def manifest(self) -> dict[str, Any]:
-        """The probe as the node README's pod manifest spells it."""
-        return {"type": "tcp", "port": self.port, **self._timing()}
-
-
-def _argv(value: Any) -> Any:
-    if value is None:
-        return value
-    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-        raise bad(f'{show(value)} must be a list of strings like ["sh", "-c", "echo hi"]')
-    for i, arg in enumerate(value):
-        if "\x00" in arg:
-            raise bad(f"[{i}] {show(arg)} {_NUL}")
-    return list(value)
-
-
-Argv = Annotated[list[StrictStr] | None, BeforeValidator(_argv)]
-
-
-class ExecProbe(_Probe):
-    """Run `command` inside the container: exit status 0 passes."""
-
-    _positional = ("command",)
-
-    command: Argv
-
-    @field_validator("command")
-    @classmethod
-    def _non_empty(cls, value: list[str] | None) -> list[str]:
-        if not value:
-            raise bad('must name a program, like ["cat", "/tmp/ready"]')
-        return value
-
-    @property
-    def port(self) -> None:
-        """Exec probes use no port."""
-        return None
-
-    def manifest(self) -> dict[str, Any]:
-        """The probe as the node README's pod manifest spells it."""
-        return {"type": "exec", "command": list(self.command or []), **self._timing()}
-
-
-Probe = HttpProbe | TcpProbe | ExecProbe
-
-
-def _probe(value: Any) -> Any:
-    if value is not None and not isinstance(value, HttpProbe | TcpProbe | ExecProbe):
-        raise bad(f"{show(value)} must be a pp.HttpProbe, pp.TcpProbe or pp.ExecProbe")
-    return value
-
-
-OptionalProbe = Annotated[Probe | None, BeforeValidator(_probe)]
 
 
 def _cpu(value: Any) -> Any:
@@ -256,7 +145,7 @@ def _env(value: Any) -> Any:
         if isinstance(val, bool) or not isinstance(val, str | int | Unresolved):
             raise bad(f"[{show(key)}] {show(val)} must be a string")
         if isinstance(val, str) and "\x00" in val:
-            raise bad(f"[{show(key)}] {show(val)} {_NUL}")
+            raise bad(f"[{show(key)}] {show(val)} {NUL_MESSAGE}")
         out[key] = str(val) if isinstance(val, int) else val
     return out
 
@@ -391,15 +280,3 @@ class Deployment(Spec):
     def images(self) -> list[Image]:
         """The pp.Image objects this deployment's containers use."""
         return [c.image for c in self.containers if isinstance(c.image, Image)]
-
-
-__all__ = [
-    "Container",
-    "Deployment",
-    "ExecProbe",
-    "HttpProbe",
-    "Image",
-    "Resources",
-    "RollingUpdate",
-    "TcpProbe",
-]

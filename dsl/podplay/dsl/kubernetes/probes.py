@@ -12,7 +12,7 @@ from typing import Any
 from podplay.dsl.diagnostics import show
 from podplay.dsl.kubernetes.reader import Fields, Subject, port_number, strings
 from podplay.dsl.kubernetes.yamlfile import Located
-from podplay.dsl.workload import ExecProbe, HttpProbe, Probe, TcpProbe
+from podplay.dsl.probes import ExecProbe, HttpProbe, Probe, TcpProbe
 
 PROBES = {"readinessProbe": "readiness", "livenessProbe": "liveness", "startupProbe": "startup"}
 HANDLERS = ("httpGet", "tcpSocket", "exec")
