@@ -22,7 +22,7 @@ from helpers import CLUSTER_NAME, wait_until
 
 from podplay import substrate
 from podplay.artifacts import bundle, images
-from podplay.control.up import NODE_BUNDLE_ENV
+from podplay.control.workspace import NODE_BUNDLE_ENV
 
 pytestmark = pytest.mark.integration
 
