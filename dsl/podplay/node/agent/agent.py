@@ -22,7 +22,7 @@ from docker.errors import DockerException
 from . import memory
 from .admission import admit
 from .board import EventLog, StatusBoard
-from .config import AgentConfig
+from .config import AgentConfig, backoff_policy
 from .manifest import InvalidPod, Manifest, PodSpec, key_from_filename, parse_manifest
 from .observed import L_POD, Observed
 from .prober import ExecProber, run_probe
@@ -230,7 +230,7 @@ class Agent:
                 kill=kill,
                 busy=frozenset(self.busy),
                 retry_at={k: e.retry_at for k, e in self.errors.items()},
-                policy=self.cfg.backoff,
+                policy=backoff_policy(self.cfg),
             )
             decision = decide(desired, self.observed, ctx)
             self._dispatch(decision.actions)

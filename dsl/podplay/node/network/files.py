@@ -7,14 +7,16 @@ state converges in one call instead of one Ansible task per file.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
-import tempfile
 from typing import Any, List
 
-UNIT_PATH = "/etc/systemd/system/podplay-network.service"
-UNIT_NAME = "podplay-network.service"
+from podplay.node.contract.defaults import NETWORK_UNIT
+from podplay.node.contract.jsontext import canonical_text
+from podplay.node.util.files import write_atomic
+
+UNIT_PATH = NETWORK_UNIT
+UNIT_NAME = os.path.basename(NETWORK_UNIT)
 UNIT = """\
 [Unit]
 Description=podplay pod network: bridge on the pod CIDR, routes to other nodes, NAT
@@ -33,11 +35,6 @@ WantedBy=multi-user.target
 """
 
 
-def config_text(doc: Any) -> str:
-    """network.json as written: sorted keys, indented, newline-terminated (stable bytes)."""
-    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
-
-
 def unit_text(bundle: str, config: str) -> str:
     return UNIT.format(bundle=bundle, config=config)
 
@@ -50,22 +47,6 @@ def read(path: str) -> str:
         return ""
 
 
-def write_atomic(path: str, text: str, mode: int = 0o644) -> None:
-    """Temp file + rename in the same directory: a reader never sees half a file."""
-    directory = os.path.dirname(path) or "."
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".podplay-", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def has_systemd() -> bool:
     return os.path.isdir("/run/systemd/system")
 
@@ -73,7 +54,7 @@ def has_systemd() -> bool:
 def ensure_files(desired_doc: Any, config_path: str, bundle: str, check: bool = False) -> List[str]:
     """Write network.json and the unit when they differ; enable the unit. Returns changes."""
     changes: List[str] = []
-    text = config_text(desired_doc)
+    text = canonical_text(desired_doc)
     if read(config_path) != text:
         changes.append("%s written" % config_path)
         if not check:

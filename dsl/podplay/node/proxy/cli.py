@@ -17,13 +17,14 @@ import sys
 import threading
 import time
 
+from podplay.node.contract import defaults
 from podplay.node.dns.server import DnsServer, Resolver, Upstreams
 from podplay.node.dns.zone import build_zone, records_from_state
 from podplay.node.proxy.hairpin import Hairpin
 from podplay.node.proxy.iptables import Iptables, IptablesError
 from podplay.node.proxy.proxier import Proxier
 from podplay.node.proxy.ruleset import Ruleset, parse_save, restore_text
-from podplay.node.proxy.state import StateError, parse_cluster
+from podplay.node.proxy.state import StateError
 from podplay.node.proxy.watch import Watcher
 
 log = logging.getLogger("podplay.proxy")
@@ -33,7 +34,7 @@ class ZoneHolder:
     """The current DNS zone; replaced whole, read without locks (one reference swap)."""
 
     def __init__(self) -> None:
-        self.zone = build_zone([], "cluster.local", "10.96.0.0/16")
+        self.zone = build_zone([], defaults.CLUSTER_DOMAIN, defaults.SERVICE_CIDR)
         self.serial = 0
 
     def update(self, state, ready) -> None:
@@ -51,22 +52,17 @@ class ZoneHolder:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="podplay-node proxy", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default="/etc/podplay/agent.json", help="agent.json path")
+    parser.add_argument("--config", default=defaults.AGENT_JSON, help="agent.json path")
     parser.add_argument("--status", default="/run/podplay/proxy.json", help="status file path")
     parser.add_argument("--no-dns", action="store_true", help="do not run the DNS server")
     parser.add_argument("--dns-port", type=int, default=53)
     parser.add_argument("--resolv-conf", default="/etc/resolv.conf")
     parser.add_argument("--once", action="store_true", help="one full sync, all endpoints ready")
     parser.add_argument(
-        "--validate", metavar="CLUSTER_JSON", help="check a cluster.json file and exit (2: bad)"
-    )
-    parser.add_argument(
         "--cleanup", action="store_true", help="remove the proxy's chains and jumps, then exit"
     )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    if args.validate:
-        return _validate(args.validate)
     if args.cleanup:
         return _cleanup(Iptables())
     logging.basicConfig(
@@ -126,18 +122,6 @@ def _cleanup(iptables: Iptables) -> int:
         print("podplay proxy: cleanup failed: %s" % err, file=sys.stderr)
         return 1
     print(json.dumps({"changed": bool(text)}))
-    return 0
-
-
-def _validate(path: str) -> int:
-    """Parse a cluster.json the way the running proxy will (the role checks before writing)."""
-    try:
-        with open(path) as f:
-            state = parse_cluster(json.load(f))
-    except (OSError, ValueError) as err:
-        print("%s: %s" % (path, err), file=sys.stderr)
-        return 2
-    print(json.dumps({"services": len(state.services), "nodes": len(state.nodes)}))
     return 0
 
 

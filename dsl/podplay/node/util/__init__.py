@@ -1,0 +1,1 @@
+"""Small helpers every part of the node side shares (standard library only)."""
