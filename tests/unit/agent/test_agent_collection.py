@@ -245,8 +245,8 @@ def test_a_pod_the_agent_would_refuse_is_refused_before_anything_is_written() ->
     assert str(err.value) == "pods[1]: containers: expected a non-empty list"
 
 
-def test_pods_are_written_as_the_contract_spells_them(tmp_path: Path) -> None:
-    doc = {**manifest(), "owner": {"kind": "Deployment", "name": "web"}}
+def test_pods_are_checked_by_the_contract_and_written_as_given(tmp_path: Path) -> None:
+    doc = manifest()  # no owner: valid, and written without one
     desired = {"pods": [doc], "path": str(tmp_path / "pods")}
     check = pm.apply_pods(desired, check=True, diff=True)
     assert check["changed"] and check["written"] == ["default_web-1.json"]
@@ -254,6 +254,6 @@ def test_pods_are_written_as_the_contract_spells_them(tmp_path: Path) -> None:
     assert not (tmp_path / "pods").exists()
     assert pm.apply_pods(desired, check=False, diff=False)["pods"] == 1
     written = json.loads((tmp_path / "pods" / "default_web-1.json").read_text())
-    assert written == doc  # a canonical manifest round-trips unchanged
+    assert written == doc and "owner" not in written
     again = pm.apply_pods(desired, check=False, diff=True)
     assert again == {"changed": False, "written": [], "removed": [], "pods": 1}

@@ -1,9 +1,11 @@
 """`files apply pods`: make a node's pod manifest directory exactly the given set of pods.
 
 Desired state on stdin: `{"pods": [<pod manifest>, ...], "path": optional}`. Each pod is
-checked by the contract (the agent's own parser) and written as `<namespace>_<name>.json` in
-canonical text (same pod, same bytes), so an unchanged set rewrites nothing; files of pods no
-longer bound to this node are removed, and the agent stops those pods.
+checked by the contract (the agent's own parser) and written as given, as
+`<namespace>_<name>.json` in canonical text (same pod, same bytes), so an unchanged set
+rewrites nothing; files of pods no longer bound to this node are removed, and the agent stops
+those pods. (The planner's manifests are the contract's canonical documents already: the
+contract test checks that they round-trip.)
 """
 
 from __future__ import annotations
@@ -42,7 +44,8 @@ def manifest_files(pods: Any) -> Files:
         fname = manifest_filename(ns, name)
         if fname in out:
             raise ContractError("pods[%d]: pod %s/%s is listed twice" % (i, ns, name))
-        out[fname] = canonical_text(PodSpec.from_json(pod, "pods[%d]" % i).to_json())
+        PodSpec.from_json(pod, "pods[%d]" % i)  # what the agent will read, checked now
+        out[fname] = canonical_text(pod)
     return out
 
 
