@@ -70,6 +70,17 @@ def parse_manifest(filename: str, data: bytes, pod_cidr: Optional[str] = None) -
         return InvalidPod(key[0], key[1], INVALID_MANIFEST, str(err), file=filename)
     try:
         spec = _pod(doc, filename)
+        ns, name = spec.key
+        if spec.key != key:
+            why = "%s: holds pod %s/%s, but the file must be named %s_%s.json" % (
+                filename,
+                ns,
+                name,
+                ns,
+                name,
+            )
+            return _invalid(key, doc, INVALID_MANIFEST, why, filename)
+        problem = None if pod_cidr is None else _ip_problem(spec.ip, pod_cidr)
     except ContractError as err:
         return _invalid(key, doc, INVALID_MANIFEST, str(err), filename)
     except Exception as err:  # untrusted input: never raise into the agent
@@ -77,20 +88,8 @@ def parse_manifest(filename: str, data: bytes, pod_cidr: Optional[str] = None) -
         # that stops the other pods
         why = "%s: cannot be read (%s: %s)" % (filename, type(err).__name__, err)
         return _invalid(key, doc, INVALID_MANIFEST, why, filename)
-    if spec.key != key:
-        ns, name = spec.key
-        why = "%s: holds pod %s/%s, but the file must be named %s_%s.json" % (
-            filename,
-            ns,
-            name,
-            ns,
-            name,
-        )
-        return _invalid(key, doc, INVALID_MANIFEST, why, filename)
-    if pod_cidr is not None:
-        why = _ip_problem(spec.ip, pod_cidr)
-        if why is not None:
-            return _invalid(key, doc, IP_OUTSIDE_CIDR, "%s: ip: %s" % (filename, why), filename)
+    if problem is not None:
+        return _invalid(key, doc, IP_OUTSIDE_CIDR, "%s: ip: %s" % (filename, problem), filename)
     return spec
 
 
