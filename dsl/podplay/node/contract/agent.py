@@ -145,15 +145,13 @@ def _config(doc: Any, path: str) -> AgentConfig:
 def _backoff(raw: Any, path: str) -> Backoff:
     if not raw:
         return Backoff()
-    given = (
-        {k: raw[k] for k in _BACKOFF_FIELDS if raw.get(k) is not None}
-        if isinstance(raw, dict)
-        else None
-    )
-    if given is not None:
-        _only(raw, _BACKOFF_FIELDS, path + ": backoff")
-    if given is None or not all(_is_number(v) and v >= 0 for v in given.values()):
-        raise ContractError("%s: backoff: expected numbers initial/maximum/reset_after" % path)
+    wrong = "%s: backoff: expected numbers initial/maximum/reset_after" % path
+    if not isinstance(raw, dict):
+        raise ContractError(wrong)
+    _only(raw, _BACKOFF_FIELDS, path + ": backoff")
+    given = {k: v for k, v in raw.items() if v is not None}
+    if not all(_is_number(v) and v >= 0 for v in given.values()):
+        raise ContractError(wrong)
     return Backoff(**given)
 
 
