@@ -7,6 +7,8 @@ import time
 
 import click
 
+from podplay.node.contract import defaults
+
 
 def _log(msg: str) -> None:
     click.echo(f"  {msg}", err=True)
@@ -25,12 +27,12 @@ def cluster() -> None:
 @click.option("--verbose", "-v", is_flag=True, help="Stream ansible-playbook's output.")
 @click.option(
     "--pod-cidr",
-    default="10.244.0.0/16",
+    default=defaults.POD_CIDR,
     show_default=True,
     help="Cluster pod CIDR; node i gets its i-th /24 (a program's pp.Cluster(pod_cidr=...)).",
 )
 @click.option(
-    "--service-cidr", default="10.96.0.0/16", show_default=True, help="Service virtual IPs."
+    "--service-cidr", default=defaults.SERVICE_CIDR, show_default=True, help="Service virtual IPs."
 )
 def create(
     name: str,

@@ -23,6 +23,7 @@ from podplay.dsl.network import (
     pool_overlaps,
 )
 from podplay.dsl.stack import current_stack
+from podplay.node.contract import defaults
 
 # A local cluster's name becomes its node containers' and Docker network's names, and the
 # substrate allows at most this many node containers: the same rules as `podplay cluster
@@ -96,8 +97,8 @@ class Cluster(Spec):
     name: Name
     nodes: Annotated[int | list[Node] | None, BeforeValidator(_nodes)] = None
     inventory: StrictStr | None = None
-    pod_cidr: StrictStr = "10.244.0.0/16"
-    service_cidr: StrictStr = "10.96.0.0/16"
+    pod_cidr: StrictStr = defaults.POD_CIDR
+    service_cidr: StrictStr = defaults.SERVICE_CIDR
     lb_pool: StrictStr | None = None
 
     @model_validator(mode="after")

@@ -14,8 +14,9 @@ from pydantic import AfterValidator, BeforeValidator, StrictInt, StrictStr
 
 from podplay.dsl.base import bad
 from podplay.dsl.diagnostics import show
+from podplay.node.contract import defaults
 
-NODE_PORT_RANGE = (30000, 32767)
+NODE_PORT_RANGE = defaults.NODE_PORT_RANGE
 
 _LABEL = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
 _DNS1035 = re.compile(r"[a-z]([-a-z0-9]*[a-z0-9])?")

@@ -1,7 +1,7 @@
 """Probes: how the agent decides a container is started, alive and ready (Kubernetes' three).
 
-Timing fields have Kubernetes' defaults; `manifest()` is the probe as the pod manifest
-spells it (the node contract).
+Timing fields have Kubernetes' defaults; the planner writes them into the pod manifest
+through the node contract (podplay.node.contract).
 """
 
 from __future__ import annotations
@@ -27,15 +27,6 @@ class _Probe(Spec):
     success_threshold: Positive = 1
     initial_delay: NonNegative = 0
 
-    def _timing(self) -> dict[str, int]:
-        return {
-            "period": self.period,
-            "timeout": self.timeout,
-            "failure_threshold": self.failure_threshold,
-            "success_threshold": self.success_threshold,
-            "initial_delay": self.initial_delay,
-        }
-
 
 class HttpProbe(_Probe):
     """HTTP GET `path` on `port`: 2xx/3xx passes (Kubernetes defaults for timing)."""
@@ -57,10 +48,6 @@ class HttpProbe(_Probe):
             )
         return value
 
-    def manifest(self) -> dict[str, Any]:
-        """The probe as the node README's pod manifest spells it."""
-        return {"type": "http", "path": self.path, "port": self.port, **self._timing()}
-
 
 class TcpProbe(_Probe):
     """A TCP connect to `port` passes."""
@@ -68,10 +55,6 @@ class TcpProbe(_Probe):
     _positional = ("port",)
 
     port: Port
-
-    def manifest(self) -> dict[str, Any]:
-        """The probe as the node README's pod manifest spells it."""
-        return {"type": "tcp", "port": self.port, **self._timing()}
 
 
 class ExecProbe(_Probe):
@@ -92,10 +75,6 @@ class ExecProbe(_Probe):
     def port(self) -> None:
         """Exec probes use no port."""
         return None
-
-    def manifest(self) -> dict[str, Any]:
-        """The probe as the node README's pod manifest spells it."""
-        return {"type": "exec", "command": list(self.command or []), **self._timing()}
 
 
 Probe = HttpProbe | TcpProbe | ExecProbe

@@ -11,6 +11,7 @@ COMMANDS = {
     "network": ("podplay.node.network.cli", "set up the pod network: bridge, routes, NAT"),
     "agent": ("podplay.node.agent.cli", "run the node agent (pods, probes, status API)"),
     "proxy": ("podplay.node.proxy_command", "run the service proxy and cluster DNS"),
+    "files": ("podplay.node.files.cli", "write a role's files from its desired state (stdin)"),
     "version": (None, "print the bundle version"),
 }
 

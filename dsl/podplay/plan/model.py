@@ -11,7 +11,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-API_VERSION = "podplay/v1"
+from podplay.node.contract import defaults
+
+API_VERSION = defaults.API_VERSION  # plan.json shares the node files' version
 DEFAULT_MAX_PODS = 110  # the kubelet's default
 
 
@@ -58,8 +60,8 @@ class ClusterPlan(_Data):
     pod_cidr: str
     service_cidr: str
     dns_ip: str
-    cluster_domain: str = "cluster.local"
-    node_port_range: tuple[int, int] = (30000, 32767)
+    cluster_domain: str = defaults.CLUSTER_DOMAIN
+    node_port_range: tuple[int, int] = defaults.NODE_PORT_RANGE
     lb_pool: str | None = None
 
 

@@ -14,8 +14,18 @@ import uuid
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from podplay.dsl import Deployment, Image, ProgramError, Unresolved
-from podplay.plan.model import API_VERSION, ImagePlan
+from podplay.dsl import (
+    Deployment,
+    ExecProbe,
+    HttpProbe,
+    Image,
+    ProgramError,
+    TcpProbe,
+    Unresolved,
+)
+from podplay.node.contract.containers import ContainerPort, ContainerSpec, ProbeSpec, Resources
+from podplay.node.contract.pods import Owner, PodSpec, cluster_dns
+from podplay.plan.model import ImagePlan
 
 HASH_LENGTH = 10
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' pod-name alphabet
@@ -26,7 +36,7 @@ Resolver = Callable[[Unresolved], Any]
 def container_specs(
     deployment: Deployment, images: Mapping[str, ImagePlan], resolve: Resolver
 ) -> list[dict[str, Any]]:
-    """The deployment's containers as the node README's manifest spells them."""
+    """The deployment's containers as the node contract spells them in a pod manifest."""
     out = []
     for i, c in enumerate(deployment.containers):
         if isinstance(c.image, Image):
@@ -36,26 +46,40 @@ def container_specs(
             ref, image_id = c.image, None
         resources = None
         if c.resources is not None:
-            resources = {
-                "cpu_millis": c.resources.cpu_millis,
-                "memory_bytes": c.resources.memory_bytes,
-            }
-        out.append(
-            {
-                "name": c.name,
-                "image": ref,
-                "image_id": image_id,
-                "command": c.command,
-                "args": c.args,
-                "env": {k: _env_value(deployment, i, k, v, resolve) for k, v in c.env.items()},
-                "ports": [{"container_port": p, "protocol": "TCP", "name": None} for p in c.ports],
-                "resources": resources,
-                "readiness": c.readiness.manifest() if c.readiness else None,
-                "liveness": c.liveness.manifest() if c.liveness else None,
-                "startup": c.startup.manifest() if c.startup else None,
-            }
+            resources = Resources(c.resources.cpu_millis, c.resources.memory_bytes)
+        env = {k: _env_value(deployment, i, k, v, resolve) for k, v in c.env.items()}
+        spec = ContainerSpec(
+            name=c.name,
+            image=ref,
+            image_id=image_id,
+            command=None if c.command is None else tuple(c.command),
+            args=None if c.args is None else tuple(c.args),
+            env=tuple(env.items()),
+            ports=tuple(ContainerPort(p) for p in c.ports),
+            resources=resources,
+            readiness=_probe(c.readiness),
+            liveness=_probe(c.liveness),
+            startup=_probe(c.startup),
         )
+        out.append(spec.to_json())
     return out
+
+
+def _probe(probe: HttpProbe | TcpProbe | ExecProbe | None) -> ProbeSpec | None:
+    if probe is None:
+        return None
+    timing = {
+        "period": probe.period,
+        "timeout": probe.timeout,
+        "failure_threshold": probe.failure_threshold,
+        "success_threshold": probe.success_threshold,
+        "initial_delay": probe.initial_delay,
+    }
+    if isinstance(probe, HttpProbe):
+        return ProbeSpec(type="http", path=probe.path, port=probe.port, **timing)
+    if isinstance(probe, TcpProbe):
+        return ProbeSpec(type="tcp", port=probe.port, **timing)
+    return ProbeSpec(type="exec", command=tuple(probe.command or ()), **timing)
 
 
 def _env_value(deployment: Deployment, index: int, key: str, value: Any, resolve: Resolver) -> str:
@@ -123,28 +147,23 @@ def pod_manifest(
     dns_ip: str,
     cluster_domain: str,
 ) -> dict[str, Any]:
-    """The pod file `/etc/podplay/pods/<namespace>_<name>.json` (node README)."""
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Pod",
-        "name": name,
-        "namespace": namespace,
-        "uid": pod_uid(namespace, name, hash_),
-        "labels": template["labels"],
-        "owner": {"kind": "Deployment", "name": deployment},
-        "template_hash": hash_,
-        "ip": ip,
-        "hostname": name,
-        "restart_policy": template["restart_policy"],
-        "termination_grace_period": template["termination_grace_period"],
-        "dns": {
-            "nameservers": [dns_ip],
-            "searches": [
-                f"{namespace}.svc.{cluster_domain}",
-                f"svc.{cluster_domain}",
-                cluster_domain,
-            ],
-            "options": ["ndots:5"],
-        },
-        "containers": template["containers"],
-    }
+    """The pod file `/etc/podplay/pods/<namespace>_<name>.json` (the node contract's PodSpec)."""
+    containers = tuple(
+        ContainerSpec.from_json(c, f"{namespace}/{name}: containers[{i}]")
+        for i, c in enumerate(template["containers"])
+    )
+    spec = PodSpec(
+        name=name,
+        namespace=namespace,
+        uid=pod_uid(namespace, name, hash_),
+        ip=ip,
+        hostname=name,
+        containers=containers,
+        labels=tuple(template["labels"].items()),
+        template_hash=hash_,
+        restart_policy=template["restart_policy"],
+        grace_period=template["termination_grace_period"],
+        dns=cluster_dns(namespace, dns_ip, cluster_domain),
+        owner=Owner("Deployment", deployment),
+    )
+    return spec.to_json()

@@ -9,13 +9,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from podplay.plan import NodePlan, Plan, PodPlan
+from podplay.node.contract.cluster import Endpoint, Service, ServicePort
+from podplay.node.contract.network import Peer
+from podplay.plan import NodePlan, Plan, PodPlan, ServicePlan
 from podplay.render.options import ImageFile, RenderOptions
 from podplay.render.yamltext import dump
 
 
 def _image(ref: str, id_: str | None, archive: str | None) -> dict[str, Any]:
     return ImageFile(ref=ref, id=id_, archive=archive).model_dump()
+
+
+def contract_service(s: ServicePlan) -> Service:
+    """A planned service as cluster.json carries it (the node contract's record)."""
+    return Service(
+        name=s.name,
+        namespace=s.namespace,
+        type=s.type,
+        cluster_ip=s.cluster_ip,
+        ports=tuple(
+            ServicePort(p.name, p.port, p.target_port, p.node_port, p.protocol) for p in s.ports
+        ),
+        session_affinity=s.session_affinity,
+        affinity_timeout=s.affinity_timeout,
+        load_balancer_ip=s.load_balancer_ip,
+        external_name=s.external_name,
+        endpoints=tuple(Endpoint(e.node, e.namespace, e.pod, e.ip) for e in s.endpoints),
+        selector=None if s.selector is None else tuple(s.selector.items()),
+    )
+
+
+def node_entry(n: NodePlan) -> dict[str, Any]:
+    """One entry of `podplay_nodes` (network.json's `nodes`; the address may be unknown yet)."""
+    return Peer(n.name, n.address, n.pod_cidr).to_json()
 
 
 def group_vars(plan: Plan, options: RenderOptions) -> str:
@@ -29,9 +55,7 @@ def group_vars(plan: Plan, options: RenderOptions) -> str:
         "podplay_dns_ip": c.dns_ip,
         "podplay_cluster_domain": c.cluster_domain,
         "podplay_node_port_range": list(c.node_port_range),
-        "podplay_nodes": [
-            {"name": n.name, "address": n.address, "pod_cidr": n.pod_cidr} for n in plan.nodes
-        ],
+        "podplay_nodes": [node_entry(n) for n in plan.nodes],
     }
     controller = {
         "podplay_node_bundle": options.node_bundle,
@@ -42,7 +66,7 @@ def group_vars(plan: Plan, options: RenderOptions) -> str:
     data["podplay_images"] = [
         _image(i.ref, i.id, options.image_archives.get(i.name)) for i in plan.images
     ]
-    data["podplay_services"] = [s.model_dump() for s in plan.services]
+    data["podplay_services"] = [contract_service(s).to_json() for s in plan.services]
     header = [f'Cluster "{c.name}": every node shares these. Written by podplay compile.']
     if any(i.id is None for i in plan.images):
         header.append("Images not built yet have id and archive null (`podplay up` builds them).")

@@ -15,11 +15,12 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from podplay.errors import EnvironmentProblem
+from podplay.node.contract import defaults
 
 NODE_SUBNET_RANGE = ipaddress.IPv4Network("172.30.0.0/16")
-POD_CIDR = "10.244.0.0/16"
-SERVICE_CIDR = "10.96.0.0/16"
-DNS_IP = "10.96.0.10"
+POD_CIDR = defaults.POD_CIDR
+SERVICE_CIDR = defaults.SERVICE_CIDR
+DNS_IP = defaults.DNS_IP
 LB_POOL_SIZE = 16
 NODE_OFFSET = 10
 

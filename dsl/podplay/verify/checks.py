@@ -18,9 +18,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from podplay.node.contract import defaults
 from podplay.plan import Plan, PodPlan, ServicePlan
 
-NODE_BUNDLE = "/opt/podplay/podplay-node.pyz"
+NODE_BUNDLE = defaults.BUNDLE_PATH
 A, CNAME = 1, 5
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from podplay.node.contract import defaults
 from podplay.plan import PodPlan
 from podplay.verify import checks
 from podplay.verify.checks import ServiceOnNode
 
-AGENT_PORT = 10250
+AGENT_PORT = defaults.AGENT_API_PORT
 
 
 def test_node_healthy(podplay_cluster: Any, podplay_check_node: str) -> None:

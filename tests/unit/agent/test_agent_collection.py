@@ -1,5 +1,6 @@
-"""The agent role's module logic: pod manifest directory convergence, image side-load plan,
-agent config texts (pure parts, plus the atomic apply on a temporary directory)."""
+"""The agent role's file logic: pod manifest directory convergence and agent config texts
+(in the node bundle, `files apply`), and the image side-load plan (module_utils); pure parts,
+plus the atomic apply on a temporary directory."""
 
 from __future__ import annotations
 
@@ -14,17 +15,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "ansible_collection
 
 from agent_builders import manifest
 from ansible_collections.podplay.cluster.plugins.module_utils import (
-    _agent_config as ac,
-)
-from ansible_collections.podplay.cluster.plugins.module_utils import (
     _images as im,
-)
-from ansible_collections.podplay.cluster.plugins.module_utils import (
-    _pod_manifests as pm,
 )
 
 from podplay.node.agent.config import parse_config
 from podplay.node.agent.manifest import PodSpec, parse_manifest
+from podplay.node.contract.errors import ContractError
+from podplay.node.contract.jsontext import canonical_text
+from podplay.node.files import agent as ac
+from podplay.node.files import pods as pm
+from podplay.node.files import units
 
 # -- pod_manifests ---------------------------------------------------------------------------
 
@@ -48,7 +48,7 @@ def test_manifest_files_are_canonical_and_parse_as_the_agent_reads_them() -> Non
     ],
 )
 def test_bad_input_names_the_pod(pods, words) -> None:
-    with pytest.raises(pm.ManifestInputError, match=r".*") as err:
+    with pytest.raises(ContractError, match=r".*") as err:
         pm.manifest_files(pods)
     assert words in str(err.value)
 
@@ -145,17 +145,23 @@ def test_bad_image_entries(entries, words) -> None:
 
 # -- agent_config ----------------------------------------------------------------------------
 
-PARAMS = {
-    "node": "node1", "address": "172.30.5.11", "pod_cidr": "10.244.1.0/24", "cluster": "shop",
-    "api_port": 10250, "token_path": "/etc/podplay/token", "pods_dir": "/etc/podplay/pods",
-    "cluster_file": "/etc/podplay/cluster.json", "state_dir": "/var/lib/podplay",
-    "bridge_network": "podplay", "pause_image": "podplay/pause:1", "dns_ip": "10.96.0.10",
-    "cluster_domain": "cluster.local", "backoff": {},
+DESIRED = {
+    "config": {
+        "node": "node1", "address": "172.30.5.11", "pod_cidr": "10.244.1.0/24",
+        "cluster": "shop", "pause_image": "podplay/pause:1",
+    },
+    "token": "abc\n",
 }  # fmt: skip
 
 
+def config_text(desired) -> str:
+    config = ac.agent_files(desired, "/opt/podplay/podplay-node.pyz")[0]
+    assert config.path == "/etc/podplay/agent.json"
+    return config.text
+
+
 def test_agent_json_is_what_the_agent_parses() -> None:
-    text = ac.config_text(ac.agent_config(PARAMS))
+    text = config_text(DESIRED)
     cfg = parse_config(json.loads(text), "agent.json")
     assert (cfg.node, cfg.address, cfg.pod_cidr, cfg.pause_image) == (
         "node1",
@@ -164,17 +170,90 @@ def test_agent_json_is_what_the_agent_parses() -> None:
         "podplay/pause:1",
     )
     assert cfg.listen_address == "172.30.5.11" and cfg.backoff.initial == 10
-    assert ac.config_text(ac.agent_config(PARAMS)) == text
+    assert config_text(DESIRED) == text
+    # the contract's defaults are written out, so every reader sees the same values
+    assert json.loads(text)["api_port"] == 10250
+    assert json.loads(text)["token_file"] == "/etc/podplay/token"
 
 
 def test_backoff_override_reaches_the_agent() -> None:
-    doc = ac.agent_config({**PARAMS, "backoff": {"initial": 1, "maximum": 8}})
-    cfg = parse_config(doc)
+    desired = {**DESIRED, "config": {**DESIRED["config"], "backoff": {"initial": 1, "maximum": 8}}}
+    cfg = parse_config(json.loads(config_text(desired)))
     assert (cfg.backoff.initial, cfg.backoff.maximum, cfg.backoff.reset_after) == (1, 8, 600)
 
 
 def test_unit_names_the_bundle_hash_and_never_kills_pods() -> None:
-    a = ac.unit_text("/opt/podplay/podplay-node.pyz", "abc")
+    a = units.agent_unit("/opt/podplay/podplay-node.pyz", "abc")
     assert "ExecStart=/usr/bin/python3 /opt/podplay/podplay-node.pyz agent --config " in a
     assert "KillMode=process" in a and "Restart=always" in a
-    assert ac.unit_text("/opt/podplay/podplay-node.pyz", "def") != a
+    assert units.agent_unit("/opt/podplay/podplay-node.pyz", "def") != a
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"token": " \n"}, "token: the agent API token is empty"),
+        ({"config": {**DESIRED["config"], "address": "nope"}}, "/etc/podplay/agent.json: "),
+        ({"config": {**DESIRED["config"], "api_port": "x"}}, "api_port"),
+    ],
+)
+def test_bad_agent_input_is_refused_before_anything_is_written(change, words) -> None:
+    with pytest.raises(ContractError) as err:
+        ac.agent_files({**DESIRED, **change}, "/b.pyz")
+    assert words in str(err.value)
+
+
+def test_agent_files_are_written_once_token_private_and_diff_hides_it(tmp_path: Path) -> None:
+    bundle = tmp_path / "podplay-node.pyz"
+    bundle.write_bytes(b"bundle")
+    config = {**DESIRED["config"], "token_file": str(tmp_path / "etc" / "token")}
+    desired = {**DESIRED, "config": config, "config_path": str(tmp_path / "etc" / "agent.json"),
+               "unit_path": str(tmp_path / "unit" / "podplay-agent.service")}  # fmt: skip
+    check = ac.apply_agent(desired, str(bundle), check=True, diff=True)
+    assert check["changed"] and check["restart"] and not (tmp_path / "etc").exists()
+    assert [d["before_header"] for d in check["diff"]] == [
+        desired["config_path"],
+        desired["unit_path"],
+    ]  # the token is never shown
+    first = ac.apply_agent(desired, str(bundle), check=False, diff=False)
+    assert (first["config_changed"], first["token_changed"], first["unit_changed"]) == (
+        True,
+        True,
+        True,
+    )
+    assert oct((tmp_path / "etc" / "token").stat().st_mode & 0o777) == "0o600"
+    assert (tmp_path / "etc" / "token").read_text() == "abc\n"
+    assert (tmp_path / "etc" / "agent.json").read_text() == canonical_text(
+        json.loads((tmp_path / "etc" / "agent.json").read_text())
+    )
+    again = ac.apply_agent(desired, str(bundle), check=False, diff=True)
+    assert again == {"changed": False, "config_changed": False, "token_changed": False,
+                     "unit_changed": False, "restart": False}  # fmt: skip
+    bundle.write_bytes(b"a new bundle")
+    newer = ac.apply_agent(desired, str(bundle), check=False, diff=False)
+    assert newer["unit_changed"] and not newer["config_changed"] and newer["restart"]
+
+
+# -- pods, through the contract ----------------------------------------------------------------
+
+
+def test_a_pod_the_agent_would_refuse_is_refused_before_anything_is_written() -> None:
+    bad = manifest()
+    bad["containers"] = []
+    with pytest.raises(ContractError) as err:
+        pm.manifest_files([manifest(name="web-2", hostname="web-2"), bad])
+    assert str(err.value) == "pods[1]: containers: expected a non-empty list"
+
+
+def test_pods_are_checked_by_the_contract_and_written_as_given(tmp_path: Path) -> None:
+    doc = manifest()  # no owner: valid, and written without one
+    desired = {"pods": [doc], "path": str(tmp_path / "pods")}
+    check = pm.apply_pods(desired, check=True, diff=True)
+    assert check["changed"] and check["written"] == ["default_web-1.json"]
+    assert check["diff"]["before"] == "" and "default_web-1.json" in check["diff"]["after"]
+    assert not (tmp_path / "pods").exists()
+    assert pm.apply_pods(desired, check=False, diff=False)["pods"] == 1
+    written = json.loads((tmp_path / "pods" / "default_web-1.json").read_text())
+    assert written == doc and "owner" not in written
+    again = pm.apply_pods(desired, check=False, diff=True)
+    assert again == {"changed": False, "written": [], "removed": [], "pods": 1}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from podplay.node.agent.config import ConfigError, parse_config, read_token
+from podplay.node.agent.config import parse_config, read_token
 from podplay.node.agent.runtime import parse_time
+from podplay.node.contract.errors import ContractError
 
 GOOD = {"node": "node1", "address": "172.30.5.11", "pod_cidr": "10.244.1.0/24",
         "pause_image": "podplay/pause:1"}  # fmt: skip
@@ -28,7 +29,7 @@ def test_readme_example() -> None:
     ],
 )
 def test_bad_config_names_the_field(change, words) -> None:
-    with pytest.raises(ConfigError) as err:
+    with pytest.raises(ContractError) as err:
         parse_config({**GOOD, **change}, "/etc/podplay/agent.json")
     assert words in str(err.value) and str(err.value).startswith("/etc/podplay/agent.json: ")
 
@@ -37,9 +38,9 @@ def test_token(tmp_path) -> None:
     (tmp_path / "t").write_text("abc\n")
     assert read_token(str(tmp_path / "t")) == "abc"
     (tmp_path / "e").write_text("\n")
-    with pytest.raises(ConfigError, match="empty"):
+    with pytest.raises(ContractError, match="empty"):
         read_token(str(tmp_path / "e"))
-    with pytest.raises(ConfigError, match="cannot read"):
+    with pytest.raises(ContractError, match="cannot read"):
         read_token(str(tmp_path / "missing"))
 
 

@@ -1,20 +1,19 @@
-"""What the proxy role writes: cluster.json text, the unit, keepalived.conf (pure functions)."""
+"""What the proxy role writes (through the node bundle's `files apply proxy`): cluster.json
+text, the unit, keepalived.conf (pure functions, plus the apply on a temporary directory)."""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "ansible_collection"))
-
-from ansible_collections.podplay.cluster.plugins.module_utils import (
-    _proxy_config as pc,
-)
 from proxy_cases import NODES, cluster_json
 
+from podplay.node.contract.cluster import ClusterState, NodeInfo
+from podplay.node.contract.errors import ContractError
+from podplay.node.files import changes, units
+from podplay.node.files import keepalived as kv
+from podplay.node.files import proxy as pc
 from podplay.node.proxy.state import parse_cluster
 
 IP_ADDR = """\
@@ -24,46 +23,64 @@ IP_ADDR = """\
 """
 
 
+STATE = {"cluster": "shop", "nodes": NODES, "services": cluster_json()["services"]}
+
+
+def cluster_text(state: dict) -> str:
+    parsed = pc.cluster_state({"state": state})
+    desired = {"node": "node1", "address": "172.30.5.11"}
+    return pc.proxy_files(parsed, desired, "/b.pyz", "eth0")[0].text
+
+
 def test_cluster_json_is_canonical_and_parses_as_the_proxy_reads_it():
     raw = cluster_json()
-    state = pc.cluster_state(
-        "shop", raw["services"], NODES, "10.244.0.0/16", "10.96.0.0/16", "10.96.0.10",
-        "cluster.local", [30000, 32767],
-    )  # fmt: skip
-    text = pc.cluster_json_text(state)
-    assert text == pc.cluster_json_text(json.loads(text))  # same state, same bytes
+    text = cluster_text(STATE)
+    assert text == cluster_text(json.loads(text))  # same state, same bytes
     parsed = parse_cluster(json.loads(text))
     assert [s.name for s in parsed.services] == sorted(s["name"] for s in raw["services"])
     assert [n.api_port for n in parsed.nodes] == [10250, 10250, 10250]
+    assert json.loads(text)["dns_ip"] == "10.96.0.10"  # the contract's defaults, written out
+
+
+def test_a_bad_service_table_names_the_field():
+    bad = json.loads(json.dumps(STATE))
+    bad["services"][0]["ports"][0]["target_port"] = 70000
+    with pytest.raises(ContractError) as err:
+        pc.cluster_state({"state": bad})
+    assert str(err.value) == (
+        "invalid service table: service default/web.ports[0].target_port must be a port "
+        "number 1-65535, not 70000"
+    )
 
 
 def test_unit_names_the_bundle_hash():
-    a = pc.unit_text("/opt/podplay/podplay-node.pyz", "aaa")
-    b = pc.unit_text("/opt/podplay/podplay-node.pyz", "bbb")
+    a = units.proxy_unit("/opt/podplay/podplay-node.pyz", "aaa")
+    b = units.proxy_unit("/opt/podplay/podplay-node.pyz", "bbb")
     assert a != b and "PODPLAY_BUNDLE_SHA256=aaa" in a
     assert "ExecStart=/usr/bin/python3 /opt/podplay/podplay-node.pyz proxy" in a
     assert "Restart=always" in a
 
 
 def test_lb_ips_and_router_ids():
-    services = cluster_json()["services"]
-    assert pc.lb_ips(services) == ["172.30.5.240", "172.30.5.241"]
-    ids = pc.router_ids(["172.30.5.240", "172.30.6.240", "10.0.0.1"])
+    services = ClusterState.from_json(STATE).services
+    assert kv.lb_ips(services) == ["172.30.5.240", "172.30.5.241"]
+    ids = kv.router_ids(["172.30.5.240", "172.30.6.240", "10.0.0.1"])
     assert len(set(ids.values())) == 3 and all(1 <= v <= 255 for v in ids.values())
-    assert pc.router_ids(["172.30.5.240"]) == pc.router_ids(["172.30.5.240"])
+    assert kv.router_ids(["172.30.5.240"]) == kv.router_ids(["172.30.5.240"])
     with pytest.raises(ValueError):
-        pc.router_ids([f"10.0.{i // 256}.{i % 256}" for i in range(256)])
+        kv.router_ids([f"10.0.{i // 256}.{i % 256}" for i in range(256)])
 
 
 def test_interface_for_the_node_address():
-    assert pc.interface_for("172.30.5.12", IP_ADDR) == "eth0"
-    assert pc.interface_for("10.244.2.1", IP_ADDR) == "podplay0"
-    assert pc.interface_for("192.0.2.1", IP_ADDR) is None
+    assert kv.interface_for("172.30.5.12", IP_ADDR) == "eth0"
+    assert kv.interface_for("10.244.2.1", IP_ADDR) == "podplay0"
+    assert kv.interface_for("192.0.2.1", IP_ADDR) is None
 
 
 def keepalived(node: str, address: str) -> str:
-    return pc.keepalived_text(
-        "shop", node, address, "eth0", NODES, ["172.30.5.240", "172.30.5.241"], 0.5
+    nodes = [NodeInfo(n["name"], n["address"], n["pod_cidr"]) for n in NODES]
+    return kv.keepalived_text(
+        "shop", node, address, "eth0", nodes, ["172.30.5.240", "172.30.5.241"], 0.5
     )
 
 
@@ -94,3 +111,22 @@ def test_each_lb_ip_prefers_a_different_node():
 
 def test_keepalived_conf_is_byte_stable():
     assert keepalived("node2", "172.30.5.12") == keepalived("node2", "172.30.5.12")
+
+
+def test_proxy_files_are_written_once_and_keepalived_goes_with_the_last_lb_ip(tmp_path: Path):
+    paths = {k: str(tmp_path / k) for k in ("cluster", "unit", "keepalived")}
+    desired = {"state": STATE, "node": "node1", "address": "172.30.5.11"}
+
+    def files(state):
+        return pc.proxy_files(pc.cluster_state({"state": state}), desired, "/b.pyz", "eth0", paths)
+
+    made = changes.converge(files(STATE), check=False)
+    assert changes.changed_paths(made) == [paths["cluster"], paths["unit"], paths["keepalived"]]
+    assert "172.30.5.240/32 dev eth0" in Path(paths["keepalived"]).read_text()
+    assert changes.plan(files(STATE)) == []  # idempotent
+    no_lb = {**STATE, "services": [s for s in STATE["services"] if s["type"] != "LoadBalancer"]}
+    made = changes.converge(files(no_lb), check=True)
+    assert [d["after_header"] for d in changes.diffs(made)] == [paths["cluster"], "(absent)"]
+    assert Path(paths["keepalived"]).exists()  # check mode removed nothing
+    changes.converge(files(no_lb), check=False)
+    assert not Path(paths["keepalived"]).exists()

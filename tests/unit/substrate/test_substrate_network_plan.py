@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from podplay.node.network.config import ConfigError, parse_config
+from podplay.node.contract.errors import ContractError
+from podplay.node.contract.network import NetworkConfig
 from podplay.node.network.plan import (
     BridgeState,
     bridge_options,
@@ -27,7 +28,7 @@ DOC = {
         {"name": "node3", "address": "172.30.5.13", "pod_cidr": "10.244.3.0/24"},
     ],
 }
-CFG = parse_config(DOC)
+CFG = NetworkConfig.from_json(DOC)
 
 CONVERGED_SAVE = """\
 *filter
@@ -140,5 +141,5 @@ def test_bridge_plan():
     ],
 )
 def test_bad_config_is_reported(change, message):
-    with pytest.raises(ConfigError, match=message):
-        parse_config({**DOC, **change})
+    with pytest.raises(ContractError, match=message):
+        NetworkConfig.from_json({**DOC, **change})

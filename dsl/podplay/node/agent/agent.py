@@ -23,7 +23,7 @@ from . import memory
 from .actuator import Actuator
 from .admission import admit
 from .board import EventLog, StatusBoard
-from .config import AgentConfig
+from .config import AgentConfig, backoff_policy
 from .engine import EngineView
 from .manifest import InvalidPod, PodSpec
 from .messages import ActionsDone, EngineChanged, ManifestsChanged, Message, ProbeResult, Stop
@@ -194,7 +194,7 @@ class Agent:
             kill=self.probing.kill_reasons(),
             busy=frozenset(self.actuator.busy),
             retry_at=self.actuator.retry_at(),
-            policy=self.cfg.backoff,
+            policy=backoff_policy(self.cfg),
         )
         decision = decide(desired, self.engine.observed, ctx)
         self.actuator.dispatch(decision.actions)

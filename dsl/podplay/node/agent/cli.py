@@ -13,7 +13,9 @@ import sys
 import time
 from typing import TYPE_CHECKING, List, Optional
 
-from .config import DEFAULT_CONFIG, AgentConfig, ConfigError, load_config, read_token
+from podplay.node.contract.errors import ContractError
+
+from .config import DEFAULT_CONFIG, AgentConfig, load_config, read_token
 
 if TYPE_CHECKING:  # imported when needed: the board is served before the Docker SDK loads
     from .agent import Agent
@@ -29,7 +31,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     try:
         cfg = load_config(args.config)
         token = read_token(cfg.token_file)
-    except ConfigError as err:
+    except ContractError as err:
         print("podplay-agent: %s" % err, file=sys.stderr)
         # systemd restarts a crashed agent within 200 ms; a configuration that stays wrong
         # must not turn that into a busy loop of Python starts

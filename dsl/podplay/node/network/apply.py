@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import List
 
+from podplay.node.contract.network import NetworkConfig
 from podplay.node.network import host
-from podplay.node.network.config import NetworkConfig
 from podplay.node.network.plan import plan_bridge, plan_iptables, plan_routes
 
 

@@ -13,30 +13,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 
+from podplay.node.contract.defaults import NETWORK_JSON
+from podplay.node.contract.errors import ContractError
+from podplay.node.contract.jsontext import decode
+from podplay.node.contract.network import NetworkConfig
 from podplay.node.network.apply import NetworkError, apply
-from podplay.node.network.config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
 from podplay.node.network.files import ensure_files
 from podplay.node.network.host import HostError
-
-
-def bundle_path() -> str:
-    """This bundle's own path (what the boot unit must run)."""
-    import podplay.node
-
-    here = os.path.abspath(podplay.node.__file__)
-    marker = ".pyz" + os.sep
-    return here.split(marker, 1)[0] + ".pyz" if marker in here else "/opt/podplay/podplay-node.pyz"
+from podplay.node.util.bundle import bundle_path
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="podplay-node network")
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("apply", help="set up bridge, routes and NAT from network.json")
-    cmd.add_argument("--config", default=DEFAULT_CONFIG)
+    cmd.add_argument("--config", default=NETWORK_JSON)
     cmd.add_argument("--desired", metavar="-", help="'-': read the desired network.json on stdin")
     cmd.add_argument("--check", action="store_true", help="report, change nothing")
     cmd.add_argument("--json", action="store_true", help="machine-readable result on stdout")
@@ -44,16 +38,13 @@ def main(argv=None) -> int:
     try:
         changes = []
         if args.desired == "-":
-            try:
-                doc = json.load(sys.stdin)
-            except ValueError as err:
-                raise ConfigError("desired network.json on stdin is not JSON: %s" % err) from None
-            cfg = parse_config(doc)  # validated before anything is written
-            changes += ensure_files(doc, args.config, bundle_path(), check=args.check)
+            cfg = NetworkConfig.from_json(decode(sys.stdin.buffer.read(), "desired network.json"))
+            # validated before anything is written
+            changes += ensure_files(cfg.to_json(), args.config, bundle_path(), check=args.check)
         else:
-            cfg = load_config(args.config)
+            cfg = NetworkConfig.load(args.config)
         changes += apply(cfg, check=args.check)
-    except (ConfigError, HostError, NetworkError, OSError, subprocess.CalledProcessError) as err:
+    except (ContractError, HostError, NetworkError, OSError, subprocess.CalledProcessError) as err:
         if args.json:
             print(json.dumps({"changed": False, "failed": True, "msg": str(err)}))
         print("network apply: %s" % err, file=sys.stderr)

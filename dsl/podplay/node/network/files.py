@@ -7,15 +7,16 @@ state converges in one call instead of one Ansible task per file.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from typing import Any, List
 
+from podplay.node.contract.defaults import NETWORK_UNIT
+from podplay.node.contract.jsontext import canonical_text
 from podplay.node.util.files import write_atomic
 
-UNIT_PATH = "/etc/systemd/system/podplay-network.service"
-UNIT_NAME = "podplay-network.service"
+UNIT_PATH = NETWORK_UNIT
+UNIT_NAME = os.path.basename(NETWORK_UNIT)
 UNIT = """\
 [Unit]
 Description=podplay pod network: bridge on the pod CIDR, routes to other nodes, NAT
@@ -32,11 +33,6 @@ ExecStart=/usr/bin/python3 {bundle} network apply --config {config}
 [Install]
 WantedBy=multi-user.target
 """
-
-
-def config_text(doc: Any) -> str:
-    """network.json as written: sorted keys, indented, newline-terminated (stable bytes)."""
-    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
 def unit_text(bundle: str, config: str) -> str:
@@ -58,7 +54,7 @@ def has_systemd() -> bool:
 def ensure_files(desired_doc: Any, config_path: str, bundle: str, check: bool = False) -> List[str]:
     """Write network.json and the unit when they differ; enable the unit. Returns changes."""
     changes: List[str] = []
-    text = config_text(desired_doc)
+    text = canonical_text(desired_doc)
     if read(config_path) != text:
         changes.append("%s written" % config_path)
         if not check:

@@ -6,7 +6,7 @@ import json
 import subprocess
 from typing import List, Sequence
 
-from podplay.node.network.config import NetworkConfig
+from podplay.node.contract.network import NetworkConfig
 from podplay.node.network.plan import BridgeState, bridge_options
 
 LABEL = "io.podplay.network"

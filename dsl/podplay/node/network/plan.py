@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Dict, List, NamedTuple, Optional, Tuple
 
-from podplay.node.network.config import NetworkConfig
+from podplay.node.contract.network import NetworkConfig
 
 FORWARD_CHAIN = "PODPLAY-NET-FORWARD"
 POSTROUTING_CHAIN = "PODPLAY-NET-POSTROUTING"

@@ -21,11 +21,12 @@ import threading
 import time
 from typing import FrozenSet, List, Optional, Protocol, Tuple
 
+from podplay.node.contract import defaults
 from podplay.node.proxy.hairpin import Hairpin
 from podplay.node.proxy.iptables import Iptables, IptablesError
 from podplay.node.proxy.proxier import Proxier
 from podplay.node.proxy.ruleset import Ruleset, parse_save, restore_text
-from podplay.node.proxy.state import ClusterState, Endpoint, StateError, parse_cluster
+from podplay.node.proxy.state import ClusterState, Endpoint, StateError
 from podplay.node.proxy.watch import Watcher
 
 log = logging.getLogger("podplay.proxy")
@@ -45,8 +46,6 @@ class Dns(Protocol):
 
 def main(argv: Optional[List[str]] = None, dns: Optional[Dns] = None) -> int:
     args = _parser().parse_args(argv)
-    if args.validate:
-        return _validate(args.validate)
     if args.cleanup:
         return _cleanup(Iptables())
     logging.basicConfig(
@@ -82,15 +81,12 @@ def main(argv: Optional[List[str]] = None, dns: Optional[Dns] = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podplay-node proxy", description=__doc__.split("\n")[0])
-    parser.add_argument("--config", default="/etc/podplay/agent.json", help="agent.json path")
+    parser.add_argument("--config", default=defaults.AGENT_JSON, help="agent.json path")
     parser.add_argument("--status", default="/run/podplay/proxy.json", help="status file path")
     parser.add_argument("--no-dns", action="store_true", help="do not run the DNS server")
     parser.add_argument("--dns-port", type=int, default=53)
     parser.add_argument("--resolv-conf", default="/etc/resolv.conf")
     parser.add_argument("--once", action="store_true", help="one full sync, all endpoints ready")
-    parser.add_argument(
-        "--validate", metavar="CLUSTER_JSON", help="check a cluster.json file and exit (2: bad)"
-    )
     parser.add_argument(
         "--cleanup", action="store_true", help="remove the proxy's chains and jumps, then exit"
     )
@@ -122,18 +118,6 @@ def _cleanup(iptables: Iptables) -> int:
         print("podplay proxy: cleanup failed: %s" % err, file=sys.stderr)
         return 1
     print(json.dumps({"changed": bool(text)}))
-    return 0
-
-
-def _validate(path: str) -> int:
-    """Parse a cluster.json the way the running proxy will (the role checks before writing)."""
-    try:
-        with open(path) as f:
-            state = parse_cluster(json.load(f))
-    except (OSError, ValueError) as err:
-        print("%s: %s" % (path, err), file=sys.stderr)
-        return 2
-    print(json.dumps({"services": len(state.services), "nodes": len(state.nodes)}))
     return 0
 
 

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright podplay developers. Apache-2.0.
-"""Ansible module podplay.cluster.agent_config (thin: logic in module_utils/_agent_config)."""
+"""Ansible module podplay.cluster.agent_config (thin: the node bundle writes the files)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,10 +11,14 @@ DOCUMENTATION = r"""
 module: agent_config
 short_description: Write a node agent's configuration, API token and systemd unit in one step
 description:
-  - Writes C(/etc/podplay/agent.json), the agent API token (mode 0600) and the
-    C(podplay-agent) systemd unit, each atomically and only when its content differs.
+  - Hands the desired agent configuration and token to the node bundle
+    (C(podplay-node.pyz files apply agent)), which checks it with the node contract and writes
+    C(/etc/podplay/agent.json), the agent API token (mode 0600) and the C(podplay-agent)
+    systemd unit, each atomically and only when its content differs.
   - The unit names the node bundle's sha256, so a new bundle reports I(unit_changed).
-  - Supports check mode and diff (the token is never shown).
+  - Options left unset take the node contract's defaults (see the node README).
+  - Supports check mode and diff (the token is never shown). In check mode on a node whose
+    bundle is not installed yet, reports a change with a message instead of failing.
 options:
   node:
     description: This node's name (inventory host name).
@@ -37,57 +41,48 @@ options:
     type: str
     required: true
   pause_image:
-    description: The pod sandbox image reference (empty when none is configured yet).
+    description: The pod sandbox image reference (unset or empty when none is configured yet).
     type: str
-    default: ""
   api_port:
-    description: Agent API port.
+    description: Agent API port (unset, the contract's 10250).
     type: int
-    default: 10250
   bridge_network:
-    description: The Docker network pods attach to.
+    description: The Docker network pods attach to (unset, C(podplay)).
     type: str
-    default: podplay
   dns_ip:
-    description: The cluster DNS virtual IP.
+    description: The cluster DNS virtual IP (unset, C(10.96.0.10)).
     type: str
-    default: 10.96.0.10
   cluster_domain:
-    description: The cluster DNS domain.
+    description: The cluster DNS domain (unset, C(cluster.local)).
     type: str
-    default: cluster.local
   backoff:
     description: Crash-loop backoff override C({initial, maximum, reset_after}) in seconds.
     type: dict
     default: {}
   bundle_path:
-    description: The node bundle on the node (runs the agent).
+    description: The node bundle on the node (writes the files, runs the agent).
     type: path
     default: /opt/podplay/podplay-node.pyz
   config_path:
-    description: Where agent.json is written.
+    description: Where agent.json is written (unset, C(/etc/podplay/agent.json)).
     type: path
-    default: /etc/podplay/agent.json
   token_path:
-    description: Where the token is written (mode 0600).
+    description: Where the token is written, mode 0600 (unset, C(/etc/podplay/token)).
     type: path
-    default: /etc/podplay/token
   unit_path:
-    description: Where the systemd unit is written.
+    description:
+      - Where the systemd unit is written (unset, C(/etc/systemd/system/podplay-agent.service)).
     type: path
-    default: /etc/systemd/system/podplay-agent.service
   pods_dir:
-    description: The pod manifest directory.
+    description: The pod manifest directory (unset, C(/etc/podplay/pods)).
     type: path
-    default: /etc/podplay/pods
   cluster_file:
-    description: The cluster state file (written by the proxy role).
+    description:
+      - The cluster state file, written by the proxy role (unset, C(/etc/podplay/cluster.json)).
     type: path
-    default: /etc/podplay/cluster.json
   state_dir:
-    description: The agent's own state directory.
+    description: The agent's own state directory (unset, C(/var/lib/podplay)).
     type: path
-    default: /var/lib/podplay
 author: podplay developers
 """
 
@@ -124,18 +119,16 @@ restart:
 
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.podplay.cluster.plugins.module_utils._agent_config import (  # noqa: E402
-    agent_config,
-    config_text,
-    token_text,
-    unit_text,
+from ansible_collections.podplay.cluster.plugins.module_utils._bundle import (  # noqa: E402
+    BUNDLE_PATH,
+    files_apply,
 )
-from ansible_collections.podplay.cluster.plugins.module_utils._files import (  # noqa: E402
-    file_mode,
-    read_text,
-    sha256_file,
-    write_atomic,
-)
+
+# Options that are agent.json fields of the same name (token_path is its `token_file`).
+CONFIG_OPTIONS = (
+    "node", "address", "pod_cidr", "cluster", "pause_image", "api_port", "bridge_network",
+    "dns_ip", "cluster_domain", "backoff", "pods_dir", "cluster_file", "state_dir",
+)  # fmt: skip
 
 
 def main():
@@ -146,48 +139,30 @@ def main():
             pod_cidr=dict(type="str", required=True),
             cluster=dict(type="str", required=True),
             token=dict(type="str", required=True, no_log=True),
-            pause_image=dict(type="str", default=""),
-            api_port=dict(type="int", default=10250),
-            bridge_network=dict(type="str", default="podplay"),
-            dns_ip=dict(type="str", default="10.96.0.10"),
-            cluster_domain=dict(type="str", default="cluster.local"),
+            pause_image=dict(type="str"),
+            api_port=dict(type="int"),
+            bridge_network=dict(type="str"),
+            dns_ip=dict(type="str"),
+            cluster_domain=dict(type="str"),
             backoff=dict(type="dict", default={}),
-            bundle_path=dict(type="path", default="/opt/podplay/podplay-node.pyz"),
-            config_path=dict(type="path", default="/etc/podplay/agent.json"),
-            token_path=dict(type="path", default="/etc/podplay/token", no_log=False),
-            unit_path=dict(type="path", default="/etc/systemd/system/podplay-agent.service"),
-            pods_dir=dict(type="path", default="/etc/podplay/pods"),
-            cluster_file=dict(type="path", default="/etc/podplay/cluster.json"),
-            state_dir=dict(type="path", default="/var/lib/podplay"),
+            bundle_path=dict(type="path", default=BUNDLE_PATH),
+            config_path=dict(type="path"),
+            token_path=dict(type="path", no_log=False),
+            unit_path=dict(type="path"),
+            pods_dir=dict(type="path"),
+            cluster_file=dict(type="path"),
+            state_dir=dict(type="path"),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    if not p["token"].strip():
-        module.fail_json(msg="agent_config: token: the agent API token is empty")
-    files = [
-        ("config", p["config_path"], config_text(agent_config(p)), 0o644),
-        ("token", p["token_path"], token_text(p["token"]), 0o600),
-        ("unit", p["unit_path"], unit_text(p["bundle_path"], sha256_file(p["bundle_path"]),
-                                           p["config_path"]), 0o644),
-    ]  # fmt: skip
-    result = dict(changed=False, config_changed=False, token_changed=False, unit_changed=False)
-    diffs = []
-    for kind, path, text, mode in files:
-        before = read_text(path)
-        if before == text and file_mode(path) == mode:
-            continue
-        result[kind + "_changed"] = True
-        result["changed"] = True
-        if kind != "token":
-            diffs.append(
-                dict(before_header=path, after_header=path, before=before or "", after=text)
-            )
-        if not module.check_mode:
-            write_atomic(path, text, mode)
-    result["restart"] = result["changed"]
-    if module._diff and diffs:
-        result["diff"] = diffs
+    config = dict((k, p[k]) for k in CONFIG_OPTIONS if p[k] is not None and p[k] != {})
+    if p["token_path"]:
+        config["token_file"] = p["token_path"]
+    desired = dict(config=config, token=p["token"], config_path=p["config_path"],
+                   unit_path=p["unit_path"])  # fmt: skip
+    would_change = dict(config_changed=True, token_changed=True, unit_changed=True, restart=True)
+    result = files_apply(module, "agent", desired, "agent_config: ", would_change)
     module.exit_json(**result)
 
 

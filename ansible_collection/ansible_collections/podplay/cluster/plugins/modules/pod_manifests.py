@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright podplay developers. Apache-2.0.
-"""Ansible module podplay.cluster.pod_manifests (thin: logic in module_utils/_pod_manifests)."""
+"""Ansible module podplay.cluster.pod_manifests (thin: the node bundle writes the files)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,11 +11,15 @@ DOCUMENTATION = r"""
 module: pod_manifests
 short_description: Make a node's pod manifest directory exactly the given set of pods
 description:
-  - Writes one C(<namespace>_<name>.json) per pod into I(path) (canonical JSON, atomic
+  - Hands the pods to the node bundle (C(podplay-node.pyz files apply pods)), which checks
+    each with the node contract (the parser the agent uses), writes one
+    C(<namespace>_<name>.json) per pod into I(path) (canonical JSON, atomic
     temp-file-and-rename writes) and removes the manifest files of pods not in I(pods), in
     one call for all of a node's pods. The podplay agent notices the change within a second
     and starts, replaces or stops pods to match.
-  - Supports check mode and diff (a listing of file names with content hashes).
+  - Supports check mode and diff (a listing of file names with content hashes). In check
+    mode on a node whose bundle is not installed yet, reports a change with a message
+    instead of failing.
 options:
   pods:
     description: The pod manifests bound to this node (format in the podplay node README).
@@ -23,9 +27,12 @@ options:
     elements: dict
     default: []
   path:
-    description: The agent's manifest directory.
+    description: The agent's manifest directory (unset, C(/etc/podplay/pods)).
     type: path
-    default: /etc/podplay/pods
+  bundle_path:
+    description: The node bundle on the node (writes the files).
+    type: path
+    default: /opt/podplay/podplay-node.pyz
 author: podplay developers
 """
 
@@ -53,13 +60,9 @@ pods:
 """
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.podplay.cluster.plugins.module_utils._pod_manifests import (  # noqa: E402
-    ManifestInputError,
-    apply,
-    listing,
-    manifest_files,
-    plan,
-    read_dir,
+from ansible_collections.podplay.cluster.plugins.module_utils._bundle import (  # noqa: E402
+    BUNDLE_PATH,
+    files_apply,
 )
 
 
@@ -67,32 +70,15 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             pods=dict(type="list", elements="dict", default=[]),
-            path=dict(type="path", default="/etc/podplay/pods"),
+            path=dict(type="path"),
+            bundle_path=dict(type="path", default=BUNDLE_PATH),
         ),
         supports_check_mode=True,
     )
-    path = module.params["path"]
-    try:
-        desired = manifest_files(module.params["pods"])
-    except ManifestInputError as err:
-        module.fail_json(msg="pod_manifests: %s" % err)
-    current = read_dir(path)
-    write, remove = plan(current, desired)
-    changed = bool(write or remove)
-    result = dict(changed=changed, written=write, removed=remove, pods=len(desired))
-    if module._diff and changed:
-        result["diff"] = dict(
-            before_header=path,
-            after_header=path,
-            before=listing(current),
-            after=listing(desired),
-        )
-    if changed and not module.check_mode:
-        try:
-            apply(path, desired, write, remove)
-        except (IOError, OSError) as err:
-            module.fail_json(msg="pod_manifests: writing %s: %s" % (path, err), **result)
-    module.exit_json(**result)
+    pods = module.params["pods"]
+    desired = dict(pods=pods, path=module.params["path"])
+    would_change = dict(written=[], removed=[], pods=len(pods))
+    module.exit_json(**files_apply(module, "pods", desired, "pod_manifests: ", would_change))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 #!/usr/bin/python
 # Copyright podplay developers. Apache-2.0.
-"""Ansible module podplay.cluster.proxy_config (thin: logic in module_utils/_proxy_config)."""
+"""Ansible module podplay.cluster.proxy_config (thin: the node bundle writes the files)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -11,13 +11,17 @@ DOCUMENTATION = r"""
 module: proxy_config
 short_description: Write a node's service routing configuration in one step
 description:
-  - Writes C(/etc/podplay/cluster.json) (the service table the podplay proxy routes and
+  - Hands the cluster state to the node bundle (C(podplay-node.pyz files apply proxy)), which
+    writes C(/etc/podplay/cluster.json) (the service table the podplay proxy routes and
     serves cluster DNS from), the C(podplay-proxy) systemd unit, and the keepalived
     configuration that holds the cluster's LoadBalancer IPs, each atomically and only when
     its content differs.
-  - The cluster state is checked by the node bundle's own parser before anything is written,
-    so a bad service table fails here with the field named, never in the running proxy.
-  - Supports check mode and diff.
+  - The cluster state is checked by the node contract (the parser the running proxy uses)
+    before anything is written, so a bad service table fails here with the field named,
+    never in the running proxy.
+  - Options left unset take the node contract's defaults (see the node README).
+  - Supports check mode and diff. In check mode on a node whose bundle is not installed yet,
+    reports a change with a message instead of failing.
 options:
   cluster:
     description: Cluster name.
@@ -42,26 +46,26 @@ options:
     elements: dict
     default: []
   pod_cidr:
-    description: The cluster pod CIDR (traffic from outside it to a ClusterIP is masqueraded).
+    description:
+      - The cluster pod CIDR (traffic from outside it to a ClusterIP is masqueraded; unset,
+        C(10.244.0.0/16)).
     type: str
-    default: 10.244.0.0/16
   service_cidr:
-    description: The service CIDR (ClusterIPs; its reverse zone is served by cluster DNS).
+    description:
+      - The service CIDR (ClusterIPs; its reverse zone is served by cluster DNS; unset,
+        C(10.96.0.0/16)).
     type: str
-    default: 10.96.0.0/16
   dns_ip:
-    description: The cluster DNS virtual IP, steered to the node-local DNS server.
+    description:
+      - The cluster DNS virtual IP, steered to the node-local DNS server (unset, C(10.96.0.10)).
     type: str
-    default: 10.96.0.10
   cluster_domain:
-    description: The cluster DNS domain.
+    description: The cluster DNS domain (unset, C(cluster.local)).
     type: str
-    default: cluster.local
   node_port_range:
-    description: The NodePort range C([first, last]).
+    description: The NodePort range C([first, last]) (unset, C([30000, 32767])).
     type: list
     elements: int
-    default: [30000, 32767]
   lb:
     description:
       - LoadBalancer options. C(advert_int) (seconds, default 0.5) is the VRRP advert interval;
@@ -69,7 +73,7 @@ options:
     type: dict
     default: {}
   bundle_path:
-    description: The node bundle on the node (runs the proxy; validates the service table).
+    description: The node bundle on the node (writes the files, runs the proxy).
     type: path
     default: /opt/podplay/podplay-node.pyz
 author: podplay developers
@@ -114,27 +118,15 @@ lb_ips:
   returned: always
 """
 
-import os  # noqa: E402
-import tempfile  # noqa: E402
-
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
-from ansible_collections.podplay.cluster.plugins.module_utils._files import (  # noqa: E402
-    read_text,
-    sha256_file,
-    write_atomic,
+from ansible_collections.podplay.cluster.plugins.module_utils._bundle import (  # noqa: E402
+    BUNDLE_PATH,
+    files_apply,
 )
-from ansible_collections.podplay.cluster.plugins.module_utils._proxy_config import (  # noqa: E402
-    CLUSTER_JSON,
-    DEFAULT_ADVERT_INT,
-    KEEPALIVED_CONF,
-    UNIT_PATH,
-    cluster_json_text,
-    cluster_state,
-    interface_for,
-    keepalived_text,
-    lb_ips,
-    unit_text,
-)
+
+# Options that are cluster.json fields of the same name.
+STATE_OPTIONS = ("cluster", "nodes", "services", "pod_cidr", "service_cidr", "dns_ip",
+                 "cluster_domain", "node_port_range")  # fmt: skip
 
 
 def main():
@@ -145,87 +137,22 @@ def main():
             address=dict(type="str", required=True),
             nodes=dict(type="list", elements="dict", required=True),
             services=dict(type="list", elements="dict", default=[]),
-            pod_cidr=dict(type="str", default="10.244.0.0/16"),
-            service_cidr=dict(type="str", default="10.96.0.0/16"),
-            dns_ip=dict(type="str", default="10.96.0.10"),
-            cluster_domain=dict(type="str", default="cluster.local"),
-            node_port_range=dict(type="list", elements="int", default=[30000, 32767]),
+            pod_cidr=dict(type="str"),
+            service_cidr=dict(type="str"),
+            dns_ip=dict(type="str"),
+            cluster_domain=dict(type="str"),
+            node_port_range=dict(type="list", elements="int"),
             lb=dict(type="dict", default={}),
-            bundle_path=dict(type="path", default="/opt/podplay/podplay-node.pyz"),
+            bundle_path=dict(type="path", default=BUNDLE_PATH),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    state = cluster_state(
-        p["cluster"], p["services"], p["nodes"], p["pod_cidr"], p["service_cidr"], p["dns_ip"],
-        p["cluster_domain"], p["node_port_range"],
-    )  # fmt: skip
-    desired = {CLUSTER_JSON: (cluster_json_text(state), 0o644)}
-
-    # The node bundle's own parser is the judge of the service table.
-    if os.path.exists(p["bundle_path"]):
-        fd, tmp = tempfile.mkstemp(prefix="podplay-cluster-", suffix=".json")
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(desired[CLUSTER_JSON][0])
-            rc, out, err = module.run_command(
-                ["python3", p["bundle_path"], "proxy", "--validate", tmp]
-            )
-        finally:
-            os.unlink(tmp)
-        if rc != 0:
-            module.fail_json(msg="invalid service table: %s" % err.strip().split(": ", 1)[-1])
-
-    desired[UNIT_PATH] = (unit_text(p["bundle_path"], sha256_file(p["bundle_path"])), 0o644)
-
-    ips = lb_ips(p["services"])
-    if ips:
-        interface = (p["lb"] or {}).get("interface")
-        if not interface:
-            rc, out, err = module.run_command(["ip", "-o", "-4", "addr", "show"])
-            interface = interface_for(p["address"], out if rc == 0 else "")
-        if not interface:
-            module.fail_json(msg="no interface holds node address %s" % p["address"])
-        try:
-            desired[KEEPALIVED_CONF] = (
-                keepalived_text(
-                    p["cluster"], p["node"], p["address"], interface, p["nodes"], ips,
-                    (p["lb"] or {}).get("advert_int", DEFAULT_ADVERT_INT),
-                ),
-                0o644,
-            )  # fmt: skip
-        except ValueError as err:
-            module.fail_json(msg=str(err))
-
-    changed_paths = []
-    diffs = []
-    for path, (text, mode) in desired.items():
-        before = read_text(path)
-        if before != text:
-            changed_paths.append(path)
-            diffs.append({"before_header": path, "after_header": path,
-                          "before": before or "", "after": text})  # fmt: skip
-            if not module.check_mode:
-                write_atomic(path, text, mode)
-    remove_keepalived = not ips and read_text(KEEPALIVED_CONF) is not None
-    if remove_keepalived:
-        changed_paths.append(KEEPALIVED_CONF)
-        diffs.append({"before_header": KEEPALIVED_CONF, "after_header": "(absent)",
-                      "before": read_text(KEEPALIVED_CONF), "after": ""})  # fmt: skip
-        if not module.check_mode:
-            os.unlink(KEEPALIVED_CONF)
-
-    module.exit_json(
-        changed=bool(changed_paths),
-        cluster_changed=CLUSTER_JSON in changed_paths,
-        unit_changed=UNIT_PATH in changed_paths,
-        keepalived_changed=KEEPALIVED_CONF in changed_paths,
-        keepalived_wanted=bool(ips),
-        keepalived_installed=module.get_bin_path("keepalived", opt_dirs=["/usr/sbin", "/sbin"])
-        is not None,
-        lb_ips=ips,
-        diff=diffs,
-    )
+    state = dict((k, p[k]) for k in STATE_OPTIONS if p[k] is not None)
+    desired = dict(state=state, node=p["node"], address=p["address"], lb=p["lb"])
+    would_change = dict(cluster_changed=True, unit_changed=True, keepalived_changed=False,
+                        keepalived_wanted=False, keepalived_installed=False, lb_ips=[])  # fmt: skip
+    module.exit_json(**files_apply(module, "proxy", desired, "", would_change))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,181 @@
+"""agent.json, `/etc/podplay/agent.json`: who this node is and how its agent runs.
+
+Written by `files apply agent` (the agent role), read once per process by the agent and by
+the proxy (which takes what it needs from the same record: node/proxy/state.py). Messages
+start with the file's path: "/etc/podplay/agent.json: node: a non-empty string is required".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Tuple
+
+from podplay.node.contract import defaults
+from podplay.node.contract.errors import ContractError
+from podplay.node.contract.jsontext import read_json
+
+_REQUIRED = ("node", "address", "pod_cidr")
+_OPTIONAL_STR = (
+    "pause_image",
+    "cluster",
+    "bind_address",
+    "token_file",
+    "pods_dir",
+    "cluster_file",
+    "state_dir",
+    "bridge_network",
+    "dns_ip",
+    "cluster_domain",
+)
+_BACKOFF_FIELDS = ("initial", "maximum", "reset_after")
+_FIELDS = _REQUIRED + _OPTIONAL_STR + ("api_port", "backoff", "resync_seconds", "workers")
+# Undocumented tuning (tests and benchmarks set them): how often the agent re-reads its pods
+# without a change, and how many pods it acts on at once.
+RESYNC_SECONDS = 10.0
+WORKERS = 8
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Crash-loop backoff in seconds (the agent's BackoffPolicy is built from it)."""
+
+    initial: float = defaults.BACKOFF_INITIAL
+    maximum: float = defaults.BACKOFF_MAXIMUM
+    reset_after: float = defaults.BACKOFF_RESET_AFTER
+
+    def to_json(self) -> Dict[str, Any]:
+        return {"initial": self.initial, "maximum": self.maximum, "reset_after": self.reset_after}
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    node: str
+    address: str
+    pod_cidr: str
+    pause_image: str = ""  # empty: not configured yet; every pod reports it
+    cluster: str = ""
+    api_port: int = defaults.AGENT_API_PORT
+    bind_address: Optional[str] = None  # default: `address`
+    token_file: str = defaults.TOKEN_FILE
+    pods_dir: str = defaults.PODS_DIR
+    cluster_file: str = defaults.CLUSTER_JSON
+    state_dir: str = defaults.STATE_DIR
+    bridge_network: str = defaults.BRIDGE_NETWORK
+    dns_ip: str = defaults.DNS_IP
+    cluster_domain: str = defaults.CLUSTER_DOMAIN
+    backoff: Backoff = field(default_factory=Backoff)
+    resync_seconds: float = RESYNC_SECONDS
+    workers: int = WORKERS
+
+    @classmethod
+    def from_json(cls, doc: Any, path: str = defaults.AGENT_JSON) -> AgentConfig:
+        """Validate agent.json's content; ContractError with a sentence naming the field."""
+        return _config(doc, path)
+
+    @classmethod
+    def load(cls, path: str = defaults.AGENT_JSON) -> AgentConfig:
+        return _config(read_json(path), path)
+
+    @property
+    def listen_address(self) -> str:
+        return self.bind_address or self.address
+
+    def to_json(self) -> Dict[str, Any]:
+        """The canonical document: every field, optional ones only when not the default."""
+        doc: Dict[str, Any] = {
+            "node": self.node,
+            "address": self.address,
+            "pod_cidr": self.pod_cidr,
+            "cluster": self.cluster,
+            "api_port": self.api_port,
+            "token_file": self.token_file,
+            "pods_dir": self.pods_dir,
+            "cluster_file": self.cluster_file,
+            "state_dir": self.state_dir,
+            "bridge_network": self.bridge_network,
+            "pause_image": self.pause_image,
+            "dns_ip": self.dns_ip,
+            "cluster_domain": self.cluster_domain,
+        }
+        if self.bind_address is not None:
+            doc["bind_address"] = self.bind_address
+        if self.backoff != Backoff():
+            doc["backoff"] = self.backoff.to_json()
+        if self.resync_seconds != RESYNC_SECONDS:
+            doc["resync_seconds"] = self.resync_seconds
+        if self.workers != WORKERS:
+            doc["workers"] = self.workers
+        return doc
+
+
+def _config(doc: Any, path: str) -> AgentConfig:
+    if not isinstance(doc, dict):
+        raise ContractError("%s: expected a JSON object" % path)
+    _only(doc, _FIELDS, path)
+    values: Dict[str, Any] = {}
+    for k in _REQUIRED:
+        v = doc.get(k)
+        if not isinstance(v, str) or not v:
+            raise ContractError("%s: %s: a non-empty string is required" % (path, k))
+        values[k] = v
+    for k in _OPTIONAL_STR:
+        v = doc.get(k)
+        if v is not None:
+            if not isinstance(v, str):
+                raise ContractError("%s: %s: expected a string" % (path, k))
+            values[k] = v
+    port = doc.get("api_port", defaults.AGENT_API_PORT)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ContractError("%s: api_port: expected a port number, got %r" % (path, port))
+    values["api_port"] = port
+    try:
+        ipaddress.ip_network(values["pod_cidr"], strict=False)
+        ipaddress.ip_address(values["address"])
+        ipaddress.ip_address(values.get("dns_ip", defaults.DNS_IP))
+    except ValueError as err:
+        raise ContractError("%s: %s" % (path, err)) from None
+    if "cluster_domain" in values:
+        values["cluster_domain"] = values["cluster_domain"].strip(".")
+    values["backoff"] = _backoff(doc.get("backoff"), path)
+    values.update(_tuning(doc, path))
+    return AgentConfig(**values)
+
+
+def _backoff(raw: Any, path: str) -> Backoff:
+    if not raw:
+        return Backoff()
+    wrong = "%s: backoff: expected numbers initial/maximum/reset_after" % path
+    if not isinstance(raw, dict):
+        raise ContractError(wrong)
+    _only(raw, _BACKOFF_FIELDS, path + ": backoff")
+    given = {k: v for k, v in raw.items() if v is not None}
+    if not all(_is_number(v) and v >= 0 for v in given.values()):
+        raise ContractError(wrong)
+    return Backoff(**given)
+
+
+def _tuning(doc: Dict[str, Any], path: str) -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    if doc.get("resync_seconds") is not None:
+        v = doc["resync_seconds"]
+        if not _is_number(v) or v <= 0:
+            raise ContractError("%s: resync_seconds: expected a number > 0, got %r" % (path, v))
+        out["resync_seconds"] = v
+    if doc.get("workers") is not None:
+        v = doc["workers"]
+        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+            raise ContractError("%s: workers: expected an integer >= 1, got %r" % (path, v))
+        out["workers"] = v
+    return out
+
+
+def _only(doc: Dict[str, Any], known: Tuple[str, ...], where: str) -> None:
+    """Strict about names: a field renamed on one side only is caught where it is read."""
+    unknown = sorted(set(doc) - set(known))
+    if unknown:
+        raise ContractError("%s: %s: unknown field" % (where, unknown[0]))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -1,0 +1,45 @@
+"""Every default the controller side and the nodes share, defined once.
+
+The node README documents these values; the records of this package fill them in when a
+document leaves a field out, and the controller side imports them instead of repeating them.
+"""
+
+from __future__ import annotations
+
+API_VERSION = "podplay/v1"
+
+# Addresses and names of a cluster (DESIGN.md, "Cluster model").
+POD_CIDR = "10.244.0.0/16"
+SERVICE_CIDR = "10.96.0.0/16"
+DNS_IP = "10.96.0.10"
+CLUSTER_DOMAIN = "cluster.local"
+NODE_PORT_RANGE = (30000, 32767)
+AGENT_API_PORT = 10250
+BRIDGE_NETWORK = "podplay"  # the Docker network pods attach to
+BRIDGE_NAME = "podplay0"  # its Linux bridge
+
+# Pods and services.
+TERMINATION_GRACE_PERIOD = 30
+AFFINITY_TIMEOUT = 10800  # ClientIP session affinity, seconds (Kubernetes' default)
+
+# Crash-loop backoff (the kubelet's), seconds.
+BACKOFF_INITIAL = 10.0
+BACKOFF_MAXIMUM = 300.0
+BACKOFF_RESET_AFTER = 600.0
+
+# Files on a node.
+ETC_DIR = "/etc/podplay"
+AGENT_JSON = ETC_DIR + "/agent.json"
+TOKEN_FILE = ETC_DIR + "/token"
+PODS_DIR = ETC_DIR + "/pods"
+CLUSTER_JSON = ETC_DIR + "/cluster.json"
+NETWORK_JSON = ETC_DIR + "/network.json"
+STATE_DIR = "/var/lib/podplay"
+BUNDLE_PATH = "/opt/podplay/podplay-node.pyz"
+KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
+
+# systemd units the node bundle runs as.
+UNIT_DIR = "/etc/systemd/system"
+AGENT_UNIT = UNIT_DIR + "/podplay-agent.service"
+PROXY_UNIT = UNIT_DIR + "/podplay-proxy.service"
+NETWORK_UNIT = UNIT_DIR + "/podplay-network.service"

@@ -1,0 +1,47 @@
+"""`files apply agent`: agent.json, the API token (0600) and the podplay-agent unit.
+
+Desired state on stdin: `{"config": <agent.json, defaults left out>, "token": "...",
+"config_path": optional, "unit_path": optional}`; the token goes to `config.token_file`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List
+
+from podplay.node.contract import defaults
+from podplay.node.contract.agent import AgentConfig
+from podplay.node.contract.errors import ContractError
+from podplay.node.contract.jsontext import canonical_text
+from podplay.node.files import changes, units
+from podplay.node.util.bundle import sha256_file
+
+
+def agent_files(desired: Dict[str, Any], bundle: str) -> List[changes.Wanted]:
+    """The three files, validated (ContractError names the field): config, token, unit."""
+    token = desired.get("token")
+    if not isinstance(token, str) or not token.strip():
+        raise ContractError("token: the agent API token is empty")
+    config_path = desired.get("config_path") or defaults.AGENT_JSON
+    cfg = AgentConfig.from_json(desired.get("config"), config_path)
+    unit = units.agent_unit(bundle, sha256_file(bundle), config_path)
+    return [
+        changes.Wanted(config_path, canonical_text(cfg.to_json())),
+        changes.Wanted(cfg.token_file, token.strip() + "\n", 0o600, secret=True),
+        changes.Wanted(desired.get("unit_path") or defaults.AGENT_UNIT, unit),
+    ]
+
+
+def apply_agent(desired: Dict[str, Any], bundle: str, check: bool, diff: bool) -> Dict[str, Any]:
+    config, token, unit = agent_files(desired, bundle)
+    made = changes.converge([config, token, unit], check)
+    done = changes.changed_paths(made)
+    result: Dict[str, Any] = {
+        "changed": bool(done),
+        "config_changed": config.path in done,
+        "token_changed": token.path in done,
+        "unit_changed": unit.path in done,
+        "restart": bool(done),  # anything the running agent reads at start changed
+    }
+    if diff and made:
+        result["diff"] = changes.diffs(made)
+    return result

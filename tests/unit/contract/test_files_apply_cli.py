@@ -1,0 +1,59 @@
+"""`podplay-node.pyz files apply KIND --desired -`: JSON in on stdin, one JSON line out."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_contract_records import POD
+
+from podplay.node.__main__ import main
+
+
+def run(capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, stdin: Any,
+        *args: str) -> tuple[int, dict, str]:  # fmt: skip
+    data = stdin if isinstance(stdin, bytes) else json.dumps(stdin).encode()
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(data)))
+    status = main(["files", "apply", *args, "--desired", "-"])
+    out, err = capsys.readouterr()
+    return status, json.loads(out), err
+
+
+def test_pods_check_then_apply_then_nothing(tmp_path: Path, capsys, monkeypatch) -> None:
+    desired = {"pods": [POD], "path": str(tmp_path / "pods")}
+    status, result, _ = run(capsys, monkeypatch, desired, "pods", "--check", "--diff")
+    assert status == 0 and result["changed"] and "diff" in result
+    assert not (tmp_path / "pods").exists()
+    status, result, _ = run(capsys, monkeypatch, desired, "pods")
+    assert status == 0 and result["written"] == ["default_web-5d9c8f7b6a-x7k2p.json"]
+    assert "diff" not in result
+    status, result, _ = run(capsys, monkeypatch, desired, "pods")
+    assert (status, result["changed"]) == (0, False)
+
+
+@pytest.mark.parametrize(
+    ("stdin", "kind", "msg"),
+    [
+        (b"{not json", "pods", "desired state on stdin: not valid JSON (Expecting"),
+        ([1], "pods", "desired state on stdin: expected a JSON object"),
+        ({"pods": [{"name": "web", "namespace": "x", "containers": []}]}, "pods",
+         "pods[0]: uid: missing (a non-empty string is required)"),
+        ({"config": {"node": "n"}, "token": "t"}, "agent",
+         "/etc/podplay/agent.json: address: a non-empty string is required"),
+        ({"state": {"services": [{"name": "web", "ports": [{"port": 0}]}]}, "node": "n",
+          "address": "10.0.0.1"}, "proxy",
+         "invalid service table: service default/web.ports[0].port must be a port number"),
+    ],
+)  # fmt: skip
+def test_bad_input_fails_with_one_sentence_and_writes_nothing(
+    stdin: Any, kind: str, msg: str, capsys, monkeypatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    status, result, err = run(capsys, monkeypatch, stdin, kind)
+    assert status == 1 and result["failed"] and not result["changed"]
+    assert result["msg"].startswith(msg), result["msg"]
+    assert err == f"files apply {kind}: {result['msg']}\n"
+    assert list(tmp_path.iterdir()) == []
