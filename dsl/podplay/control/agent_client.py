@@ -25,8 +25,9 @@ import yaml
 
 from podplay import paths
 from podplay.errors import EnvironmentProblem, UserInputError
+from podplay.node.contract import defaults
 
-DEFAULT_PORT = 10250
+DEFAULT_PORT = defaults.AGENT_API_PORT
 CLUSTER_ENV = "PODPLAY_CLUSTER"
 T = TypeVar("T")
 
@@ -235,7 +236,9 @@ def access_from_inventory(inventory: Path, name: str | None = None) -> ClusterAc
                 name=n["name"],
                 address=str(address),
                 pod_cidr=n.get("pod_cidr") or h.get("podplay_node_pod_cidr") or "",
-                port=int(n.get("api_port") or cluster_vars.get("podplay_agent_api_port") or 10250),
+                port=int(
+                    n.get("api_port") or cluster_vars.get("podplay_agent_api_port") or DEFAULT_PORT
+                ),
                 container=h.get("podplay_container") or "",
             )
         )

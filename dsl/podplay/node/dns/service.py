@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import AbstractSet, Any, Optional, Tuple
 
+from podplay.node.contract import defaults
 from podplay.node.dns.server import DnsServer, Resolver, Upstreams
 from podplay.node.dns.zone import Zone, build_zone, records_from_state
 
@@ -17,7 +18,7 @@ class ClusterDns:
     """The current zone, replaced whole and read without locks (one reference swap)."""
 
     def __init__(self) -> None:
-        self.zone = build_zone([], "cluster.local", "10.96.0.0/16")
+        self.zone = build_zone([], defaults.CLUSTER_DOMAIN, defaults.SERVICE_CIDR)
         self.serial = 0
         self._server: Optional[DnsServer] = None
 

@@ -34,6 +34,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
 
+from podplay.node.contract import defaults
 from podplay.node.proxy.iptables import IptablesError, clear_udp_conntrack
 from podplay.node.proxy.readiness import Readiness
 from podplay.node.proxy.rules import RenderCache, build_ruleset
@@ -58,8 +59,9 @@ FULL_SYNC_PERIOD = 900.0
 STARTUP_GRACE = 2.5
 RETRY_MIN, RETRY_MAX = 0.5, 10.0  # a failed restore: full resync after 0.5 s, 1 s ... 10 s
 
-EMPTY_STATE = ClusterState("", "10.244.0.0/16", "10.96.0.0/16", "10.96.0.10", "cluster.local",
-                           (), ())  # fmt: skip
+EMPTY_STATE = ClusterState(
+    "", defaults.POD_CIDR, defaults.SERVICE_CIDR, defaults.DNS_IP, defaults.CLUSTER_DOMAIN, (), ()
+)
 
 
 def _stamp(path: str) -> Optional[Tuple[int, int, int]]:
