@@ -34,6 +34,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from podplay import paths, substrate
+from podplay.artifacts import pki
 from podplay.artifacts.bundle import ensure_bundle
 from podplay.artifacts.images import BuiltImage, ensure_pause_image
 from podplay.control import ownership
@@ -280,9 +281,17 @@ def render_options(
         program=program,
         node_bundle=os.environ.get(NODE_BUNDLE_ENV) or str(ensure_bundle()),
         agent_token_file=target.token_file,
+        pki_dir=target.pki_dir,
         pause_image=ImageFile(**pause.as_var()),
         image_archives=archives,
     )
+
+
+def ensure_certificates(target: Target, desired: Plan) -> None:
+    """The cluster CA and certificates the `control_plane` role installs (made once, node
+    certificates re-issued when a node's address changed)."""
+    nodes = [(n.name, n.address) for n in desired.nodes]
+    pki.ensure_pki(Path(target.pki_dir), desired.cluster.name, nodes)
 
 
 def _probe(workspace: Workspace, cluster: str) -> Probe:
@@ -331,6 +340,7 @@ def apply(
                 log=reporter.info,
                 pod_cidr=stack.cluster.pod_cidr,  # type: ignore[union-attr]
                 service_cidr=stack.cluster.service_cidr,  # type: ignore[union-attr]
+                control_plane=len(desired.control_plane()) or None,
             )
             target = find_target(stack)
         with timer("plan"):
@@ -338,6 +348,7 @@ def apply(
         before, start, created = None, 0, True
     ownership.claim(target.name, state.directory, prep.program)
     state.begin(_dump(desired), command, previous=_dump(before), stage=start)
+    ensure_certificates(target, desired)
 
     workspace = Workspace(
         state.directory / "build",

@@ -11,6 +11,7 @@ COMMANDS = {
     "network": ("podplay.node.network.cli", "set up the pod network: bridge, routes, NAT"),
     "agent": ("podplay.node.agent.cli", "run the node agent (pods, probes, status API)"),
     "proxy": ("podplay.node.proxy.cli", "run the service proxy and cluster DNS"),
+    "store": ("podplay.node.store.cli", "the cluster's store (etcd): health, get, put, del"),
     "version": (None, "print the bundle version"),
 }
 

@@ -15,6 +15,7 @@ from typing import Any
 from podplay.dsl import ImageRef, ProgramError, Stack, Unresolved
 from podplay.dsl.diagnostics import Location
 from podplay.plan.addresses import Addresses, allocate, dns_ip
+from podplay.plan.control_plane import control_plane_members, mark_members
 from podplay.plan.model import (
     API_VERSION,
     ClusterFacts,
@@ -61,8 +62,10 @@ def plan(
         service_cidr=str(IPv4Network(cluster.service_cidr)),
         dns_ip=dns,
         lb_pool=lb_pool,
+        node_grace=cluster.node_grace,
     )
     nodes = plan_nodes(cluster, facts, previous)
+    nodes = mark_members(nodes, control_plane_members(cluster, nodes, facts))
 
     services = [stack.services[k] for k in sorted(stack.services)]
     addresses = allocate(cluster, services, previous, lb_pool)

@@ -12,7 +12,7 @@ from podplay.plan import Plan
 from podplay.render.inventory import NODE_GROUP
 from podplay.render.yamltext import dump
 
-ROLES = ("node", "runtime", "network", "agent", "proxy")
+ROLES = ("node", "runtime", "network", "control_plane", "agent", "proxy")
 SSH_ARGS = "-o ControlMaster=auto -o ControlPersist=60s"
 # Local node containers get fresh host keys each time they are created; real hosts keep
 # theirs, so host key checking stays on for them (an unknown key is the user's to accept).

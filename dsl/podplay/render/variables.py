@@ -29,6 +29,7 @@ def group_vars(plan: Plan, options: RenderOptions) -> str:
         "podplay_dns_ip": c.dns_ip,
         "podplay_cluster_domain": c.cluster_domain,
         "podplay_node_port_range": list(c.node_port_range),
+        "podplay_node_grace": c.node_grace,
         "podplay_nodes": [
             {"name": n.name, "address": n.address, "pod_cidr": n.pod_cidr} for n in plan.nodes
         ],
@@ -36,6 +37,7 @@ def group_vars(plan: Plan, options: RenderOptions) -> str:
     controller = {
         "podplay_node_bundle": options.node_bundle,
         "podplay_agent_token_file": options.agent_token_file,
+        "podplay_pki_dir": options.pki_dir,
         "podplay_pause_image": options.pause_image.model_dump() if options.pause_image else None,
     }
     data.update({k: v for k, v in controller.items() if v is not None})
