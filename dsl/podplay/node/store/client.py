@@ -26,8 +26,9 @@ from .wire import Event, KeyValue, Lease, Range, TxnResult, Value
 
 CONNECT_TIMEOUT = 1.0
 REQUEST_TIMEOUT = 3.0
-# A watch hears at least a progress notification every 5 s (the role configures etcd so);
-# silence for longer means the member is gone, so reconnect elsewhere.
+# A watch hears a progress notification every 5 s (the role configures etcd so), skipped once
+# after a message with events: at most 10 s of silence. Longer means the member is gone, so
+# reconnect elsewhere.
 WATCH_TIMEOUT = 15.0
 RECONNECT_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0)
 UNAVAILABLE_STATUS = (502, 503)  # gRPC Unavailable (no leader, stopping) and gateway errors
@@ -278,9 +279,10 @@ class Store:
         sleep: Any = None,
     ) -> Iterator[Event]:
         """Changes under `prefix` from `start_revision` (0: from now on), forever or until
-        `stop` is set. Reconnects (to the next member) when a stream ends or goes silent,
-        resuming after the last revision seen, so no change is missed or repeated. Raises
-        `Compacted` when the revisions asked for are gone."""
+        `stop` is set (checked at every message: within 10 s). Reconnects (to the next
+        member) when a stream ends or goes silent, resuming after the last revision seen, so
+        no change is missed or repeated. Raises `Compacted` when the revisions asked for are
+        gone."""
         stop = stop or threading.Event()
         wait = sleep or stop.wait
         cursor = _Cursor(start_revision)
