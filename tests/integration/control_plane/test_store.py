@@ -17,7 +17,8 @@ pytestmark = pytest.mark.integration
 
 BUNDLE = "/opt/podplay/podplay-node.pyz"
 PKI = "/etc/podplay/pki"
-KEY = "/podplay/itest/store-test"
+KEY = "/podplay/itest/value"  # `store get` reads a prefix: no key here starts with another
+FROM_PODPLAY = "/podplay/itest/controller"
 
 
 def store_cli(cluster: Cluster, node: str, *args: str) -> ExecResult:
@@ -95,9 +96,9 @@ def test_nothing_answers_without_a_client_certificate_of_the_cluster_ca(cluster:
 
 def test_podplay_reaches_the_store_with_its_own_certificate(cluster: Cluster) -> None:
     store = controller_store(cluster)
-    store.put(KEY + "/controller", "from podplay")
-    out = store_cli(cluster, "node3", "get", KEY + "/controller")
-    assert out.stdout == f"{KEY}/controller\tfrom podplay\n"
+    store.put(FROM_PODPLAY, "from podplay")
+    out = store_cli(cluster, "node3", "get", FROM_PODPLAY)
+    assert out.stdout == f"{FROM_PODPLAY}\tfrom podplay\n"
 
 
 def test_data_survives_a_second_site_run_which_changes_nothing(cluster: Cluster) -> None:
