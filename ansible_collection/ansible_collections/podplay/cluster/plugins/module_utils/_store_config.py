@@ -14,10 +14,10 @@ On the store's members (the inventory group `control_plane`) also:
   those settings (it shadows the distribution's unit).
 
 Timing: heartbeat 100 ms, election timeout 1000 ms (etcd's defaults; measured here, a
-frozen leader's node is replaced by a new leader taking writes in 1.0-1.8 s), pre-vote on, so a member cut off and coming back
-does not depose a healthy leader. A lease cannot be shorter than 1.5 x the election timeout,
-rounded up: 2 s with these settings. Watches get a progress notification every 5 s, so a
-silent stream means a lost member.
+frozen leader's node is replaced by a new leader taking writes in 1.0-1.8 s), pre-vote on,
+so a member cut off and coming back does not depose a healthy leader. A lease cannot be
+shorter than 1.5 x the election timeout, rounded up: 2 s with these settings. Watches get a
+progress notification every 5 s, so a silent stream means a lost member.
 """
 
 from __future__ import absolute_import, division, print_function
