@@ -294,6 +294,17 @@ def main():
     files = desired_files(p, p["members"], member, ids)
     if member:
         _refuse_other_members(module, p, files)
+    diffs = _write_files(module, files, member, result)
+    if ids is not None and _ensure_data_dir(p["data_dir"], ids, module.check_mode):
+        result["changed"] = True
+        result["changed_files"].append(p["data_dir"])
+    if module._diff and diffs:
+        result["diff"] = diffs
+    module.exit_json(**result)
+
+
+def _write_files(module, files, member, result):
+    """Write what differs (not in check mode); record it in `result`; the diffs to show."""
     diffs = []
     for kind, path, text, mode, want_owner in files:
         if not _differs(path, text, mode, want_owner):
@@ -311,12 +322,7 @@ def main():
             write_atomic(path, text, mode)
             if want_owner is not None:
                 os.chown(path, want_owner[0], want_owner[1])
-    if ids is not None and _ensure_data_dir(p["data_dir"], ids, module.check_mode):
-        result["changed"] = True
-        result["changed_files"].append(p["data_dir"])
-    if module._diff and diffs:
-        result["diff"] = diffs
-    module.exit_json(**result)
+    return diffs
 
 
 def _refuse_other_members(module, p, files):
