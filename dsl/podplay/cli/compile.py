@@ -4,7 +4,9 @@ The effectful shell around the pure core: read the program, hash image contexts,
 facts (a facts file, the program's inventory, or the inventory `podplay cluster create`
 wrote for a local cluster), plan, render, and only then write. A bad program writes nothing.
 Controller-side inputs the roles need come from that inventory or are made here when cheap:
-the node bundle (a zipapp, no Docker) and the agent token path (the role creates the file).
+the node bundle (a zipapp, no Docker), the agent token path (the role creates the file) and
+the cluster's certificates (`podplay.artifacts.pki`: the store's CA, one certificate per node
+with a known address; made once, beside the SSH key).
 Images need a Docker engine, so they are built only when asked (`--build-images`, as
 `podplay up` does); without them the plays cannot side-load the pods' images, and compile
 says so.
@@ -20,6 +22,7 @@ import yaml
 from pydantic import ValidationError
 
 from podplay import paths
+from podplay.artifacts import pki
 from podplay.artifacts.bundle import ensure_bundle
 from podplay.control.workspace import write_tree
 from podplay.dsl import Stack, evaluate, local_images
@@ -142,11 +145,14 @@ def compile_cmd(
         images = local_images(stack)
     result = plan(stack, load_previous(previous), facts, images)
     token = cluster_vars.get("podplay_agent_token_file")
+    certificates = Path(cluster_vars.get("podplay_pki_dir") or pki.pki_dir(result.cluster.name))
+    pki.ensure_pki(certificates, result.cluster.name, [(n.name, n.address) for n in result.nodes])
     options = RenderOptions(
         collections_path=str(paths.collections_path()),
         program=program,
         node_bundle=cluster_vars.get("podplay_node_bundle") or str(ensure_bundle()),
         agent_token_file=token or str(paths.cluster_dir(result.cluster.name) / "token"),
+        pki_dir=str(certificates),
         pause_image=pause,
         image_archives=archives,
     )

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from podplay import paths, substrate
+from podplay.artifacts import pki
 from podplay.dsl import Stack
 from podplay.errors import EnvironmentProblem, UserInputError
 from podplay.plan import ClusterFacts
@@ -36,6 +37,12 @@ class Target:
         """The agent API token on this machine (the agent role makes it when missing)."""
         given = self.cluster_vars.get("podplay_agent_token_file")
         return str(given or paths.cluster_dir(self.name) / "token")
+
+    @property
+    def pki_dir(self) -> str:
+        """The cluster's certificates on this machine (`podplay.artifacts.pki`)."""
+        given = self.cluster_vars.get("podplay_pki_dir")
+        return str(given or pki.pki_dir(self.name))
 
 
 def read_inventory(path: Path) -> Any:

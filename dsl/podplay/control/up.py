@@ -43,7 +43,7 @@ from podplay.control.reporter import Reporter
 from podplay.control.state import current_command
 from podplay.control.target import Target, find_target
 from podplay.control.waiting import Probe, probe_cluster, wait_available, wait_drained
-from podplay.control.workspace import Workspace
+from podplay.control.workspace import Workspace, ensure_certificates
 from podplay.execute import PlaybookResult
 from podplay.files import write_json_atomic
 from podplay.plan import Change, Plan, plan, stages
@@ -181,6 +181,7 @@ def ensure_cluster(
             log=reporter.info,
             pod_cidr=cluster.pod_cidr,
             service_cidr=cluster.service_cidr,
+            control_plane=len(start.desired.control_plane()) or None,
         )
         target = find_target(prep.stack)
     with prep.timer("plan"):
@@ -210,6 +211,7 @@ def begin(
         previous=dump_plan(start.before),
         stage=start.stage,
     )
+    ensure_certificates(target, start.desired)
     workspace = Workspace.for_target(
         state.directory / "build", prep.program, target, images.pause, dict(images.archives)
     )

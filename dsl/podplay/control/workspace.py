@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from podplay import paths
+from podplay.artifacts import pki
 from podplay.artifacts.bundle import ensure_bundle
 from podplay.artifacts.images import BuiltImage
 from podplay.control.target import Target
@@ -32,7 +33,8 @@ NODE_BUNDLE_ENV = "PODPLAY_NODE_BUNDLE"
 def render_options(
     program: str, target: Target, pause: BuiltImage, archives: dict[str, str]
 ) -> RenderOptions:
-    """Controller-side paths the roles need: collection, node bundle, token, image archives.
+    """Controller-side paths the roles need: collection, node bundle, token, certificates,
+    image archives.
 
     `$PODPLAY_NODE_BUNDLE` names a bundle to ship instead of the one built from this code
     (tests pin one per session while the code around them changes)."""
@@ -41,10 +43,18 @@ def render_options(
         program=program,
         node_bundle=os.environ.get(NODE_BUNDLE_ENV) or str(ensure_bundle()),
         agent_token_file=target.token_file,
+        pki_dir=target.pki_dir,
         pause_image=ImageFile(**pause.as_var()),
         image_archives=archives,
     )
 
+
+
+def ensure_certificates(target: Target, desired: Plan) -> None:
+    """The cluster CA and certificates the `control_plane` role installs (made once, node
+    certificates re-issued when a node's address changed)."""
+    nodes = [(n.name, n.address) for n in desired.nodes]
+    pki.ensure_pki(Path(target.pki_dir), desired.cluster.name, nodes)
 
 class Workspace:
     """Renders plans into one build directory and runs playbooks from it."""

@@ -10,7 +10,14 @@ import ipaddress
 import re
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, StrictStr, field_validator, model_validator
+from pydantic import (
+    BeforeValidator,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+    model_validator,
+)
 
 from podplay.dsl.base import Spec, bad
 from podplay.dsl.diagnostics import show
@@ -31,6 +38,9 @@ from podplay.node.contract import defaults
 # program is refused by compile and preview, not halfway through `up`.
 LOCAL_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,30}[a-z0-9])?$")
 LOCAL_MAX_NODES = 100
+# The store (etcd) needs a majority of its members: an odd count, never more than the nodes.
+CONTROL_PLANE_SIZES = (1, 3, 5)
+NODE_GRACE_MAX = 3600.0  # seconds; beyond an hour a dead node's pods are as good as lost
 
 # A login name as useradd allows it; the value reaches the inventory, so nothing else passes.
 _USER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]{0,31}")
@@ -47,6 +57,7 @@ class Node(Spec):
     port: Port = 22
     ssh_key: StrictStr | None = None
     labels: Labels = {}
+    control_plane: StrictBool = False
 
     @field_validator("address")
     @classmethod
@@ -78,6 +89,20 @@ def _nodes(value: Any) -> Any:
     raise bad(f"{show(value)} must be a number of local nodes or a list of pp.Node")
 
 
+def _grace(value: Any) -> Any:
+    """Seconds, more than 0 and at most NODE_GRACE_MAX (an int or a float, not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise bad(f"{show(value)} must be a number of seconds")
+    if not 0 < value <= NODE_GRACE_MAX:
+        raise bad(f"{show(value)} must be more than 0 and at most {NODE_GRACE_MAX:g} seconds")
+    return float(value)
+
+
+def default_control_plane(node_count: int) -> int:
+    """How many store members a cluster of `node_count` nodes gets unless told."""
+    return 3 if node_count >= 3 else 1
+
+
 def _cidr(field: str, value: str, longest: int, why: str) -> ipaddress.IPv4Network:
     """Parse one of the cluster's CIDR fields: a /8 up to a /`longest` network."""
     try:
@@ -100,6 +125,8 @@ class Cluster(Spec):
     pod_cidr: StrictStr = defaults.POD_CIDR
     service_cidr: StrictStr = defaults.SERVICE_CIDR
     lb_pool: StrictStr | None = None
+    control_plane: StrictInt | None = None
+    node_grace: Annotated[float, BeforeValidator(_grace)] = 3.0
 
     @model_validator(mode="after")
     def _consistent(self) -> Cluster:
@@ -146,7 +173,30 @@ class Cluster(Spec):
                 )
         elif isinstance(self.nodes, list):
             self._check_hosts(self.nodes, capacity, pod, svc)
+        self._check_control_plane()
         return self
+
+    def _check_control_plane(self) -> None:
+        """1, 3 or 5 store members, never more than the nodes (an inventory's hosts are
+        counted when the plan reads it); hosts marked `control_plane=True` must agree."""
+        wanted = self.control_plane
+        sizes = "1, 3 or 5 (the store needs a majority of its members)"
+        if wanted is not None and wanted not in CONTROL_PLANE_SIZES:
+            raise bad(f"control_plane {wanted} must be {sizes}")
+        marked = (
+            [n.name for n in self.nodes if n.control_plane] if isinstance(self.nodes, list) else []
+        )
+        hosts = f"{len(marked)} host{'s' if len(marked) != 1 else ''}"
+        if marked and len(marked) not in CONTROL_PLANE_SIZES:
+            raise bad(f"nodes mark {hosts} control_plane=True; mark {sizes}")
+        if marked and wanted is not None and wanted != len(marked):
+            raise bad(f"control_plane {wanted} but nodes mark {hosts} control_plane=True")
+        count = self.node_count
+        if wanted is not None and count is not None and wanted > count:
+            raise bad(
+                f"control_plane {wanted} is more than the cluster's {count} "
+                f"node{'s' if count != 1 else ''}"
+            )
 
     def _check_hosts(self, nodes: list[Node], capacity: int, pod: Any, svc: Any) -> None:
         if not nodes:

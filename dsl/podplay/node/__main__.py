@@ -12,6 +12,7 @@ COMMANDS = {
     "agent": ("podplay.node.agent.cli", "run the node agent (pods, probes, status API)"),
     "proxy": ("podplay.node.proxy_command", "run the service proxy and cluster DNS"),
     "files": ("podplay.node.files.cli", "write a role's files from its desired state (stdin)"),
+    "store": ("podplay.node.store.cli", "the cluster's store (etcd): health, get, put, del"),
     "version": (None, "print the bundle version"),
 }
 

@@ -3,7 +3,8 @@
 Two inventories feed the planner the same way: a user's inventory of real hosts
 (`Cluster(inventory="hosts.yml")`) and the one `podplay cluster create` writes for a local
 cluster (which adds `podplay_node_address`, `podplay_node_pod_cidr` and `podplay_lb_pool`).
-Every `ansible_*` variable a host ends up with is kept as its connection details.
+Every `ansible_*` variable a host ends up with is kept as its connection details; hosts in
+a group `control_plane` are the store's members.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from typing import Any
 
 from podplay.errors import UserInputError
 from podplay.plan.model import ClusterFacts, NodeFacts
+
+CONTROL_PLANE_GROUP = "control_plane"  # the store's members (children of group `nodes`)
 
 
 def _hosts(
@@ -25,6 +28,18 @@ def _hosts(
         out.setdefault(str(name), {}).update({**scope, **(host_vars or {})})
     for child in (group.get("children") or {}).values():
         _hosts(child or {}, scope, out)
+
+
+def _group_hosts(group: Any, wanted: str, inside: bool = False) -> set[str]:
+    """Hosts of group `wanted` (and of its children), wherever it sits in the tree."""
+    if not isinstance(group, dict):
+        return set()
+    found: set[str] = set()
+    if inside:
+        found |= {str(name) for name in (group.get("hosts") or {})}
+    for name, child in (group.get("children") or {}).items():
+        found |= _group_hosts(child or {}, wanted, inside or name == wanted)
+    return found
 
 
 def _address(name: str, values: dict[str, Any], source: str) -> str | None:
@@ -61,6 +76,7 @@ def facts_from_inventory(data: Any, source: str = "inventory") -> ClusterFacts:
     _hosts(root, {}, hosts)
     if not hosts:
         raise UserInputError(f"inventory {source} lists no hosts")
+    members = _group_hosts(root, CONTROL_PLANE_GROUP)
     nodes = []
     for name, values in hosts.items():
         labels = values.get("podplay_node_labels") or {}
@@ -75,6 +91,7 @@ def facts_from_inventory(data: Any, source: str = "inventory") -> ClusterFacts:
                     for k, v in sorted(values.items())
                     if k.startswith("ansible_") and isinstance(v, str | int | bool)
                 },
+                control_plane=name in members,
             )
         )
     return ClusterFacts(nodes=nodes, lb_pool=_pool((root.get("vars") or {}).get("podplay_lb_pool")))

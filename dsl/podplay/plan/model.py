@@ -43,6 +43,7 @@ class NodeFacts(_Data):
     labels: dict[str, str] = {}
     ready: bool = True
     connection: dict[str, str | int | bool] = {}
+    control_plane: bool = False  # an inventory put the host in its `control_plane` group
 
 
 class ClusterFacts(_Data):
@@ -63,6 +64,7 @@ class ClusterPlan(_Data):
     cluster_domain: str = defaults.CLUSTER_DOMAIN
     node_port_range: tuple[int, int] = defaults.NODE_PORT_RANGE
     lb_pool: str | None = None
+    node_grace: float = 3.0  # seconds a node may be NotReady before its pods are moved
 
 
 class NodePlan(_Data):
@@ -71,7 +73,10 @@ class NodePlan(_Data):
     `last_pod_ip` is the node's IP allocation cursor: the last pod IP handed out there, by
     this plan or one before it (None: none yet). The next plan goes on after it, so an IP
     that a scale-down or a rollout just released is not given to a new pod while the old
-    one may still be stopping."""
+    one may still be stopping.
+
+    `control_plane`: the node is a member of the cluster's store (etcd) and runs its
+    controller."""
 
     name: str
     address: str | None
@@ -81,6 +86,7 @@ class NodePlan(_Data):
     ready: bool = True
     connection: dict[str, str | int | bool] = {}
     last_pod_ip: str | None = None
+    control_plane: bool = False
 
 
 class ImagePlan(_Data):
@@ -182,6 +188,10 @@ class Plan(_Data):
     rollout: list[RolloutStep] = []
     outputs: dict[str, Any] = {}
     pending: list[str] = []
+
+    def control_plane(self) -> list[NodePlan]:
+        """The store's members (the nodes running etcd and the controller), in node order."""
+        return [n for n in self.nodes if n.control_plane]
 
     def to_json(self) -> str:
         """The plan as stable, indented JSON (what `plan.json` holds)."""

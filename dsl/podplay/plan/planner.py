@@ -16,6 +16,7 @@ from typing import Any
 from podplay.dsl import Cluster, Deployment, ImageRef, ProgramError, Stack, Unresolved
 from podplay.dsl.diagnostics import Location
 from podplay.plan.addresses import Addresses, allocate, dns_ip
+from podplay.plan.control_plane import control_plane_members, mark_members
 from podplay.plan.model import (
     API_VERSION,
     ClusterFacts,
@@ -52,6 +53,7 @@ def plan(
     lb_pool = cluster.lb_pool or (facts.lb_pool if facts else None)
     cluster_plan = _cluster_plan(cluster, lb_pool)
     nodes = plan_nodes(cluster, facts, previous)
+    nodes = mark_members(nodes, control_plane_members(cluster, nodes, facts))
 
     services = [stack.services[k] for k in sorted(stack.services)]
     addresses = allocate(cluster, services, previous, lb_pool)
@@ -97,6 +99,7 @@ def _cluster_plan(cluster: Cluster, lb_pool: str | None) -> ClusterPlan:
         service_cidr=str(IPv4Network(cluster.service_cidr)),
         dns_ip=dns_ip(cluster.service_cidr),
         lb_pool=lb_pool,
+        node_grace=cluster.node_grace,
     )
 
 

@@ -1,5 +1,9 @@
 """`inventory.yml`: the nodes as group `nodes`, with how Ansible reaches each of them.
 
+The store's members (`Plan.control_plane()`) also form group `control_plane`, a child of
+`nodes`: the roles that run only there target it, and the `control_plane` role reads the
+members from it.
+
 Connection details come from the plan's nodes (a program's `pp.Node`s, a user inventory,
 or the inventory `podplay cluster create` wrote). A local cluster compiled before it exists
 has none yet: its hosts are listed bare, which still parses and syntax-checks.
@@ -10,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from podplay.plan import Plan
+from podplay.plan.facts import CONTROL_PLANE_GROUP
 from podplay.render.yamltext import dump
 
 NODE_GROUP = "nodes"  # the same group the substrate's inventory uses
@@ -26,7 +31,11 @@ def inventory(plan: Plan, program: str | None) -> str:
             "Hosts without connection details: the local cluster does not exist yet; run "
             f"`podplay cluster create {plan.cluster.name}` and compile again."
         )
-    data = {"all": {"children": {NODE_GROUP: {"hosts": hosts}}}}
+    members: dict[str, Any] = {n.name: {} for n in plan.control_plane()}
+    group: dict[str, Any] = {"hosts": hosts}
+    if members:
+        group["children"] = {CONTROL_PLANE_GROUP: {"hosts": members}}
+    data = {"all": {"children": {NODE_GROUP: group}}}
     return dump(data, "\n".join(header), literal=True)
 
 

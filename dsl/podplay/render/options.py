@@ -1,7 +1,8 @@
 """What the renderer needs besides the plan: paths on the machine that runs Ansible.
 
-These are controller-local (where the collection, the node bundle, the token and image
-archives are), so they stay out of the plan, which describes the cluster only.
+These are controller-local (where the collection, the node bundle, the token, the cluster's
+certificates and image archives are), so they stay out of the plan, which describes the
+cluster only.
 """
 
 from __future__ import annotations
@@ -28,5 +29,6 @@ class RenderOptions(BaseModel):
     program: str | None = None
     node_bundle: str | None = None
     agent_token_file: str | None = None
+    pki_dir: str | None = None  # the cluster's CA and certificates (podplay.artifacts.pki)
     pause_image: ImageFile | None = None
     image_archives: dict[str, str] = {}

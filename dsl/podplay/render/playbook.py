@@ -35,7 +35,8 @@ def site(plan: Plan, program: str | None) -> str:
         f'Converges cluster "{plan.cluster.name}" (written by podplay compile'
         f"{f' from {program}' if program else ''}).\n"
         "Run: ansible-playbook -i inventory.yml site.yml\n"
-        f"The plays are the collection's: {COLLECTION}.site imports nodes, agent and services."
+        f"The plays are the collection's: {COLLECTION}.site imports nodes, control_plane,\n"
+        "agent and services."
     )
     return _importing(f"Converge the nodes of cluster {plan.cluster.name}", "site", header)
 

@@ -55,11 +55,13 @@ def group_vars(plan: Plan, options: RenderOptions) -> str:
         "podplay_dns_ip": c.dns_ip,
         "podplay_cluster_domain": c.cluster_domain,
         "podplay_node_port_range": list(c.node_port_range),
+        "podplay_node_grace": c.node_grace,
         "podplay_nodes": [node_entry(n) for n in plan.nodes],
     }
     controller = {
         "podplay_node_bundle": options.node_bundle,
         "podplay_agent_token_file": options.agent_token_file,
+        "podplay_pki_dir": options.pki_dir,
         "podplay_pause_image": options.pause_image.model_dump() if options.pause_image else None,
     }
     data.update({k: v for k, v in controller.items() if v is not None})

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from podplay.dsl.cluster import default_control_plane
+from podplay.plan.facts import CONTROL_PLANE_GROUP
 from podplay.substrate.addressing import ClusterPlan
 
 NODE_GROUP = "nodes"
@@ -44,8 +46,11 @@ def inventory_data(
     token_file: Path | None = None,
     node_bundle: Path | None = None,
     control_path_dir: Path | None = None,
+    pki_dir: Path | None = None,
+    control_plane: int | None = None,
 ) -> dict[str, Any]:
-    """The inventory as a dict (what `inventory.yml` holds)."""
+    """The inventory as a dict (what `inventory.yml` holds). The first `control_plane`
+    nodes (default: 3 of 3 or more, else 1) form group `control_plane`, the store's members."""
     cluster_vars: dict[str, Any] = {
         "ansible_user": "root",
         "ansible_ssh_private_key_file": str(ssh_key),
@@ -69,6 +74,8 @@ def inventory_data(
         cluster_vars["podplay_agent_token_file"] = str(token_file)
     if node_bundle is not None:
         cluster_vars["podplay_node_bundle"] = str(node_bundle)
+    if pki_dir is not None:
+        cluster_vars["podplay_pki_dir"] = str(pki_dir)
     hosts = {
         n.name: {
             "ansible_host": n.address,
@@ -79,7 +86,12 @@ def inventory_data(
         }
         for n in plan.nodes
     }
-    return {"all": {"vars": cluster_vars, "children": {NODE_GROUP: {"hosts": hosts}}}}
+    members = plan.nodes[: control_plane or default_control_plane(len(plan.nodes))]
+    group = {
+        "hosts": hosts,
+        "children": {CONTROL_PLANE_GROUP: {"hosts": {n.name: {} for n in members}}},
+    }
+    return {"all": {"vars": cluster_vars, "children": {NODE_GROUP: group}}}
 
 
 def render_inventory(plan: ClusterPlan, **kwargs: Any) -> str:

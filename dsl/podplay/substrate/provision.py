@@ -21,7 +21,7 @@ from typing import Any
 from docker.errors import APIError
 
 from podplay import paths
-from podplay.artifacts import bundle, node_image
+from podplay.artifacts import bundle, node_image, pki
 from podplay.errors import EnvironmentProblem, UserInputError
 from podplay.execute import PlaybookResult, run_playbook
 from podplay.files import write_atomic
@@ -74,10 +74,12 @@ def create_cluster(
     verbose: bool = False,
     pod_cidr: str = addressing.POD_CIDR,
     service_cidr: str = addressing.SERVICE_CIDR,
+    control_plane: int | None = None,
 ) -> Cluster:
     """Create cluster `name` with `nodes` nodes, configured by nodes.yml unless told not to.
 
-    Node `i` gets the i-th /24 of `pod_cidr`; `service_cidr` is written to the inventory."""
+    Node `i` gets the i-th /24 of `pod_cidr`; `service_cidr` is written to the inventory; the
+    first `control_plane` nodes (default: the DSL's) are the store's members there."""
     validate_name(name)
     validate_node_count(nodes)
     validate_cidrs(pod_cidr, service_cidr, nodes)
@@ -104,6 +106,7 @@ def create_cluster(
                 configure=configure,
                 log=log,
                 verbose=verbose,
+                control_plane=control_plane,
             )
         except BaseException:
             if not retain_on_failure:
@@ -122,6 +125,7 @@ def _create(
     configure: bool,
     log: Log,
     verbose: bool,
+    control_plane: int | None = None,
 ) -> Cluster:
     """Network, node containers (one provisioning play), inventory, then nodes.yml."""
     privileged = docker_provider.detect_privileged(cli, image)
@@ -133,6 +137,9 @@ def _create(
     directory = keys.ensure_cluster_dir(paths.cluster_dir(name))
     key = keys.ensure_ssh_key(directory, comment=f"podplay-{name}")
     token = keys.ensure_token(directory)
+    certificates = pki.ensure_pki(
+        pki.pki_dir(name), name, [(n.name, n.address) for n in plan.nodes]
+    )
     node_bundle = bundle.ensure_bundle()
     log("starting node containers")
     run_playbook(
@@ -149,6 +156,8 @@ def _create(
         token_file=token,
         node_bundle=node_bundle,
         control_path_dir=directory / "cp",
+        pki_dir=certificates.directory,
+        control_plane=control_plane,
     )
     write_atomic(inventory_path(name), text)
     if configure:

@@ -83,7 +83,7 @@ def test_site_applies_the_roles_in_the_collection_readme_s_order() -> None:
     table = readme.split("## Roles", 1)[1].split("\n## ", 1)[0]
     documented = re.findall(r"^\| `(\w+)` \|", table, re.MULTILINE)
     assert roles_run_by("podplay.cluster.site") == [f"podplay.cluster.{r}" for r in documented]
-    assert documented == ["node", "runtime", "network", "agent", "proxy"]
+    assert documented == ["node", "runtime", "network", "control_plane", "agent", "proxy"]
 
 
 def test_a_rollout_step_runs_the_roles_own_pods_and_cluster_state_tasks() -> None:

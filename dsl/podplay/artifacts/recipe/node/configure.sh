@@ -9,7 +9,7 @@ systemctl mask getty@tty1.service console-getty.service serial-getty@.service \
   systemd-modules-load.service sys-kernel-config.mount sys-kernel-debug.mount \
   sys-kernel-tracing.mount systemd-remount-fs.service systemd-firstboot.service \
   systemd-binfmt.service proc-sys-fs-binfmt_misc.automount >/dev/null 2>&1
-systemctl disable dnsmasq.service keepalived.service >/dev/null 2>&1 || true
+systemctl disable dnsmasq.service keepalived.service etcd.service >/dev/null 2>&1 || true
 systemctl enable ssh.service docker.service containerd.service podplay-ssh-keygen.service \
   podplay-proc-sys-rw.service \
   >/dev/null 2>&1
