@@ -49,12 +49,12 @@ def render_options(
     )
 
 
-
 def ensure_certificates(target: Target, desired: Plan) -> None:
     """The cluster CA and certificates the `control_plane` role installs (made once, node
     certificates re-issued when a node's address changed)."""
     nodes = [(n.name, n.address) for n in desired.nodes]
     pki.ensure_pki(Path(target.pki_dir), desired.cluster.name, nodes)
+
 
 class Workspace:
     """Renders plans into one build directory and runs playbooks from it."""

@@ -5,11 +5,15 @@ cluster, but the prefix keeps a shared or reused store unambiguous):
 
     /podplay/<cluster>/nodes/<node>               a node's lease: its agent is alive
     /podplay/<cluster>/leader                     the controller holding leadership
-    /podplay/<cluster>/bindings/<ns>/<pod>        a pod bound to a node by the controller
+    /podplay/<cluster>/bindings/<ns>/<pod>        where a pod runs (the plan's or a move)
+    /podplay/<cluster>/nodespecs/<node>           a node as placement sees it (from the plan)
+    /podplay/<cluster>/cursors/<node>             the controller's pod-IP cursor on a node
+    /podplay/<cluster>/table                      the binding table is complete (generation)
+    /podplay/<cluster>/status/<node>              Ready/NotReady since when (the leader's)
     /podplay/<cluster>/events/<ms>-<id>           an event (time-ordered: 13-digit epoch ms)
 
-Values are JSON documents; their shapes belong to the code that writes them (node leases,
-controller) and are described in the node README. Names are DNS labels (no `/`), so every
+Values are JSON documents, one record type per kind, defined once in
+`podplay.node.contract.store`. Names are DNS labels (no `/`), so every
 key parses back to its parts.
 """
 
@@ -22,7 +26,12 @@ ROOT = "/podplay"
 NODES = "nodes"
 LEADER = "leader"
 BINDINGS = "bindings"
+NODESPECS = "nodespecs"
+CURSORS = "cursors"
+TABLE = "table"
+STATUS = "status"
 EVENTS = "events"
+PER_NODE = (NODES, NODESPECS, CURSORS, STATUS)  # kinds keyed by node name
 
 
 @dataclass(frozen=True)
@@ -30,7 +39,7 @@ class StoreKey:
     """A key taken apart: its kind and the names in it (unused ones empty)."""
 
     cluster: str
-    kind: str  # nodes | leader | bindings | events
+    kind: str  # nodes | leader | bindings | nodespecs | cursors | table | status | events
     node: str = ""
     namespace: str = ""
     pod: str = ""
@@ -72,6 +81,33 @@ def binding_key(cluster: str, namespace: str, pod: str) -> str:
     return bindings_prefix(cluster, namespace) + _part("pod", pod)
 
 
+def nodespec_key(cluster: str, node: str) -> str:
+    """The node as the plan describes it to placement (NodeSpec)."""
+    return cluster_prefix(cluster) + NODESPECS + "/" + _part("node", node)
+
+
+def cursor_key(cluster: str, node: str) -> str:
+    """The controller's pod-IP cursor on a node (Cursor)."""
+    return cluster_prefix(cluster) + CURSORS + "/" + _part("node", node)
+
+
+def status_key(cluster: str, node: str) -> str:
+    """The leader's view of a node's readiness (NodeStatus)."""
+    return cluster_prefix(cluster) + STATUS + "/" + _part("node", node)
+
+
+def kind_prefix(cluster: str, kind: str) -> str:
+    """Every key of one per-node kind (`nodes`, `nodespecs`, `cursors`, `status`)."""
+    if kind not in PER_NODE:
+        raise ValueError("%r is not a per-node kind of key" % kind)
+    return cluster_prefix(cluster) + kind + "/"
+
+
+def table_key(cluster: str) -> str:
+    """Present once the binding table is complete (Table)."""
+    return cluster_prefix(cluster) + TABLE
+
+
 def events_prefix(cluster: str) -> str:
     return cluster_prefix(cluster) + EVENTS + "/"
 
@@ -89,9 +125,9 @@ def parse_key(key: str) -> StoreKey:
     if len(parts) < 4 or parts[0] != "" or "/" + parts[1] != ROOT or not parts[2]:
         raise ValueError("%r is not a podplay store key" % key)
     cluster, kind, rest = parts[2], parts[3], parts[4:]
-    if kind == LEADER and not rest:
+    if kind in (LEADER, TABLE) and not rest:
         return StoreKey(cluster, kind)
-    if kind == NODES and len(rest) == 1 and rest[0]:
+    if kind in PER_NODE and len(rest) == 1 and rest[0]:
         return StoreKey(cluster, kind, node=rest[0])
     if kind == BINDINGS and len(rest) == 2 and all(rest):
         return StoreKey(cluster, kind, namespace=rest[0], pod=rest[1])
