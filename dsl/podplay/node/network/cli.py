@@ -1,21 +1,27 @@
-"""`podplay-node.pyz network apply [--config PATH] [--desired -] [--check] [--json]`.
+"""`podplay-node.pyz network apply [--config PATH] [--desired -] [--check] [--json]`
+and `podplay-node.pyz network watch [--config PATH] [-v]`.
 
-With `--desired -` the desired network.json comes on stdin and is written to `--config`
-(with the boot unit `podplay-network.service`, enabled) before the network is converged:
-that is how the network role applies a node's whole network state in one call. Without it,
-the file at `--config` is applied (what the boot unit runs).
+apply: with `--desired -` the desired network.json comes on stdin and is written to
+`--config` (with the unit `podplay-network.service`, enabled and running) before the network
+is converged: that is how the network role applies a node's whole network state in one
+call. Without it, the file at `--config` is applied. Exit 0 when the network is (or, with
+--check, already was) as configured; 1 on failure with one line on stderr. `--json` prints
+`{"changed": bool, "changes": [...]}`.
 
-Exit 0 when the network is (or, with --check, already was) as configured; 1 on failure with
-one line on stderr. `--json` prints `{"changed": bool, "changes": [...]}`.
+watch: what the unit runs: apply, tell systemd it is ready, then keep the network true
+until SIGTERM (watch.py). Exit 2 when network.json is unusable at start.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import signal
 import subprocess
 import sys
+import threading
 
 from podplay.node.network.apply import NetworkError, apply
 from podplay.node.network.config import DEFAULT_CONFIG, ConfigError, load_config, parse_config
@@ -40,7 +46,12 @@ def main(argv=None) -> int:
     cmd.add_argument("--desired", metavar="-", help="'-': read the desired network.json on stdin")
     cmd.add_argument("--check", action="store_true", help="report, change nothing")
     cmd.add_argument("--json", action="store_true", help="machine-readable result on stdout")
+    watch = sub.add_parser("watch", help="apply, then keep the network true (the repairer)")
+    watch.add_argument("--config", default=DEFAULT_CONFIG)
+    watch.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "watch":
+        return _watch(args.config, args.verbose)
     try:
         changes = []
         if args.desired == "-":
@@ -63,4 +74,24 @@ def main(argv=None) -> int:
     else:
         for change in changes:
             print(change)
+    return 0
+
+
+def _watch(config: str, verbose: bool) -> int:
+    from podplay.node.network.watch import Watch
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        load_config(config)
+    except ConfigError as err:
+        print("network watch: %s" % err, file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    Watch(config).run(stop)
     return 0
