@@ -70,12 +70,24 @@ def test_a_flush_is_seen_by_the_canary_and_repaired_within_a_second(loop):
 def test_a_link_event_brings_a_links_pass_shortly_after(loop):
     w, node, _, _ = loop
     node.route_list = node.route_list[:1]
-    w.wake(0.3, "route removed")
-    w.step(0.35)
+    w.wake(1.3, "route removed")
+    w.step(1.35)
     assert w.passes["links"] == 0
-    w.step(0.3 + watch.EVENT_DELAY)
+    w.step(1.3 + watch.EVENT_DELAY)
     assert w.passes["links"] == 1 and len(node.route_list) == 3
     assert w.passes["rules"] == 0  # a links pass reads no iptables
+
+
+def test_a_burst_of_events_brings_at_most_one_links_pass_per_spacing(loop):
+    w, _, _, _ = loop
+    t = 5.0
+    w.step(t)  # a rules pass (timers) at 5.0
+    passes = w.passes["links"]
+    while t < 6.0:
+        t = round(t + 0.05, 2)
+        w.wake(t, "link added")
+        w.step(t)
+    assert w.passes["links"] - passes == 2  # at 5.5 and 6.0, not twenty
 
 
 def test_timers_alone_repair_what_no_event_announced(loop):

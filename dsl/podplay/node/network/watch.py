@@ -3,6 +3,7 @@
     start: one whole `apply` (bridge, routes, rules, keepalived's interface), then READY=1
            to systemd (units ordered after podplay-network.service start only then)
     rtnetlink event (a link, IPv4 address or route changed) -> links pass EVENT_DELAY later
+        (at most one per EVENT_SPACING: starting pods make bursts of events)
     every CANARY_PERIOD: PODPLAY-NET-CANARY in filter and nat (two `iptables -S` of one
         tiny chain); gone -> rules pass at once (a flush is repaired within about a second)
     every LINK_PERIOD: links pass (routes, uplink, keepalived.conf; no iptables read)
@@ -37,6 +38,7 @@ LINK_PERIOD = 2.0
 RULES_PERIOD = 10.0
 BRIDGE_PERIOD = 30.0
 EVENT_DELAY = 0.1
+EVENT_SPACING = 0.5
 RETRY_DELAY = 1.0
 
 
@@ -74,6 +76,7 @@ class Watch:
         self.stamp: Optional[tuple] = None
         self.due: Dict[str, float] = {"bridge": 0.0, "rules": 0.0, "links": 0.0, "canary": 0.0}
         self.last_error: Optional[str] = None
+        self.last_links_pass = float("-inf")
         self.passes = {"links": 0, "rules": 0, "bridge": 0, "repaired": 0, "failed": 0}
 
     def reload(self, now: float) -> None:
@@ -99,7 +102,8 @@ class Watch:
     def wake(self, now: float, why: str) -> None:
         """A link, address or route changed: look at them shortly (changes come in bursts)."""
         log.debug("woken: %s", why)
-        self.due["links"] = min(self.due["links"], now + EVENT_DELAY)
+        soon = max(now + EVENT_DELAY, self.last_links_pass + EVENT_SPACING)
+        self.due["links"] = min(self.due["links"], soon)
 
     def step(self, now: float) -> None:
         self.reload(now)
@@ -137,6 +141,7 @@ class Watch:
         periods = {"bridge": BRIDGE_PERIOD, "rules": RULES_PERIOD, "links": LINK_PERIOD}
         for covered in order[order.index(kind) :]:
             self.due[covered] = now + periods[covered]
+        self.last_links_pass = now
         if errors:
             self.passes["failed"] += 1
             why = "; ".join(errors)
