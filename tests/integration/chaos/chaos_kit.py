@@ -229,6 +229,20 @@ def proxy_ready_endpoints(container: str) -> set[str]:
     return set(status.get("ready_endpoints", [])) if status.get("synced") else set()
 
 
+def pod_dns(container: str, name: str, dns_ip: str) -> dict:
+    """Ask cluster DNS for `name` (A) from the network namespace of a pod on the node; the
+    answer as `podplay verify` reads it: `{"rcode": n, "answers": [[type, text], ...]}`.
+    (busybox nslookup never asks for a bare name after the search list, so it cannot.)"""
+    from podplay.verify.checks import A, dns_command
+
+    sandbox = "docker ps -q --filter label=io.podplay.container=POD | head -1"
+    cmd = (
+        f"pid=$(docker inspect -f '{{{{.State.Pid}}}}' \"$({sandbox})\") && "
+        f'nsenter -t "$pid" -n {dns_command(name, A, dns_ip)}'
+    )
+    return json.loads(node_sh(container, cmd))
+
+
 def load_average() -> str:
     with open("/proc/loadavg") as handle:
         return " ".join(handle.read().split()[:3])
