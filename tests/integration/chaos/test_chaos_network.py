@@ -161,8 +161,11 @@ def test_flushed_iptables_heal_within_3s_and_outside_dns_works(app: App, cluster
     assert answer["rcode"] == 0 and [1, outside.address] in answer["answers"], answer
 
 
-def verify(app: App) -> subprocess.CompletedProcess[str]:
-    return podplay("verify", str(app.program), timeout=900)
+def verify(app: App, why: str) -> subprocess.CompletedProcess[str]:
+    done = podplay("verify", str(app.program), timeout=900)
+    failed = [line for line in done.stdout.splitlines() if line.startswith("FAILED")]
+    print(f"\nverify {why}: rc={done.returncode}" + "".join(f"\n  {f}" for f in failed))
+    return done
 
 
 def test_verify_fails_while_the_network_is_broken_and_passes_once_repaired(
@@ -172,19 +175,16 @@ def test_verify_fails_while_the_network_is_broken_and_passes_once_repaired(
     stop = "systemctl stop podplay-network"
     try:
         node_sh(victim.container, f"{stop} && ip route del {peer.pod_cidr}")
-        done = verify(app)
-        print(f"\nverify with {victim.name}'s route to {peer.name} deleted: rc={done.returncode}")
+        done = verify(app, f"with {victim.name}'s route to {peer.name} deleted")
         assert done.returncode == 1, done.stdout[-3000:]
         assert f"{victim.name} -> {peer.name} (pod default/echo-" in done.stdout, done.stdout
         node_sh(victim.container, "systemctl start podplay-network")
         node_sh(victim.container, f"{stop} && iptables -t nat -F")
-        done = verify(app)
-        print(f"verify with {victim.name}'s nat table flushed: rc={done.returncode}")
+        done = verify(app, f"with {victim.name}'s nat table flushed")
         assert done.returncode == 1, done.stdout[-3000:]
         assert re.search(rf"FAILED \S*test_outside_dns\[{victim.name}\]", done.stdout), done.stdout
     finally:
         node_sh(victim.container, "systemctl start podplay-network")
-    done = verify(app)
-    print(f"verify once repaired: rc={done.returncode}")
+    done = verify(app, "once repaired")
     assert done.returncode == 0, done.stdout[-3000:]
     assert " passed" in done.stdout and "failed" not in done.stdout
