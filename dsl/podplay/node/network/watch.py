@@ -8,7 +8,7 @@
         tiny chain); gone -> rules pass at once (a flush is repaired within about a second)
     every LINK_PERIOD: links pass (routes, uplink, keepalived.conf; no iptables read)
     every RULES_PERIOD: rules pass (iptables-save compared whole: PODPLAY-NET-*, their
-        jumps, the engine's embedded-DNS rules), also after any failed pass
+        jumps, the engine's embedded-DNS rules), and RETRY_DELAY after any failed pass
     every BRIDGE_PERIOD, and when network.json changes: the pod bridge too (Docker API)
 
 A failing pass is logged (once per distinct message) and retried after RETRY_DELAY; the
@@ -146,7 +146,9 @@ class Watch:
             self.passes["failed"] += 1
             why = "; ".join(errors)
             self._error("%s pass failed (retry in %.0fs): %s" % (kind, RETRY_DELAY, why), why)
-            self.due[kind] = self.due["rules"] = min(self.due["rules"], now + RETRY_DELAY)
+            # a rules pass covers the links; the bridge keeps its own period (an engine that
+            # restarts restarts this unit too, Requires=docker.service)
+            self.due["rules"] = min(self.due["rules"], now + RETRY_DELAY)
         elif waiting:
             self._error(waiting)
         else:
@@ -175,9 +177,9 @@ class Watch:
 
     def run(self, stop: threading.Event) -> None:
         """Until `stop`: the first pass, READY=1, then events and timers."""
+        events = open_events()  # before the first pass: nothing that changes meanwhile is missed
         self.step(self.clock())
         notify_systemd("READY=1\nSTATUS=pod network applied; repairing on change")
-        events = open_events()
         if events is None:
             log.warning("no rtnetlink socket: repairing on the timers only")
         try:
