@@ -175,3 +175,37 @@ def test_run_applies_says_ready_and_stops_when_told(loop, monkeypatch):
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert said and said[0].startswith("READY=1") and node.canary_ok()
+
+
+class BridgeEngine:
+    major = 20
+
+    def __init__(self, state):
+        self.state, self.calls = state, []
+
+    def bridge(self, name):
+        return self.state
+
+    def create_bridge(self, cfg):
+        self.calls.append("create")
+
+    def remove_bridge(self, name):
+        self.calls.append("remove")
+
+
+def test_the_bridge_is_created_when_missing_and_never_replaced_under_pods():
+    from podplay.node.network.apply import NetworkError, ensure_bridge
+
+    missing = BridgeEngine(BridgeState(False))
+    assert ensure_bridge(CFG, missing) == ["docker network podplay created on 10.244.1.0/24"]
+    assert missing.calls == ["create"]
+    good = BridgeEngine(BridgeState(True, CFG.pod_cidr, CFG.gateway, bridge_options(CFG, 20)))
+    assert ensure_bridge(CFG, good) == [] and good.calls == []
+    wrong = BridgeState(True, "10.244.9.0/24", "10.244.9.1", bridge_options(CFG, 20))
+    empty = BridgeEngine(wrong)
+    assert ensure_bridge(CFG, empty, check=True) == [
+        "docker network podplay recreated on 10.244.1.0/24"
+    ]
+    assert empty.calls == []  # check mode
+    with pytest.raises(NetworkError, match="2 container"):
+        ensure_bridge(CFG, BridgeEngine(wrong._replace(containers=2)))
