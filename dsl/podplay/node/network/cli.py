@@ -65,9 +65,11 @@ def main(argv=None) -> int:
             cfg = load_config(args.config)
         changes += apply(cfg, check=args.check)
     except (ConfigError, HostError, NetworkError, OSError, subprocess.CalledProcessError) as err:
+        said = (getattr(err, "stderr", None) or "").strip()  # systemctl's own words
+        message = "%s: %s" % (err, said) if said else str(err)
         if args.json:
-            print(json.dumps({"changed": False, "failed": True, "msg": str(err)}))
-        print("network apply: %s" % err, file=sys.stderr)
+            print(json.dumps({"changed": False, "failed": True, "msg": message}))
+        print("network apply: %s" % message, file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps({"changed": bool(changes), "changes": changes}))
