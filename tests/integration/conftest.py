@@ -38,8 +38,10 @@ def busybox_image():  # type: ignore[no-untyped-def]
 # One cluster serves the whole session. The end-to-end tests (e2e/) run `podplay up`, which
 # replaces every pod and service on it, and their destroy test deletes the cluster: so the
 # directories run in this order (stable within each), e2e last, its destroy test last of all.
+# chaos/ breaks the network of nodes and undoes it; its app (`podplay up`) is destroyed with
+# --keep-cluster at its end, so e2e starts from a bare cluster.
 # tests/testinfra runs with the other directories, before e2e.
-_DIRECTORY_ORDER = ("substrate", "agent", "routing")
+_DIRECTORY_ORDER = ("substrate", "agent", "routing", "chaos")
 
 
 def _order(item: pytest.Item) -> tuple[int, bool]:

@@ -41,4 +41,5 @@ def test_forwarding_and_network_service(hosts, node):
     host = hosts[node]
     assert host.sysctl("net.ipv4.ip_forward") == 1
     assert host.service("podplay-network").is_enabled
+    assert host.service("podplay-network").is_running  # the repairer
     assert host.file("/etc/podplay/network.json").mode == 0o644

@@ -124,7 +124,12 @@ def connect_command(targets: list[Target], timeout: float = 3.0) -> str:
 
 def dns_command(name: str, qtype: int, server: str, timeout: float = 3.0, port: int = 53) -> str:
     """A node command asking cluster DNS; prints `{"rcode": n, "answers": [[type, text]]}`."""
-    script = (
+    return _python(dns_script(name, qtype, server, timeout, port))
+
+
+def dns_script(name: str, qtype: int, server: str, timeout: float = 3.0, port: int = 53) -> str:
+    """The Python of `dns_command` (to run elsewhere, e.g. in a pod's network namespace)."""
+    return (
         "import json, sys\n"
         f"sys.path.insert(0, {NODE_BUNDLE!r})\n"
         "from podplay.node.dns import server, wire\n"
@@ -133,7 +138,6 @@ def dns_command(name: str, qtype: int, server: str, timeout: float = 3.0, port: 
         "print(json.dumps({'rcode': reply.rcode, "
         "'answers': [[rr.rtype, wire.rdata_text(rr)] for rr in reply.answers]}))\n"
     )
-    return _python(script)
 
 
 def pod_containers_command(pod: PodPlan) -> str:

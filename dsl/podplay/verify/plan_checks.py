@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from podplay.node.contract import defaults
 from podplay.plan import PodPlan
-from podplay.verify import checks
+from podplay.verify import checks, network_checks
 from podplay.verify.checks import ServiceOnNode
+from podplay.verify.network_checks import FromNode
 
 AGENT_PORT = defaults.AGENT_API_PORT
 
@@ -90,3 +93,44 @@ def test_service_dns(podplay_cluster: Any, podplay_check_service: ServiceOnNode)
     answer = json.loads(out.stdout)
     texts = [text for rtype, text in answer["answers"] if rtype == qtype]
     assert expected in texts, f"{name} on {case.node}: expected {expected}, got {answer}"
+
+
+def test_pod_network(podplay_cluster: Any, podplay_check_from_node: FromNode) -> None:
+    """From a pod on this node, a pod on every other node answers (routes, forwarding, the
+    way back)."""
+    case = podplay_check_from_node
+    if not case.targets:
+        pytest.skip(f"{case.node} is the only node: no other node to reach")
+    host = podplay_cluster.host(case.node)
+    out = host.run(network_checks.in_pod_netns(case, network_checks.reach_script(case.targets)))
+    assert out.rc == 0, f"pod network check could not run on {case.node}: {out.stderr.strip()}"
+    answer = json.loads(out.stdout)
+    failed = network_checks.unreachable(case, answer["results"])
+    assert not failed, f"pod network broken (from {answer['from']}): {'; '.join(failed)}"
+
+
+def test_outside_dns(podplay_cluster: Any, podplay_check_from_node: FromNode) -> None:
+    """A name outside the cluster (one the node's own resolvers know) resolves through
+    cluster DNS from a pod on this node."""
+    case = podplay_check_from_node
+    host = podplay_cluster.host(case.node)
+    found = host.run(network_checks.outside_name_command(case))
+    assert found.rc == 0, f"resolver check could not run on {case.node}: {found.stderr.strip()}"
+    known = json.loads(found.stdout)
+    assert "error" not in known, (
+        f"{case.node}'s own resolvers do not answer, so no pod there resolves a name outside "
+        f"the cluster: {known.get('error')}"
+    )
+    if "none" in known:
+        pytest.skip(f"no name outside the cluster to ask for: {known['none']}")
+    name = known["name"]
+    script = checks.dns_script(name, checks.A, case.dns_ip)
+    out = host.run(network_checks.in_pod_netns(case, script))
+    why = out.stderr.strip().splitlines()[-1:] or [f"exit status {out.rc}"]
+    assert out.rc == 0, f"cluster DNS {case.dns_ip} did not answer {name} on {case.node}: {why[0]}"
+    answer = json.loads(out.stdout)
+    addresses = [text for rtype, text in answer["answers"] if rtype == checks.A]
+    assert answer["rcode"] == 0 and addresses, (
+        f"cluster DNS {case.dns_ip} on {case.node} answered {name} (outside the cluster, "
+        f"{known['address']} by {known['server']}) with rcode {answer['rcode']}: {answer}"
+    )

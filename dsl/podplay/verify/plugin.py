@@ -39,6 +39,7 @@ PARAMETRIZED = {
     "podplay_check_pod",
     "podplay_check_service",
     "podplay_check_route",
+    "podplay_check_from_node",
 }
 
 
@@ -171,6 +172,11 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize(
             "podplay_check_pod", pods, ids=[f"{p.namespace}/{p.name}@{p.node}" for p in pods]
         )
+    if "podplay_check_from_node" in names:
+        from podplay.verify import network_checks
+
+        cases = network_checks.from_nodes(plan) if plan else []
+        metafunc.parametrize("podplay_check_from_node", cases, ids=[c.id for c in cases])
     for name, routed in (("podplay_check_service", False), ("podplay_check_route", True)):
         if name in names:
             cases = checks.services_on_nodes(plan) if plan else []

@@ -35,18 +35,23 @@ CONVERGED_SAVE = """\
 :INPUT ACCEPT [0:0]
 :FORWARD DROP [0:0]
 :DOCKER-USER - [0:0]
+:PODPLAY-NET-CANARY - [0:0]
 :PODPLAY-NET-FORWARD - [0:0]
 -A FORWARD -j PODPLAY-NET-FORWARD
 -A FORWARD -j DOCKER-USER
 -A DOCKER-USER -j PODPLAY-NET-FORWARD
 -A DOCKER-USER -j RETURN
+-A PODPLAY-NET-CANARY -j RETURN
+-A PODPLAY-NET-FORWARD -d 10.96.0.0/16 -j RETURN
 -A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT
 -A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT
 COMMIT
 *nat
 :POSTROUTING ACCEPT [0:0]
+:PODPLAY-NET-CANARY - [0:0]
 :PODPLAY-NET-POSTROUTING - [0:0]
 -A POSTROUTING -j PODPLAY-NET-POSTROUTING
+-A PODPLAY-NET-CANARY -j RETURN
 -A POSTROUTING -s 172.17.0.0/16 ! -o docker0 -j MASQUERADE
 -A PODPLAY-NET-POSTROUTING -s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN
 -A PODPLAY-NET-POSTROUTING -s 10.244.0.0/16 -d 10.96.0.0/16 -j RETURN
@@ -81,13 +86,18 @@ def test_fresh_node_gets_both_chains_and_all_jumps_in_one_restore():
     text, changes = plan_iptables(CFG, save)
     assert text == (
         "*filter\n"
+        ":PODPLAY-NET-CANARY - [0:0]\n"
+        "-A PODPLAY-NET-CANARY -j RETURN\n"
         ":PODPLAY-NET-FORWARD - [0:0]\n"
+        "-A PODPLAY-NET-FORWARD -d 10.96.0.0/16 -j RETURN\n"
         "-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT\n"
         "-A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT\n"
         "-I FORWARD 1 -j PODPLAY-NET-FORWARD\n"
         "-I DOCKER-USER 1 -j PODPLAY-NET-FORWARD\n"
         "COMMIT\n"
         "*nat\n"
+        ":PODPLAY-NET-CANARY - [0:0]\n"
+        "-A PODPLAY-NET-CANARY -j RETURN\n"
         ":PODPLAY-NET-POSTROUTING - [0:0]\n"
         "-A PODPLAY-NET-POSTROUTING -s 10.244.0.0/16 -d 10.244.0.0/16 -j RETURN\n"
         "-A PODPLAY-NET-POSTROUTING -s 10.244.0.0/16 -d 10.96.0.0/16 -j RETURN\n"
@@ -95,7 +105,7 @@ def test_fresh_node_gets_both_chains_and_all_jumps_in_one_restore():
         "-I POSTROUTING 1 -j PODPLAY-NET-POSTROUTING\n"
         "COMMIT\n"
     )
-    assert len(changes) == 5
+    assert len(changes) == 7
 
 
 def test_converged_rules_plan_nothing():

@@ -1,20 +1,26 @@
-"""`podplay-node.pyz network apply [--config PATH] [--desired -] [--check] [--json]`.
+"""`podplay-node.pyz network apply [--config PATH] [--desired -] [--check] [--json]`
+and `podplay-node.pyz network watch [--config PATH] [-v]`.
 
-With `--desired -` the desired network.json comes on stdin and is written to `--config`
-(with the boot unit `podplay-network.service`, enabled) before the network is converged:
-that is how the network role applies a node's whole network state in one call. Without it,
-the file at `--config` is applied (what the boot unit runs).
+apply: with `--desired -` the desired network.json comes on stdin and is written to
+`--config` (with the unit `podplay-network.service`, enabled and running) before the network
+is converged: that is how the network role applies a node's whole network state in one
+call. Without it, the file at `--config` is applied. Exit 0 when the network is (or, with
+--check, already was) as configured; 1 on failure with one line on stderr. `--json` prints
+`{"changed": bool, "changes": [...]}`.
 
-Exit 0 when the network is (or, with --check, already was) as configured; 1 on failure with
-one line on stderr. `--json` prints `{"changed": bool, "changes": [...]}`.
+watch: what the unit runs: apply, tell systemd it is ready, then keep the network true
+until SIGTERM (watch.py). Exit 2 when network.json is unusable at start.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
+import signal
 import subprocess
 import sys
+import threading
 
 from podplay.node.contract.defaults import NETWORK_JSON
 from podplay.node.contract.errors import ContractError
@@ -34,7 +40,12 @@ def main(argv=None) -> int:
     cmd.add_argument("--desired", metavar="-", help="'-': read the desired network.json on stdin")
     cmd.add_argument("--check", action="store_true", help="report, change nothing")
     cmd.add_argument("--json", action="store_true", help="machine-readable result on stdout")
+    watch = sub.add_parser("watch", help="apply, then keep the network true (the repairer)")
+    watch.add_argument("--config", default=NETWORK_JSON)
+    watch.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
+    if args.command == "watch":
+        return _watch(args.config, args.verbose)
     try:
         changes = []
         if args.desired == "-":
@@ -45,13 +56,35 @@ def main(argv=None) -> int:
             cfg = NetworkConfig.load(args.config)
         changes += apply(cfg, check=args.check)
     except (ContractError, HostError, NetworkError, OSError, subprocess.CalledProcessError) as err:
+        said = (getattr(err, "stderr", None) or "").strip()  # systemctl's own words
+        message = "%s: %s" % (err, said) if said else str(err)
         if args.json:
-            print(json.dumps({"changed": False, "failed": True, "msg": str(err)}))
-        print("network apply: %s" % err, file=sys.stderr)
+            print(json.dumps({"changed": False, "failed": True, "msg": message}))
+        print("network apply: %s" % message, file=sys.stderr)
         return 1
     if args.json:
         print(json.dumps({"changed": bool(changes), "changes": changes}))
     else:
         for change in changes:
             print(change)
+    return 0
+
+
+def _watch(config: str, verbose: bool) -> int:
+    from podplay.node.network.watch import Watch
+
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    try:
+        NetworkConfig.load(config)
+    except ContractError as err:
+        print("network watch: %s" % err, file=sys.stderr)
+        return 2
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    Watch(config).run(stop)
     return 0

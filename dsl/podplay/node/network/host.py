@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from podplay.node.contract.network import NetworkConfig
 from podplay.node.network.plan import BridgeState, bridge_options
@@ -32,6 +32,11 @@ def routes() -> List[dict]:
     return json.loads(run(["ip", "-j", "-4", "route", "show"]) or "[]")
 
 
+def links() -> List[dict]:
+    """Every interface with its addresses (`ip -j addr show`: ifindex, ifname, addr_info)."""
+    return json.loads(run(["ip", "-j", "addr", "show"]) or "[]")
+
+
 def replace_route(dst: str, via: str) -> None:
     run(["ip", "route", "replace", dst, "via", via, "proto", "static"])
 
@@ -46,6 +51,37 @@ def iptables_save() -> str:
 
 def iptables_restore(text: str) -> None:
     run(["iptables-restore", "--noflush", "--wait"], text)
+
+
+def chain_has_rule(table: str, chain: str, rule: str) -> bool:
+    """One cheap look at one chain (`iptables -S CHAIN`): False when it or the rule is gone."""
+    try:
+        return rule in run(["iptables", "-w", "-t", table, "-S", chain]).splitlines()
+    except HostError:
+        return False
+
+
+def read_text(path: str) -> Optional[str]:
+    """A file's text, None when it is absent or unreadable."""
+    try:
+        with open(path) as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def service_active(unit: str) -> bool:
+    try:
+        res = subprocess.run(
+            ["systemctl", "is-active", "--quiet", unit], capture_output=True, check=False
+        )
+    except OSError:
+        return False
+    return res.returncode == 0
+
+
+def reload_service(unit: str) -> None:
+    run(["systemctl", "reload", unit])
 
 
 class Engine:
@@ -89,6 +125,9 @@ class Engine:
             options=bridge_options(cfg, self.major),
             labels={LABEL: "pods"},
         )
+
+    def close(self) -> None:
+        self.client.close()
 
     def remove_bridge(self, name: str) -> None:
         self.client.networks.get(name).remove()

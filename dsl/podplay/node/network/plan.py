@@ -3,7 +3,8 @@
 Routes: one per other node, its pod CIDR via its address; routes into the cluster pod CIDR
 that point elsewhere or at removed nodes are stale. iptables: the PODPLAY-NET-* chains are
 rendered whole and written with one `iptables-restore --noflush` (declaring a chain there
-flushes it), plus the jump rules into them when they are missing.
+flushes it), plus the jump rules into them when they are missing. PODPLAY-NET-CANARY (one
+RETURN rule in each table, nothing jumps to it) is how the repairer notices a flush cheaply.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from podplay.node.contract.network import NetworkConfig
 
 FORWARD_CHAIN = "PODPLAY-NET-FORWARD"
 POSTROUTING_CHAIN = "PODPLAY-NET-POSTROUTING"
+CANARY_CHAIN = "PODPLAY-NET-CANARY"
 
 Chains = Dict[Tuple[str, str], List[str]]  # (table, chain) -> rules, as iptables-save prints
 
@@ -52,10 +54,18 @@ def plan_routes(cfg: NetworkConfig, current: List[dict]) -> RoutePlan:
 
 
 def desired_chains(cfg: NetworkConfig) -> Chains:
-    """The full content of the chains the network setup owns."""
+    """The full content of the chains the network setup owns.
+
+    Traffic still addressed to the service CIDR in FORWARD matched no service (a service's
+    traffic was DNATed to a pod before): it is left to the proxy's reject rules, wherever
+    this chain's jump sits in FORWARD (after a flush the two are put back in either order).
+    """
     pods, services = cfg.cluster_pod_cidr, cfg.service_cidr
     return {
+        ("filter", CANARY_CHAIN): ["-A %s -j RETURN" % CANARY_CHAIN],
+        ("nat", CANARY_CHAIN): ["-A %s -j RETURN" % CANARY_CHAIN],
         ("filter", FORWARD_CHAIN): [
+            "-A %s -d %s -j RETURN" % (FORWARD_CHAIN, services),
             "-A %s -s %s -j ACCEPT" % (FORWARD_CHAIN, pods),
             "-A %s -d %s -j ACCEPT" % (FORWARD_CHAIN, pods),
         ],
@@ -94,8 +104,13 @@ def parse_save(text: str) -> Tuple[Dict[str, List[str]], Chains]:
     return chains, rules
 
 
-def plan_iptables(cfg: NetworkConfig, save_text: str) -> Tuple[Optional[str], List[str]]:
-    """The restore text that brings the node to the desired chains, or None; and what changes."""
+def plan_iptables(
+    cfg: NetworkConfig, save_text: str, extra_nat: Tuple[List[str], List[str]] = ([], [])
+) -> Tuple[Optional[str], List[str]]:
+    """The restore text that brings the node to the desired chains, or None; and what changes.
+
+    `extra_nat` (lines, changes) joins the same restore: the engine's embedded-DNS rules.
+    """
     chains, rules = parse_save(save_text)
     changes: List[str] = []
     per_table: Dict[str, List[str]] = {"filter": [], "nat": []}
@@ -109,6 +124,8 @@ def plan_iptables(cfg: NetworkConfig, save_text: str) -> Tuple[Optional[str], Li
         if rule not in rules.get((table, parent), []):
             per_table[table].append("-I %s 1 -j %s" % (parent, target))
             changes.append("iptables %s jump %s -> %s added" % (table, parent, target))
+    per_table["nat"].extend(extra_nat[0])
+    changes.extend(extra_nat[1])
     if not changes:
         return None, []
     text = ""
