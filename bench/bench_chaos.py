@@ -46,7 +46,7 @@ from chaos_kit import (  # noqa: E402
 
 from podplay import substrate  # noqa: E402
 from podplay.artifacts import bundle  # noqa: E402
-from podplay.control.up import NODE_BUNDLE_ENV  # noqa: E402
+from podplay.control.workspace import NODE_BUNDLE_ENV  # noqa: E402
 from podplay.substrate import Cluster, Node  # noqa: E402
 
 PODPLAY = str(Path(sys.executable).parent / "podplay")

@@ -42,7 +42,7 @@ from chaos_kit import (
 from helpers import wait_until
 
 from podplay.artifacts import bundle
-from podplay.control.up import NODE_BUNDLE_ENV
+from podplay.control.workspace import NODE_BUNDLE_ENV
 from podplay.substrate import Cluster, Node
 
 pytestmark = pytest.mark.integration
