@@ -16,7 +16,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from podplay.dsl import Deployment, ProgramError
+from podplay.dsl import Deployment, ProgramError, Recreate
 from podplay.dsl.diagnostics import show
 from podplay.node import placement as rules
 from podplay.plan.model import NodePlan, PodPlan, Strategy
@@ -242,8 +242,12 @@ def _mib(value: int) -> str:
 
 
 def strategy_of(deployment: Deployment) -> Strategy:
-    """The deployment's rolling-update limits as plan data."""
+    """The deployment's strategy (and its rolling-update limits) as plan data."""
+    strategy = deployment.strategy
+    if isinstance(strategy, Recreate):
+        return Strategy(type="Recreate")
     return Strategy(
-        max_surge=deployment.strategy.max_surge,
-        max_unavailable=deployment.strategy.max_unavailable,
+        type="RollingUpdate",
+        max_surge=strategy.max_surge,
+        max_unavailable=strategy.max_unavailable,
     )
