@@ -19,8 +19,9 @@ from typing import Any
 from podplay.dsl import Deployment, ProgramError, Recreate
 from podplay.dsl.diagnostics import show
 from podplay.node import placement as rules
+from podplay.node.contract.containers import ContainerSpec
 from podplay.plan.model import NodePlan, PodPlan, Strategy
-from podplay.plan.templates import pod_manifest, pod_name
+from podplay.plan.templates import pod_manifest, pod_name, template_containers
 
 DeploymentKey = rules.DeploymentKey
 
@@ -76,11 +77,16 @@ class _Scheduling:
     dns_ip: str
     cluster_domain: str
     by_name: dict[str, rules.NodeState] = field(init=False)
+    containers: dict[DeploymentKey, tuple[ContainerSpec, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_name = {s.name: s for s in self.states}
 
     def manifest(self, w: Wanted, name: str, ip: str) -> dict[str, Any]:
+        containers = self.containers.get(w.key)
+        if containers is None:  # read once per deployment: every pod of it has the same
+            where = f"{w.deployment.namespace}/{w.deployment.name}"
+            containers = self.containers[w.key] = template_containers(w.template, where)
         return pod_manifest(
             name=name,
             namespace=w.deployment.namespace,
@@ -90,6 +96,7 @@ class _Scheduling:
             ip=ip,
             dns_ip=self.dns_ip,
             cluster_domain=self.cluster_domain,
+            containers=containers,
         )
 
 
