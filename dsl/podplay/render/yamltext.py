@@ -47,11 +47,15 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+def _text(value: str, literal: bool) -> str:
+    if literal and "{" in value and any(mark in value for mark in _JINJA):  # "{" first: fast
+        return f"{UNSAFE_TAG} {_UNSAFE.sub(_escape, json.dumps(value, ensure_ascii=False))}"
+    return _string(value)
+
+
 def _scalar(value: Any, literal: bool = False) -> str:
-    if type(value) is str:  # by far the most common: first, and no Jinja scan without a "{"
-        if literal and "{" in value and any(mark in value for mark in _JINJA):
-            return f"{UNSAFE_TAG} {_UNSAFE.sub(_escape, json.dumps(value, ensure_ascii=False))}"
-        return _string(value)
+    if type(value) is str:  # by far the most common value: tested first
+        return _text(value, literal)
     if value is None:
         return "null"
     if value is True:
@@ -67,9 +71,7 @@ def _scalar(value: Any, literal: bool = False) -> str:
             text = f"{mantissa}.0e{exponent}"
         return text
     if isinstance(value, str):
-        if literal and any(mark in value for mark in _JINJA):
-            return f"{UNSAFE_TAG} {_UNSAFE.sub(_escape, json.dumps(value, ensure_ascii=False))}"
-        return _string(value)
+        return _text(value, literal)
     if isinstance(value, dict):
         return "{}"
     if isinstance(value, list | tuple):
