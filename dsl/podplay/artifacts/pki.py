@@ -12,10 +12,16 @@ kind of cluster: local, `pp.Node` hosts and inventories; `podplay.paths.cluster_
                                          members, the store client of every node's agent
     client.crt  client.key            podplay itself (the CLI on this machine): clientAuth
 
+    issued.json                       what was last issued and checked (below)
+
 Private keys are 0600 in a 0700 directory. `ensure_pki` is idempotent: files that exist
 are reused; a node certificate is re-issued only when the node's name or address changed,
 the CA changed, or it expires within 30 days. ECDSA P-256 keys: small, fast to make, and
-what etcd (Go's TLS) handles natively.
+what etcd (Go's TLS) handles natively (`podplay.artifacts.certificates` makes and checks
+them). `issued.json` records, for each certificate checked, its name, address, expiry and
+the digests of its files: when every file still has its digest and nothing is due, the
+certificates are known good without parsing one (a compile of 100 nodes checked them all
+on every run, `cryptography` imported, for nothing).
 """
 
 from __future__ import annotations
@@ -23,30 +29,21 @@ from __future__ import annotations
 import contextlib
 import datetime
 import fcntl
-import ipaddress
-import os
-import re
+import hashlib
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from typing import Any
 
 from podplay import paths
 from podplay.errors import UserInputError
+from podplay.files import write_atomic
 
 PKI_DIR = "pki"
-CA_YEARS = 10
-LEAF_YEARS = 5
-RENEW_BEFORE = datetime.timedelta(days=30)
-BACKDATE = datetime.timedelta(days=1)  # a node's clock a little behind ours still accepts it
-LOOPBACK = "127.0.0.1"
+RECORD = "issued.json"
+RENEW_BEFORE = datetime.timedelta(days=30)  # a certificate expiring sooner is made again
 CLIENT_NAME = "podplay"
-_DNS_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9-]{1,63})*")
 
 
 @dataclass(frozen=True)
@@ -102,30 +99,64 @@ def ensure_pki(
     directory.chmod(0o700)
     (directory / "nodes").mkdir(mode=0o700, exist_ok=True)
     with _locked(directory):
-        ca_key, ca_cert = _ensure_ca(pki, cluster, now)
-        client = _Leaf(CLIENT_NAME, None, server=False)
-        _ensure_leaf(pki.client_cert, pki.client_key, client, ca_key, ca_cert, now)
-        for name, address in wanted:
-            leaf = _Leaf(name, address, server=True)
-            _ensure_leaf(pki.node_cert(name), pki.node_key(name), leaf, ca_key, ca_cert, now)
+        if not _recorded(pki, wanted, now):
+            _issue(pki, cluster, wanted, now)
     return pki
 
 
-@dataclass(frozen=True)
-class _Leaf:
-    """What a leaf certificate must say."""
+def _issue(pki: Pki, cluster: str, wanted: list[tuple[str, str]], now: datetime.datetime) -> None:
+    """Check (and make what is missing or due) with `cryptography`; record what is good."""
+    from podplay.artifacts import certificates  # only when the record does not say it all
 
-    name: str
-    address: str | None
-    server: bool
+    ca_key, ca_cert = certificates.ensure_ca(pki, cluster, now)
+    client = certificates.Leaf(CLIENT_NAME, None, server=False)
+    made = certificates.ensure_leaf(pki.client_cert, pki.client_key, client, ca_key, ca_cert, now)
+    record: dict[str, Any] = {"client": _leaf_record(None, made.not_valid_after_utc), "nodes": {}}
+    for name, address in wanted:
+        leaf = certificates.Leaf(name, address, server=True)
+        made = certificates.ensure_leaf(
+            pki.node_cert(name), pki.node_key(name), leaf, ca_key, ca_cert, now
+        )
+        record["nodes"][name] = _leaf_record(address, made.not_valid_after_utc)
+    record["files"] = _digests(pki, [n for n, _ in wanted])
+    text = json.dumps(record, indent=2, sort_keys=True) + "\n"
+    path = pki.directory / RECORD
+    with contextlib.suppress(OSError):
+        if path.read_text(encoding="utf-8") == text:
+            return
+    write_atomic(path, text, mode=0o600)
 
-    def ips(self) -> set[ipaddress.IPv4Address | ipaddress.IPv6Address]:
-        if not self.server:
-            return set()
-        return {ipaddress.ip_address(self.address or LOOPBACK), ipaddress.ip_address(LOOPBACK)}
 
-    def dns(self) -> set[str]:
-        return {self.name} if self.server and _DNS_NAME.fullmatch(self.name) else set()
+def _leaf_record(address: str | None, not_after: datetime.datetime) -> dict[str, Any]:
+    return {"address": address, "not_after": not_after.isoformat()}
+
+
+def _recorded(pki: Pki, wanted: list[tuple[str, str]], now: datetime.datetime) -> bool:
+    """Whether the record vouches for every certificate wanted: same files (digests), same
+    names and addresses, none due for renewal."""
+    try:
+        record = json.loads((pki.directory / RECORD).read_text(encoding="utf-8"))
+        entries = [(record["client"], None)]
+        entries += [(record["nodes"][name], address) for name, address in wanted]
+        for entry, address in entries:
+            expires = datetime.datetime.fromisoformat(entry["not_after"])
+            if entry["address"] != address or expires - RENEW_BEFORE < now:
+                return False
+        digests = _digests(pki, [n for n, _ in wanted])
+        return all(record["files"].get(path) == digest for path, digest in digests.items())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def _digests(pki: Pki, nodes: list[str]) -> dict[str, str]:
+    """sha256 of every file the wanted certificates consist of, by path under the directory."""
+    paths_ = [pki.ca_cert, pki.ca_key, pki.client_cert, pki.client_key]
+    for name in nodes:
+        paths_ += [pki.node_cert(name), pki.node_key(name)]
+    return {
+        p.relative_to(pki.directory).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in paths_
+    }
 
 
 def _check_name(name: str) -> None:
@@ -139,155 +170,3 @@ def _locked(directory: Path) -> Iterator[None]:
     with open(directory / ".lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         yield
-
-
-def _ensure_ca(
-    pki: Pki, cluster: str, now: datetime.datetime
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    existing = _load_pair(pki.ca_cert, pki.ca_key)
-    if existing is not None:
-        return existing
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"podplay {cluster} CA")])
-    cert = (
-        _builder(subject, subject, key.public_key(), now, CA_YEARS)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(_usage(cert_sign=True), critical=True)
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .sign(key, hashes.SHA256())
-    )
-    _write_key(pki.ca_key, key)
-    _write_cert(pki.ca_cert, cert)
-    return key, cert
-
-
-def _ensure_leaf(
-    cert_path: Path,
-    key_path: Path,
-    leaf: _Leaf,
-    ca_key: ec.EllipticCurvePrivateKey,
-    ca_cert: x509.Certificate,
-    now: datetime.datetime,
-) -> None:
-    existing = _load_pair(cert_path, key_path)
-    if existing is not None and _still_good(existing[1], leaf, ca_cert, now):
-        return
-    key = ec.generate_private_key(ec.SECP256R1())
-    usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
-    if leaf.server:
-        usages.insert(0, ExtendedKeyUsageOID.SERVER_AUTH)
-    builder = (
-        _builder(
-            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, leaf.name)]),
-            ca_cert.subject,
-            key.public_key(),
-            now,
-            LEAF_YEARS,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-    )
-    names: list[x509.GeneralName] = [x509.DNSName(d) for d in sorted(leaf.dns())]
-    names += [x509.IPAddress(ip) for ip in sorted(leaf.ips(), key=str)]
-    if names:
-        builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
-    _write_key(key_path, key)
-    _write_cert(cert_path, builder.sign(ca_key, hashes.SHA256()))
-
-
-def _still_good(
-    cert: x509.Certificate, leaf: _Leaf, ca_cert: x509.Certificate, now: datetime.datetime
-) -> bool:
-    """Signed by this CA, for this name and these addresses, not about to expire."""
-    try:
-        ca_cert.public_key().verify(  # type: ignore[call-arg,union-attr]
-            cert.signature,
-            cert.tbs_certificate_bytes,
-            ec.ECDSA(cert.signature_hash_algorithm),  # type: ignore[arg-type]
-        )
-    except (InvalidSignature, TypeError, ValueError):
-        return False
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    if not names or names[0].value != leaf.name or cert.issuer != ca_cert.subject:
-        return False
-    if cert.not_valid_after_utc - RENEW_BEFORE < now:
-        return False
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        ips = set(san.get_values_for_type(x509.IPAddress))
-        dns = set(san.get_values_for_type(x509.DNSName))
-    except x509.ExtensionNotFound:
-        ips, dns = set(), set()
-    return ips == leaf.ips() and dns == leaf.dns()
-
-
-def _builder(
-    subject: x509.Name, issuer: x509.Name, public_key: object, now: datetime.datetime, years: int
-) -> x509.CertificateBuilder:
-    return (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(issuer)
-        .public_key(public_key)  # type: ignore[arg-type]
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - BACKDATE)
-        .not_valid_after(now + datetime.timedelta(days=365 * years))
-    )
-
-
-def _usage(cert_sign: bool) -> x509.KeyUsage:
-    return x509.KeyUsage(
-        digital_signature=True,
-        content_commitment=False,
-        key_encipherment=not cert_sign,
-        data_encipherment=False,
-        key_agreement=False,
-        key_cert_sign=cert_sign,
-        crl_sign=cert_sign,
-        encipher_only=False,
-        decipher_only=False,
-    )
-
-
-def _load_pair(
-    cert_path: Path, key_path: Path
-) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate] | None:
-    """The key and certificate when both exist, parse and belong together."""
-    try:
-        cert = x509.load_pem_x509_certificate(cert_path.read_bytes())
-        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError):
-        return None
-    if not isinstance(key, ec.EllipticCurvePrivateKey):
-        return None
-    if key.public_key().public_numbers() != cert.public_key().public_numbers():  # type: ignore[union-attr]
-        return None
-    return key, cert
-
-
-def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
-    data = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    _write(path, data, 0o600)
-
-
-def _write_cert(path: Path, cert: x509.Certificate) -> None:
-    _write(path, cert.public_bytes(serialization.Encoding.PEM), 0o644)
-
-
-def _write(path: Path, data: bytes, mode: int) -> None:
-    """Atomically, with the mode set before any byte is written."""
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    with contextlib.suppress(FileNotFoundError):
-        tmp.unlink()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-    os.replace(tmp, path)

@@ -124,10 +124,18 @@ def _describe_deployment(d: Mapping[str, Any]) -> None:
                      f"{d['up_to_date']} up to date"),
         ("Selector", ",".join(f"{k}={v}" for k, v in sorted(d["labels"].items()))),
         ("Template", d["template_hash"]), ("Images", ", ".join(map(str, d["images"]))),
-        ("Strategy", "RollingUpdate max_surge={max_surge} max_unavailable={max_unavailable}"
-         .format(**d["strategy"])),
+        ("Strategy", _strategy(d["strategy"])),
     ])  # fmt: skip
     _pods_table(d["pods"])
+
+
+def _strategy(strategy: Mapping[str, Any]) -> str:
+    """`RollingUpdate max_surge=1 max_unavailable=0` or `Recreate` (older plans: rolling)."""
+    if strategy.get("type") == "Recreate":
+        return "Recreate (every old pod stops before any new one starts)"
+    return "RollingUpdate max_surge={max_surge} max_unavailable={max_unavailable}".format(
+        **strategy
+    )
 
 
 def _describe_service(s: Mapping[str, Any]) -> None:

@@ -33,6 +33,7 @@ def change_json(c: Change) -> dict[str, object]:
         "namespace": c.namespace,
         "fields": list(c.fields),
         "replaces": c.replaces,
+        "rollout": c.rollout,
     }
 
 

@@ -15,9 +15,11 @@
    listed (one, unless a changed pod template replaces pods);
 4. `converge_stages`, per stage: `drain` (before pods that serve traffic are removed, every
    node's routing drops them: their endpoints leave `cluster.json`, then each node's proxy
-   status is read until none routes to them), `converge` (ansible-playbook), and
-   `wait_for_new_pods` (pods a step created must be ready AND routed on every node before
-   the next step removes old ones: max_unavailable 0 means what it says);
+   status is read until none routes to them), `converge` (ansible-playbook),
+   `wait_for_stopped_pods` (a `Recreate` step's old pods are gone from every agent before
+   the next step starts new ones) and `wait_for_new_pods` (pods a step created must be
+   ready AND routed on every node before the next step removes old ones: max_unavailable 0
+   means what it says);
 5. `wait_until_available`: every deployment available;
 6. `commit`: the plan becomes the stack's state.
 
@@ -42,12 +44,18 @@ from podplay.control.prepare import Prepared, dump_plan
 from podplay.control.reporter import Reporter
 from podplay.control.state import current_command
 from podplay.control.target import Target, find_target
-from podplay.control.waiting import Probe, probe_cluster, wait_available, wait_drained
+from podplay.control.waiting import (
+    Probe,
+    probe_cluster,
+    wait_available,
+    wait_drained,
+    wait_stopped,
+)
 from podplay.control.workspace import Workspace, ensure_certificates
 from podplay.execute import PlaybookResult
 from podplay.files import write_json_atomic
 from podplay.plan import Change, Plan, plan, stages
-from podplay.plan.rollout import drained, new_pods, removed_endpoints, same_plan
+from podplay.plan.rollout import drained, must_stop, new_pods, removed_endpoints, same_plan
 
 WAIT_TIMEOUT = float(os.environ.get("PODPLAY_WAIT_TIMEOUT", "300"))
 LAST_UP = "last-up.json"
@@ -229,6 +237,7 @@ def converge_stages(run: Run) -> None:
             drain(run, current, stage, run.label(i))
         converge(run, stage, run.label(i))
         if i < len(run.plans) - 1:
+            wait_for_stopped_pods(run, current, stage, run.label(i))  # Recreate
             wait_for_new_pods(run, current, stage, run.label(i))
         current = stage
 
@@ -269,6 +278,23 @@ def wait_for_new_pods(run: Run, current: Plan | None, stage: Plan, label: str) -
             title=f"rollout {label}: new pods ready and routed",
             timeout=run.wait_timeout,
             only=created,
+        )
+
+
+def wait_for_stopped_pods(run: Run, current: Plan | None, stage: Plan, label: str) -> None:
+    """Pods of a `Recreate` deployment that `stage` removed have stopped (their containers
+    gone) before the next step starts the new ones: two versions never run at once."""
+    stopping = must_stop(current, stage) if current is not None else set()
+    if not stopping:
+        return
+    probe = run.probe()
+    with run.prep.timer("wait"):
+        wait_stopped(
+            stopping,
+            probe,
+            run.reporter,
+            title=f"recreate {label}".strip(),
+            timeout=run.wait_timeout,
         )
 
 

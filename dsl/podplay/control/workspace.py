@@ -21,9 +21,8 @@ from podplay.artifacts import pki
 from podplay.artifacts.bundle import ensure_bundle
 from podplay.artifacts.images import BuiltImage
 from podplay.control.target import Target
-from podplay.errors import UserInputError
 from podplay.execute import PlaybookResult, run_playbook
-from podplay.files import write_atomic
+from podplay.files import write_tree
 from podplay.plan import Plan
 from podplay.render import ImageFile, RenderOptions, links, render, step_playbooks
 
@@ -115,30 +114,3 @@ class Workspace:
         """The nodes to `plan`: render it here, then `play` the playbook."""
         self.write(plan)
         return self.play(playbook, output=output)
-
-
-def write_tree(out: Path, files: dict[str, str], symlinks: dict[str, str]) -> None:
-    """Write rendered files (unchanged ones untouched) and links; drop stale host_vars."""
-    out.mkdir(parents=True, exist_ok=True)
-    stale = out / "host_vars"
-    if stale.is_dir():
-        for old in stale.glob("*.yml"):
-            if f"host_vars/{old.name}" not in files:
-                old.unlink()
-    for rel, text in files.items():
-        target = out / rel
-        try:
-            if target.read_text(encoding="utf-8") == text:
-                continue
-        except OSError:
-            pass
-        write_atomic(target, text)
-    for rel, dest in symlinks.items():
-        link = out / rel
-        if link.is_symlink() and os.readlink(link) == dest:
-            continue
-        if link.exists() and not link.is_symlink():
-            raise UserInputError(f"{link} exists and is not a link podplay made; remove it")
-        if link.is_symlink():
-            link.unlink()
-        link.symlink_to(dest, target_is_directory=True)

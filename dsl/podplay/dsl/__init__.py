@@ -12,7 +12,14 @@ from podplay.dsl.outputs import Export, Unresolved, export
 from podplay.dsl.probes import ExecProbe, HttpProbe, TcpProbe
 from podplay.dsl.service import Service, ServicePort
 from podplay.dsl.stack import Stack
-from podplay.dsl.workload import Container, Deployment, Image, Resources, RollingUpdate
+from podplay.dsl.workload import (
+    Container,
+    Deployment,
+    Image,
+    Recreate,
+    Resources,
+    RollingUpdate,
+)
 
 __all__ = [
     "Cluster",
@@ -28,6 +35,7 @@ __all__ = [
     "Manifest",
     "Node",
     "ProgramError",
+    "Recreate",
     "Resources",
     "RollingUpdate",
     "Service",

@@ -91,12 +91,13 @@ class Spec(BaseModel):
         if len(args) > len(self._positional):
             names = ", ".join(self._positional) or "none"
             named = dict(zip(self._positional, args, strict=False)) | kwargs
-            raise ProgramError.one(
-                location,
-                self._subject(named),
+            message = (
                 f"takes {len(self._positional)} positional arguments ({names}), "
-                f"got {len(args)}; pass the others by keyword",
+                f"got {len(args)}; pass the others by keyword"
+                if type(self).model_fields
+                else f"takes no arguments, got {len(args)}"
             )
+            raise ProgramError.one(location, self._subject(named), message)
         for name, value in zip(self._positional, args, strict=False):
             if name in kwargs:
                 raise ProgramError.one(location, kind, f'"{name}" given twice')
@@ -139,6 +140,8 @@ class Spec(BaseModel):
 
 
 def _unknown(key: str, allowed: list[str]) -> str:
+    if not allowed:
+        return f'unknown argument "{key}"; it takes no arguments'
     close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
     hint = f'; did you mean "{close[0]}"?' if close else f"; allowed: {', '.join(allowed)}"
     return f'unknown argument "{key}"{hint}'

@@ -1,4 +1,5 @@
-"""Workloads: `Image`, `Container` with `Resources` (probes: probes.py), and `Deployment`.
+"""Workloads: `Image`, `Container` with `Resources` (probes: probes.py), and `Deployment`
+with its strategy (`RollingUpdate`, the default, or `Recreate`).
 
 A Deployment is replicas of one pod template; the planner places the replicas and names the
 pods. Everything here is checked where it is declared, so a message points at the line.
@@ -200,6 +201,24 @@ class RollingUpdate(Spec):
         return self
 
 
+class Recreate(Spec):
+    """How a changed template replaces pods when two versions cannot run at once: every old
+    pod stops before any new one starts (as Kubernetes' `Recreate`). Its services have no
+    ready endpoint meanwhile, so they refuse connections at once."""
+
+
+Strategy = RollingUpdate | Recreate
+
+
+def _strategy(value: Any) -> Any:
+    if not isinstance(value, RollingUpdate | Recreate):
+        raise bad(
+            f"{show(value)} must be a pp.RollingUpdate(max_surge=..., max_unavailable=...) "
+            "or a pp.Recreate()"
+        )
+    return value
+
+
 def _containers(value: Any) -> Any:
     if not isinstance(value, list | tuple):
         raise bad(f"{show(value)} must be a list of pp.Container")
@@ -210,7 +229,8 @@ def _containers(value: Any) -> Any:
 
 
 class Deployment(Spec):
-    """`replicas` pods from one template, spread over the nodes and replaced by rolling update."""
+    """`replicas` pods from one template, spread over the nodes; a changed template replaces
+    them by `strategy` (rolling update by default, or `pp.Recreate()`)."""
 
     _positional = ("name",)
 
@@ -220,9 +240,7 @@ class Deployment(Spec):
     labels: Labels = {}
     node_selector: Labels = {}
     restart_policy: Literal["Always", "OnFailure", "Never"] = "Always"
-    strategy: Annotated[RollingUpdate, BeforeValidator(lambda v: _instance(v, RollingUpdate))] = (
-        Field(default_factory=RollingUpdate)
-    )
+    strategy: Annotated[Strategy, BeforeValidator(_strategy)] = Field(default_factory=RollingUpdate)
     namespace: Name = "default"
     termination_grace_period: NonNegative = 30
 

@@ -18,6 +18,7 @@ The rules:
 
 from __future__ import annotations
 
+import heapq
 from ipaddress import IPv4Address, IPv4Network
 from itertools import chain
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
@@ -226,17 +227,30 @@ def place_pods(
     """Place `count` new pods of `deployment`, one after the other (each counts for the
     next), updating `states`. Stops at the first that cannot be placed, saying why."""
     matching = [s for s in states if eligible(s.node, selector)]
+    # The choice of `_least_loaded`, kept in a heap: placing a pod changes only the chosen
+    # node's load and room, so every other entry stays true (5,000 pods on 100 nodes: one
+    # heap operation per pod instead of a scan of every node).
+    heap = [(_spread(s, deployment), s) for s in matching if s.fits(request)]
+    heapq.heapify(heap)
     bindings: List[Binding] = []
     for index in range(count):
-        state = _least_loaded(matching, deployment, request)
-        if state is None:
+        if not heap:
             return Placed(bindings, _why_not(states, matching, index))
+        _, state = heapq.heappop(heap)
         ip = state.take_ip()
         if ip is None:
             return Placed(bindings, Infeasible(NO_FREE_IP, index, state.name, state.node.pod_cidr))
         state.add(deployment, request)
         bindings.append(Binding(state.name, ip))
+        if state.fits(request):
+            heapq.heappush(heap, (_spread(state, deployment), state))
     return Placed(bindings, None)
+
+
+def _spread(state: NodeState, deployment: DeploymentKey) -> Tuple[int, int, int]:
+    """The order nodes are chosen in: fewest pods of `deployment`, fewest pods, first
+    (unique: the node's order ends it, so two entries never compare their states)."""
+    return (state.per_deployment.get(deployment, 0), state.pods, state.order)
 
 
 def _least_loaded(
@@ -245,7 +259,7 @@ def _least_loaded(
     """Of the eligible nodes with room: fewest pods of `deployment`, fewest pods, first."""
     return min(
         (s for s in matching if s.fits(request)),
-        key=lambda s: (s.per_deployment.get(deployment, 0), s.pods, s.order),
+        key=lambda s: _spread(s, deployment),
         default=None,
     )
 

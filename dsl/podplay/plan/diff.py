@@ -2,15 +2,18 @@
 
 `+` create, `~` update (naming the changed fields), `-` delete, `+-` replace (a pod replaced
 by a new one because its template changed, naming the fields that force it). Endpoints are
-left out: they follow from pods and readiness, not from the program.
+left out: they follow from pods and readiness, not from the program. A deployment replaced by
+`Recreate` says so (`rollout`): how many pods stop, then start, and which services have no
+ready endpoint meanwhile.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from podplay.plan.model import Plan
+from podplay.plan.rollout import stages
 
 Op = Literal["+", "~", "-", "+-"]
 
@@ -25,14 +28,16 @@ class Change:
     namespace: str | None = None
     fields: list[str] = field(default_factory=list)
     replaces: str | None = None
+    rollout: str | None = None  # how the pods are replaced, when it is not one at a time
 
     def __str__(self) -> str:
         who = f"{self.namespace}/{self.name}" if self.namespace else self.name
         text = f"{self.op:<2} {self.kind} {who}"
         if self.replaces:
             text += f" (replaces {self.replaces})"
-        if self.fields:
-            text += ": " + ", ".join(self.fields)
+        details = ([self.rollout] if self.rollout else []) + self.fields
+        if details:
+            text += ": " + ", ".join(details)
         return text
 
 
@@ -89,18 +94,72 @@ def diff(previous: Plan | None, plan: Plan) -> list[Change]:
         "Node", previous.nodes, plan.nodes, False, {"connection", "name", "last_pod_ip"}
     )
     changes += _simple("Image", previous.images, plan.images, False, {"name"})
-    changes += _simple(
+    deployments = _simple(
         "Deployment",
         previous.deployments,
         plan.deployments,
         True,
         {"pods", "next_serial", "template_hash", "name", "namespace"},
     )
+    changes += _with_recreates(deployments, previous, plan)
     changes += _simple(
         "Service", previous.services, plan.services, True, {"endpoints", "name", "namespace"}
     )
     changes += _pods(previous, plan)
     return changes
+
+
+def _with_recreates(changes: list[Change], previous: Plan, plan: Plan) -> list[Change]:
+    """Deployment changes, each `Recreate` rollout said in words on its deployment's line."""
+    notes = recreate_notes(previous, plan)
+    if not notes:
+        return changes
+    out = []
+    for c in changes:
+        note = notes.pop((c.namespace or "", c.name), None) if c.kind == "Deployment" else None
+        out.append(replace(c, rollout=note) if note else c)
+    for (namespace, name), note in notes.items():  # template unchanged: an unfinished rollout
+        out.append(Change("~", "Deployment", name, namespace, rollout=note))
+    return sorted(out, key=lambda c: (c.namespace or "", c.name))
+
+
+def recreate_notes(previous: Plan, plan: Plan) -> dict[tuple[str, str], str]:
+    """`recreate (3 pods stop, then 3 start; service default/web has no ready endpoint
+    meanwhile)` for every deployment of `plan` whose rollout recreates its pods."""
+    recreate = {(d.namespace, d.name) for d in plan.deployments if d.strategy.type == "Recreate"}
+    steps = [(i, s) for i, s in enumerate(plan.rollout) if (s.namespace, s.deployment) in recreate]
+    if not steps:
+        return {}
+    plans = stages(previous, plan)
+    notes = {}
+    for i, step in steps:
+        if step.action != "delete":
+            continue
+        key = (step.namespace, step.deployment)
+        started = sum(
+            len(s.pods)
+            for _, s in steps
+            if (s.namespace, s.deployment, s.action) == (*key, "create")
+        )
+        before, after = plans[i], plans[i + 1]  # stage i + 1: the plan after step i
+        dark = [
+            f"{s.namespace}/{s.name}"
+            for s, was in zip(after.services, before.services, strict=True)
+            if was.endpoints and not s.endpoints
+        ]
+        text = "recreate (" + _count(len(step.pods), "pod stops", "pods stop")
+        if started:
+            text += ", then " + _count(started, "starts", "start")
+        if dark:
+            names = ", ".join(dark)
+            text += f"; service {names} has" if len(dark) == 1 else f"; services {names} have"
+            text += " no ready endpoint meanwhile"
+        notes[key] = text + ")"
+    return notes
+
+
+def _count(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
 
 
 def _pods(previous: Plan, plan: Plan) -> list[Change]:

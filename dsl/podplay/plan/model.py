@@ -9,7 +9,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from podplay.node.contract import defaults
 
@@ -146,10 +152,24 @@ class PodPlan(_Data):
 
 
 class Strategy(_Data):
-    """Rolling update limits."""
+    """How a changed template replaces pods, as Kubernetes' `strategy.type`: `RollingUpdate`
+    within `max_surge`/`max_unavailable`, or `Recreate`: every old pod stops before any new
+    one starts (no limits: both None).
 
-    max_surge: int
-    max_unavailable: int
+    Written as `{"max_surge": 1, "max_unavailable": 0}` (the default type, as plans have
+    always said it) or `{"type": "Recreate"}`."""
+
+    type: Literal["RollingUpdate", "Recreate"] = "RollingUpdate"
+    max_surge: int | None = None
+    max_unavailable: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        if self.type == "Recreate":
+            return {"type": "Recreate"}
+        data: dict[str, Any] = handler(self)
+        data.pop("type", None)
+        return data
 
 
 class DeploymentPlan(_Data):

@@ -16,11 +16,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from podplay.dsl import Deployment, ProgramError
+from podplay.dsl import Deployment, ProgramError, Recreate
 from podplay.dsl.diagnostics import show
 from podplay.node import placement as rules
+from podplay.node.contract.containers import ContainerSpec
 from podplay.plan.model import NodePlan, PodPlan, Strategy
-from podplay.plan.templates import pod_manifest, pod_name
+from podplay.plan.templates import pod_manifest, pod_name, template_containers
 
 DeploymentKey = rules.DeploymentKey
 
@@ -76,11 +77,16 @@ class _Scheduling:
     dns_ip: str
     cluster_domain: str
     by_name: dict[str, rules.NodeState] = field(init=False)
+    containers: dict[DeploymentKey, tuple[ContainerSpec, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_name = {s.name: s for s in self.states}
 
     def manifest(self, w: Wanted, name: str, ip: str) -> dict[str, Any]:
+        containers = self.containers.get(w.key)
+        if containers is None:  # read once per deployment: every pod of it has the same
+            where = f"{w.deployment.namespace}/{w.deployment.name}"
+            containers = self.containers[w.key] = template_containers(w.template, where)
         return pod_manifest(
             name=name,
             namespace=w.deployment.namespace,
@@ -90,6 +96,7 @@ class _Scheduling:
             ip=ip,
             dns_ip=self.dns_ip,
             cluster_domain=self.cluster_domain,
+            containers=containers,
         )
 
 
@@ -242,8 +249,12 @@ def _mib(value: int) -> str:
 
 
 def strategy_of(deployment: Deployment) -> Strategy:
-    """The deployment's rolling-update limits as plan data."""
+    """The deployment's strategy (and its rolling-update limits) as plan data."""
+    strategy = deployment.strategy
+    if isinstance(strategy, Recreate):
+        return Strategy(type="Recreate")
     return Strategy(
-        max_surge=deployment.strategy.max_surge,
-        max_unavailable=deployment.strategy.max_unavailable,
+        type="RollingUpdate",
+        max_surge=strategy.max_surge,
+        max_unavailable=strategy.max_unavailable,
     )

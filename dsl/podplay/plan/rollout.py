@@ -2,8 +2,11 @@
 
 Kubernetes' rolling update as arithmetic: never more than `replicas + max_surge` pods, never
 fewer than `replicas - max_unavailable` available. Each `create` step is followed by waiting
-until its pods are ready; each `delete` step removes old pods. `stages` turns the steps into
-the sequence of pod sets to converge to, one per step, ending at the plan.
+until its pods are ready; each `delete` step removes old pods. A `Recreate` deployment has
+two steps: delete every old pod, then create every new one; `must_stop` names the pods whose
+containers must have stopped before the next step starts (two versions never run at once).
+`stages` turns the steps into the sequence of pod sets to converge to, one per step, ending
+at the plan.
 
 The plans `up` converges to between those stages are pure functions of two plans too:
 `drained` (routing already as the next stage has it, so pods about to go are nobody's
@@ -31,7 +34,26 @@ def rollout_steps(
     """Steps replacing `old` pods by `created` ones; none when nothing old is replaced."""
     if not old:
         return []
-    surge, unavailable = strategy.max_surge, strategy.max_unavailable
+    if strategy.type == "Recreate":
+        steps = [
+            RolloutStep(
+                namespace=namespace,
+                deployment=deployment,
+                action="delete",
+                pods=[p.name for p in old],
+            )
+        ]
+        if created:
+            steps.append(
+                RolloutStep(
+                    namespace=namespace,
+                    deployment=deployment,
+                    action="create",
+                    pods=[p.name for p in created],
+                )
+            )
+        return steps
+    surge, unavailable = strategy.max_surge or 0, strategy.max_unavailable or 0
     waiting = [p.name for p in created]
     remaining = [p.name for p in old]
     new_up = len(kept)
@@ -149,6 +171,18 @@ def drained(current: Plan, nxt: Plan) -> Plan:
         for s in current.services
     ]
     return current.model_copy(update={"services": services, "rollout": []})
+
+
+def must_stop(current: Plan, nxt: Plan) -> set[PodKey]:
+    """Pods of `Recreate` deployments that `current` runs and `nxt` does not: their containers
+    must have stopped before the step after `nxt` starts new pods."""
+    recreate = {(d.namespace, d.name) for d in nxt.deployments if d.strategy.type == "Recreate"}
+    keep = {(p.namespace, p.name) for p in nxt.pods}
+    return {
+        (p.namespace, p.name)
+        for p in current.pods
+        if (p.namespace, p.deployment) in recreate and (p.namespace, p.name) not in keep
+    }
 
 
 def new_pods(current: Plan | None, nxt: Plan) -> set[PodKey]:

@@ -136,6 +136,15 @@ def pod_uid(namespace: str, name: str, hash_: str) -> str:
     return str(uuid.UUID(bytes=digest[:16]))
 
 
+def template_containers(template: dict[str, Any], where: str) -> tuple[ContainerSpec, ...]:
+    """The template's containers read through the node contract (`where` starts messages):
+    once per deployment, as every pod of it has the same."""
+    return tuple(
+        ContainerSpec.from_json(c, f"{where}: containers[{i}]")
+        for i, c in enumerate(template["containers"])
+    )
+
+
 def pod_manifest(
     *,
     name: str,
@@ -146,12 +155,12 @@ def pod_manifest(
     ip: str,
     dns_ip: str,
     cluster_domain: str,
+    containers: tuple[ContainerSpec, ...] | None = None,
 ) -> dict[str, Any]:
-    """The pod file `/etc/podplay/pods/<namespace>_<name>.json` (the node contract's PodSpec)."""
-    containers = tuple(
-        ContainerSpec.from_json(c, f"{namespace}/{name}: containers[{i}]")
-        for i, c in enumerate(template["containers"])
-    )
+    """The pod file `/etc/podplay/pods/<namespace>_<name>.json` (the node contract's PodSpec);
+    `containers`: the template's, when already read (`template_containers`)."""
+    if containers is None:
+        containers = template_containers(template, f"{namespace}/{name}")
     spec = PodSpec(
         name=name,
         namespace=namespace,

@@ -47,7 +47,15 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\u{ord(match.group()):04x}"
 
 
+def _text(value: str, literal: bool) -> str:
+    if literal and "{" in value and any(mark in value for mark in _JINJA):  # "{" first: fast
+        return f"{UNSAFE_TAG} {_UNSAFE.sub(_escape, json.dumps(value, ensure_ascii=False))}"
+    return _string(value)
+
+
 def _scalar(value: Any, literal: bool = False) -> str:
+    if type(value) is str:  # by far the most common value: tested first
+        return _text(value, literal)
     if value is None:
         return "null"
     if value is True:
@@ -63,9 +71,7 @@ def _scalar(value: Any, literal: bool = False) -> str:
             text = f"{mantissa}.0e{exponent}"
         return text
     if isinstance(value, str):
-        if literal and any(mark in value for mark in _JINJA):
-            return f"{UNSAFE_TAG} {_UNSAFE.sub(_escape, json.dumps(value, ensure_ascii=False))}"
-        return _string(value)
+        return _text(value, literal)
     if isinstance(value, dict):
         return "{}"
     if isinstance(value, list | tuple):
@@ -73,24 +79,28 @@ def _scalar(value: Any, literal: bool = False) -> str:
     raise TypeError(f"cannot write {type(value).__name__} as YAML")
 
 
+_NESTED = (dict, list, tuple)
+
+
 def _block(value: Any, indent: int, out: list[str], literal: bool) -> None:
     pad = " " * indent
+    append = out.append
     if isinstance(value, dict):
         for key, item in value.items():
-            name = _string(str(key))
-            if isinstance(item, dict | list | tuple) and item:
-                out.append(f"{pad}{name}:")
+            name = _string(key if type(key) is str else str(key))
+            if item and isinstance(item, _NESTED):
+                append(f"{pad}{name}:")
                 _block(item, indent + 2, out, literal)
             else:
-                out.append(f"{pad}{name}: {_scalar(item, literal)}")
+                append(f"{pad}{name}: {_scalar(item, literal)}")
         return
     for item in value:
-        if isinstance(item, dict | list | tuple) and item:
+        if item and isinstance(item, _NESTED):
             start = len(out)
             _block(item, indent + 2, out, literal)
             out[start] = f"{pad}- {out[start][indent + 2 :]}"
         else:
-            out.append(f"{pad}- {_scalar(item, literal)}")
+            append(f"{pad}- {_scalar(item, literal)}")
 
 
 def dump(data: Any, header: str = "", *, literal: bool = False) -> str:

@@ -33,8 +33,10 @@ def stack_of(build: Callable[[], object]) -> Stack:
     return stack
 
 
-def shop(replicas: int = 3, image: str = "busybox:1", backend_replicas: int = 2) -> Stack:
-    """Two deployments and one service of each type."""
+def shop(
+    replicas: int = 3, image: str = "busybox:1", backend_replicas: int = 2, recreate: bool = False
+) -> Stack:
+    """Two deployments and one service of each type (`recreate`: web by pp.Recreate())."""
 
     def build() -> None:
         pp.Cluster("shop", nodes=3)
@@ -45,7 +47,10 @@ def shop(replicas: int = 3, image: str = "busybox:1", backend_replicas: int = 2)
         )
         pp.Service("backend", selector=backend, ports=[pp.ServicePort(80, 8080)])
         web = pp.Deployment(
-            "web", replicas=replicas, containers=[pp.Container("web", image=image, ports=[8080])]
+            "web",
+            replicas=replicas,
+            containers=[pp.Container("web", image=image, ports=[8080])],
+            strategy=pp.Recreate() if recreate else pp.RollingUpdate(),
         )
         pp.Service(
             "web", selector=web, type="NodePort", ports=[pp.ServicePort(80, 8080, node_port=30080)]

@@ -8,7 +8,9 @@ tests check what users rely on at every moment the engine could observe:
 - a pod's containers are removed only after every proxy stopped routing to it;
 - during a rolling update of a deployment with max_unavailable 0, the routed ready pods of
   that deployment never drop below its replicas;
-- an interrupted apply is finished by the next one, from the stage it reached.
+- an interrupted apply is finished by the next one, from the stage it reached;
+- a `Recreate` deployment never runs pods of two templates at once: removed pods keep being
+  reported while they stop (`stopping_polls`), and no new pod may start meanwhile.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from podplay.control.waiting import Probe
 from podplay.control.workspace import Workspace
 from podplay.errors import EnvironmentProblem
 from podplay.execute import HostStats, PlaybookResult
-from podplay.plan import Plan
+from podplay.plan import Plan, PodPlan
 from podplay.plan.rollout import endpoint_key
 from podplay.render import RenderOptions
 
@@ -53,6 +55,9 @@ class FakeWorld:
         self.observed_serving: list[tuple[str, int]] = []
         self.fail_at: int | None = None
         self.never_ready: set[str] = set()
+        self.stopping_polls = 0  # polls a removed pod is still reported (its grace period)
+        self.stopping: dict[str, tuple[PodPlan, int]] = {}  # pod -> (pod, polls left)
+        self.two_versions: list[str] = []  # new pods started beside old ones still running
 
     # -- Workspace
     def write(self, plan: Plan) -> None:
@@ -69,6 +74,10 @@ class FakeWorld:
             self.removed_while_routed += [
                 e for e in self.routing_view if e.split("/")[1].split("@")[0] in gone
             ]
+            for p in self.current.pods:
+                if p.name in gone and self.stopping_polls:
+                    self.stopping[p.name] = (p, self.stopping_polls)
+            self._check_versions(self.current, new)
         for p in new.pods:
             self.appeared.setdefault(p.name, self.polls)
         self.current = new
@@ -76,6 +85,21 @@ class FakeWorld:
         self.lag = 2
         hosts = {n.name: HostStats(ok=2) for n in new.nodes}
         return PlaybookResult(rc=0, hosts=hosts)
+
+    def _check_versions(self, current: Plan, new: Plan) -> None:
+        before = {p.name for p in current.pods}
+        running = [*current.pods, *(p for p, _ in self.stopping.values())]
+        for p in new.pods:
+            if p.name in before:
+                continue
+            others = [
+                q.name
+                for q in running
+                if (q.deployment, q.namespace) == (p.deployment, p.namespace)
+                and q.template_hash != p.template_hash
+            ]
+            if others:
+                self.two_versions.append(f"{p.name} started beside {', '.join(sorted(others))}")
 
     # -- what the agents and proxies report
     def ready(self, name: str) -> bool:
@@ -97,6 +121,14 @@ class FakeWorld:
             }
             for p in self.current.pods
         ]
+        for name, (p, left) in list(self.stopping.items()):
+            if left <= 0:
+                del self.stopping[name]
+                continue
+            self.stopping[name] = (p, left - 1)
+            out.append({"name": p.name, "namespace": p.namespace, "node": p.node, "ip": p.ip,
+                        "phase": "Running", "ready": False, "template_hash": p.template_hash,
+                        "containers": []})  # fmt: skip
         return out, []
 
     def proxies(self, plan: Plan) -> dict[str, dict[str, Any] | None]:
@@ -303,3 +335,36 @@ def test_pods_added_after_a_rollout_do_not_reuse_the_ips_it_freed(
     added = [p for p in third.plan.pods if p.name not in {q.name for q in second.plan.pods}]
     assert len(added) == 2
     assert not {p.ip for p in first.plan.pods} & {p.ip for p in added}
+
+
+def test_recreate_stops_every_old_pod_before_any_new_one_starts(
+    world: FakeWorld, tmp_path: Path
+) -> None:
+    state = StackState(tmp_path / "s")
+    first = _up(state, image="busybox:1", recreate=True)
+    world.stopping_polls = 3  # removed pods are still reported for three polls
+    start = len(world.converges)
+    second = _up(state, image="busybox:2", recreate=True)
+    assert second.stages == 3  # before, every old pod gone, every new pod there
+    web = [len(_pods(p)) for _, p in world.converges[start:]]
+    assert web == [3, 3, 0, 3]  # site.yml, drained routing, old pods deleted, new created
+    assert world.two_versions == []  # the old pods had stopped before the new ones started
+    assert world.removed_while_routed == []
+    assert _pods(world.current) == _pods(second.plan)
+    assert _pods(second.plan).isdisjoint(_pods(first.plan))
+    deployment = next(c for c in second.changes if c.kind == "Deployment")
+    assert deployment.rollout == (
+        "recreate (3 pods stop, then 3 start; services default/web, default/web-lb have no "
+        "ready endpoint meanwhile)"
+    )
+
+
+def test_a_rolling_update_does_not_wait_for_old_pods_to_stop(
+    world: FakeWorld, tmp_path: Path
+) -> None:
+    """The check above can fail: a rolling update starts new pods while old ones stop."""
+    state = StackState(tmp_path / "s")
+    _up(state, image="busybox:1")
+    world.stopping_polls = 3
+    _up(state, image="busybox:2")
+    assert world.two_versions

@@ -63,6 +63,28 @@ def test_preview_json_lists_changes_and_touches_nothing(
     assert not (tmp_path / ".podplay").exists()
 
 
+def test_preview_says_a_recreate_stops_every_old_pod_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "app.py"
+    recreate = PROGRAM.replace('ports=[8080])])', 'ports=[8080], env={{"V": "{v}"}})],\n'
+                               '    strategy=pp.Recreate())')  # fmt: skip
+    path.write_text(recreate.format(replicas=2, v="1"))
+    _commit_current(path)
+    path.write_text(recreate.format(replicas=2, v="2"))
+    assert main(["preview", str(path)]) == 0
+    line = (
+        "~  Deployment default/web: recreate (2 pods stop, then 2 start; service default/web "
+        "has no ready endpoint meanwhile), template.containers[0].env.V"
+    )
+    assert f"  {line}\n" in capsys.readouterr().out
+    assert main(["preview", str(path), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (deployment,) = [c for c in doc["changes"] if c["kind"] == "Deployment"]
+    assert deployment["rollout"] == line.split(": ", 1)[1].split("), ")[0] + ")"
+    assert deployment["fields"] == ["template.containers[0].env.V"]
+
+
 def test_expect_no_changes_fails_only_when_there_are_changes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -153,3 +175,14 @@ def test_a_cluster_another_stack_runs_is_not_taken_over(
     assert main(["preview", str(first), "--stack", "other"]) == 2
     StackState(stack_dir(first, "edge")).forget()  # the first app destroyed: free again
     assert main(["preview", str(second)]) == 0
+
+
+def test_describe_names_either_strategy() -> None:
+    from podplay.cli.describe import _strategy
+
+    assert _strategy({"max_surge": 1, "max_unavailable": 0}) == (
+        "RollingUpdate max_surge=1 max_unavailable=0"
+    )
+    assert _strategy({"type": "Recreate"}) == (
+        "Recreate (every old pod stops before any new one starts)"
+    )

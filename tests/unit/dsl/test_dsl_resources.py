@@ -45,6 +45,16 @@ def test_outside_a_stack_a_resource_says_how_to_run_the_program() -> None:
         pp.Cluster("dev")
 
 
+def test_a_deployment_takes_recreate_as_its_strategy() -> None:
+    with pp.Stack():
+        deployment = pp.Deployment(
+            "web", containers=[pp.Container("web", "busybox")], strategy=pp.Recreate()
+        )
+        default = pp.Deployment("api", containers=[pp.Container("api", "busybox")])
+    assert isinstance(deployment.strategy, pp.Recreate)
+    assert isinstance(default.strategy, pp.RollingUpdate)
+
+
 def test_value_objects_need_no_stack() -> None:
     port = pp.ServicePort(80, 8080)
     assert (port.port, port.target_port, port.effective_target_port) == (80, 8080, 8080)

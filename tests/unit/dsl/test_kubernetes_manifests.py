@@ -220,6 +220,18 @@ def test_rolling_update_percentages(
     assert (web.strategy.max_surge, web.strategy.max_unavailable) == expected
 
 
+def test_recreate_is_pp_recreate_and_plans_stop_all_then_start_all(tmp_path: Path) -> None:
+    path = tmp_path / "app.yaml"
+    path.write_text(deployment_yaml(3, "strategy: {type: Recreate}"))
+    web = evaluate(path).deployments[("default", "web")]
+    assert isinstance(web.strategy, pp.Recreate)
+    first = plan(evaluate(path), None, None, local_images(evaluate(path)))
+    assert first.deployments[0].strategy.model_dump() == {"type": "Recreate"}
+    path.write_text(deployment_yaml(3, "strategy: {type: Recreate}").replace("1.36", "1.37"))
+    second = plan(evaluate(path), first, None, local_images(evaluate(path)))
+    assert [(s.action, len(s.pods)) for s in second.rollout] == [("delete", 3), ("create", 3)]
+
+
 def test_a_cluster_document_names_the_cluster(tmp_path: Path) -> None:
     path = tmp_path / "anything.yaml"
     path.write_text(

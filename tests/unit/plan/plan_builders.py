@@ -24,7 +24,7 @@ def web_program(
     nodes: int = 3,
     image: str = "busybox",
     env: dict[str, str] | None = None,
-    strategy: pp.RollingUpdate | None = None,
+    strategy: pp.RollingUpdate | pp.Recreate | None = None,
     cpu: str | None = None,
     selector: dict[str, str] | None = None,
     lb_pool: str | None = None,

@@ -102,3 +102,24 @@ def test_compile_never_writes_over_a_project_it_did_not_write(
     assert (tmp_path / "mine" / "site.yml").read_text() == "- hosts: all\n"
     assert main(["compile", "app.py", "-o", "out"]) == 0
     assert main(["compile", "app.py", "-o", "out"]) == 0  # its own output: rewritten in place
+
+
+def test_compile_leaves_the_cycle_collector_as_it_found_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """compile pauses Python's cycle collector while it works (speed), and only then."""
+    import gc
+
+    monkeypatch.setenv("PODPLAY_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    from podplay.cli.main import main
+
+    (tmp_path / "app.py").write_text(
+        "import gc\nimport podplay as pp\nassert not gc.isenabled()\npp.Cluster('dev', nodes=1)\n"
+    )
+    assert gc.isenabled()
+    assert main(["compile", "app.py", "-o", "out"]) == 0
+    assert gc.isenabled()
+    (tmp_path / "app.py").write_text("import podplay as pp\npp.Cluster('dev', nodes=0)\n")
+    assert main(["compile", "app.py", "-o", "out"]) == 2  # a refused program: enabled again
+    assert gc.isenabled()

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import datetime
 import ipaddress
+import shutil
+import sys
 from pathlib import Path
 
+import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from podplay.artifacts import pki
@@ -44,7 +48,7 @@ def test_node_certificates_name_the_node_and_its_addresses(tmp_path: Path) -> No
     ca.public_key().verify(  # type: ignore[call-arg]
         client.signature,
         client.tbs_certificate_bytes,
-        pki.ec.ECDSA(client.signature_hash_algorithm),  # type: ignore[arg-type]
+        ec.ECDSA(client.signature_hash_algorithm),  # type: ignore[arg-type]
     )
 
 
@@ -69,7 +73,7 @@ def test_only_the_node_whose_address_changed_is_reissued(tmp_path: Path) -> None
     pki.ensure_pki(tmp_path / "pki", "shop", [("node1", "172.30.0.11"), ("node2", "172.30.0.99")])
     after = snapshot(tmp_path / "pki")
     changed = sorted(name for name in before if before[name] != after[name])
-    assert changed == ["node2.crt", "node2.key"]
+    assert changed == ["issued.json", "node2.crt", "node2.key"]
     san = cert(made.node_cert("node2")).extensions.get_extension_for_class(
         x509.SubjectAlternativeName
     )
@@ -97,3 +101,27 @@ def test_nodes_without_an_address_get_no_certificate_yet(tmp_path: Path) -> None
     made = pki.ensure_pki(tmp_path / "pki", "shop", [("node1", None)])
     assert made.ca_cert.exists() and made.client_cert.exists()
     assert not made.node_cert("node1").exists()
+
+
+def test_an_unchanged_cluster_is_vouched_for_by_the_record_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second run parses no certificate: `cryptography` is not even imported."""
+    pki.ensure_pki(tmp_path / "pki", "shop", NODES)
+    before = snapshot(tmp_path / "pki")
+    monkeypatch.setitem(sys.modules, "podplay.artifacts.certificates", None)  # import fails
+    monkeypatch.delattr("podplay.artifacts.certificates", raising=False)
+    pki.ensure_pki(tmp_path / "pki", "shop", NODES)
+    pki.ensure_pki(tmp_path / "pki", "shop", NODES[:1])  # fewer nodes: still all recorded
+    assert snapshot(tmp_path / "pki") == before
+    with pytest.raises(ImportError):  # anything the record does not vouch for is checked
+        pki.ensure_pki(tmp_path / "pki", "shop", [*NODES, ("node3", "172.30.0.13")])
+
+
+def test_a_file_that_changed_since_the_record_is_checked_again(tmp_path: Path) -> None:
+    made = pki.ensure_pki(tmp_path / "pki", "shop", NODES)
+    shutil.copy(made.node_cert("node2"), made.node_cert("node1"))  # valid, but node2's
+    shutil.copy(made.node_key("node2"), made.node_key("node1"))
+    pki.ensure_pki(tmp_path / "pki", "shop", NODES)
+    node1 = cert(made.node_cert("node1"))
+    assert node1.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == "node1"

@@ -2,7 +2,7 @@
 
 As the API server does, the selector must select the template's labels, and a rolling
 update's percentages become numbers against the replicas (maxSurge rounded up,
-maxUnavailable down, 25% each by default).
+maxUnavailable down, 25% each by default); `type: Recreate` is pp.Recreate().
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from podplay.dsl.diagnostics import show
 from podplay.dsl.kubernetes.containers import ContainerDraft, read_container
 from podplay.dsl.kubernetes.reader import Fields, Subject, labels, sequence
 from podplay.dsl.kubernetes.yamlfile import Located
-from podplay.dsl.workload import RollingUpdate
+from podplay.dsl.workload import Recreate, RollingUpdate
 
 SPEC = ("replicas", "selector", "template", "strategy")
 # harmless: podplay keeps no old ReplicaSets and reports a stuck rollout by its own timeout
@@ -155,25 +155,28 @@ def _check_pod_ports(subject: Subject, pod: Fields, draft: DeploymentDraft) -> N
                 )
 
 
-def _strategy(subject: Subject, spec: Fields, replicas: int) -> RollingUpdate:
+def _strategy(subject: Subject, spec: Fields, replicas: int) -> RollingUpdate | Recreate:
     surge_node = unavailable_node = None
     node = spec.get("strategy")
     if node is not None:
         strategy = Fields(subject, node, spec.path("strategy"), ("type", "rollingUpdate"))
         kind = strategy.string("type", "RollingUpdate")
-        if kind == "Recreate":
-            subject.fail(
-                strategy.get("type"),
-                strategy.path("type"),
-                '"Recreate" is not supported (podplay replaces pods by RollingUpdate only)',
-            )
-        if kind != "RollingUpdate":
+        if kind not in ("RollingUpdate", "Recreate"):
             subject.fail(
                 strategy.get("type"),
                 strategy.path("type"),
                 f'{show(kind)} must be "RollingUpdate" or "Recreate"',
             )
         rolling = strategy.get("rollingUpdate")
+        if kind == "Recreate":
+            if rolling is not None:  # the API server forbids it too
+                subject.fail(
+                    rolling,
+                    strategy.path("rollingUpdate"),
+                    'may not be given when type is "Recreate" (Recreate has no limits: every '
+                    "old pod stops before any new one starts)",
+                )
+            return Recreate()
         if rolling is not None:
             limits = Fields(
                 subject, rolling, strategy.path("rollingUpdate"), ("maxSurge", "maxUnavailable")
