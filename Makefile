@@ -43,15 +43,15 @@ integration: setup
 	@$(PY) -m pytest tests/integration tests/testinfra -q $(PYTEST_ARGS)
 
 lint: venv
-	@$(VENV)/bin/ruff check dsl tests bench ansible_collection
-	@$(VENV)/bin/ruff format --check dsl tests bench ansible_collection
+	@$(VENV)/bin/ruff check dsl tests bench ansible_collection setup.py
+	@$(VENV)/bin/ruff format --check dsl tests bench ansible_collection setup.py
 	@$(VENV)/bin/lint-imports --no-cache >/dev/null || $(VENV)/bin/lint-imports --no-cache
 	@PATH=$(CURDIR)/$(VENV)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/ansible_collection \
 		$(VENV)/bin/ansible-lint -q --nocolor playbooks ansible_collection/ansible_collections/podplay/cluster
 
 format: venv
-	@$(VENV)/bin/ruff check --fix dsl tests bench ansible_collection
-	@$(VENV)/bin/ruff format dsl tests bench ansible_collection
+	@$(VENV)/bin/ruff check --fix dsl tests bench ansible_collection setup.py
+	@$(VENV)/bin/ruff format dsl tests bench ansible_collection setup.py
 
 bench: setup
 	@for b in bench/bench_*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

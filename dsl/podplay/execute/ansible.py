@@ -108,12 +108,33 @@ class PlaybookResult:
         raise EnvironmentProblem(f"{what}: ansible-playbook exited with status {self.rc}\n{tail}")
 
 
+COLLECTION_PREFIX = "podplay.cluster."  # a collection playbook's name: podplay.cluster.nodes
+
+
 def playbooks_dir() -> Path:
     """The repository's playbooks/ directory (site.yml and the plays it imports)."""
     root = paths.repo_root()
     if root is None:
-        raise EnvironmentProblem("podplay's playbooks/ directory was not found next to the code")
+        raise EnvironmentProblem(
+            "podplay's playbooks/ directory exists only in a source checkout; name a play of "
+            "the collection instead (podplay.cluster.site, podplay.cluster.nodes, ...)"
+        )
     return root / "playbooks"
+
+
+def resolve_playbook(playbook: str | Path) -> Path:
+    """The playbook file: a path; a play of the collection by name (`podplay.cluster.nodes`,
+    found wherever the collection is: checkout or wheel); else a name in playbooks_dir()."""
+    name = str(playbook)
+    if name.startswith(COLLECTION_PREFIX) and "/" not in name:
+        path = paths.collection_dir() / "playbooks" / f"{name.removeprefix(COLLECTION_PREFIX)}.yml"
+        if not path.is_file():
+            raise EnvironmentProblem(f"the collection has no playbook {name} ({path} is missing)")
+        return path
+    path = Path(playbook)
+    if not path.is_absolute() and not path.exists():
+        return playbooks_dir() / path
+    return path
 
 
 def ansible_playbook_bin() -> str:
@@ -202,15 +223,14 @@ def run_playbook(
 ) -> PlaybookResult:
     """Run one playbook and return its per-host result (never raises for a failed play).
 
-    `playbook` is a path or a name inside the repository's playbooks/ directory; `inventory`
+    `playbook` is a path, a play of the collection (`podplay.cluster.nodes`) or a name
+    inside the repository's playbooks/ directory (a checkout's); `inventory`
     a path or an ansible host list ("localhost,"). Output streams to stdout (or to `output`,
     a line callback) unless `quiet`; its last lines are kept in `output_tail` either way.
     Mitogen (strategy mitogen_linear: 2-3x faster here, see bench/bench_cluster.py) is used
     when it is installed, unless `mitogen=False` or env PODPLAY_MITOGEN=0.
     """
-    path = Path(playbook)
-    if not path.is_absolute() and not path.exists():
-        path = playbooks_dir() / path
+    path = resolve_playbook(playbook)
     if mitogen is None:
         mitogen = os.environ.get(MITOGEN_ENV, "1") != "0"
     options = {"limit": limit, "check": check, "diff": diff, "tags": tags, "verbosity": verbosity}

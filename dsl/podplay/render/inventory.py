@@ -20,9 +20,19 @@ from podplay.render.yamltext import dump
 NODE_GROUP = "nodes"  # the same group the substrate's inventory uses
 
 
+def inventory_data(plan: Plan) -> dict[str, Any]:
+    """The inventory as data: group `nodes` with each node's connection variables, and its
+    child `control_plane` (the inventory plugin `podplay.cluster.podplay` builds from this too)."""
+    hosts: dict[str, Any] = {n.name: dict(n.connection) for n in plan.nodes}
+    members: dict[str, Any] = {n.name: {} for n in plan.control_plane()}
+    group: dict[str, Any] = {"hosts": hosts}
+    if members:
+        group["children"] = {CONTROL_PLANE_GROUP: {"hosts": members}}
+    return {"all": {"children": {NODE_GROUP: group}}}
+
+
 def inventory(plan: Plan, program: str | None) -> str:
     """The inventory text."""
-    hosts: dict[str, Any] = {n.name: dict(n.connection) for n in plan.nodes}
     header = [
         f'Nodes of cluster "{plan.cluster.name}", written by podplay compile{_from(program)}.'
     ]
@@ -31,12 +41,7 @@ def inventory(plan: Plan, program: str | None) -> str:
             "Hosts without connection details: the local cluster does not exist yet; run "
             f"`podplay cluster create {plan.cluster.name}` and compile again."
         )
-    members: dict[str, Any] = {n.name: {} for n in plan.control_plane()}
-    group: dict[str, Any] = {"hosts": hosts}
-    if members:
-        group["children"] = {CONTROL_PLANE_GROUP: {"hosts": members}}
-    data = {"all": {"children": {NODE_GROUP: group}}}
-    return dump(data, "\n".join(header), literal=True)
+    return dump(inventory_data(plan), "\n".join(header), literal=True)
 
 
 def _from(program: str | None) -> str:

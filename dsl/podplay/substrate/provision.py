@@ -2,8 +2,9 @@
 
 Plan then execute, as kind does: names and counts are checked and the whole layout (subnet,
 addresses, pod CIDRs) is computed before anything is created; the node containers are made
-by `playbooks/provision-local.yml` (community.docker, nodes started in parallel), and the
-nodes are then configured over SSH by `playbooks/nodes.yml`, exactly as real hosts are. A
+by the collection's play `podplay.cluster.provision_local` (community.docker, nodes started
+in parallel), and the nodes are then configured over SSH by `podplay.cluster.nodes`, exactly
+as real hosts are (both found in a checkout and in an installed wheel alike). A
 create that fails removes what it made, unless asked to keep it for debugging.
 """
 
@@ -29,8 +30,8 @@ from podplay.substrate import addressing, docker_provider, inventory, keys
 from podplay.substrate.model import Cluster, validate_cidrs, validate_name, validate_node_count
 
 Log = Callable[[str], None]
-NODES_PLAYBOOK = "nodes.yml"
-PROVISION_PLAYBOOK = "provision-local.yml"
+NODES_PLAYBOOK = "podplay.cluster.nodes"
+PROVISION_PLAYBOOK = "podplay.cluster.provision_local"
 SUBNET_ATTEMPTS = 32
 
 
@@ -161,7 +162,7 @@ def _create(
     )
     write_atomic(inventory_path(name), text)
     if configure:
-        log("configuring nodes over SSH (playbooks/nodes.yml)")
+        log(f"configuring nodes over SSH ({NODES_PLAYBOOK})")
         configure_nodes(name, verbose=verbose).raise_for_failure(f"configuring cluster {name}")
     cluster = get_cluster(name)
     if cluster is None:
@@ -172,7 +173,7 @@ def _create(
 def _provision_vars(
     name: str, plan: addressing.ClusterPlan, image: str, privileged: bool, public_key: str
 ) -> dict[str, Any]:
-    """`podplay_provision`, the one variable provision-local.yml reads (its header)."""
+    """`podplay_provision`, the one variable provision_local.yml reads (its header)."""
     host_mounts = [
         {"type": "bind", "source": p, "target": p, "read_only": True}
         for p in ("/lib/modules",)

@@ -47,19 +47,72 @@ def test_playbooks_syntax_check_from_another_directory(tmp_path: Path, playbook:
             "--syntax-check",
             "-i",
             str(EXAMPLE),
-            str(ROOT / "playbooks" / playbook),
+            str(ROOT / "playbooks" / "provision-local.yml"),
         ],
         tmp_path,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def test_without_the_checkout_the_collection_is_an_environment_problem(monkeypatch) -> None:
-    """A non-editable install has no ansible_collection/: say so, never write a dead link."""
+def test_without_checkout_or_installed_collection_it_is_an_environment_problem(
+    monkeypatch, tmp_path: Path
+) -> None:
+    """Neither a checkout's ansible_collection/ nor a wheel's collection beside the package:
+    say so, never write a dead link."""
     from podplay import paths
     from podplay.errors import EnvironmentProblem
 
     assert (paths.collections_path() / "ansible_collections" / "podplay" / "cluster").is_dir()
-    monkeypatch.setattr(paths, "repo_root", lambda: None)
-    with pytest.raises(EnvironmentProblem, match="source checkout"):
+    monkeypatch.setattr(paths, "__file__", str(tmp_path / "site" / "podplay" / "paths.py"))
+    assert paths.repo_root() is None
+    with pytest.raises(EnvironmentProblem, match="reinstall podplay"):
         paths.collections_path()
+
+
+def test_a_wheel_finds_the_collection_beside_the_package(monkeypatch, tmp_path: Path) -> None:
+    """The wheel puts ansible_collections/podplay/cluster in site-packages beside podplay/,
+    even when that venv sits inside a checkout (.venv/): the installed copy wins there."""
+    from podplay import paths
+    from podplay.execute.ansible import resolve_playbook
+
+    site = tmp_path / "checkout" / ".venv" / "lib" / "python3.11" / "site-packages"
+    (tmp_path / "checkout" / "ansible_collection" / "ansible_collections").mkdir(parents=True)
+    collection = site / "ansible_collections" / "podplay" / "cluster"
+    (collection / "playbooks").mkdir(parents=True)
+    (collection / "galaxy.yml").write_text("namespace: podplay\n")
+    (collection / "playbooks" / "nodes.yml").write_text("---\n")
+    monkeypatch.setattr(paths, "__file__", str(site / "podplay" / "paths.py"))
+    assert paths.repo_root() is None
+    assert paths.collections_path() == site
+    assert paths.collection_dir() == collection
+    assert resolve_playbook("podplay.cluster.nodes") == collection / "playbooks" / "nodes.yml"
+
+
+def test_collection_plays_resolve_by_name_in_the_checkout() -> None:
+    """podplay runs the collection's plays by name (`cluster create`: provision_local, nodes);
+    the repository's playbooks/ only wrap them."""
+    from podplay import paths
+    from podplay.errors import EnvironmentProblem
+    from podplay.execute.ansible import resolve_playbook
+    from podplay.substrate import provision
+
+    for name in (provision.PROVISION_PLAYBOOK, provision.NODES_PLAYBOOK):
+        path = resolve_playbook(name)
+        assert path.is_file() and path.parent == paths.collection_dir() / "playbooks"
+    assert resolve_playbook("site.yml") == ROOT / "playbooks" / "site.yml"
+    with pytest.raises(EnvironmentProblem, match=r"no playbook podplay\.cluster\.nope"):
+        resolve_playbook("podplay.cluster.nope")
+
+
+def test_provision_play_syntax_checks_through_the_repository_wrapper(tmp_path: Path) -> None:
+    done = run(
+        [
+            str(BIN / "ansible-playbook"),
+            "--syntax-check",
+            "-i",
+            "localhost,",
+            str(ROOT / "playbooks" / "provision-local.yml"),
+        ],
+        tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
