@@ -35,12 +35,18 @@ CONVERGED_SAVE = """\
 :FORWARD DROP [0:0]
 :DOCKER-USER - [0:0]
 :PODPLAY-NET-FORWARD - [0:0]
+:PODPLAY-NET-INPUT - [0:0]
+-A INPUT -j PODPLAY-NET-INPUT
 -A FORWARD -j PODPLAY-NET-FORWARD
 -A FORWARD -j DOCKER-USER
 -A DOCKER-USER -j PODPLAY-NET-FORWARD
 -A DOCKER-USER -j RETURN
+-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.11/32 -p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset
+-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.12/32 -p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset
+-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.13/32 -p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset
 -A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT
 -A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT
+-A PODPLAY-NET-INPUT -s 10.244.0.0/16 -p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset
 COMMIT
 *nat
 :POSTROUTING ACCEPT [0:0]
@@ -81,8 +87,17 @@ def test_fresh_node_gets_both_chains_and_all_jumps_in_one_restore():
     assert text == (
         "*filter\n"
         ":PODPLAY-NET-FORWARD - [0:0]\n"
-        "-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT\n"
+        + "".join(
+            "-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.%d/32 -p tcp -m multiport "
+            "--dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset\n" % host
+            for host in (11, 12, 13)
+        )
+        + "-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT\n"
         "-A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT\n"
+        ":PODPLAY-NET-INPUT - [0:0]\n"
+        "-A PODPLAY-NET-INPUT -s 10.244.0.0/16 -p tcp -m multiport --dports 22,2379,2380,10250 "
+        "-j REJECT --reject-with tcp-reset\n"
+        "-I INPUT 1 -j PODPLAY-NET-INPUT\n"
         "-I FORWARD 1 -j PODPLAY-NET-FORWARD\n"
         "-I DOCKER-USER 1 -j PODPLAY-NET-FORWARD\n"
         "COMMIT\n"
@@ -94,7 +109,7 @@ def test_fresh_node_gets_both_chains_and_all_jumps_in_one_restore():
         "-I POSTROUTING 1 -j PODPLAY-NET-POSTROUTING\n"
         "COMMIT\n"
     )
-    assert len(changes) == 5
+    assert len(changes) == 7
 
 
 def test_converged_rules_plan_nothing():
@@ -106,6 +121,35 @@ def test_a_drifted_chain_is_rewritten_whole_without_touching_jumps():
     text, changes = plan_iptables(CFG, drifted)
     assert changes == ["iptables filter chain PODPLAY-NET-FORWARD written"]
     assert "-I " not in text and "*nat" not in text
+
+
+def test_pods_are_refused_the_nodes_own_ports_on_every_path():
+    """INPUT: any local address of this node; FORWARD: every node's address (a pod's traffic
+    to another node is masqueraded there, so that node's INPUT sees no pod source), before
+    the chain accepts pod traffic."""
+    from podplay.node.network.plan import desired_chains
+
+    chains = desired_chains(CFG)
+    ports = "-p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset"
+    assert chains[("filter", "PODPLAY-NET-INPUT")] == [
+        "-A PODPLAY-NET-INPUT -s 10.244.0.0/16 " + ports
+    ]
+    forward = chains[("filter", "PODPLAY-NET-FORWARD")]
+    assert forward[:3] == [
+        "-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d %s/32 %s" % (node["address"], ports)
+        for node in DOC["nodes"]
+    ]
+    assert forward[3:] == [
+        "-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT",
+        "-A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT",
+    ]
+
+
+def test_a_missing_input_jump_is_put_back_alone():
+    save = CONVERGED_SAVE.replace("-A INPUT -j PODPLAY-NET-INPUT\n", "")
+    text, changes = plan_iptables(CFG, save)
+    assert changes == ["iptables filter jump INPUT -> PODPLAY-NET-INPUT added"]
+    assert text == "*filter\n-I INPUT 1 -j PODPLAY-NET-INPUT\nCOMMIT\n"
 
 
 def test_without_docker_user_only_forward_is_jumped():
