@@ -29,7 +29,8 @@ DOC = {
 }
 CFG = parse_config(DOC)
 
-CONVERGED_SAVE = """\
+NODE_ONLY = "-p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset"
+CONVERGED_SAVE = f"""\
 *filter
 :INPUT ACCEPT [0:0]
 :FORWARD DROP [0:0]
@@ -41,12 +42,12 @@ CONVERGED_SAVE = """\
 -A FORWARD -j DOCKER-USER
 -A DOCKER-USER -j PODPLAY-NET-FORWARD
 -A DOCKER-USER -j RETURN
--A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.11/32 -p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset
--A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.12/32 -p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset
--A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.13/32 -p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset
+-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.11/32 {NODE_ONLY}
+-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.12/32 {NODE_ONLY}
+-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.13/32 {NODE_ONLY}
 -A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT
 -A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT
--A PODPLAY-NET-INPUT -s 10.244.0.0/16 -p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset
+-A PODPLAY-NET-INPUT -s 10.244.0.0/16 {NODE_ONLY}
 COMMIT
 *nat
 :POSTROUTING ACCEPT [0:0]
@@ -88,15 +89,13 @@ def test_fresh_node_gets_both_chains_and_all_jumps_in_one_restore():
         "*filter\n"
         ":PODPLAY-NET-FORWARD - [0:0]\n"
         + "".join(
-            "-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.%d/32 -p tcp -m multiport "
-            "--dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset\n" % host
+            f"-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.{host}/32 {NODE_ONLY}\n"
             for host in (11, 12, 13)
         )
         + "-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT\n"
         "-A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT\n"
         ":PODPLAY-NET-INPUT - [0:0]\n"
-        "-A PODPLAY-NET-INPUT -s 10.244.0.0/16 -p tcp -m multiport --dports 22,2379,2380,10250 "
-        "-j REJECT --reject-with tcp-reset\n"
+        f"-A PODPLAY-NET-INPUT -s 10.244.0.0/16 {NODE_ONLY}\n"
         "-I INPUT 1 -j PODPLAY-NET-INPUT\n"
         "-I FORWARD 1 -j PODPLAY-NET-FORWARD\n"
         "-I DOCKER-USER 1 -j PODPLAY-NET-FORWARD\n"
@@ -130,13 +129,12 @@ def test_pods_are_refused_the_nodes_own_ports_on_every_path():
     from podplay.node.network.plan import desired_chains
 
     chains = desired_chains(CFG)
-    ports = "-p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset"
     assert chains[("filter", "PODPLAY-NET-INPUT")] == [
-        "-A PODPLAY-NET-INPUT -s 10.244.0.0/16 " + ports
+        "-A PODPLAY-NET-INPUT -s 10.244.0.0/16 " + NODE_ONLY
     ]
     forward = chains[("filter", "PODPLAY-NET-FORWARD")]
     assert forward[:3] == [
-        "-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d %s/32 %s" % (node["address"], ports)
+        f"-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d {node['address']}/32 {NODE_ONLY}"
         for node in DOC["nodes"]
     ]
     assert forward[3:] == [

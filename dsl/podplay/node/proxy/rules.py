@@ -176,7 +176,8 @@ def _unused_service_addresses(rs: Ruleset, state: ClusterState) -> None:
     why = _comment("podplay: no service at this address and port")
     cidr = state.service_cidr
     rs.add("filter", SERVICES, "-d %s -p tcp %s -j REJECT --reject-with tcp-reset" % (cidr, why))
-    rs.add("filter", SERVICES, "-d %s %s -j REJECT --reject-with icmp-port-unreachable" % (cidr, why))
+    unreachable = "-j REJECT --reject-with icmp-port-unreachable"
+    rs.add("filter", SERVICES, "-d %s %s %s" % (cidr, why, unreachable))
 
 
 def _cluster_dns(rs: Ruleset, state: ClusterState, node: LocalNode) -> None:
