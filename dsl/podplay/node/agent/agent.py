@@ -167,7 +167,10 @@ class Agent:
         now = self.clock()
         self._read_desired(now)
         self.engine.refresh_if_needed(now)
-        desired, failed = admit(self.manifests.pods, self.engine.images or {}, self.cfg.pause_image)
+        running = {o.key for o in self.engine.observed}
+        desired, failed = admit(
+            self.manifests.pods, self.engine.images or {}, self.cfg.pause_image, running
+        )
         self.probing.sync(desired, self.engine.observed, now)
         decision = self._decide_and_act(desired, now)
         self.probing.schedule(now)
