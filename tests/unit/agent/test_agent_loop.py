@@ -341,7 +341,7 @@ def test_a_newcomer_with_a_running_pods_ip_is_refused_and_the_running_pod_stays(
 def test_a_fifo_in_the_pods_directory_is_reported_and_blocks_nothing(world) -> None:
     import os
 
-    _, rt, _, pods = world
+    _, _, _, pods = world
     write(pods, web_doc())
     os.mkfifo(pods / "default_x.json")
     agent = new_agent(world)
