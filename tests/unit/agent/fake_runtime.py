@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -17,10 +18,13 @@ class FakeRuntime:
         self.calls: list[tuple] = []
         self.network = True
         self.up = True
+        self.gate: threading.Event | None = None  # set: list_observed waits for it (a hang)
         self._n = 0
 
     # -- what the agent reads
     def list_observed(self, fresh=()) -> list[Observed]:
+        if self.gate is not None:
+            self.gate.wait()
         if not self.up:
             raise OSError("engine down")
         return list(self.containers.values())
