@@ -55,6 +55,14 @@ class FakeRuntime:
         self.calls.append(("run", spec.name, c.name, attempt))
         return self._new(spec, c.name, attempt, c.config_hash)
 
+    def started(self, cid: str) -> Observed | None:
+        """What DockerRuntime reports for a container it just started (as listed)."""
+        o = self.containers.get(cid)
+        return o if o is not None and o.running else None
+
+    def started_here(self, cid: str) -> bool:
+        return cid in self.containers
+
     def stop(self, o: Observed, grace=None) -> None:
         self.calls.append(("stop", o.id))
         self.exit(o.id, 143)

@@ -179,7 +179,10 @@ class Agent:
             self.engine.changed(msg)
         elif isinstance(msg, ActionsDone):
             self.actuator.on_done(msg)
-            self.engine.dirty = True  # see what the actions did
+            if msg.started:  # only new containers: the view takes them as reported
+                self.engine.add_started(msg.started)
+            else:
+                self.engine.dirty = True  # see what the actions did
 
     # -- one pass -------------------------------------------------------------------------
 

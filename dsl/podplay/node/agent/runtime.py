@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import calendar
 import logging
+import os
 import threading
 import time
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
@@ -72,6 +73,11 @@ class DockerRuntime:
         self.pause_image = pause_image
         self._api = api
         self._inspected: Dict[str, Tuple[str, dict]] = {}  # id -> (state, details)
+        # what this agent created (id -> name, labels, image) and started (id -> as seen)
+        self._created: Dict[str, Tuple[str, Dict[str, str], str]] = {}
+        self._started: Dict[str, Observed] = {}
+        self._own_starts: Set[str] = set()
+        self._root_dir: Optional[str] = None
         self._lock = threading.Lock()
 
     # -- connection ---------------------------------------------------------------------
@@ -123,7 +129,20 @@ class DockerRuntime:
             for cid in list(self._inspected):
                 if cid not in present:
                     del self._inspected[cid]
+            self._own_starts &= present
+            for cid in [c for c in self._started if c not in present]:
+                del self._started[cid]
         return out
+
+    def started(self, cid: str) -> Optional[Observed]:
+        """A container this runtime just started, as a list would show it (once)."""
+        with self._lock:
+            return self._started.pop(cid, None)
+
+    def started_here(self, cid: str) -> bool:
+        """Whether this agent started the container (its `start` event is old news)."""
+        with self._lock:
+            return cid in self._own_starts
 
     def _details(self, cid: str, state: str, force: bool = False) -> Optional[Tuple[str, dict]]:
         with self._lock:
@@ -248,7 +267,10 @@ class DockerRuntime:
         kwargs.setdefault("detach", True)
         for attempt in (0, 1):
             try:
-                return self.api.create_container(name=name, use_config_proxy=False, **kwargs)["Id"]
+                cid = self.api.create_container(name=name, use_config_proxy=False, **kwargs)["Id"]
+                with self._lock:
+                    self._created[cid] = (name, dict(kwargs.get("labels") or {}), kwargs["image"])
+                return cid
             except APIError as err:
                 if err.status_code == 409 and attempt == 0:  # a leftover holds the name
                     self._remove_quietly(name)
@@ -261,6 +283,8 @@ class DockerRuntime:
         try:
             self.api.start(cid)
         except APIError as err:
+            with self._lock:
+                self._created.pop(cid, None)
             self._remove_quietly(cid)
             raise RuntimeError_("StartError", "starting %s: %s" % (name, _explain(err))) from None
         # We know it is running and since when: no inspect for it until its state changes
@@ -274,6 +298,12 @@ class DockerRuntime:
         }
         with self._lock:
             self._inspected[cid] = ("running", details)
+            self._own_starts.add(cid)
+            created = self._created.pop(cid, None)
+            if created is not None:
+                o = from_labels(cid, created[0], created[1], "running", image=created[2], **details)
+                if o is not None:
+                    self._started[cid] = o
 
     def _write_resolv_conf(self, cid: str, dns) -> None:
         """Point the pod straight at the cluster DNS (as the kubelet's dockershim did): the
@@ -285,13 +315,25 @@ class DockerRuntime:
         if dns.options:
             lines.append("options %s" % " ".join(dns.options))
         try:
-            path = self.api.inspect_container(cid).get("ResolvConfPath")
+            path = self._resolv_conf_path(cid)
             if path and dns.nameservers:
                 with open(path, "w", encoding="utf-8") as f:
                     f.write("\n".join(lines) + "\n")
         except (OSError, DockerException) as err:
             # Docker's embedded DNS still forwards to the same nameservers
             log.warning("could not write resolv.conf of %s: %s", cid[:12], err)
+
+    def _resolv_conf_path(self, cid: str) -> Optional[str]:
+        """Where the engine keeps a container's resolv.conf: under its data root, found once
+        (one engine call per pod less than inspecting each new sandbox); inspected when the
+        file is not where expected."""
+        if self._root_dir is None:
+            self._root_dir = str(self.api.info().get("DockerRootDir") or "")
+        if self._root_dir:
+            path = os.path.join(self._root_dir, "containers", cid, "resolv.conf")
+            if os.path.exists(path):
+                return path
+        return self.api.inspect_container(cid).get("ResolvConfPath")
 
     # -- stopping -------------------------------------------------------------------------
 
