@@ -39,7 +39,7 @@ def busybox_image():  # type: ignore[no-untyped-def]
 # replaces every pod and service on it, and their destroy test deletes the cluster: so the
 # directories run in this order (stable within each), e2e last, its destroy test last of all.
 # tests/testinfra runs with the other directories, before e2e.
-_DIRECTORY_ORDER = ("substrate", "agent", "routing")
+_DIRECTORY_ORDER = ("substrate", "agent", "routing", "chaos")
 
 
 def _order(item: pytest.Item) -> tuple[int, bool]:
