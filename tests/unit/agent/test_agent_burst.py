@@ -6,6 +6,8 @@ container, its own `start` events are no news)."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from concurrent.futures import Future
 from pathlib import Path
 
@@ -176,3 +178,46 @@ def test_the_runtime_reports_what_it_started_and_needs_no_inspect(tmp_path: Path
     assert o.config_hash == web.containers[0].config_hash and o.image == "podplay/web:1"
     assert rt.started(cid) is None  # reported once
     assert rt.started_here(sid) and rt.started_here(sid2) and not rt.started_here("other")
+
+
+class ListingAPI:
+    """A listing of podplay containers the runtime has never seen (an agent restart)."""
+
+    def __init__(self, n: int) -> None:
+        self.summaries = [
+            {"Id": f"c{i}", "State": "running", "Names": [f"/pp_default_web-{i}_web_u_0"],
+             "Image": "podplay/web:1",
+             "Labels": {"io.podplay.pod": f"web-{i}", "io.podplay.namespace": "default",
+                        "io.podplay.container": "web", "io.podplay.uid": "u",
+                        "io.podplay.attempt": "0"}}
+            for i in range(n)
+        ]  # fmt: skip
+        self.inspected: list[str] = []
+        self.active = self.peak = 0
+        self.lock = threading.Lock()
+
+    def containers(self, **kw):
+        return self.summaries
+
+    def inspect_container(self, cid):
+        with self.lock:
+            self.active += 1
+            self.peak = max(self.peak, self.active)
+        time.sleep(0.05)
+        with self.lock:
+            self.active -= 1
+            self.inspected.append(cid)
+        return {"State": {"Status": "running", "StartedAt": "2026-11-25T15:00:00.5Z"}}
+
+
+def test_containers_seen_for_the_first_time_are_inspected_in_parallel_once() -> None:
+    api = ListingAPI(16)
+    rt = DockerRuntime("podplay", "podplay/pause:1", api=api)  # type: ignore[arg-type]
+    started = time.monotonic()
+    seen = rt.list_observed()
+    assert time.monotonic() - started < 16 * 0.05 / 2  # not one after another
+    assert api.peak > 1 and sorted(api.inspected) == sorted(f"c{i}" for i in range(16))
+    assert [o.pod for o in seen] == [f"web-{i}" for i in range(16)]
+    assert all(o.running and o.started_at == 1795618800.5 for o in seen)
+    rt.list_observed()
+    assert len(api.inspected) == 16  # known in their state: not inspected again

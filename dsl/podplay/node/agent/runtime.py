@@ -13,6 +13,7 @@ import logging
 import os
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import docker
@@ -25,6 +26,9 @@ from .observed import L_POD, Observed, container_name, from_labels, labels_for
 log = logging.getLogger("podplay.agent.runtime")
 
 PAUSE_STOP_TIMEOUT = 2
+_NO_DETAILS = {"exit_code": None, "started_at": None, "finished_at": None, "oom_killed": False,
+               "error": ""}  # fmt: skip
+INSPECT_THREADS = 8
 _LOGS = LogConfig(type="json-file", config={"max-size": "10m", "max-file": "2"})
 
 
@@ -112,11 +116,11 @@ class DockerRuntime:
         fresh = set(fresh)
         summaries = self.api.containers(all=True, filters={"label": L_POD})
         present = set()
+        known = self._all_details(summaries, fresh)
         for s in summaries:
             cid = s["Id"]
             present.add(cid)
-            state = s.get("State") or "unknown"
-            found = self._details(cid, state, force=cid in fresh)
+            found = known.get(cid)
             if found is None:
                 continue
             state, details = found
@@ -144,20 +148,30 @@ class DockerRuntime:
         with self._lock:
             return cid in self._own_starts
 
-    def _details(self, cid: str, state: str, force: bool = False) -> Optional[Tuple[str, dict]]:
+    def _all_details(
+        self, summaries: List[dict], fresh: Set[str]
+    ) -> Dict[str, Optional[Tuple[str, dict]]]:
+        """Each listed container's state details; the inspections this needs (containers not
+        seen before in their state, e.g. every one after an agent restart) run in parallel,
+        so the first pass of a restarted agent on a full node stays short."""
+        todo = [(s["Id"], s.get("State") or "unknown") for s in summaries]
+        if sum(1 for cid, state in todo if self._needs_inspect(cid, state, cid in fresh)) < 4:
+            return {cid: self._details(cid, state, cid in fresh) for cid, state in todo}
+        with ThreadPoolExecutor(max_workers=INSPECT_THREADS) as pool:
+            return dict(pool.map(lambda t: (t[0], self._details(t[0], t[1], t[0] in fresh)), todo))
+
+    def _needs_inspect(self, cid: str, state: str, force: bool) -> bool:
+        """Not when the cache holds this state, nor for one never started (a burst of pod
+        starts lists many), unless an event just named it (`force`)."""
         with self._lock:
             cached = self._inspected.get(cid)
-        if not force and cached is not None and cached[0] == state:
-            return cached
-        if state == "created" and not force:
-            # never started: nothing to learn by inspecting (a burst of pod starts lists many)
-            return state, {
-                "exit_code": None,
-                "started_at": None,
-                "finished_at": None,
-                "oom_killed": False,
-                "error": "",
-            }
+        return force or not ((cached is not None and cached[0] == state) or state == "created")
+
+    def _details(self, cid: str, state: str, force: bool = False) -> Optional[Tuple[str, dict]]:
+        if not self._needs_inspect(cid, state, force):
+            with self._lock:
+                cached = self._inspected.get(cid)
+            return cached if cached is not None and cached[0] == state else (state, _NO_DETAILS)
         try:
             info = self.api.inspect_container(cid)
         except NotFound:
