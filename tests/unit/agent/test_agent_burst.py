@@ -178,6 +178,7 @@ def test_the_runtime_reports_what_it_started_and_needs_no_inspect(tmp_path: Path
     assert o.config_hash == web.containers[0].config_hash and o.image == "podplay/web:1"
     assert rt.started(cid) is None  # reported once
     assert rt.started_here(sid) and rt.started_here(sid2) and not rt.started_here("other")
+    assert not rt.started_here(sid)  # one start, one event: a later start is news
 
 
 class ListingAPI:

@@ -144,9 +144,13 @@ class DockerRuntime:
             return self._started.pop(cid, None)
 
     def started_here(self, cid: str) -> bool:
-        """Whether this agent started the container (its `start` event is old news)."""
+        """Whether this agent is starting or started the container: its first `start` event
+        is old news (asked once per start; a later start by anyone else is news)."""
         with self._lock:
-            return cid in self._own_starts
+            if cid not in self._own_starts:
+                return False
+            self._own_starts.discard(cid)
+            return True
 
     def _all_details(
         self, summaries: List[dict], fresh: Set[str]
@@ -294,11 +298,14 @@ class DockerRuntime:
         raise AssertionError("unreachable")
 
     def _start(self, cid: str, name: str) -> None:
+        with self._lock:  # before the call: the engine sends the event before it answers
+            self._own_starts.add(cid)
         try:
             self.api.start(cid)
         except APIError as err:
             with self._lock:
                 self._created.pop(cid, None)
+                self._own_starts.discard(cid)
             self._remove_quietly(cid)
             raise RuntimeError_("StartError", "starting %s: %s" % (name, _explain(err))) from None
         # We know it is running and since when: no inspect for it until its state changes
@@ -312,7 +319,6 @@ class DockerRuntime:
         }
         with self._lock:
             self._inspected[cid] = ("running", details)
-            self._own_starts.add(cid)
             created = self._created.pop(cid, None)
             if created is not None:
                 o = from_labels(cid, created[0], created[1], "running", image=created[2], **details)
