@@ -197,3 +197,23 @@ def test_limits_count_per_address_and_ignore_strangers():
     limits.release(a)
     limits.release(c)
     assert limits.counts() == (1, {"10.0.0.1": 1})
+
+
+def test_a_vanished_peer_is_dropped_after_the_write_timeout(make_server, monkeypatch):
+    """TCP_USER_TIMEOUT on every accepted connection: a watch stream to a peer that stopped
+    acknowledging (partitioned, killed) ends after `write_timeout`, freeing its slot."""
+    from podplay.node.agent.api import Handler
+
+    seen: list[int] = []
+    setup = Handler.setup
+
+    def spy(self) -> None:
+        setup(self)
+        seen.append(self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT))
+
+    monkeypatch.setattr(Handler, "setup", spy)
+    srv = make_server(write_timeout=7)
+    s = connect(srv)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert response(s).startswith(b"HTTP/1.1 200")
+    assert seen == [7000]

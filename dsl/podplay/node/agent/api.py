@@ -13,6 +13,7 @@ read deadline (watch streams live as long as the watcher).
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -115,6 +116,18 @@ class Handler(BaseHTTPRequestHandler):
 
     def setup(self) -> None:
         super().setup()
+        # A peer that vanished (a partition, a node killed) never acknowledges what a stream
+        # sends it: the kernel drops the connection after `write_timeout` of that, so stale
+        # watch streams do not pile up against the per-client cap.
+        user_timeout = getattr(socket, "TCP_USER_TIMEOUT", None)
+        if user_timeout is not None and self.server.address_family in (
+            socket.AF_INET,
+            socket.AF_INET6,
+        ):
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(
+                    socket.IPPROTO_TCP, user_timeout, int(self.server.write_timeout * 1000)
+                )
         self._reader = DeadlineReader(self.rfile, self.connection)
         self.rfile = self._reader  # type: ignore[assignment]
 
