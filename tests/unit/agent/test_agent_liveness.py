@@ -211,3 +211,20 @@ def world(tmp_path: Path):
     })  # fmt: skip
     (tmp_path / "pods").mkdir()
     return clock, rt, cfg, tmp_path / "pods"
+
+
+@pytest.mark.parametrize(
+    ("answer", "stopping"),
+    [("stopping\n", True), ("running\n", False), ("degraded\n", False), (OSError(), False)],
+)
+def test_the_node_is_going_down_when_systemd_says_stopping(monkeypatch, answer, stopping):
+    import subprocess
+
+    def run(argv, **kw):
+        assert argv == ["systemctl", "is-system-running"]
+        if isinstance(answer, Exception):
+            raise answer
+        return subprocess.CompletedProcess(argv, 1, stdout=answer, stderr="")
+
+    monkeypatch.setattr(liveness.subprocess, "run", run)
+    assert liveness.system_stopping() is stopping
