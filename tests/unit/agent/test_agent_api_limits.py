@@ -217,3 +217,29 @@ def test_a_vanished_peer_is_dropped_after_the_write_timeout(make_server, monkeyp
     s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
     assert response(s).startswith(b"HTTP/1.1 200")
     assert seen == [7000]
+
+
+def test_a_snapshot_is_serialised_once_per_generation_for_all_watchers(make_server, monkeypatch):
+    from podplay.node.agent import api
+
+    made: list[int] = []
+    line = api._line
+
+    def spy(doc: dict) -> bytes:
+        if doc["type"] == "snapshot":  # heartbeats are built per watcher: a few bytes
+            made.append(doc["generation"])
+        return line(doc)
+
+    monkeypatch.setattr(api, "_line", spy)
+    srv = make_server()
+    watchers = [connect(srv) for _ in range(5)]
+    for s in watchers:
+        s.sendall(b"GET /v1/pods?watch=1 HTTP/1.1\r\nHost: x\r\n" + AUTH.encode() + b"\r\n")
+    for s in watchers:
+        assert b'"type":"snapshot"' in s.recv(65536)
+    srv.board.publish([{"name": "web-1", "ready": True}], True, "")
+    for s in watchers:
+        data = b""
+        while b'"web-1"' not in data:
+            data += s.recv(65536)
+    assert made.count(1) == 1 and made.count(2) == 1, made  # not once per watcher

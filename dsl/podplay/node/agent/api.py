@@ -24,7 +24,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from .board import EventLog, StatusBoard
@@ -75,9 +75,21 @@ class AgentServer(ThreadingHTTPServer):
         self.limits = limits or ConnectionLimits()
         self.request_timeout = request_timeout
         self.write_timeout = write_timeout
+        self._line_lock = threading.Lock()
+        self._line: Tuple[int, bytes] = (-1, b"")
         address = cfg.listen_address
         self.address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
         super().__init__((address, cfg.api_port), Handler)
+
+    def snapshot_line(self) -> Tuple[int, bytes]:
+        """The current snapshot as one NDJSON line, serialised once per generation however
+        many watchers there are (one per node of the cluster)."""
+        with self._line_lock:
+            gen, pods = self.board.snapshot()
+            if self._line[0] != gen:
+                doc = {"type": "snapshot", "generation": gen, "node": self.cfg.node, "pods": pods}
+                self._line = (gen, _line(doc))
+            return self._line
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
         """On the accepting thread: over a cap, answer 503 and close (no thread is made)."""
@@ -216,14 +228,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _watch(self) -> Iterable[bytes]:
         board = self.server.board
-        node = self.server.cfg.node
-        gen, pods = board.snapshot()
-        yield _line({"type": "snapshot", "generation": gen, "node": node, "pods": pods})
+        gen, line = self.server.snapshot_line()
+        yield line
         while True:
             new = board.wait_change(gen, HEARTBEAT_SECONDS)
             if new != gen:
-                gen, pods = board.snapshot()
-                yield _line({"type": "snapshot", "generation": gen, "node": node, "pods": pods})
+                gen, line = self.server.snapshot_line()
+                yield line
             else:
                 yield _line({"type": "heartbeat", "generation": gen})
 
