@@ -244,9 +244,11 @@ def main() -> int:
             write_pods(node.container, docs)
             watch.wait([d["name"] for d in docs], 300)
             bursts.append((size, [watch.ready[d["name"]] - t0 for d in docs], loadavg()))
-            for d in docs:
-                watch.ready.pop(d["name"], None)
             clear_pods(node.container)
+            time.sleep(1)  # the last snapshots of the removed pods are in
+            with watch.lock:  # the next burst reuses the names: forget when these were ready
+                for d in docs:
+                    watch.ready.pop(d["name"], None)
         # 3. idle with N pods, then an agent restart under watch
         idle_docs = [manifest(200 + i, prefix, busybox.ref, args.probe_period)
                      for i in range(args.idle_pods)]  # fmt: skip
