@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -17,10 +18,13 @@ class FakeRuntime:
         self.calls: list[tuple] = []
         self.network = True
         self.up = True
+        self.gate: threading.Event | None = None  # set: list_observed waits for it (a hang)
         self._n = 0
 
     # -- what the agent reads
     def list_observed(self, fresh=()) -> list[Observed]:
+        if self.gate is not None:
+            self.gate.wait()
         if not self.up:
             raise OSError("engine down")
         return list(self.containers.values())
@@ -50,6 +54,14 @@ class FakeRuntime:
     def run_container(self, spec: PodSpec, c: ContainerSpec, attempt: int, sandbox_id: str) -> str:
         self.calls.append(("run", spec.name, c.name, attempt))
         return self._new(spec, c.name, attempt, c.config_hash)
+
+    def started(self, cid: str) -> Observed | None:
+        """What DockerRuntime reports for a container it just started (as listed)."""
+        o = self.containers.get(cid)
+        return o if o is not None and o.running else None
+
+    def started_here(self, cid: str) -> bool:
+        return cid in self.containers
 
     def stop(self, o: Observed, grace=None) -> None:
         self.calls.append(("stop", o.id))

@@ -60,7 +60,9 @@ def test_a_pod_starts_and_the_result_comes_back_as_a_message(world: World) -> No
     world.act.dispatch([StartPod(KEY, WEB, 0, (("web", 0),))])
     assert world.act.busy == {KEY: "StartPod"}
     assert world.rt.calls == [("sandbox", "web-1", 0), ("run", "web-1", "web", 0)]
-    assert world.posted == [ActionsDone(KEY, (), None)]
+    sandbox, web = world.rt.running("web-1", "POD"), world.rt.running("web-1", "web")
+    # only new containers: they come back with the message (the loop takes them as they are)
+    assert world.posted == [ActionsDone(KEY, (), None, (sandbox, web))]
     assert world.reasons() == ["SandboxStarted", "Started"]
     world.act.on_done(world.posted[0])
     assert world.act.busy == {} and world.act.errors == {}
@@ -72,7 +74,8 @@ def test_a_restart_records_its_streak_once_done(world: World) -> None:
     world.rt.exit(old.id, 1)
     sandbox = world.rt.running("web-1", "POD")
     world.act.dispatch([StartContainer(KEY, WEB, WEB.containers[0], 1, sandbox.id, streak=3)])
-    assert world.posted[-1] == ActionsDone(KEY, ((("u1", "web"), 3),), None)
+    new = world.rt.running("web-1", "web")
+    assert world.posted[-1] == ActionsDone(KEY, ((("u1", "web"), 3),), None, (new,))
     world.act.on_done(world.posted[-1])
     assert world.act.streaks == {("u1", "web"): 3}
     world.act.forget_streaks({"another-uid"})

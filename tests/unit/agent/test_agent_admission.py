@@ -56,3 +56,16 @@ def test_normalize_ref() -> None:
     assert normalize_ref("docker.io/library/busybox:1") == "busybox:1"
     assert normalize_ref("localhost:5000/x") == "localhost:5000/x:latest"
     assert normalize_ref("x@sha256:ab") == "x@sha256:ab"
+
+
+def test_the_pod_that_runs_keeps_its_ip_against_a_newcomer_first_by_name() -> None:
+    """The newcomer `web-0` sorts before the running `web-1`: it is still the one refused."""
+    newcomer = spec(name="web-0")  # same IP as web-1
+    pods = {WEB.key: WEB, newcomer.key: newcomer}
+    desired, failed = admit(pods, IMAGES, "podplay/pause:1", running={WEB.key})
+    assert list(desired) == [WEB.key]
+    assert failed[newcomer.key].reason == "IPConflict"
+    assert "held by pod default/web-1" in failed[newcomer.key].message
+    # with neither running, the first by name keeps it (as before)
+    desired, failed = admit(pods, IMAGES, "podplay/pause:1")
+    assert list(desired) == [newcomer.key] and list(failed) == [WEB.key]

@@ -320,3 +320,34 @@ def test_a_missed_manifest_event_is_caught_by_the_periodic_resync(world) -> None
     clock.t += cfg.resync_seconds
     agent.step()
     assert ("sandbox", "web-1", 0) in rt.calls
+
+
+def test_a_newcomer_with_a_running_pods_ip_is_refused_and_the_running_pod_stays(world) -> None:
+    _, rt, _, pods = world
+    write(pods, web_doc())  # web-1 on 10.244.1.5
+    agent = new_agent(world)
+    pump(agent)
+    assert status(agent, "web-1")["ready"]
+    calls = len(rt.calls)
+    write(pods, web_doc(name="web-0"))  # sorts first, same IP
+    pump(agent)
+    assert rt.calls[calls:] == []  # nothing stopped, nothing started
+    assert status(agent, "web-1")["ready"]
+    s = status(agent, "web-0")
+    assert (s["phase"], s["reason"]) == ("Failed", "IPConflict")
+    assert "10.244.1.5 is already held by pod default/web-1" in s["message"]
+
+
+def test_a_fifo_in_the_pods_directory_is_reported_and_blocks_nothing(world) -> None:
+    import os
+
+    _, _, _, pods = world
+    write(pods, web_doc())
+    os.mkfifo(pods / "default_x.json")
+    agent = new_agent(world)
+    pump(agent)
+    assert status(agent, "web-1")["ready"]
+    s = status(agent, "x")
+    assert (s["phase"], s["reason"]) == ("Failed", "InvalidManifest")
+    assert "default_x.json: not a regular file (a FIFO)" in s["message"]
+    assert any(e["pod"] == "x" and e["reason"] == "InvalidManifest" for e in agent.events.list())

@@ -196,6 +196,11 @@ class Tracer:
                 if (walk.dport == int(words[i + 1])) == negate:
                     return None
                 i += 2
+            elif w == "--dports":  # multiport: a comma-separated list (no ranges used here)
+                ports = {int(p) for p in words[i + 1].split(",")}
+                if (walk.dport in ports) == negate:
+                    return None
+                i += 2
             elif w == "--dst-type":
                 is_local = walk.dst in self.local_ips
                 if ((words[i + 1] == "LOCAL") == is_local) == negate:

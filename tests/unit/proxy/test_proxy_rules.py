@@ -441,3 +441,72 @@ def test_cached_render_equals_a_fresh_render_through_any_sequence_of_changes(st_
     final.restore(render(cluster, ready, local(), parse_save(final.save())))
     assert ipt.save() == final.save()
     assert ipt.dangling_jumps() == []
+
+
+# -- the service CIDR: what no service holds is refused, never routed out ----------------------
+
+
+@pytest.mark.parametrize(
+    "pkt",
+    [
+        Packet("10.244.1.50", "10.96.0.99", "tcp", 80, "pod"),  # an IP no service holds
+        Packet("10.244.1.50", "10.96.200.7", "udp", 53, "pod"),  # ... over UDP
+        Packet("172.30.5.11", "10.96.0.99", "tcp", 80, "node"),  # from a node process
+        Packet("172.30.5.1", "10.96.0.99", "tcp", 443, "outside"),  # routed to the node
+        Packet("10.244.1.50", "10.96.0.20", "tcp", 81, "pod"),  # a service's IP, wrong port
+        Packet("172.30.5.11", "10.96.0.20", "tcp", 81, "node"),
+        Packet("10.244.1.50", "10.96.0.10", "tcp", 54, "pod"),  # the DNS VIP, not port 53
+    ],
+    ids=["pod", "pod-udp", "node", "outside", "wrong-port", "wrong-port-node", "dns-vip-54"],
+)
+def test_service_cidr_address_no_service_holds_is_rejected(pkt: Packet):
+    o = only(tracer(applied("node1")).trace(pkt))
+    assert (o.verdict, o.dnat) == ("REJECT", False), pkt
+
+
+def test_unused_service_address_is_rejected_with_a_reset_for_tcp():
+    rules = applied("node1").tables["filter"]["PODPLAY-SERVICES"]
+    assert rules[-2:] == [
+        '-d 10.96.0.0/16 -p tcp -m comment --comment "podplay: no service at this address and '
+        'port" -j REJECT --reject-with tcp-reset',
+        '-d 10.96.0.0/16 -m comment --comment "podplay: no service at this address and port" '
+        "-j REJECT --reject-with icmp-port-unreachable",
+    ]
+
+
+def test_service_cidr_reject_does_not_touch_services_dns_or_other_destinations():
+    t = tracer(applied("node1"))
+    for proto in ("udp", "tcp"):  # cluster DNS keeps working, from pods and node processes
+        o = only(t.trace(Packet("10.244.1.50", "10.96.0.10", proto, 53, "pod")))
+        assert (o.verdict, o.dest) == ("ACCEPT", "10.244.1.1:53")
+        o = only(t.trace(Packet("172.30.5.11", "10.96.0.10", proto, 53, "node")))
+        assert (o.verdict, o.dest) == ("ACCEPT", "10.244.1.1:53")
+    outcomes = t.trace(Packet("10.244.1.50", "10.96.0.20", "tcp", 80, "pod"))
+    assert all(o.verdict == "ACCEPT" for o in outcomes) and len(endpoints(outcomes)) == 3
+    o = only(t.trace(Packet("10.244.1.50", "10.96.0.25", "udp", 53, "pod")))
+    assert (o.verdict, o.dest) == ("ACCEPT", "10.244.3.10:5353")
+    o = only(t.trace(Packet("10.244.1.50", "192.0.2.7", "tcp", 80, "pod")))  # the outside world
+    assert (o.verdict, o.dnat) == ("ACCEPT", False)
+    o = only(t.trace(Packet("10.244.1.50", "10.97.0.1", "tcp", 80, "pod")))  # next to the CIDR
+    assert o.verdict == "ACCEPT"
+
+
+def test_released_cluster_ip_is_rejected_at_once_after_the_service_goes():
+    """A type change releases a ClusterIP: the next sync refuses it instead of routing it out."""
+    ipt = applied("node1")
+    raw = cluster_json()
+    raw["services"] = [s for s in raw["services"] if s["name"] != "web"]
+    st = state(raw)
+    ipt.restore(render(st, all_ready(st), local("node1"), parse_save(ipt.save())))
+    for pkt in (
+        Packet("10.244.1.50", "10.96.0.20", "tcp", 80, "pod"),
+        Packet("172.30.5.11", "10.96.0.20", "tcp", 80, "node"),
+    ):
+        assert only(tracer(ipt).trace(pkt)).verdict == "REJECT", pkt
+
+
+def test_service_cidr_reject_wins_after_docker_moves_its_chain_to_the_top():
+    ipt = applied("node1")
+    ipt.restore("*filter\n-D FORWARD -j DOCKER-USER\n-I FORWARD 1 -j DOCKER-USER\nCOMMIT\n")
+    o = only(tracer(ipt).trace(Packet("10.244.1.50", "10.96.0.99", "tcp", 80, "pod")))
+    assert o.verdict == "REJECT"

@@ -30,21 +30,28 @@ DOC = {
 }
 CFG = NetworkConfig.from_json(DOC)
 
-CONVERGED_SAVE = """\
+NODE_ONLY = "-p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset"
+CONVERGED_SAVE = f"""\
 *filter
 :INPUT ACCEPT [0:0]
 :FORWARD DROP [0:0]
 :DOCKER-USER - [0:0]
 :PODPLAY-NET-CANARY - [0:0]
 :PODPLAY-NET-FORWARD - [0:0]
+:PODPLAY-NET-INPUT - [0:0]
+-A INPUT -j PODPLAY-NET-INPUT
 -A FORWARD -j PODPLAY-NET-FORWARD
 -A FORWARD -j DOCKER-USER
 -A DOCKER-USER -j PODPLAY-NET-FORWARD
 -A DOCKER-USER -j RETURN
 -A PODPLAY-NET-CANARY -j RETURN
+-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.11/32 {NODE_ONLY}
+-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.12/32 {NODE_ONLY}
+-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.13/32 {NODE_ONLY}
 -A PODPLAY-NET-FORWARD -d 10.96.0.0/16 -j RETURN
 -A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT
 -A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT
+-A PODPLAY-NET-INPUT -s 10.244.0.0/16 {NODE_ONLY}
 COMMIT
 *nat
 :POSTROUTING ACCEPT [0:0]
@@ -89,9 +96,16 @@ def test_fresh_node_gets_both_chains_and_all_jumps_in_one_restore():
         ":PODPLAY-NET-CANARY - [0:0]\n"
         "-A PODPLAY-NET-CANARY -j RETURN\n"
         ":PODPLAY-NET-FORWARD - [0:0]\n"
-        "-A PODPLAY-NET-FORWARD -d 10.96.0.0/16 -j RETURN\n"
+        + "".join(
+            f"-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.{host}/32 {NODE_ONLY}\n"
+            for host in (11, 12, 13)
+        )
+        + "-A PODPLAY-NET-FORWARD -d 10.96.0.0/16 -j RETURN\n"
         "-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT\n"
         "-A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT\n"
+        ":PODPLAY-NET-INPUT - [0:0]\n"
+        f"-A PODPLAY-NET-INPUT -s 10.244.0.0/16 {NODE_ONLY}\n"
+        "-I INPUT 1 -j PODPLAY-NET-INPUT\n"
         "-I FORWARD 1 -j PODPLAY-NET-FORWARD\n"
         "-I DOCKER-USER 1 -j PODPLAY-NET-FORWARD\n"
         "COMMIT\n"
@@ -105,7 +119,7 @@ def test_fresh_node_gets_both_chains_and_all_jumps_in_one_restore():
         "-I POSTROUTING 1 -j PODPLAY-NET-POSTROUTING\n"
         "COMMIT\n"
     )
-    assert len(changes) == 7
+    assert len(changes) == 9
 
 
 def test_converged_rules_plan_nothing():
@@ -117,6 +131,35 @@ def test_a_drifted_chain_is_rewritten_whole_without_touching_jumps():
     text, changes = plan_iptables(CFG, drifted)
     assert changes == ["iptables filter chain PODPLAY-NET-FORWARD written"]
     assert "-I " not in text and "*nat" not in text
+
+
+def test_pods_are_refused_the_nodes_own_ports_on_every_path():
+    """INPUT: any local address of this node; FORWARD: every node's address (a pod's traffic
+    to another node is masqueraded there, so that node's INPUT sees no pod source), before
+    the chain accepts pod traffic."""
+    from podplay.node.network.plan import desired_chains
+
+    chains = desired_chains(CFG)
+    assert chains[("filter", "PODPLAY-NET-INPUT")] == [
+        "-A PODPLAY-NET-INPUT -s 10.244.0.0/16 " + NODE_ONLY
+    ]
+    forward = chains[("filter", "PODPLAY-NET-FORWARD")]
+    assert forward[:3] == [
+        f"-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d {node['address']}/32 {NODE_ONLY}"
+        for node in DOC["nodes"]
+    ]
+    assert forward[3:] == [
+        "-A PODPLAY-NET-FORWARD -d 10.96.0.0/16 -j RETURN",
+        "-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT",
+        "-A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT",
+    ]
+
+
+def test_a_missing_input_jump_is_put_back_alone():
+    save = CONVERGED_SAVE.replace("-A INPUT -j PODPLAY-NET-INPUT\n", "")
+    text, changes = plan_iptables(CFG, save)
+    assert changes == ["iptables filter jump INPUT -> PODPLAY-NET-INPUT added"]
+    assert text == "*filter\n-I INPUT 1 -j PODPLAY-NET-INPUT\nCOMMIT\n"
 
 
 def test_without_docker_user_only_forward_is_jumped():

@@ -90,6 +90,7 @@ class Actuator:
     def execute(self, key: PodKey, actions: List[Action]) -> None:
         """Worker thread: run one pod's actions in order; report back to the loop."""
         streaks: List[Tuple[StreakKey, int]] = []
+        started: List[Observed] = []
         error: Optional[Tuple[str, str]] = None
         try:
             # containers being replaced stop together (each within its grace period)
@@ -101,7 +102,7 @@ class Actuator:
             if len(replaced) > 1:
                 self.stop_all(replaced)
             for a in actions:
-                self.apply(a, streaks)
+                self.apply(a, streaks, started)
         except RuntimeError_ as err:
             error = (err.reason, str(err))
         except (DockerException, OSError) as err:
@@ -111,7 +112,8 @@ class Actuator:
             error = ("AgentError", short_error(err))
         if error is not None:
             self.events.record(key[0], key[1], "Warning", error[0], error[1])
-        self.post(ActionsDone(key, tuple(streaks), error))
+        only_starts = error is None and all(_only_starts(a) for a in actions)
+        self.post(ActionsDone(key, tuple(streaks), error, tuple(started) if only_starts else ()))
 
     def on_done(self, done: ActionsDone) -> None:
         """Loop thread: the pod is free again; record its streaks, or its failure."""
@@ -137,14 +139,21 @@ class Actuator:
 
     # -- one action -----------------------------------------------------------------------
 
-    def apply(self, a: Action, streaks: List[Tuple[StreakKey, int]]) -> None:
-        """Carry out one action; a restart adds the container's new streak to `streaks`."""
+    def apply(
+        self,
+        a: Action,
+        streaks: List[Tuple[StreakKey, int]],
+        started: Optional[List[Observed]] = None,
+    ) -> None:
+        """Carry out one action; a restart adds the container's new streak to `streaks`, and
+        every container started is added to `started` (as the engine would list it)."""
+        started = [] if started is None else started
         if isinstance(a, RemovePod):
             self._remove_pod(a)
         elif isinstance(a, StartPod):
-            self._start_pod(a)
+            self._start_pod(a, started)
         elif isinstance(a, StartContainer):
-            self._start_container(a)
+            self._start_container(a, started)
             if a.streak is not None:
                 streaks.append(((a.spec.uid, a.container.name), a.streak))
         elif isinstance(a, KillContainer):
@@ -164,7 +173,12 @@ class Actuator:
         for o in a.containers:
             self.rt.remove(o)
 
-    def _start_pod(self, a: StartPod) -> None:
+    def _started(self, cid: str, started: List[Observed]) -> None:
+        o = self.rt.started(cid)
+        if o is not None:
+            started.append(o)
+
+    def _start_pod(self, a: StartPod, started: List[Observed]) -> None:
         """Stop what the pod had, then a new sandbox and every app container in it."""
         if a.replaces:
             self._event(
@@ -175,6 +189,7 @@ class Actuator:
             if o.id not in a.keep:
                 self.rt.remove(o)
         sid = self.rt.create_sandbox(a.spec, a.sandbox_attempt)
+        self._started(sid, started)
         self._event(
             a.key, "Normal", "SandboxStarted", "sandbox %s with IP %s" % (sid[:12], a.spec.ip)
         )
@@ -183,14 +198,16 @@ class Actuator:
             if c is None:
                 continue
             cid = self.rt.run_container(a.spec, c, attempt, sid)
+            self._started(cid, started)
             self._event(a.key, "Normal", "Started", "container %s started (%s)" % (name, cid[:12]))
 
-    def _start_container(self, a: StartContainer) -> None:
+    def _start_container(self, a: StartContainer, started: List[Observed]) -> None:
         name = a.container.name
         if a.stop_first is not None:
             self._event(a.key, "Normal", "Killing", "container %s: %s" % (name, a.reason))
             self.rt.stop(a.stop_first)
         cid = self.rt.run_container(a.spec, a.container, a.attempt, a.sandbox_id)
+        self._started(cid, started)
         self._event(
             a.key, "Normal", "Started", "container %s started (%s, %s)" % (name, cid[:12], a.reason)
         )
@@ -219,6 +236,14 @@ class Actuator:
             t.join()
         if errors:
             raise errors[0]
+
+
+def _only_starts(a: Action) -> bool:
+    """Whether an action only adds running containers (nothing stopped or removed), so the
+    loop's view can be patched with them rather than read again."""
+    if isinstance(a, StartPod):
+        return not a.replaces
+    return isinstance(a, StartContainer) and a.stop_first is None
 
 
 def _stops(a: Action) -> bool:

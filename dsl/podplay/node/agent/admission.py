@@ -3,12 +3,16 @@
 A manifest can be well-formed and still not runnable here: its image is not on the node,
 the pause image is missing, or another pod already holds its IP. Those pods are reported
 Failed with the reason and re-admitted as soon as the cause goes away (an image arrives).
-Pure: the engine's images come in as a mapping.
+Pure: the engine's images come in as a mapping, the pods that run as a set of keys.
+
+Two manifests with one IP: the pod that already runs (containers of it are on the engine)
+keeps it and the newcomer is refused; a running pod is never evicted by a manifest that
+arrives later. Between two that both run, or neither, the first by name keeps it.
 """
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional, Tuple
+from typing import AbstractSet, Dict, Mapping, Optional, Tuple
 
 from .manifest import InvalidPod, Manifest, PodSpec
 
@@ -48,8 +52,10 @@ def admit(
     manifests: Mapping[PodKey, Manifest],
     images: Mapping[str, str],
     pause_image: str,
+    running: AbstractSet[PodKey] = frozenset(),
 ) -> Tuple[Dict[PodKey, PodSpec], Dict[PodKey, InvalidPod]]:
-    """Split manifests into pods to run and pods to report as Failed."""
+    """Split manifests into pods to run and pods to report as Failed. `running`: pods with
+    containers on the engine (they keep their IP against a newcomer)."""
     desired: Dict[PodKey, PodSpec] = {}
     failed: Dict[PodKey, InvalidPod] = {}
     ips: Dict[str, PodKey] = {}
@@ -57,7 +63,7 @@ def admit(
         pause = image_problem(pause_image, None, images)
     else:
         pause = "image is not configured for this node (the agent role's podplay_pause_image)"
-    for key in sorted(manifests):
+    for key in sorted(manifests, key=lambda k: (k not in running, k)):
         m = manifests[key]
         if isinstance(m, InvalidPod):
             failed[key] = m

@@ -5,7 +5,8 @@ watcher, engine events, workers, probes) only post messages (`messages`) to its 
 `Agent` coordinates; each concern is a collaborator with its own module: `sources` (which
 pods are wanted), `engine` (what runs), `reconcile` (the pure decision), `actuator` (runs
 the actions), `probing` (probe bookkeeping), `publisher` (statuses and events), `memory`
-(what survives a restart).
+(what survives a restart), `liveness` (a stuck loop or a node going down makes every pod
+unready on the board).
 
 Fail static: the agent never stops pods when it stops; a new agent adopts them by label.
 """
@@ -25,6 +26,7 @@ from .admission import admit
 from .board import EventLog, StatusBoard
 from .config import AgentConfig, backoff_policy
 from .engine import EngineView
+from .liveness import DRAIN_SECONDS, LoopWatch, system_stopping, watchdog
 from .manifest import InvalidPod, PodSpec
 from .messages import ActionsDone, EngineChanged, ManifestsChanged, Message, ProbeResult, Stop
 from .observed import Observed, PodKey, find_container
@@ -50,6 +52,8 @@ class Agent:
         board: Optional[StatusBoard] = None,
         events: Optional[EventLog] = None,
         remembered: Optional[Dict[str, Any]] = None,
+        boot: Optional[memory.Boot] = None,
+        shutting_down: Callable[[], bool] = system_stopping,
     ) -> None:
         self.cfg = cfg
         self.rt = runtime or DockerRuntime(cfg.bridge_network, cfg.pause_image)
@@ -57,7 +61,11 @@ class Agent:
         self.board = board or StatusBoard()
         self.events = events or EventLog()
         self.inbox: "queue.Queue[Message]" = queue.Queue()
-        recalled = memory.recall(memory.load(cfg.state_dir) if remembered is None else remembered)
+        self.boot = boot or memory.this_boot()
+        self.shutting_down = shutting_down
+        self.loopwatch = LoopWatch()
+        saved = memory.load(cfg.state_dir) if remembered is None else remembered
+        recalled = memory.recall(saved, self.boot)
         self.manifests = ManifestDir(cfg.pods_dir, cfg.pod_cidr)
         self.engine = EngineView(self.rt, cfg.bridge_network, cfg.resync_seconds, clock)
         self.actuator = Actuator(
@@ -90,6 +98,12 @@ class Agent:
             name="engine-events",
             daemon=True,
         ).start()
+        threading.Thread(
+            target=watchdog,
+            args=(self.loopwatch, self.board, self._stopping),
+            name="loop-watchdog",
+            daemon=True,
+        ).start()
 
     def stop(self, reason: str = "") -> None:
         self.exit_reason = self.exit_reason or reason
@@ -107,6 +121,7 @@ class Agent:
             self._wait()
             if self._stopping.is_set():
                 break
+            self.loopwatch.begin()
             try:
                 if self._pass_needed or self.clock() >= (self._full_due or 0.0):
                     self.step()
@@ -116,11 +131,23 @@ class Agent:
                 log.exception("reconcile pass failed")
                 self.engine.dirty = True
                 time.sleep(1)
+            if self.loopwatch.end():  # the watchdog marked the board: publish afresh
+                self._pass_needed = True
         self._save_state()
         if self._watcher is not None:
             self._watcher.stop()
         self.actuator.shutdown()
         self.probing.shutdown()
+        self._drain_if_node_stops()
+
+    def _drain_if_node_stops(self) -> None:
+        """The node is going down (not just the agent): its pods stop next, with the engine.
+        Say so while watchers still listen, so every node stops routing to them first."""
+        if not self.shutting_down():
+            return
+        log.info("node shutting down: every pod marked unready")
+        self.board.mark_unready("node shutting down; its pods are about to stop")
+        time.sleep(DRAIN_SECONDS)
 
     def _wait(self) -> None:
         """Block until a message arrives or the next deadline; then take every message."""
@@ -152,7 +179,10 @@ class Agent:
             self.engine.changed(msg)
         elif isinstance(msg, ActionsDone):
             self.actuator.on_done(msg)
-            self.engine.dirty = True  # see what the actions did
+            if msg.started:  # only new containers: the view takes them as reported
+                self.engine.add_started(msg.started)
+            else:
+                self.engine.dirty = True  # see what the actions did
 
     # -- one pass -------------------------------------------------------------------------
 
@@ -167,7 +197,10 @@ class Agent:
         now = self.clock()
         self._read_desired(now)
         self.engine.refresh_if_needed(now)
-        desired, failed = admit(self.manifests.pods, self.engine.images or {}, self.cfg.pause_image)
+        running = {o.key for o in self.engine.observed}
+        desired, failed = admit(
+            self.manifests.pods, self.engine.images or {}, self.cfg.pause_image, running
+        )
         self.probing.sync(desired, self.engine.observed, now)
         decision = self._decide_and_act(desired, now)
         self.probing.schedule(now)
@@ -226,7 +259,13 @@ class Agent:
         self.actuator.forget_streaks({o.uid for o in self.engine.observed})
         generation, pods = self.board.snapshot()
         self.state_writer.write(
-            memory.state_text(generation, pods, self.probing.readiness(), self.actuator.streaks)
+            memory.state_text(
+                generation,
+                pods,
+                self.probing.readiness(),
+                self.actuator.streaks,
+                self.boot.id,
+            )
         )
 
     def _set_deadline(self) -> None:

@@ -3,10 +3,17 @@
 Standard library only: a threaded `http.server`; every path but `/healthz` needs the
 cluster's bearer token. `/v1/pods?watch=1` streams NDJSON over chunked HTTP/1.1: a snapshot
 when anything changes, a heartbeat every half second otherwise.
+
+Every connection costs a thread, so what a client may hold is bounded (`limits`): a request
+head must arrive whole within 10 s (an idle kept-alive connection is closed after as long),
+a reader that takes nothing for 10 s is dropped, and connections beyond 256, or beyond 32 from
+one address, are answered 503 without a thread. A stream, once its request is in, has no
+read deadline (watch streams live as long as the watcher).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import ipaddress
 import json
@@ -15,12 +22,21 @@ import os
 import socket
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
 from .board import EventLog, StatusBoard
 from .config import AgentConfig
+from .limits import (
+    BACKLOG,
+    REQUEST_TIMEOUT,
+    WRITE_TIMEOUT,
+    ConnectionLimits,
+    DeadlineReader,
+    refuse,
+)
 
 if TYPE_CHECKING:
     from .agent import Agent
@@ -39,21 +55,62 @@ class AgentServer(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = BACKLOG
 
-    def __init__(self, cfg: AgentConfig, board: StatusBoard, events: EventLog, token: str) -> None:
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        board: StatusBoard,
+        events: EventLog,
+        token: str,
+        limits: Optional[ConnectionLimits] = None,
+        request_timeout: float = REQUEST_TIMEOUT,
+        write_timeout: float = WRITE_TIMEOUT,
+    ) -> None:
         self.cfg = cfg
         self.board = board
         self.events = events
         self.token = token
         self.agent: Optional["Agent"] = None
+        self.limits = limits or ConnectionLimits()
+        self.request_timeout = request_timeout
+        self.write_timeout = write_timeout
+        self._line_lock = threading.Lock()
+        self._line: Tuple[int, bytes] = (-1, b"")
         address = cfg.listen_address
         self.address_family = socket.AF_INET6 if ":" in address else socket.AF_INET
         super().__init__((address, cfg.api_port), Handler)
 
+    def snapshot_line(self) -> Tuple[int, bytes]:
+        """The current snapshot as one NDJSON line, serialised once per generation however
+        many watchers there are (one per node of the cluster)."""
+        with self._line_lock:
+            gen, pods = self.board.snapshot()
+            if self._line[0] != gen:
+                doc = {"type": "snapshot", "generation": gen, "node": self.cfg.node, "pods": pods}
+                self._line = (gen, _line(doc))
+            return self._line
 
-def serve(cfg: AgentConfig, board: StatusBoard, events: EventLog, token: str) -> AgentServer:
-    """Start serving in a daemon thread; returns the server (its port if 0 was asked)."""
-    server = AgentServer(cfg, board, events, token)
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        """On the accepting thread: over a cap, answer 503 and close (no thread is made)."""
+        why = self.limits.admit(request, str(client_address[0]))
+        if why is None:
+            return True
+        log.debug("refused a connection from %s: %s", client_address[0], why)
+        refuse(request, why)
+        return False
+
+    def shutdown_request(self, request: Any) -> None:
+        self.limits.release(request)
+        super().shutdown_request(request)
+
+
+def serve(
+    cfg: AgentConfig, board: StatusBoard, events: EventLog, token: str, **limits: Any
+) -> AgentServer:
+    """Start serving in a daemon thread; returns the server (its port if 0 was asked).
+    `limits`: AgentServer's `limits`, `request_timeout`, `write_timeout` (tests)."""
+    server = AgentServer(cfg, board, events, token, **limits)
     t = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="api", daemon=True
     )
@@ -68,6 +125,35 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
+
+    def setup(self) -> None:
+        super().setup()
+        # A peer that vanished (a partition, a node killed) never acknowledges what a stream
+        # sends it: the kernel drops the connection after `write_timeout` of that, so stale
+        # watch streams do not pile up against the per-client cap.
+        user_timeout = getattr(socket, "TCP_USER_TIMEOUT", None)
+        if user_timeout is not None and self.server.address_family in (
+            socket.AF_INET,
+            socket.AF_INET6,
+        ):
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(
+                    socket.IPPROTO_TCP, user_timeout, int(self.server.write_timeout * 1000)
+                )
+        self._reader = DeadlineReader(self.rfile, self.connection)
+        self.rfile = self._reader  # type: ignore[assignment]
+
+    def handle_one_request(self) -> None:
+        """The next request head (or the wait for it) gets `request_timeout` in all; what
+        the answer then writes gets `write_timeout` per send."""
+        self._reader.deadline = time.monotonic() + self.server.request_timeout
+        super().handle_one_request()
+
+    def parse_request(self) -> bool:
+        ok = super().parse_request()
+        self._reader.deadline = None  # the head is in: no read deadline for what follows
+        self.connection.settimeout(self.server.write_timeout)
+        return ok
 
     # -- plumbing -------------------------------------------------------------------------
 
@@ -142,14 +228,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _watch(self) -> Iterable[bytes]:
         board = self.server.board
-        node = self.server.cfg.node
-        gen, pods = board.snapshot()
-        yield _line({"type": "snapshot", "generation": gen, "node": node, "pods": pods})
+        gen, line = self.server.snapshot_line()
+        yield line
         while True:
             new = board.wait_change(gen, HEARTBEAT_SECONDS)
             if new != gen:
-                gen, pods = board.snapshot()
-                yield _line({"type": "snapshot", "generation": gen, "node": node, "pods": pods})
+                gen, line = self.server.snapshot_line()
+                yield line
             else:
                 yield _line({"type": "heartbeat", "generation": gen})
 

@@ -35,13 +35,31 @@ class StatusBoard:
             self._cond.notify_all()
             return True
 
-    def restore(self, generation: Any, pods: Any) -> None:
-        """Seed with what the previous agent published (served until the first real pass)."""
+    def restore(self, generation: Any, pods: Any, this_boot: bool = True) -> None:
+        """Seed with what the previous agent published (served until the first real pass).
+        Statuses saved before the node restarted (`this_boot` False) describe containers
+        that are gone: they are served with every pod unready."""
         if isinstance(generation, int) and isinstance(pods, list):
             with self._cond:
                 self.generation = generation
-                self.pods = pods
-                self.node_message = "agent restarting; statuses are from before the restart"
+                self.pods = pods if this_boot else unready(pods)
+                self.node_message = (
+                    "agent restarting; statuses are from before the restart"
+                    if this_boot
+                    else "node restarted; statuses are from before the restart and no pod is "
+                    "ready until it is seen running and passing its probes"
+                )
+
+    def mark_unready(self, node_message: str) -> None:
+        """Every pod and the node unready now (from any thread); the next `publish` replaces
+        this whatever it holds."""
+        with self._cond:
+            self.pods = unready(self.pods)
+            self.node_ready = False
+            self.node_message = node_message
+            self._key = ""  # the next publish differs, even if it holds what was there before
+            self.generation += 1
+            self._cond.notify_all()
 
     def snapshot(self) -> Tuple[int, List[Dict[str, Any]]]:
         with self._cond:
@@ -57,6 +75,21 @@ class StatusBoard:
                     break
                 self._cond.wait(left)
             return self.generation
+
+
+def unready(pods: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """Copies of pod statuses with the pod and each container not ready."""
+    out = []
+    for p in pods:
+        if not isinstance(p, dict):
+            continue
+        q = dict(p, ready=False)
+        containers = p.get("containers")
+        if isinstance(containers, list):
+            q["containers"] = [dict(c, ready=False) if isinstance(c, dict) else c
+                               for c in containers]  # fmt: skip
+        out.append(q)
+    return out
 
 
 class EventLog:

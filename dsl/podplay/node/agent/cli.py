@@ -44,8 +44,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     # Serve what the previous agent last published before loading the Docker SDK (the
     # slow part of starting): watchers of this node see no gap across a restart.
     remembered = memory.load(cfg.state_dir)
+    boot = memory.this_boot()
     board = StatusBoard()
-    board.restore(remembered.get("generation"), remembered.get("pods"))
+    # statuses saved before the node restarted are served unready (their containers are gone)
+    board.restore(
+        remembered.get("generation"),
+        remembered.get("pods"),
+        memory.from_this_boot(remembered, boot),
+    )
     events = EventLog()
     signals = _Signals()
     server = _serve(cfg, board, events, token, signals)
@@ -61,7 +67,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     from .agent import Agent
 
-    agent = Agent(cfg, board=board, events=events, remembered=remembered)
+    agent = Agent(cfg, board=board, events=events, remembered=remembered, boot=boot)
     signals.attach(agent)
     server.agent = agent
     agent.run()

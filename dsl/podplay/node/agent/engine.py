@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable, Dict, List, Optional, Set
+from typing import Callable, Dict, List, Optional, Sequence, Set
 
 from docker.errors import DockerException
 
@@ -66,6 +66,13 @@ class EngineView:
         if news.died:
             self._fresh_ids.add(news.died)
 
+    def add_started(self, started: Sequence[Observed]) -> None:
+        """Loop thread: containers the agent itself just started, taken into the view as
+        they are (their `start` events are skipped): a burst of new pods costs no list of
+        the engine per pod, and each new container is probed in the very next pass."""
+        ids = {o.id for o in started}
+        self.observed = [o for o in self.observed if o.id not in ids] + list(started)
+
     def refresh_if_needed(self, now: float) -> None:
         if self.dirty or now >= self.next_resync or not self.ok:
             self.refresh(full=self.dirty_images or now >= self.next_resync)
@@ -104,7 +111,7 @@ class EngineView:
                 for ev in stream:
                     if stopping.is_set():
                         return
-                    news = _news(ev)
+                    news = _news(ev, self.rt.started_here)
                     if news is not None:
                         post(news)
             except Exception as err:  # engine restarting or gone
@@ -113,8 +120,11 @@ class EngineView:
             stopping.wait(1.0)
 
 
-def _news(ev: dict) -> Optional[EngineChanged]:
-    """What one engine event means to the agent (None: nothing)."""
+def _news(
+    ev: dict, started_here: Callable[[str], bool] = lambda cid: False
+) -> Optional[EngineChanged]:
+    """What one engine event means to the agent (None: nothing). The `start` of a container
+    the agent started itself is no news: its worker reported it already."""
     typ = ev.get("Type")
     action = (ev.get("Action") or ev.get("status") or "").split(":")[0]
     if typ == "container":
@@ -122,6 +132,8 @@ def _news(ev: dict) -> Optional[EngineChanged]:
         if L_POD in attrs and action in _CONTAINER_ACTIONS:
             # the list lags a death: inspect what died rather than trust it
             cid = (ev.get("Actor") or {}).get("ID", "")
+            if action == "start" and started_here(cid):
+                return None
             return EngineChanged(images=False, died=cid if action in _DEATHS else "")
     elif typ == "image" or (typ == "network" and action in _NETWORK_ACTIONS):
         return EngineChanged(images=True)

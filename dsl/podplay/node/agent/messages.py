@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Optional, Tuple, Union
 
 from .manifest import ProbeSpec
-from .observed import PodKey
+from .observed import Observed, PodKey
 from .reconcile import StreakKey
 
 
@@ -36,6 +36,10 @@ class ActionsDone:
     key: PodKey
     streaks: Tuple[Tuple[StreakKey, int], ...] = ()  # backoff streaks of restarted containers
     error: Optional[Tuple[str, str]] = None  # (reason, message) when an action failed
+    # The containers the batch started, when starting them is all it changed: the loop adds
+    # them to its view (and probes them) at once instead of listing the engine again.
+    # Empty: the engine must be looked at again.
+    started: Tuple[Observed, ...] = ()
 
 
 @dataclass(frozen=True)

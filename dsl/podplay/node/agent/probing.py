@@ -18,7 +18,7 @@ from .observed import Observed, PodKey
 from .prober import ExecProber, run_probe
 from .probes import ContainerProbes
 
-PROBE_THREADS = 4
+PROBE_THREADS = 8  # a burst of new pods probes each at once, and again every 0.1 s
 Specs = Tuple[Optional[ProbeSpec], Optional[ProbeSpec], Optional[ProbeSpec]]
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import calendar
 import logging
+import os
 import threading
 import time
-from typing import Dict, Iterable, Iterator, List, Optional, Tuple
+from concurrent.futures import ThreadPoolExecutor
+from typing import Dict, Iterable, Iterator, List, Optional, Set, Tuple
 
 import docker
 from docker.errors import APIError, DockerException, NotFound
@@ -24,6 +26,9 @@ from .observed import L_POD, Observed, container_name, from_labels, labels_for
 log = logging.getLogger("podplay.agent.runtime")
 
 PAUSE_STOP_TIMEOUT = 2
+_NO_DETAILS = {"exit_code": None, "started_at": None, "finished_at": None, "oom_killed": False,
+               "error": ""}  # fmt: skip
+INSPECT_THREADS = 8
 _LOGS = LogConfig(type="json-file", config={"max-size": "10m", "max-file": "2"})
 
 
@@ -72,6 +77,11 @@ class DockerRuntime:
         self.pause_image = pause_image
         self._api = api
         self._inspected: Dict[str, Tuple[str, dict]] = {}  # id -> (state, details)
+        # what this agent created (id -> name, labels, image) and started (id -> as seen)
+        self._created: Dict[str, Tuple[str, Dict[str, str], str]] = {}
+        self._started: Dict[str, Observed] = {}
+        self._own_starts: Set[str] = set()
+        self._root_dir: Optional[str] = None
         self._lock = threading.Lock()
 
     # -- connection ---------------------------------------------------------------------
@@ -106,11 +116,11 @@ class DockerRuntime:
         fresh = set(fresh)
         summaries = self.api.containers(all=True, filters={"label": L_POD})
         present = set()
+        known = self._all_details(summaries, fresh)
         for s in summaries:
             cid = s["Id"]
             present.add(cid)
-            state = s.get("State") or "unknown"
-            found = self._details(cid, state, force=cid in fresh)
+            found = known.get(cid)
             if found is None:
                 continue
             state, details = found
@@ -123,22 +133,49 @@ class DockerRuntime:
             for cid in list(self._inspected):
                 if cid not in present:
                     del self._inspected[cid]
+            self._own_starts &= present
+            for cid in [c for c in self._started if c not in present]:
+                del self._started[cid]
         return out
 
-    def _details(self, cid: str, state: str, force: bool = False) -> Optional[Tuple[str, dict]]:
+    def started(self, cid: str) -> Optional[Observed]:
+        """A container this runtime just started, as a list would show it (once)."""
+        with self._lock:
+            return self._started.pop(cid, None)
+
+    def started_here(self, cid: str) -> bool:
+        """Whether this agent is starting or started the container: its first `start` event
+        is old news (asked once per start; a later start by anyone else is news)."""
+        with self._lock:
+            if cid not in self._own_starts:
+                return False
+            self._own_starts.discard(cid)
+            return True
+
+    def _all_details(
+        self, summaries: List[dict], fresh: Set[str]
+    ) -> Dict[str, Optional[Tuple[str, dict]]]:
+        """Each listed container's state details; the inspections this needs (containers not
+        seen before in their state, e.g. every one after an agent restart) run in parallel,
+        so the first pass of a restarted agent on a full node stays short."""
+        todo = [(s["Id"], s.get("State") or "unknown") for s in summaries]
+        if sum(1 for cid, state in todo if self._needs_inspect(cid, state, cid in fresh)) < 4:
+            return {cid: self._details(cid, state, cid in fresh) for cid, state in todo}
+        with ThreadPoolExecutor(max_workers=INSPECT_THREADS) as pool:
+            return dict(pool.map(lambda t: (t[0], self._details(t[0], t[1], t[0] in fresh)), todo))
+
+    def _needs_inspect(self, cid: str, state: str, force: bool) -> bool:
+        """Not when the cache holds this state, nor for one never started (a burst of pod
+        starts lists many), unless an event just named it (`force`)."""
         with self._lock:
             cached = self._inspected.get(cid)
-        if not force and cached is not None and cached[0] == state:
-            return cached
-        if state == "created" and not force:
-            # never started: nothing to learn by inspecting (a burst of pod starts lists many)
-            return state, {
-                "exit_code": None,
-                "started_at": None,
-                "finished_at": None,
-                "oom_killed": False,
-                "error": "",
-            }
+        return force or not ((cached is not None and cached[0] == state) or state == "created")
+
+    def _details(self, cid: str, state: str, force: bool = False) -> Optional[Tuple[str, dict]]:
+        if not self._needs_inspect(cid, state, force):
+            with self._lock:
+                cached = self._inspected.get(cid)
+            return cached if cached is not None and cached[0] == state else (state, _NO_DETAILS)
         try:
             info = self.api.inspect_container(cid)
         except NotFound:
@@ -248,7 +285,10 @@ class DockerRuntime:
         kwargs.setdefault("detach", True)
         for attempt in (0, 1):
             try:
-                return self.api.create_container(name=name, use_config_proxy=False, **kwargs)["Id"]
+                cid = self.api.create_container(name=name, use_config_proxy=False, **kwargs)["Id"]
+                with self._lock:
+                    self._created[cid] = (name, dict(kwargs.get("labels") or {}), kwargs["image"])
+                return cid
             except APIError as err:
                 if err.status_code == 409 and attempt == 0:  # a leftover holds the name
                     self._remove_quietly(name)
@@ -258,9 +298,14 @@ class DockerRuntime:
         raise AssertionError("unreachable")
 
     def _start(self, cid: str, name: str) -> None:
+        with self._lock:  # before the call: the engine sends the event before it answers
+            self._own_starts.add(cid)
         try:
             self.api.start(cid)
         except APIError as err:
+            with self._lock:
+                self._created.pop(cid, None)
+                self._own_starts.discard(cid)
             self._remove_quietly(cid)
             raise RuntimeError_("StartError", "starting %s: %s" % (name, _explain(err))) from None
         # We know it is running and since when: no inspect for it until its state changes
@@ -274,6 +319,11 @@ class DockerRuntime:
         }
         with self._lock:
             self._inspected[cid] = ("running", details)
+            created = self._created.pop(cid, None)
+            if created is not None:
+                o = from_labels(cid, created[0], created[1], "running", image=created[2], **details)
+                if o is not None:
+                    self._started[cid] = o
 
     def _write_resolv_conf(self, cid: str, dns) -> None:
         """Point the pod straight at the cluster DNS (as the kubelet's dockershim did): the
@@ -285,13 +335,25 @@ class DockerRuntime:
         if dns.options:
             lines.append("options %s" % " ".join(dns.options))
         try:
-            path = self.api.inspect_container(cid).get("ResolvConfPath")
+            path = self._resolv_conf_path(cid)
             if path and dns.nameservers:
                 with open(path, "w", encoding="utf-8") as f:
                     f.write("\n".join(lines) + "\n")
         except (OSError, DockerException) as err:
             # Docker's embedded DNS still forwards to the same nameservers
             log.warning("could not write resolv.conf of %s: %s", cid[:12], err)
+
+    def _resolv_conf_path(self, cid: str) -> Optional[str]:
+        """Where the engine keeps a container's resolv.conf: under its data root, found once
+        (one engine call per pod less than inspecting each new sandbox); inspected when the
+        file is not where expected."""
+        if self._root_dir is None:
+            self._root_dir = str(self.api.info().get("DockerRootDir") or "")
+        if self._root_dir:
+            path = os.path.join(self._root_dir, "containers", cid, "resolv.conf")
+            if os.path.exists(path):
+                return path
+        return self.api.inspect_container(cid).get("ResolvConfPath")
 
     # -- stopping -------------------------------------------------------------------------
 

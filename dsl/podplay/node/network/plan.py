@@ -5,6 +5,12 @@ that point elsewhere or at removed nodes are stale. iptables: the PODPLAY-NET-* 
 rendered whole and written with one `iptables-restore --noflush` (declaring a chain there
 flushes it), plus the jump rules into them when they are missing. PODPLAY-NET-CANARY (one
 RETURN rule in each table, nothing jumps to it) is how the repairer notices a flush cheaply.
+
+Pods reach services, DNS and each other, never the node's own services: new TCP connections
+from the cluster pod CIDR to sshd, the agent API and the store (`NODE_ONLY_PORTS`) are
+refused with a reset on every local address (`PODPLAY-NET-INPUT`, from INPUT) and, first
+thing in `PODPLAY-NET-FORWARD`, to every node's address (a pod's traffic to another node's
+address is masqueraded on the way, so that node's INPUT no longer sees a pod source).
 """
 
 from __future__ import annotations
@@ -17,6 +23,10 @@ from podplay.node.contract.network import NetworkConfig
 FORWARD_CHAIN = "PODPLAY-NET-FORWARD"
 POSTROUTING_CHAIN = "PODPLAY-NET-POSTROUTING"
 CANARY_CHAIN = "PODPLAY-NET-CANARY"
+INPUT_CHAIN = "PODPLAY-NET-INPUT"
+# sshd, the store (etcd client and peer ports) and the agent API (its default port; the
+# agent binds its node's address): never reachable from a pod
+NODE_ONLY_PORTS = (22, 2379, 2380, 10250)
 
 Chains = Dict[Tuple[str, str], List[str]]  # (table, chain) -> rules, as iptables-save prints
 
@@ -61,10 +71,17 @@ def desired_chains(cfg: NetworkConfig) -> Chains:
     this chain's jump sits in FORWARD (after a flush the two are put back in either order).
     """
     pods, services = cfg.cluster_pod_cidr, cfg.service_cidr
+    ports = "-p tcp -m multiport --dports %s" % ",".join(str(p) for p in NODE_ONLY_PORTS)
+    refuse = "-j REJECT --reject-with tcp-reset"
     return {
         ("filter", CANARY_CHAIN): ["-A %s -j RETURN" % CANARY_CHAIN],
         ("nat", CANARY_CHAIN): ["-A %s -j RETURN" % CANARY_CHAIN],
+        ("filter", INPUT_CHAIN): ["-A %s -s %s %s %s" % (INPUT_CHAIN, pods, ports, refuse)],
         ("filter", FORWARD_CHAIN): [
+            "-A %s -s %s -d %s/32 %s %s" % (FORWARD_CHAIN, pods, node.address, ports, refuse)
+            for node in cfg.nodes
+        ]
+        + [
             "-A %s -d %s -j RETURN" % (FORWARD_CHAIN, services),
             "-A %s -s %s -j ACCEPT" % (FORWARD_CHAIN, pods),
             "-A %s -d %s -j ACCEPT" % (FORWARD_CHAIN, pods),
@@ -79,9 +96,13 @@ def desired_chains(cfg: NetworkConfig) -> Chains:
 
 def jumps(existing_chains: Dict[str, List[str]]) -> List[Tuple[str, str, str]]:
     """(table, from chain, to chain) jump rules; DOCKER-USER only where Docker made it."""
-    wanted = [("filter", "FORWARD", FORWARD_CHAIN), ("nat", "POSTROUTING", POSTROUTING_CHAIN)]
+    wanted = [
+        ("filter", "INPUT", INPUT_CHAIN),
+        ("filter", "FORWARD", FORWARD_CHAIN),
+        ("nat", "POSTROUTING", POSTROUTING_CHAIN),
+    ]
     if "DOCKER-USER" in existing_chains.get("filter", []):
-        wanted.insert(1, ("filter", "DOCKER-USER", FORWARD_CHAIN))
+        wanted.insert(2, ("filter", "DOCKER-USER", FORWARD_CHAIN))
     return wanted
 
 

@@ -20,7 +20,10 @@ nat table
 
 filter table
   FORWARD, OUTPUT (new connections) -> PODPLAY-SERVICES: REJECT ClusterIP ports with no
-      ready endpoint (refused at once, never black-holed)
+      ready endpoint (refused at once, never black-holed); last, REJECT anything else
+      still addressed to the service CIDR (an IP or port no service holds: every service
+      port with endpoints was DNATed away in nat already), so it never leaves by the
+      default route (kube-proxy's nftables mode does the same)
   INPUT, FORWARD (new connections) -> PODPLAY-EXTERNAL-SERVICES: REJECT node ports and
       LoadBalancer IP ports with no ready endpoint
   FORWARD -> PODPLAY-FORWARD: accept marked (NodePort/LB) traffic and its replies
@@ -114,6 +117,7 @@ def build_ruleset(
     for chain in (SERVICES, NODEPORTS, POSTROUTING):
         rs.chain("nat", chain)
     hairpin = _services(rs, state, ready, node, cache)
+    _unused_service_addresses(rs, state)
     _cluster_dns(rs, state, node)
     rs.add(
         "nat",
@@ -162,6 +166,18 @@ def _services(
     if cache is not None:
         cache.entries = used
     return hairpin
+
+
+def _unused_service_addresses(rs: Ruleset, state: ClusterState) -> None:
+    """After every service's rules: what is still addressed to the service CIDR in filter
+    matched no service port with endpoints (those were DNATed in nat, the cluster DNS VIP
+    included) and no port without (rejected above). Nothing answers there: refuse it at
+    once rather than let it leave by the default route and be answered from outside."""
+    why = _comment("podplay: no service at this address and port")
+    cidr = state.service_cidr
+    rs.add("filter", SERVICES, "-d %s -p tcp %s -j REJECT --reject-with tcp-reset" % (cidr, why))
+    unreachable = "-j REJECT --reject-with icmp-port-unreachable"
+    rs.add("filter", SERVICES, "-d %s %s %s" % (cidr, why, unreachable))
 
 
 def _cluster_dns(rs: Ruleset, state: ClusterState, node: LocalNode) -> None:
