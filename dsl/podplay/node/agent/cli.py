@@ -60,8 +60,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
 
     from .agent import Agent
+    from .storelink import StoreLink
 
     agent = Agent(cfg, board=board, events=events, remembered=remembered)
+    agent.attach_store(StoreLink.from_file(cfg.node, cfg.address, agent.post))
     signals.attach(agent)
     server.agent = agent
     agent.run()
