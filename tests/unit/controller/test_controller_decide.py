@@ -16,6 +16,7 @@ from podplay.node.controller.decide import NodeView, moves, readiness, status_wr
 from podplay.node.controller.world import World
 
 T0 = 1000.0
+TABLE = Table(1, "sha", 3.0, 0.0)
 
 
 def world(
@@ -24,7 +25,7 @@ def world(
     specs: list[NodeSpec] | None = None,
     statuses: dict[str, NodeStatus] | None = None,
     cursors: dict[str, Cursor] | None = None,
-    table: Table | None = Table(1, "sha", 3.0, 0.0),
+    table: Table | None = TABLE,
 ) -> World:
     specs = specs if specs is not None else [spec(i) for i in (1, 2, 3)]
     return World(
@@ -170,5 +171,3 @@ def test_the_grace_period_is_the_tables() -> None:
     w = world(PODS, ALL - {"node2"}, table=Table(1, "s", 10.0, 0.0))
     assert moves(w, views(w, T0), T0 + 9).moves == []
     assert len(moves(w, views(w, T0), T0 + 10).moves) == 1
-
-

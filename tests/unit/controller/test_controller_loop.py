@@ -48,7 +48,7 @@ def cluster_with_table(etcd: Etcd, alive: tuple[str, ...] = ("node1", "node3")) 
     store = etcd.client()
     apply_table(store, desired(PODS), check=False, diff=False)
     for node in alive:
-        store.put(keys.node_key(CLUSTER, node), '{"node": "%s", "address": "a"}' % node)
+        store.put(keys.node_key(CLUSTER, node), f'{{"node": "{node}", "address": "a"}}')
     return store
 
 

@@ -47,14 +47,15 @@ TWO_PODS = {"node1": [pod("web-a", "10.244.1.2")], "node2": [pod("web-b", "10.24
 
 
 def test_the_desired_table_reads_pods_by_node_with_their_deployment_and_requests() -> None:
-    want = tb.parse_desired(desired(TWO_PODS, selectors={"default/web": {"disk": "ssd"}}))
+    selectors = {"default/web": {"disk": "ssd"}}
+    want = tb.parse_desired(desired(TWO_PODS, selectors=selectors))
     bound = {b.name: b for b in want.bindings.values()}
     assert (bound["web-a"].node, bound["web-a"].ip) == ("node1", "10.244.1.2")
     assert bound["web-b"].deployment == "web" and bound["web-b"].template_hash == "t1"
     assert bound["web-b"].node_selector == {"disk": "ssd"}
     assert bound["web-b"].requests.cpu_millis == 100 and bound["web-b"].placed_by == "plan"
     assert sorted(s.name for s in want.nodes.values()) == ["node1", "node2", "node3"]
-    assert want.sha == tb.parse_desired(desired(TWO_PODS, selectors={"default/web": {"disk": "ssd"}})).sha
+    assert want.sha == tb.parse_desired(desired(TWO_PODS, selectors=selectors)).sha
 
 
 @pytest.mark.parametrize(
@@ -111,7 +112,8 @@ def test_bindings_and_nodes_no_longer_planned_are_deleted_and_the_generation_gro
     gone = binding(3, "web-old", 4)
     want = tb.parse_desired(desired(TWO_PODS, nodes=2))
     stored = stored_of(*want.nodes.values(), *want.bindings.values(), gone, Table(7, "x", 3.0, 1))
-    stored.update(stored_of(NodeSpec("node3", "a", "10.244.3.0/24", {}, None, None, 110, None, False)))
+    old_node = NodeSpec("node3", "a", "10.244.3.0/24", {}, None, None, 110, None, False)
+    stored.update(stored_of(old_node))
     plan = tb.changes(want, stored)
     deleted = [c.key for c in plan.changes if c.text is None]
     assert deleted == [
