@@ -93,9 +93,11 @@ class Agent:
     # -- life cycle -----------------------------------------------------------------------
 
     def attach_store(self, link: Optional[StoreLink]) -> None:
-        """Follow the store (node lease, binding table) through `link`; before `run`."""
+        """Follow the store's binding table through `link`; before `run`."""
         self.store_link = link
         self._dirty_bindings = link is not None
+        if link is not None:
+            link.post = self.post
 
     def start_background(self) -> None:
         """Manifest watcher and engine event threads (the API server is started by the CLI)."""

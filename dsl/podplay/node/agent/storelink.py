@@ -1,7 +1,8 @@
 """The agent's link to the cluster's store: its node lease, and the binding table it follows.
 
 Two threads: the node lease (`nodes/<node>`, TTL 3 s, renewed every second against whichever
-member answers; granted again when it expired) says this node is alive; a mirror of the
+member answers; granted again when it expired) says this node is alive, and starts before
+the agent loads the Docker SDK, so a restarting agent keeps its node Ready; a mirror of the
 binding table posts `BindingsChanged` to the agent's inbox at every change, so a pod bound
 here starts as soon as its binding arrives (a watch, not a poll). Fail static: when the store
 is unreachable nothing is stopped; the agent keeps the last table it read.
@@ -37,15 +38,14 @@ BOOT_ID = "/proc/sys/kernel/random/boot_id"
 
 
 class StoreLink:
-    def __init__(
-        self, cfg: StoreConfig, node: str, address: str, post: Callable[[Message], None]
-    ) -> None:
+    def __init__(self, cfg: StoreConfig, node: str, address: str) -> None:
         self.cfg = cfg
         self.node = node
         self.address = address
+        self.post: Callable[[Message], None] = lambda message: None  # the agent's inbox
         store = Store.from_config(cfg)
         self.mirror = Mirror(
-            store, cfg.cluster, (keys.BINDINGS, keys.TABLE), lambda: post(BindingsChanged())
+            store, cfg.cluster, (keys.BINDINGS, keys.TABLE), lambda: self.post(BindingsChanged())
         )
         quick = Store.from_config(cfg, timeout=LEASE_TIMEOUT, connect_timeout=0.5)
         self.lease = KeptLease(
@@ -55,7 +55,7 @@ class StoreLink:
 
     @classmethod
     def from_file(
-        cls, node: str, address: str, post: Callable[[Message], None], path: str = DEFAULT_CONFIG
+        cls, node: str, address: str, path: str = DEFAULT_CONFIG
     ) -> Optional["StoreLink"]:
         """The link, or None when this node has no store.json."""
         if not os.path.exists(path):
@@ -66,7 +66,7 @@ class StoreLink:
         except ConfigError as err:
             log.error("store: %s; pods come from the manifest files only", err)
             return None
-        return cls(cfg, node, address, post)
+        return cls(cfg, node, address)
 
     def _attach(self, lease_id: int) -> bool:
         self.lease.store.put(
@@ -75,11 +75,18 @@ class StoreLink:
         log.info("node lease %x held (ttl %d s)", lease_id, defaults.NODE_LEASE_TTL)
         return True
 
+    def start_lease(self, stop: threading.Event) -> None:
+        """The node lease's thread (as early as possible: the node is Ready while it runs)."""
+        keeper = threading.Thread(target=self.lease.run, args=(stop,), name="node-lease")
+        keeper.daemon = True
+        keeper.start()
+
     def start(self, stop: threading.Event) -> None:
-        """Both threads; returns once the table was read, or after FIRST_SYNC_WAIT (then the
-        files rule until the store answers)."""
-        for name, target in (("store-bindings", self.mirror.run), ("node-lease", self.lease.run)):
-            threading.Thread(target=target, args=(stop,), name=name, daemon=True).start()
+        """The binding table's thread; returns once the table was read, or after
+        FIRST_SYNC_WAIT (then the files rule until the store answers)."""
+        threading.Thread(
+            target=self.mirror.run, args=(stop,), name="store-bindings", daemon=True
+        ).start()
         deadline = time.monotonic() + FIRST_SYNC_WAIT
         while not self.mirror.synced and time.monotonic() < deadline and not stop.is_set():
             time.sleep(0.02)
