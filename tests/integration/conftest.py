@@ -38,14 +38,18 @@ def busybox_image():  # type: ignore[no-untyped-def]
 # One cluster serves the whole session. The end-to-end tests (e2e/) run `podplay up`, which
 # replaces every pod and service on it, and their destroy test deletes the cluster: so the
 # directories run in this order (stable within each), e2e last, its destroy test last of all.
-# tests/testinfra runs with the other directories, before e2e.
+# tests/testinfra runs with the other directories, before e2e. The failover tests (failover/)
+# stop and start nodes and leave the app destroyed (agent and proxy stopped until the next
+# site.yml): they run after every other directory, right before e2e.
 _DIRECTORY_ORDER = ("substrate", "agent", "routing")
+_LAST = ("failover", "e2e")
 
 
 def _order(item: pytest.Item) -> tuple[int, bool]:
     parts = item.path.parts
-    if "e2e" in parts:
-        return (len(_DIRECTORY_ORDER) + 1, "destroy" in item.name)
+    for rank, name in enumerate(_LAST, len(_DIRECTORY_ORDER) + 1):
+        if name in parts:
+            return (rank, name == "e2e" and "destroy" in item.name)
     for rank, name in enumerate(_DIRECTORY_ORDER):
         if name in parts:
             return (rank, False)
