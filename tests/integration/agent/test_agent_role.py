@@ -32,7 +32,7 @@ pytestmark = pytest.mark.integration
 NODE = "node2"
 # pods are a node's own variable (host_vars): only NODE gets them (the binding table the role
 # writes holds every node's pods, so the same pods on every node would be bound twice)
-ON_NODE = "{{ test_pods if inventory_hostname == '%s' else [] }}" % NODE
+ON_NODE = "{{ test_pods if inventory_hostname == '" + NODE + "' else [] }}"
 IMAGES_PLAYBOOK = paths.repo_root() / "tests" / "integration" / "agent" / "playbooks" / "images.yml"
 
 
