@@ -40,14 +40,18 @@ def busybox_image():  # type: ignore[no-untyped-def]
 # directories run in this order (stable within each), e2e last, its destroy test last of all.
 # chaos/ breaks the network of nodes and undoes it; its app (`podplay up`) is destroyed with
 # --keep-cluster at its end, so e2e starts from a bare cluster.
-# tests/testinfra runs with the other directories, before e2e.
+# tests/testinfra runs with the other directories, before e2e. The failover tests (failover/)
+# stop and start nodes and leave the app destroyed (agent and proxy stopped until the next
+# site.yml): they run after every other directory, right before e2e.
 _DIRECTORY_ORDER = ("substrate", "agent", "routing", "chaos")
+_LAST = ("failover", "e2e")
 
 
 def _order(item: pytest.Item) -> tuple[int, bool]:
     parts = item.path.parts
-    if "e2e" in parts:
-        return (len(_DIRECTORY_ORDER) + 1, "destroy" in item.name)
+    for rank, name in enumerate(_LAST, len(_DIRECTORY_ORDER) + 1):
+        if name in parts:
+            return (rank, name == "e2e" and "destroy" in item.name)
     for rank, name in enumerate(_DIRECTORY_ORDER):
         if name in parts:
             return (rank, False)

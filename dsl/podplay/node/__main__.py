@@ -13,6 +13,7 @@ COMMANDS = {
     "proxy": ("podplay.node.proxy_command", "run the service proxy and cluster DNS"),
     "files": ("podplay.node.files.cli", "write a role's files from its desired state (stdin)"),
     "store": ("podplay.node.store.cli", "the cluster's store (etcd): health, get, put, del"),
+    "controller": ("podplay.node.controller.cli", "run the controller (moves a dead node's pods)"),
     "version": (None, "print the bundle version"),
 }
 
@@ -22,7 +23,7 @@ def main(argv=None):
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print("usage: podplay-node <command> [args]\n\ncommands:", file=sys.stderr)
         for name, (_, helptext) in COMMANDS.items():
-            print("  %-8s %s" % (name, helptext), file=sys.stderr)
+            print("  %-10s %s" % (name, helptext), file=sys.stderr)
         return 0 if argv and argv[0] in ("-h", "--help") else 2
     command, rest = argv[0], argv[1:]
     if command == "version":

@@ -11,6 +11,7 @@ from typing import Any
 
 from podplay.node.contract.cluster import Endpoint, Service, ServicePort
 from podplay.node.contract.network import Peer
+from podplay.node.contract.store import NodeSpec
 from podplay.plan import NodePlan, Plan, PodPlan, ServicePlan
 from podplay.render.options import ImageFile, RenderOptions
 from podplay.render.yamltext import dump
@@ -44,6 +45,30 @@ def node_entry(n: NodePlan) -> dict[str, Any]:
     return Peer(n.name, n.address, n.pod_cidr).to_json()
 
 
+def node_spec(n: NodePlan) -> dict[str, Any]:
+    """One entry of `podplay_node_specs`: the node as the controller places pods on it."""
+    return NodeSpec(
+        name=n.name,
+        address=n.address or "",
+        pod_cidr=n.pod_cidr,
+        labels=dict(n.labels),
+        cpu_millis=n.capacity.cpu_millis,
+        memory_bytes=n.capacity.memory_bytes,
+        max_pods=n.capacity.pods,
+        last_pod_ip=n.last_pod_ip,
+        control_plane=n.control_plane,
+    ).to_json()
+
+
+def node_selectors(plan: Plan) -> dict[str, dict[str, str]]:
+    """`podplay_node_selectors`: each deployment's node selector (the bindings carry it, so
+    the controller places a moved pod by the same rule as the planner)."""
+    return {
+        f"{d.namespace}/{d.name}": dict(d.template.get("node_selector") or {})
+        for d in sorted(plan.deployments, key=lambda d: (d.namespace, d.name))
+    }
+
+
 def group_vars(plan: Plan, options: RenderOptions) -> str:
     """Cluster-wide variables."""
     c = plan.cluster
@@ -57,6 +82,8 @@ def group_vars(plan: Plan, options: RenderOptions) -> str:
         "podplay_node_port_range": list(c.node_port_range),
         "podplay_node_grace": c.node_grace,
         "podplay_nodes": [node_entry(n) for n in plan.nodes],
+        "podplay_node_specs": [node_spec(n) for n in plan.nodes],
+        "podplay_node_selectors": node_selectors(plan),
     }
     controller = {
         "podplay_node_bundle": options.node_bundle,

@@ -1,5 +1,6 @@
 """The `agent` role as `podplay up` uses it: images side-loaded only where missing (compared
-by id), the pods of a node written in one module call, a second run changes nothing."""
+by id), the pods of a node written into the store's binding table and its manifest files,
+a second run changes nothing."""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ from podplay.substrate import Cluster
 pytestmark = pytest.mark.integration
 
 NODE = "node2"
+# pods are a node's own variable (host_vars): only NODE gets them (the binding table the role
+# writes holds every node's pods, so the same pods on every node would be bound twice)
+ON_NODE = "{{ test_pods if inventory_hostname == '" + NODE + "' else [] }}"
 IMAGES_PLAYBOOK = paths.repo_root() / "tests" / "integration" / "agent" / "playbooks" / "images.yml"
 
 
@@ -98,7 +102,8 @@ def test_role_runs_the_pods_of_a_node_and_converges(
     )
     extra = {
         "podplay_images": [busybox_on_nodes.as_var(), sideload_image.as_var()],
-        "podplay_pods": [manifest],
+        "podplay_pods": ON_NODE,
+        "test_pods": [manifest],
     }
     first = run_playbook(cluster, "agent.yml", extra, limit=NODE)
     assert first.ok, first.output_tail[-2000:]
@@ -116,14 +121,19 @@ def test_role_runs_the_pods_of_a_node_and_converges(
     assert again.ok and again.changed == 0, [e.task for e in again.changed_tasks]
     assert pod(agent, "viarole")["containers"][0]["container_id"] == cid
 
-    gone = run_playbook(cluster, "agent.yml", {**extra, "podplay_pods": []}, limit=NODE)
-    assert gone.ok and gone.changed == 1  # the manifest directory, nothing else
+    gone = run_playbook(cluster, "agent.yml", {**extra, "test_pods": []}, limit=NODE)
+    # the binding table and the manifest directory, nothing else
+    assert gone.ok and [e.task.split(" : ")[-1] for e in gone.changed_tasks] == [
+        "The binding table in the store (which pod runs on which node)",
+        "Pods bound to this node",
+    ]
     wait_until(lambda: not containers_of(cluster, NODE, "viarole"), timeout=20, what="pod gone")
     wait_until(lambda: pod(agent, "viarole") is None, timeout=5, what="gone from the agent")
 
 
 def test_bad_pod_input_fails_the_task_with_the_pod_named(cluster: Cluster) -> None:
-    bad = {"podplay_pods": [{"name": "Bad_Name", "namespace": "default"}]}
+    bad = {"podplay_pods": ON_NODE, "test_pods": [{"name": "Bad_Name", "namespace": "default"}]}
     result = run_playbook(cluster, "agent.yml", bad, limit=NODE)
     assert not result.ok
-    assert "pods[0].name" in (result.failures[0].msg or "")
+    # the binding table, written first, refuses it naming the node, the pod and the field
+    assert f"pods.{NODE}[0]: name: 'Bad_Name'" in (result.failures[0].msg or "")

@@ -26,7 +26,9 @@ from podplay.node.contract.cluster import ClusterState, Service
 from podplay.node.contract.jsontext import canonical_text
 from podplay.node.contract.network import NetworkConfig
 from podplay.node.contract.pods import PodSpec, manifest_filename
+from podplay.node.contract.store import NodeSpec
 from podplay.node.proxy.state import parse_cluster
+from podplay.node.store.table import parse_desired
 
 CASES = sorted(
     (p for p in CASES_DIR.iterdir() if p.is_dir()), key=lambda p: ("previous" in config(p), p.name)
@@ -90,6 +92,42 @@ def check_nodes(group: dict[str, Any]) -> None:
         assert cfg.to_json()["nodes"] == nodes
 
 
+def check_table(group: dict[str, Any], pods_by_node: dict[str, Any], plan: dict[str, Any]) -> None:
+    """What the agent role's `store_table` task hands the node bundle (every node's
+    `podplay_pods`, the node specs and selectors) is the plan's binding table, read by the
+    bundle's own parser: each pod on its planned node and IP, with its deployment's node
+    selector and template; each node spec round-trips."""
+    for spec in group["podplay_node_specs"]:
+        same(spec, NodeSpec.from_json(spec))
+    desired = parse_desired(
+        {
+            "cluster": group["podplay_cluster_name"],
+            "node_grace": group["podplay_node_grace"],
+            "nodes": group["podplay_node_specs"],
+            "pods": pods_by_node,
+            "node_selectors": group["podplay_node_selectors"],
+        }
+    )
+    assert sorted(s.name for s in desired.nodes.values()) == sorted(
+        n["name"] for n in plan["nodes"]
+    )
+    templates = {(d["namespace"], d["name"]): d["template"] for d in plan["deployments"]}
+    bound = {b.key: b for b in desired.bindings.values()}
+    assert sorted(bound) == sorted((p["namespace"], p["name"]) for p in plan["pods"])
+    for pod in plan["pods"]:
+        b = bound[(pod["namespace"], pod["name"])]
+        assert (b.node, b.ip, b.deployment, b.template_hash, b.placed_by) == (
+            pod["node"],
+            pod["ip"],
+            pod["deployment"],
+            pod["template_hash"],
+            "plan",
+        )
+        template = templates[(pod["namespace"], pod["deployment"])]
+        assert b.node_selector == template["node_selector"]
+        assert canonical_text(b.manifest) == canonical_text(pod["manifest"])
+
+
 def load_yaml(path: Path) -> Any:
     """A compiled variables file; golden files mask machine paths as @NAME@ (not YAML)."""
     return yaml.safe_load(re.sub(r"@[A-Z_]+@", "masked", path.read_text()))
@@ -104,14 +142,17 @@ def check_output(out: Path) -> int:
     check_nodes(group)
     cidrs = {n["name"]: n["pod_cidr"] for n in plan["nodes"]}
     rendered = []
+    pods_by_node = {}
     for path in sorted((out / "host_vars").glob("*.yml")):
         node = load_yaml(path)
+        pods_by_node[path.stem] = node.get("podplay_pods") or []
         for pod in node.get("podplay_pods") or []:
             check_pod(pod, node["podplay_node_pod_cidr"])
             rendered.append(canonical_text(pod))
     for pod in plan["pods"]:
         check_pod(pod["manifest"], cidrs[pod["node"]])
     assert sorted(rendered) == sorted(canonical_text(p["manifest"]) for p in plan["pods"])
+    check_table(group, pods_by_node, plan)
     return len(rendered) + len(group["podplay_services"])
 
 

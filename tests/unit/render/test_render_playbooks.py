@@ -92,17 +92,30 @@ def test_a_rollout_step_runs_the_roles_own_pods_and_cluster_state_tasks() -> Non
     roles = [t["ansible.builtin.import_role"] for t in play["tasks"]]
     imported = [(r["name"], r["tasks_from"]) for r in roles]
     assert imported == [("podplay.cluster.agent", "pods"), ("podplay.cluster.proxy", "config")]
-    for role, task_file, module in [
-        ("agent", "pods", "podplay.cluster.pod_manifests"),
-        ("proxy", "config", "podplay.cluster.proxy_config"),
+    for role, task_file, modules in [
+        ("agent", "pods", ["podplay.cluster.store_table", "podplay.cluster.pod_manifests"]),
+        ("proxy", "config", ["podplay.cluster.proxy_config"]),
     ]:
         tasks = COLLECTION / "roles" / role / "tasks"
-        [task] = tasks_of(tasks / f"{task_file}.yml")
-        assert module in task  # the one module call, with its arguments, lives here
+        found = tasks_of(tasks / f"{task_file}.yml")
+        # the module calls, with their arguments, live here, in this order
+        assert [next(m for m in modules if m in t) for t in found] == modules
         main = [t.get("ansible.builtin.import_tasks") for t in tasks_of(tasks / "main.yml")]
-        assert f"{task_file}.yml" in main  # ... and site.yml runs the very same task
-        others = [t for t in tasks_of(tasks / "main.yml") if module in t]
+        assert f"{task_file}.yml" in main  # ... and site.yml runs the very same tasks
+        others = [t for t in tasks_of(tasks / "main.yml") if any(m in t for m in modules)]
         assert others == []
+
+
+def test_the_binding_table_is_written_once_from_a_reachable_control_plane_member() -> None:
+    """Once per play (a rollout step too), before any node's pod files change."""
+    tasks = tasks_of(COLLECTION / "roles" / "agent" / "tasks" / "pods.yml")
+    table = tasks[0]
+    assert table["run_once"] is True
+    assert "groups['control_plane']" in table["delegate_to"]
+    assert "ansible_play_hosts" in table["delegate_to"]  # reachable: still in the play
+    args = table["podplay.cluster.store_table"]
+    assert "groups['nodes']" in args["pods"]  # every node's pods, not only this one's
+    assert args["nodes"] == "{{ podplay_node_specs }}"
 
 
 def test_teardown_stops_the_daemons_and_removes_chains_with_the_node_bundle() -> None:

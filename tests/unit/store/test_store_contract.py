@@ -1,20 +1,19 @@
-"""The store's contracts: the key layout, store.json (as the role writes it and the node reads
-it), etcd's settings and unit as the `control_plane` role writes them, and `store health`."""
+"""The store's contracts: the key layout, store.json (as `files apply store` writes it and the
+node reads it), etcd's settings and units as the `control_plane` role's module has the node
+bundle write them, and `store health`."""
 
 from __future__ import annotations
 
 import json
-import sys
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "ansible_collection"))
-
-from ansible_collections.podplay.cluster.plugins.module_utils import (
-    _store_config as sc,
-)
-
+from podplay.node.contract.errors import ContractError
+from podplay.node.files import store as fs
+from podplay.node.files.changes import ApplyError
 from podplay.node.store import cli, keys
 from podplay.node.store.config import ConfigError, Member, StoreConfig, parse_config
 
@@ -25,20 +24,39 @@ MEMBERS = [
 ]
 
 
-def params(node: str = "node2", **kw: object) -> dict[str, object]:
-    p = {
+def params(node: str = "node2", members: list[Any] = MEMBERS, **kw: object) -> dict[str, Any]:
+    """The module's desired state (what `files apply store` reads), with its defaults."""
+    p: dict[str, Any] = {
         "node": node,
         "address": next(m["address"] for m in MEMBERS if m["name"] == node),
         "cluster": "shop",
-        "client_port": 2379,
-        "peer_port": 2380,
-        "heartbeat_ms": 100,
-        "election_ms": 1000,
-        "data_dir": "/var/lib/etcd/podplay",
-        "pki_dir": "/etc/podplay/pki",
+        "members": [{"name": m["name"], "address": m["address"]} for m in members],
+        "ca": "-----CA-----",
+        "cert": "-----CERT-----",
+        "key": "-----KEY-----",
     }
     p.update(kw)
-    return p
+    return fs.settings(p)
+
+
+def on_disk(tmp_path: Path, node: str = "node2", members: list[Any] = MEMBERS, **kw: Any):
+    """Desired state whose every path is under tmp_path (the user: whoever runs the test)."""
+    import pwd
+
+    paths = {
+        "pki_dir": str(tmp_path / "pki"),
+        "config_path": str(tmp_path / "store.json"),
+        "env_path": str(tmp_path / "etcd.env"),
+        "unit_path": str(tmp_path / "etcd.service"),
+        "controller_unit_path": str(tmp_path / "podplay-controller.service"),
+        "data_dir": str(tmp_path / "data"),
+        "user": pwd.getpwuid(os.getuid()).pw_name,
+    }
+    desired = {k: v for k, v in params(node, members).items() if k not in paths}
+    desired.update(paths)
+    desired["members"] = [{"name": m["name"], "address": m["address"]} for m in members]
+    desired.update(kw)
+    return desired
 
 
 # -- key layout ---------------------------------------------------------------------------
@@ -93,7 +111,7 @@ def test_names_with_a_slash_cannot_make_a_key() -> None:
 
 
 def test_store_json_as_the_role_writes_it_is_what_the_node_reads() -> None:
-    text = sc.json_text(sc.store_doc("shop", "node2", MEMBERS, 2379))
+    text = fs.config_text(fs.store_config(params()))
     cfg = parse_config(json.loads(text))
     assert cfg == StoreConfig(
         cluster="shop",
@@ -113,7 +131,8 @@ def test_store_json_as_the_role_writes_it_is_what_the_node_reads() -> None:
         "https://172.30.5.13:2379",
     ]
     assert cfg.is_member
-    assert sc.json_text(cfg.to_doc()) == text  # one format, both sides
+    assert fs.config_text(cfg) == text  # one format, both sides
+    assert text == json.dumps(cfg.to_doc(), indent=1, sort_keys=True) + "\n"  # canonical
 
 
 @pytest.mark.parametrize(
@@ -143,8 +162,8 @@ def test_a_bad_store_json_names_the_field(doc: object, words: str) -> None:
     ],
 )
 def test_the_role_refuses_members_the_store_cannot_run_with(members: list, words: str) -> None:
-    with pytest.raises(sc.StoreInputError) as err:
-        sc.check_members(members, "node1")
+    with pytest.raises(ContractError) as err:
+        fs.check_members(members)
     assert words in str(err.value)
 
 
@@ -152,7 +171,7 @@ def test_the_role_refuses_members_the_store_cannot_run_with(members: list, words
 
 
 def test_etcd_settings_tls_everywhere_and_the_initial_cluster() -> None:
-    env = sc.read_env(sc.env_text(params(), MEMBERS))
+    env = fs.read_env(fs.env_text(params()))
     assert env["ETCD_NAME"] == "node2"
     assert env["ETCD_LISTEN_CLIENT_URLS"] == "https://172.30.5.12:2379,https://127.0.0.1:2379"
     assert env["ETCD_ADVERTISE_CLIENT_URLS"] == "https://172.30.5.12:2379"
@@ -174,17 +193,83 @@ def test_etcd_settings_tls_everywhere_and_the_initial_cluster() -> None:
     assert not any(v.startswith("http://") for v in env.values())
 
 
-def test_a_changed_member_list_is_noticed_an_unchanged_one_is_not() -> None:
-    before = sc.env_text(params(), MEMBERS)
-    assert sc.members_changed(None, before) is None  # a new member
-    assert sc.members_changed(before, sc.env_text(params(heartbeat_ms=50), MEMBERS)) is None
-    one = sc.env_text(params("node1"), MEMBERS[:1])
-    grown = sc.env_text(params("node1"), MEMBERS)
-    assert sc.members_changed(one, grown) == "node1=https://172.30.5.11:2380"
+def test_files_apply_store_writes_every_file_once_and_a_member_its_units(tmp_path: Path) -> None:
+    bundle = tmp_path / "podplay-node.pyz"
+    bundle.write_bytes(b"bundle")
+    first = fs.apply_store(on_disk(tmp_path), str(bundle), check=False, diff=True)
+    assert first["changed"] and first["member"] and first["restart"]
+    assert first["unit_changed"] and first["controller_unit_changed"]
+    assert first["controller_restart"]
+    names = {Path(p).name for p in first["changed_files"]}
+    assert names == {"ca.crt", "node.crt", "node.key", "store.json", "etcd.env",
+                     "etcd.service", "podplay-controller.service", "data"}  # fmt: skip
+    assert all("-----KEY-----" not in d["after"] for d in first["diff"])  # the key is never shown
+    assert os.stat(tmp_path / "pki" / "node.key").st_mode & 0o777 == 0o600
+    assert os.stat(tmp_path / "data").st_mode & 0o777 == 0o700
+    unit = (tmp_path / "podplay-controller.service").read_text()
+    assert f"ExecStart=/usr/bin/python3 {bundle} controller --config {tmp_path}/store.json" in unit
+    again = fs.apply_store(on_disk(tmp_path), str(bundle), check=False, diff=True)
+    assert not again["changed"] and again["changed_files"] == []
+    assert not again["restart"] and not again["controller_restart"]
+
+
+def test_a_new_bundle_restarts_the_controller_and_not_etcd(tmp_path: Path) -> None:
+    bundle = tmp_path / "podplay-node.pyz"
+    bundle.write_bytes(b"one")
+    fs.apply_store(on_disk(tmp_path), str(bundle), check=False, diff=False)
+    bundle.write_bytes(b"two")
+    check = fs.apply_store(on_disk(tmp_path), str(bundle), check=True, diff=False)
+    assert check["controller_unit_changed"] and check["controller_restart"]
+    assert not check["restart"]
+    real = fs.apply_store(on_disk(tmp_path), str(bundle), check=False, diff=False)
+    assert real["changed_files"] == [str(tmp_path / "podplay-controller.service")]
+
+
+def test_a_node_that_is_no_member_gets_certificates_and_store_json_only(tmp_path: Path) -> None:
+    bundle = tmp_path / "podplay-node.pyz"
+    result = fs.apply_store(on_disk(tmp_path, "node2", MEMBERS[:1]), str(bundle), False, False)
+    assert not result["member"] and not result["restart"] and not result["controller_restart"]
+    assert {Path(p).name for p in result["changed_files"]} == {
+        "ca.crt", "node.crt", "node.key", "store.json"
+    }  # fmt: skip
+    assert not (tmp_path / "etcd.env").exists()
+
+
+def test_check_mode_writes_nothing(tmp_path: Path) -> None:
+    result = fs.apply_store(on_disk(tmp_path), str(tmp_path / "b.pyz"), check=True, diff=False)
+    assert result["changed"] and result["restart"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_member_whose_store_was_made_with_other_members_is_refused(tmp_path: Path) -> None:
+    bundle = str(tmp_path / "b.pyz")
+    fs.apply_store(on_disk(tmp_path, "node1", MEMBERS[:1]), bundle, False, False)
+    (tmp_path / "data" / "member").mkdir()
+    with pytest.raises(ApplyError) as err:
+        fs.apply_store(on_disk(tmp_path, "node1", MEMBERS), bundle, False, False)
+    assert "made with node1=https://172.30.5.11:2380" in str(err.value)
+    # other settings may change: the members are the same
+    fs.apply_store(on_disk(tmp_path, "node1", MEMBERS[:1], heartbeat_ms=50), bundle, False, False)
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"cert": ""}, "cert: a non-empty string"),
+        ({"client_port": "2379"}, "client_port: a positive whole number"),
+        ({"colour": "red"}, "unknown field colour"),
+    ],
+)
+def test_bad_desired_state_names_the_field(change: dict[str, Any], words: str) -> None:
+    with pytest.raises(ContractError) as err:
+        fs.settings({**params(), **change})
+    assert words in str(err.value)
 
 
 def test_the_unit_runs_etcd_as_its_user_with_the_settings_file() -> None:
-    unit = sc.unit_text("node2")
+    from podplay.node.files import units
+
+    unit = units.etcd_unit("node2", "/etc/podplay/etcd.env", "etcd", "/usr/bin/etcd")
     assert "User=etcd\n" in unit
     assert "EnvironmentFile=/etc/podplay/etcd.env\n" in unit
     assert "ExecStart=/usr/bin/etcd\n" in unit
@@ -192,7 +277,7 @@ def test_the_unit_runs_etcd_as_its_user_with_the_settings_file() -> None:
 
 
 def test_pem_text_is_stable_whatever_a_lookup_stripped() -> None:
-    assert sc.pem_text("-----A-----\n") == sc.pem_text("-----A-----") == "-----A-----\n"
+    assert fs.pem_text("-----A-----\n") == fs.pem_text("-----A-----") == "-----A-----\n"
 
 
 # -- store health ---------------------------------------------------------------------------

@@ -2,11 +2,12 @@
 publish. Everything that changes state happens on the loop thread; other threads (manifest
 watcher, engine events, workers, probes) only post messages (`messages`) to its inbox.
 
-`Agent` coordinates; each concern is a collaborator with its own module: `sources` (which
-pods are wanted), `engine` (what runs), `reconcile` (the pure decision), `actuator` (runs
-the actions), `probing` (probe bookkeeping), `publisher` (statuses and events), `memory`
-(what survives a restart), `liveness` (a stuck loop or a node going down makes every pod
-unready on the board).
+`Agent` coordinates; each concern is a collaborator with its own module: `sources` and
+`bindings` (which pods are wanted: the manifest files, or the store's binding table once it
+was read; `storelink` keeps the node lease and the table), `engine` (what runs),
+`reconcile` (the pure decision), `actuator` (runs the actions), `probing` (probe
+bookkeeping), `publisher` (statuses and events), `memory` (what survives a restart),
+`liveness` (a stuck loop or a node going down makes every pod unready on the board).
 
 Fail static: the agent never stops pods when it stops; a new agent adopts them by label.
 """
@@ -23,12 +24,21 @@ from typing import Any, Callable, Dict, Optional, Tuple
 from . import memory
 from .actuator import Actuator
 from .admission import admit
+from .bindings import MOVED_AWAY, BoundPods
 from .board import EventLog, StatusBoard
 from .config import AgentConfig, backoff_policy
 from .engine import EngineView
 from .liveness import DRAIN_SECONDS, LoopWatch, system_stopping, watchdog
-from .manifest import InvalidPod, PodSpec
-from .messages import ActionsDone, EngineChanged, ManifestsChanged, Message, ProbeResult, Stop
+from .manifest import InvalidPod, Manifest, PodSpec
+from .messages import (
+    ActionsDone,
+    BindingsChanged,
+    EngineChanged,
+    ManifestsChanged,
+    Message,
+    ProbeResult,
+    Stop,
+)
 from .observed import Observed, PodKey, find_container
 from .prober import ExecProber
 from .probing import Probing
@@ -36,6 +46,7 @@ from .publisher import Publisher
 from .reconcile import Context, Decision, decide
 from .runtime import DockerRuntime
 from .sources import ManifestDir
+from .storelink import StoreLink
 from .watcher import DirWatcher
 
 log = logging.getLogger("podplay.agent")
@@ -67,6 +78,8 @@ class Agent:
         saved = memory.load(cfg.state_dir) if remembered is None else remembered
         recalled = memory.recall(saved, self.boot)
         self.manifests = ManifestDir(cfg.pods_dir, cfg.pod_cidr)
+        self.bound = BoundPods(cfg.node, cfg.pod_cidr)
+        self.store_link: Optional[StoreLink] = None
         self.engine = EngineView(self.rt, cfg.bridge_network, cfg.resync_seconds, clock)
         self.actuator = Actuator(
             self.rt, self.events, self.post, clock, cfg.workers, recalled.streaks
@@ -80,11 +93,19 @@ class Agent:
         self._stopping = threading.Event()
         self._watcher: Optional[DirWatcher] = None
         self._dirty_manifests = True
+        self._dirty_bindings = False
         self._pass_needed = True
         self._deadline: Optional[float] = None  # next wake-up: a probe or a full pass
         self._full_due: Optional[float] = None  # next full pass (backoff end, resync, save)
 
     # -- life cycle -----------------------------------------------------------------------
+
+    def attach_store(self, link: Optional[StoreLink]) -> None:
+        """Follow the store's binding table through `link`; before `run`."""
+        self.store_link = link
+        self._dirty_bindings = link is not None
+        if link is not None:
+            link.post = self.post
 
     def start_background(self) -> None:
         """Manifest watcher and engine event threads (the API server is started by the CLI)."""
@@ -92,6 +113,8 @@ class Agent:
         os.makedirs(self.cfg.state_dir, exist_ok=True)
         self._watcher = DirWatcher(self.cfg.pods_dir, lambda: self.post(ManifestsChanged()))
         self._watcher.start()
+        if self.store_link is not None:
+            self.store_link.start(self._stopping)  # waits (briefly) for the binding table
         threading.Thread(
             target=self.engine.watch_events,
             args=(self.post, self._stopping),
@@ -175,6 +198,8 @@ class Agent:
         self._pass_needed = True
         if isinstance(msg, ManifestsChanged):
             self._dirty_manifests = True
+        elif isinstance(msg, BindingsChanged):
+            self._dirty_bindings = True
         elif isinstance(msg, EngineChanged):
             self.engine.changed(msg)
         elif isinstance(msg, ActionsDone):
@@ -199,7 +224,7 @@ class Agent:
         self.engine.refresh_if_needed(now)
         running = {o.key for o in self.engine.observed}
         desired, failed = admit(
-            self.manifests.pods, self.engine.images or {}, self.cfg.pause_image, running
+            self.wanted(), self.engine.images or {}, self.cfg.pause_image, running
         )
         self.probing.sync(desired, self.engine.observed, now)
         decision = self._decide_and_act(desired, now)
@@ -211,12 +236,25 @@ class Agent:
         self._set_deadline()
 
     def _read_desired(self, now: float) -> None:
-        """Where wanted pods come from: the manifest files. The periodic resync re-reads the
-        directory too (a stat per file): a missed watch event delays a change by one resync
-        period, never forever."""
+        """Where wanted pods come from: the manifest files, and the store's binding table
+        (which rules once read, see `bindings`). The periodic resync re-reads the directory
+        too (a stat per file): a missed watch event delays a change by one resync period,
+        never forever."""
         if self._dirty_manifests or now >= self.engine.next_resync:
             self._dirty_manifests = False
             self.manifests.read()
+        if self._dirty_bindings and self.store_link is not None:
+            self._dirty_bindings = False
+            before = self.wanted()
+            view = self.store_link.view()
+            self.bound.update(view.kvs, view.synced)
+            for (ns, pod), message in self.bound.moved_away(before) if self.bound.active else ():
+                log.info("%s", message)
+                self.events.record(ns, pod, "Normal", MOVED_AWAY, message)
+
+    def wanted(self) -> Dict[PodKey, Manifest]:
+        """The pods this node should run: the store's table once read, else the files."""
+        return self.bound.pods if self.bound.active else self.manifests.pods
 
     def _decide_and_act(self, desired: Dict[PodKey, PodSpec], now: float) -> Decision:
         if not self.engine.usable:
@@ -278,7 +316,7 @@ class Agent:
         self, namespace: str, pod: str, container: Optional[str], previous: bool = False
     ) -> Tuple[Optional[Observed], str]:
         """The container a logs request means, or (None, why not)."""
-        wanted = self.manifests.pods.get((namespace, pod))
+        wanted = self.wanted().get((namespace, pod))
         current_uid = wanted.uid if wanted is not None else ""
         return find_container(
             self.engine.observed, (namespace, pod), container, current_uid, previous

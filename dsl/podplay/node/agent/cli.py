@@ -10,6 +10,7 @@ import argparse
 import logging
 import signal
 import sys
+import threading
 import time
 from typing import TYPE_CHECKING, List, Optional
 
@@ -65,9 +66,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         cfg.pods_dir,
     )
 
+    from .storelink import StoreLink
+
+    link = StoreLink.from_file(cfg.node, cfg.address)
+    if link is not None:
+        link.start_lease(threading.Event())  # until the process ends: the node is alive
+
     from .agent import Agent
 
     agent = Agent(cfg, board=board, events=events, remembered=remembered, boot=boot)
+    agent.attach_store(link)
     signals.attach(agent)
     server.agent = agent
     agent.run()

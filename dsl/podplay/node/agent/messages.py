@@ -1,8 +1,8 @@
 """What the agent's other threads tell its loop: one small frozen record per kind of news.
 
-The manifest watcher, the engine's event stream, the workers that run actions and the
-probes only post these to the inbox; the loop thread alone changes the agent's state
-(`Agent._handle`). Pure data: no behaviour, nothing to lock.
+The manifest watcher, the store's binding table, the engine's event stream, the workers that
+run actions and the probes only post these to the inbox; the loop thread alone changes the
+agent's state (`Agent._handle`). Pure data: no behaviour, nothing to lock.
 """
 
 from __future__ import annotations
@@ -18,6 +18,11 @@ from .reconcile import StreakKey
 @dataclass(frozen=True)
 class ManifestsChanged:
     """Something in the pods directory changed: read it again."""
+
+
+@dataclass(frozen=True)
+class BindingsChanged:
+    """The store's binding table changed (or was read for the first time): look again."""
 
 
 @dataclass(frozen=True)
@@ -58,4 +63,4 @@ class Stop:
     """Wake the loop so that it sees it is stopping."""
 
 
-Message = Union[ManifestsChanged, EngineChanged, ActionsDone, ProbeResult, Stop]
+Message = Union[ManifestsChanged, BindingsChanged, EngineChanged, ActionsDone, ProbeResult, Stop]

@@ -20,6 +20,7 @@ BRIDGE_NAME = "podplay0"  # its Linux bridge
 
 # Pods and services.
 TERMINATION_GRACE_PERIOD = 30
+MAX_PODS = 110  # pods a node runs at most unless it says otherwise (the kubelet's default)
 AFFINITY_TIMEOUT = 10800  # ClientIP session affinity, seconds (Kubernetes' default)
 
 # Crash-loop backoff (the kubelet's), seconds.
@@ -34,6 +35,7 @@ TOKEN_FILE = ETC_DIR + "/token"
 PODS_DIR = ETC_DIR + "/pods"
 CLUSTER_JSON = ETC_DIR + "/cluster.json"
 NETWORK_JSON = ETC_DIR + "/network.json"
+STORE_JSON = ETC_DIR + "/store.json"  # how a node reaches the store (podplay.node.store.config)
 STATE_DIR = "/var/lib/podplay"
 BUNDLE_PATH = "/opt/podplay/podplay-node.pyz"
 KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
@@ -43,3 +45,11 @@ UNIT_DIR = "/etc/systemd/system"
 AGENT_UNIT = UNIT_DIR + "/podplay-agent.service"
 PROXY_UNIT = UNIT_DIR + "/podplay-proxy.service"
 NETWORK_UNIT = UNIT_DIR + "/podplay-network.service"
+CONTROLLER_UNIT = UNIT_DIR + "/podplay-controller.service"
+
+# The control plane (seconds): node leases, the controller's leadership, the grace period.
+NODE_LEASE_TTL = 3
+NODE_LEASE_RENEW = 1.0
+LEADER_LEASE_TTL = 3
+LEADER_LEASE_RENEW = 1.0
+NODE_GRACE = 3.0

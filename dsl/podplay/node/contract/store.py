@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
+from podplay.node.contract import defaults
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import canonical_text, decode
+from podplay.node.contract.pods import PodSpec
 
 PLACED_BY_PLAN = "plan"
 PLACED_BY_CONTROLLER = "controller"
@@ -166,6 +168,49 @@ class Binding(_Record, NamedTuple("Binding", [
             raise ContractError("%s: the manifest's name and ip must be the binding's" % where)
         return binding
 
+    @classmethod
+    def for_pod(
+        cls, node: str, manifest: Any, node_selector: Dict[str, str], where: str = "pod"
+    ) -> Binding:
+        """The plan's binding of a pod manifest to `node`: deployment, template and requests
+        (summed over its containers, as placement counts them) read from the manifest, which
+        the pod contract checks first (ContractError naming the field)."""
+        spec = PodSpec.from_json(manifest, where)
+        owner = spec.owner
+        return cls(
+            spec.namespace,
+            spec.name,
+            node,
+            spec.ip,
+            owner.name if owner is not None and owner.kind == "Deployment" else "",
+            spec.template_hash,
+            dict(node_selector),
+            Requests(
+                sum(c.cpu_millis or 0 for c in spec.containers),
+                sum(c.memory_bytes or 0 for c in spec.containers),
+            ),
+            dict(manifest),
+            PLACED_BY_PLAN,
+            None,
+            None,
+            None,
+        )
+
+    def moved_to(self, node: str, ip: str, at: float, reason: str) -> Binding:
+        """The same pod (name, uid, template) re-created on `node` with `ip`, by the
+        controller: the manifest's `ip` follows."""
+        manifest = dict(self.manifest)
+        manifest["ip"] = ip
+        return self._replace(
+            node=node,
+            ip=ip,
+            manifest=manifest,
+            placed_by=PLACED_BY_CONTROLLER,
+            moved_from=self.node,
+            moved_at=at,
+            reason=reason,
+        )
+
     @property
     def key(self) -> Tuple[str, str]:
         return (self.namespace, self.name)
@@ -194,7 +239,7 @@ class NodeSpec(_Record, NamedTuple("NodeSpec", [
             _strings(d, "labels", where),
             _get(d, "cpu_millis", int, where, None),
             _get(d, "memory_bytes", int, where, None),
-            _get(d, "max_pods", int, where),
+            _get(d, "max_pods", int, where, defaults.MAX_PODS),
             _get(d, "last_pod_ip", str, where, None),
             _get(d, "control_plane", bool, where, False),
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from podplay.node.util.files import write_atomic
 
@@ -22,7 +22,8 @@ class Wanted:
     path: str
     text: Optional[str]
     mode: int = 0o644
-    secret: bool = False  # never shown in a diff (the API token)
+    secret: bool = False  # never shown in a diff (the API token, a private key)
+    owner: Optional[Tuple[int, int]] = None  # (uid, gid); None: whoever writes it
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,16 @@ def file_mode(path: str) -> Optional[int]:
         return None
 
 
+def file_owner(path: str) -> Optional[Tuple[int, int]]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_uid, st.st_gid)
+
+
 def plan(files: Sequence[Wanted]) -> List[Change]:
-    """The files that differ from what is wanted (content, mode, or presence)."""
+    """The files that differ from what is wanted (content, mode, owner, or presence)."""
     out = []
     for wanted in files:
         before = read_text(wanted.path)
@@ -56,6 +65,9 @@ def plan(files: Sequence[Wanted]) -> List[Change]:
             differs = before is not None
         else:
             differs = before != wanted.text or file_mode(wanted.path) != wanted.mode
+            differs = differs or (
+                wanted.owner is not None and file_owner(wanted.path) != wanted.owner
+            )
         if differs:
             out.append(Change(wanted, before))
     return out
@@ -69,6 +81,8 @@ def apply(changes: Sequence[Change]) -> None:
                 os.unlink(wanted.path)
         else:
             write_atomic(wanted.path, wanted.text, wanted.mode)
+            if wanted.owner is not None:
+                os.chown(wanted.path, wanted.owner[0], wanted.owner[1])
 
 
 def converge(files: Sequence[Wanted], check: bool) -> List[Change]:

@@ -1,4 +1,4 @@
-"""`podplay-node.pyz files apply {agent|proxy|pods} --desired - [--check] [--diff]`.
+"""`podplay-node.pyz files apply {agent|proxy|pods|store} --desired - [--check] [--diff]`.
 
 Reads the desired state as JSON on stdin, validates it with the node contract before
 anything is written, writes what differs (nothing with --check) and prints one JSON object:
@@ -20,12 +20,14 @@ from podplay.node.files.agent import apply_agent
 from podplay.node.files.changes import ApplyError
 from podplay.node.files.pods import apply_pods
 from podplay.node.files.proxy import apply_proxy
+from podplay.node.files.store import apply_store
 from podplay.node.util.bundle import bundle_path
 
 KINDS: Dict[str, Callable[[Dict[str, Any], bool, bool], Dict[str, Any]]] = {
     "agent": lambda desired, check, diff: apply_agent(desired, bundle_path(), check, diff),
     "proxy": lambda desired, check, diff: apply_proxy(desired, bundle_path(), check, diff),
     "pods": apply_pods,
+    "store": lambda desired, check, diff: apply_store(desired, bundle_path(), check, diff),
 }
 
 

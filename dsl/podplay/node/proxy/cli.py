@@ -7,7 +7,9 @@ endpoint as ready, then exits (for inspection and benchmarks, not for service).
 `{"changed": bool}` and exits: what `podplay destroy --keep-cluster` runs on each node.
 
 The cluster DNS the proxy feeds is handed in (`dns`): routing and DNS are separate packages,
-joined by the command (`podplay.node.proxy_command`).
+joined by the command (`podplay.node.proxy_command`). With `/etc/podplay/store.json` the
+proxy also follows the store's binding table (`overlay`): a pod the controller moved is
+routed on its new node at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -24,6 +27,7 @@ from typing import FrozenSet, List, Optional, Protocol, Tuple
 from podplay.node.contract import defaults
 from podplay.node.proxy.hairpin import Hairpin
 from podplay.node.proxy.iptables import Iptables, IptablesError
+from podplay.node.proxy.overlay import locations
 from podplay.node.proxy.proxier import Proxier
 from podplay.node.proxy.ruleset import Ruleset, parse_save, restore_text
 from podplay.node.proxy.state import ClusterState, Endpoint, StateError
@@ -73,7 +77,9 @@ def main(argv: Optional[List[str]] = None, dns: Optional[Dns] = None) -> int:
     serving = dns if dns is not None and not args.no_dns else None
     if serving is not None:
         serving.serve(node.gateway, args.dns_port, args.resolv_conf, (node.dns_ip, node.gateway))
-    _run_until_signalled(proxier)
+    stop = threading.Event()
+    _follow_store(proxier, args.store_config, stop)
+    _run_until_signalled(proxier, stop)
     if serving is not None:
         serving.stop()
     return 0
@@ -86,6 +92,11 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-dns", action="store_true", help="do not run the DNS server")
     parser.add_argument("--dns-port", type=int, default=53)
     parser.add_argument("--resolv-conf", default="/etc/resolv.conf")
+    parser.add_argument(
+        "--store-config",
+        default=defaults.STORE_JSON,
+        help="store.json: follow the binding table (absent: cluster.json only)",
+    )
     parser.add_argument("--once", action="store_true", help="one full sync, all endpoints ready")
     parser.add_argument(
         "--cleanup", action="store_true", help="remove the proxy's chains and jumps, then exit"
@@ -94,9 +105,34 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_until_signalled(proxier: Proxier) -> None:
+def _follow_store(proxier: Proxier, path: str, stop: threading.Event) -> None:
+    """A thread mirroring the store's binding table into the proxy (none without a store)."""
+    from podplay.node.store import keys
+    from podplay.node.store.client import Store
+    from podplay.node.store.config import ConfigError, load_config
+    from podplay.node.store.mirror import Mirror
+
+    if not os.path.exists(path):
+        log.info("no %s: routing from cluster.json only", path)
+        return
+    try:
+        cfg = load_config(path)
+    except ConfigError as err:
+        log.error("store: %s; routing from cluster.json only", err)
+        return
+    holder: List[Mirror] = []
+    mirror = Mirror(
+        Store.from_config(cfg),
+        cfg.cluster,
+        (keys.BINDINGS,),
+        lambda: proxier.set_locations(locations(holder[0].view().kvs)),
+    )
+    holder.append(mirror)
+    threading.Thread(target=mirror.run, args=(stop,), name="store-bindings", daemon=True).start()
+
+
+def _run_until_signalled(proxier: Proxier, stop: threading.Event) -> None:
     """The proxy loop until SIGTERM/SIGINT; the rules stay in place after it."""
-    stop = threading.Event()
 
     def on_signal(signum, frame):
         log.info("signal %d: stopping (rules stay in place)", signum)

@@ -1,6 +1,7 @@
 """The proxy loop: config in, readiness in, ONE iptables-restore out per change.
 
     agent.json, cluster.json --(stat every 0.5 s, reload on change)--> ClusterState
+    the store's binding table --(a watch, pushed)--> endpoints moved to their pods' nodes
     every node's agent --(Watcher threads, pushed NDJSON)--> Readiness
     (state, ready endpoints) --rules.build_ruleset--> Ruleset
     Ruleset vs last applied --ruleset.restore_text--> iptables-restore --noflush
@@ -36,6 +37,7 @@ from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
 
 from podplay.node.contract import defaults
 from podplay.node.proxy.iptables import IptablesError, clear_udp_conntrack
+from podplay.node.proxy.overlay import Location, PodKey, overlay
 from podplay.node.proxy.readiness import Readiness
 from podplay.node.proxy.rules import RenderCache, build_ruleset
 from podplay.node.proxy.ruleset import Ruleset, chain_count, parse_save, restore_text
@@ -96,7 +98,11 @@ class Proxier:
         self.hairpin = hairpin
 
         self.node: Optional[LocalNode] = None
-        self.state: ClusterState = EMPTY_STATE
+        self.state: ClusterState = EMPTY_STATE  # what is routed: the file's, moved by the store
+        self.file_state: ClusterState = EMPTY_STATE  # cluster.json as read
+        self.locations: Dict[PodKey, Location] = {}  # the store's bindings (last known)
+        self._new_locations: Optional[Dict[PodKey, Location]] = None
+        self._lock = threading.Lock()
         self.cluster_sha: Optional[str] = None
         self.readiness = Readiness()
         self.watchers: Dict[str, Any] = {}
@@ -156,9 +162,11 @@ class Proxier:
                     raw = f.read()
                 state = parse_cluster(json.loads(raw.decode("utf-8")))
                 sha = hashlib.sha256(raw).hexdigest()
-                if state != self.state:
+                routed = overlay(state, self.locations)
+                if routed != self.state:
                     changed = True
-                self.state, self.cluster_sha = state, sha
+                # a new object even when equal: the next turn syncs and reports the new sha
+                self.file_state, self.state, self.cluster_sha = state, routed, sha
                 log.info(
                     "cluster state: %d services, %d nodes", len(state.services), len(state.nodes)
                 )
@@ -170,6 +178,25 @@ class Proxier:
         if changed:
             self._sync_watchers()
         return changed
+
+    def set_locations(self, where: Dict[PodKey, Location]) -> None:
+        """The store's binding table changed (any thread): route endpoints there."""
+        with self._lock:
+            self._new_locations = dict(where)
+        self.wake.set()
+
+    def _take_locations(self) -> bool:
+        """Apply locations handed over since the last turn; True when routing changed."""
+        with self._lock:
+            where, self._new_locations = self._new_locations, None
+        if where is None or where == self.locations:
+            return False
+        self.locations = where
+        routed = overlay(self.file_state, where)
+        if routed == self.state:
+            return False
+        self.state = routed  # nodes are the file's: the watchers stay as they are
+        return True
 
     def _error(self, message: str) -> None:
         if message != self.last_error:
@@ -212,6 +239,8 @@ class Proxier:
             self.load()
             self._fix_hairpin()
             self.next_poll = now + POLL_FILES
+        if self.node is not None:
+            self._take_locations()
         if self._in_grace(now):
             return
         if now >= self.next_full:

@@ -4,11 +4,15 @@
     store get PREFIX [--json]                            keys under PREFIX, "key<TAB>value"
     store put KEY VALUE                                  write one key
     store del KEY [--prefix]                             delete a key (or a prefix)
+    store apply-table --desired - [--check] [--diff]     the binding table (Ansible's
+                                                         module store_table; see table.py)
 
 Endpoints and certificates come from `--config` (default /etc/podplay/store.json). `health`
 exits 0 when every member is healthy; with `--quorum`, when a majority is and, on a member,
 this node's own member is (what the `control_plane` role waits for: a dead node elsewhere
-must not block a converge). Exit 1 otherwise, 2 on a bad config.
+must not block a converge). Exit 1 otherwise, 2 on a bad config. `apply-table` prints one
+JSON object (the module's result; `{"failed": true, "msg": ...}` and exit 1 when the
+desired table is wrong or the store cannot take it), as `files apply` does.
 """
 
 from __future__ import annotations
@@ -19,8 +23,12 @@ import sys
 import time
 from typing import Any, Dict, List
 
+from podplay.node.contract.errors import ContractError
+from podplay.node.contract.jsontext import decode
+
 from .client import Store, StoreError
 from .config import DEFAULT_CONFIG, ConfigError, StoreConfig, load_config
+from .table import apply_table
 
 
 def member_health(store: Store, cfg: StoreConfig) -> List[Dict[str, Any]]:
@@ -116,7 +124,29 @@ def parser() -> argparse.ArgumentParser:
     delete = sub.add_parser("del", help="delete a key")
     delete.add_argument("key")
     delete.add_argument("--prefix", action="store_true", help="every key under KEY")
+    table = sub.add_parser("apply-table", help="write the binding table (JSON on stdin)")
+    table.add_argument(
+        "--desired",
+        metavar="-",
+        required=True,
+        choices=["-"],
+        help="'-': read the desired table (JSON) on stdin",
+    )
+    table.add_argument("--check", action="store_true", help="report, write nothing")
+    table.add_argument("--diff", action="store_true", help="list the table before and after")
     return p
+
+
+def _apply_table(store: Store, args: argparse.Namespace) -> int:
+    try:
+        desired = decode(sys.stdin.buffer.read(), "desired table on stdin")
+        result = apply_table(store, desired, args.check, args.diff)
+    except (ContractError, StoreError) as err:
+        print(json.dumps({"changed": False, "failed": True, "msg": str(err)}))
+        print("store apply-table: %s" % err, file=sys.stderr)
+        return 1
+    print(json.dumps(result, sort_keys=True))
+    return 0
 
 
 def main(argv=None) -> int:
@@ -124,9 +154,13 @@ def main(argv=None) -> int:
     try:
         cfg = load_config(args.config)
     except ConfigError as err:
+        if args.command == "apply-table":
+            print(json.dumps({"changed": False, "failed": True, "msg": str(err)}))
         print("store: %s" % err, file=sys.stderr)
         return 2
     store = Store.from_config(cfg)
+    if args.command == "apply-table":
+        return _apply_table(store, args)
     try:
         if args.command == "health":
             return _health(store, cfg, args)

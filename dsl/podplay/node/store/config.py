@@ -16,7 +16,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-DEFAULT_CONFIG = "/etc/podplay/store.json"
+from podplay.node.contract import defaults
+
+DEFAULT_CONFIG = defaults.STORE_JSON
 PKI_DIR = "/etc/podplay/pki"
 CA_FILE = PKI_DIR + "/ca.crt"
 CERT_FILE = PKI_DIR + "/node.crt"

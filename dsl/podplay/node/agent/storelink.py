@@ -1,0 +1,105 @@
+"""The agent's link to the cluster's store: its node lease, and the binding table it follows.
+
+Two threads: the node lease (`nodes/<node>`, TTL 3 s, renewed every second against whichever
+member answers; granted again when it expired) says this node is alive, and starts before
+the agent loads the Docker SDK, so a restarting agent keeps its node Ready; a mirror of the
+binding table posts `BindingsChanged` to the agent's inbox at every change, so a pod bound
+here starts as soon as its binding arrives (a watch, not a poll). Fail static: when the store
+is unreachable nothing is stopped; the agent keeps the last table it read.
+
+Without `/etc/podplay/store.json` (a cluster without a control plane) there is no link and
+the agent runs its manifest files as before.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from typing import Callable, Optional
+
+from podplay.node import VERSION
+from podplay.node.contract import defaults
+from podplay.node.contract.store import NodeLease
+from podplay.node.store import keys
+from podplay.node.store.client import Store
+from podplay.node.store.config import DEFAULT_CONFIG, ConfigError, StoreConfig, load_config
+from podplay.node.store.lease import KeptLease
+from podplay.node.store.mirror import Mirror, View
+
+from .messages import BindingsChanged, Message
+
+log = logging.getLogger("podplay.agent")
+
+FIRST_SYNC_WAIT = 2.0  # at start, how long the first pass waits for the table
+LEASE_TIMEOUT = 1.0  # a renewal that takes longer is tried on the next member
+BOOT_ID = "/proc/sys/kernel/random/boot_id"
+
+
+class StoreLink:
+    def __init__(self, cfg: StoreConfig, node: str, address: str) -> None:
+        self.cfg = cfg
+        self.node = node
+        self.address = address
+        self.post: Callable[[Message], None] = lambda message: None  # the agent's inbox
+        store = Store.from_config(cfg)
+        self.mirror = Mirror(
+            store, cfg.cluster, (keys.BINDINGS, keys.TABLE), lambda: self.post(BindingsChanged())
+        )
+        quick = Store.from_config(cfg, timeout=LEASE_TIMEOUT, connect_timeout=0.5)
+        self.lease = KeptLease(
+            quick, defaults.NODE_LEASE_TTL, defaults.NODE_LEASE_RENEW, self._attach
+        )
+        self._record = NodeLease(node, address, _boot_id(), time.time(), VERSION)
+
+    @classmethod
+    def from_file(
+        cls, node: str, address: str, path: str = DEFAULT_CONFIG
+    ) -> Optional["StoreLink"]:
+        """The link, or None when this node has no store.json."""
+        if not os.path.exists(path):
+            log.info("no %s: pods come from the manifest files only", path)
+            return None
+        try:
+            cfg = load_config(path)
+        except ConfigError as err:
+            log.error("store: %s; pods come from the manifest files only", err)
+            return None
+        return cls(cfg, node, address)
+
+    def _attach(self, lease_id: int) -> bool:
+        self.lease.store.put(
+            keys.node_key(self.cfg.cluster, self.node), self._record.to_text(), lease=lease_id
+        )
+        log.info("node lease %x held (ttl %d s)", lease_id, defaults.NODE_LEASE_TTL)
+        return True
+
+    def start_lease(self, stop: threading.Event) -> None:
+        """The node lease's thread (as early as possible: the node is Ready while it runs)."""
+        keeper = threading.Thread(target=self.lease.run, args=(stop,), name="node-lease")
+        keeper.daemon = True
+        keeper.start()
+
+    def start(self, stop: threading.Event) -> None:
+        """The binding table's thread; returns once the table was read, or after
+        FIRST_SYNC_WAIT (then the files rule until the store answers)."""
+        threading.Thread(
+            target=self.mirror.run, args=(stop,), name="store-bindings", daemon=True
+        ).start()
+        deadline = time.monotonic() + FIRST_SYNC_WAIT
+        while not self.mirror.synced and time.monotonic() < deadline and not stop.is_set():
+            time.sleep(0.02)
+        if not self.mirror.synced:
+            log.warning("store not reachable yet: running the manifest files meanwhile")
+
+    def view(self) -> View:
+        return self.mirror.view()
+
+
+def _boot_id() -> str:
+    try:
+        with open(BOOT_ID) as handle:
+            return handle.read().strip()
+    except OSError:
+        return ""

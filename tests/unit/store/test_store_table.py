@@ -1,0 +1,183 @@
+"""The binding table Ansible writes (`store apply-table`): the plan's bindings and node specs
+put where they differ, the past deleted, the table last; a pod the controller moved is kept
+when the template is the same; a second apply changes nothing; check mode writes nothing."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from collections.abc import Iterator
+
+import pytest
+from store_builders import CLUSTER, Etcd, binding, desired, pod, put_binding
+
+from podplay.node.contract.errors import ContractError
+from podplay.node.contract.store import Binding, NodeSpec, Table
+from podplay.node.store import keys
+from podplay.node.store import table as tb
+from podplay.node.store.wire import KeyValue
+
+
+@pytest.fixture
+def etcd() -> Iterator[Etcd]:
+    cluster = Etcd()
+    yield cluster
+    cluster.stop()
+
+
+def kv(key: str, text: str, rev: int = 5) -> KeyValue:
+    return KeyValue(key, text.encode(), rev, rev, 1)
+
+
+def stored_of(*records: object) -> dict[str, KeyValue]:
+    out = {}
+    for r in records:
+        if isinstance(r, Binding):
+            key = keys.binding_key(CLUSTER, r.namespace, r.name)
+        elif isinstance(r, NodeSpec):
+            key = keys.nodespec_key(CLUSTER, r.name)
+        else:
+            key = keys.table_key(CLUSTER)
+        out[key] = kv(key, r.to_text())  # type: ignore[attr-defined]
+    return out
+
+
+TWO_PODS = {"node1": [pod("web-a", "10.244.1.2")], "node2": [pod("web-b", "10.244.2.2")]}
+
+
+def test_the_desired_table_reads_pods_by_node_with_their_deployment_and_requests() -> None:
+    selectors = {"default/web": {"disk": "ssd"}}
+    want = tb.parse_desired(desired(TWO_PODS, selectors=selectors))
+    bound = {b.name: b for b in want.bindings.values()}
+    assert (bound["web-a"].node, bound["web-a"].ip) == ("node1", "10.244.1.2")
+    assert bound["web-b"].deployment == "web" and bound["web-b"].template_hash == "t1"
+    assert bound["web-b"].node_selector == {"disk": "ssd"}
+    assert bound["web-b"].requests.cpu_millis == 100 and bound["web-b"].placed_by == "plan"
+    assert sorted(s.name for s in want.nodes.values()) == ["node1", "node2", "node3"]
+    assert want.sha == tb.parse_desired(desired(TWO_PODS, selectors=selectors)).sha
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"node_grace": 0}, "node_grace must be a number of seconds above 0"),
+        ({"cluster": ""}, "cluster: a non-empty string"),
+        ({"pods": {"node1": [{"name": "x"}]}}, "desired table: pods.node1[0]"),
+        ({"pods": {"node1": [pod("a", "10.244.1.2")], "node2": [pod("a", "10.244.2.2")]}},
+         "pod default/a is bound twice"),
+        ({"nodes": [{"name": "node1"}]}, "desired table: nodes[0].address is missing"),
+        ({"colour": 1}, "unknown field colour"),
+        ({"node_selectors": {"default/web": {"a": 1}}, "pods": TWO_PODS},
+         "node selector must map strings"),
+    ],
+)  # fmt: skip
+def test_a_bad_desired_table_names_the_field(change: dict, words: str) -> None:
+    with pytest.raises(ContractError) as err:
+        tb.parse_desired({**desired({}), **change})
+    assert words in str(err.value)
+
+
+def test_first_write_puts_every_spec_and_binding_then_the_table() -> None:
+    plan = tb.changes(tb.parse_desired(desired(TWO_PODS)), {})
+    assert [c.key.split("/", 3)[3] for c in plan.changes] == [
+        "nodespecs/node1", "nodespecs/node2", "nodespecs/node3",
+        "bindings/default/web-a", "bindings/default/web-b",
+    ]  # fmt: skip
+    assert plan.table is not None and plan.table.generation == 1 and plan.table.node_grace == 3.0
+
+
+def test_nothing_differs_nothing_is_written() -> None:
+    want = tb.parse_desired(desired(TWO_PODS))
+    table = Table(4, want.sha, 3.0, 1.0)
+    stored = stored_of(*want.nodes.values(), *want.bindings.values(), table)
+    plan = tb.changes(want, stored)
+    assert plan.changes == [] and plan.table is None
+
+
+def test_a_pod_the_controller_moved_is_kept_for_the_same_template_only() -> None:
+    plan_binding = binding(2, "web-b", 2)
+    moved = plan_binding.moved_to("node3", "10.244.3.9", 100.0, "node node2 NotReady for 3.0s")
+    want = tb.parse_desired(desired(TWO_PODS))
+    plan = tb.changes(want, stored_of(moved))
+    assert plan.kept == ["default/web-b"]
+    assert keys.binding_key(CLUSTER, "default", "web-b") not in [c.key for c in plan.changes]
+    newer = {"node1": TWO_PODS["node1"], "node2": [pod("web-b", "10.244.2.2", template="t2")]}
+    replaced = tb.changes(tb.parse_desired(desired(newer)), stored_of(moved))
+    assert replaced.kept == []
+    assert keys.binding_key(CLUSTER, "default", "web-b") in [c.key for c in replaced.changes]
+
+
+def test_bindings_and_nodes_no_longer_planned_are_deleted_and_the_generation_grows() -> None:
+    gone = binding(3, "web-old", 4)
+    want = tb.parse_desired(desired(TWO_PODS, nodes=2))
+    stored = stored_of(*want.nodes.values(), *want.bindings.values(), gone, Table(7, "x", 3.0, 1))
+    old_node = NodeSpec("node3", "a", "10.244.3.0/24", {}, None, None, 110, None, False)
+    stored.update(stored_of(old_node))
+    plan = tb.changes(want, stored)
+    deleted = [c.key for c in plan.changes if c.text is None]
+    assert deleted == [
+        keys.binding_key(CLUSTER, "default", "web-old"),
+        keys.nodespec_key(CLUSTER, "node3"),
+    ]
+    assert plan.table is not None and plan.table.generation == 8
+
+
+def test_apply_twice_then_check_mode_against_the_store(etcd: Etcd) -> None:
+    store = etcd.client()
+    doc = desired(TWO_PODS)
+    check = tb.apply_table(store, doc, check=True, diff=True)
+    assert check["changed"] and store.get_prefix(keys.cluster_prefix(CLUSTER)).kvs == []
+    first = tb.apply_table(store, doc, check=False, diff=True)
+    assert first["changed"] and first["generation"] == 1 and first["bindings"] == 2
+    assert "pod default/web-a on node1 10.244.1.2 (plan)" in first["diff"][0]["after"]
+    table = store.get(keys.table_key(CLUSTER))
+    assert table is not None and Table.from_bytes(table.value, "t").generation == 1
+    again = tb.apply_table(store, doc, check=False, diff=True)
+    assert not again["changed"] and again["generation"] == 1 and "diff" not in again
+    assert not tb.apply_table(store, doc, check=True, diff=False)["changed"]
+
+
+def test_the_table_goes_last_so_a_reader_never_trusts_half_a_table(etcd: Etcd) -> None:
+    store = etcd.client()
+    tb.apply_table(store, desired(TWO_PODS), check=False, diff=False)
+    history = [e["kv"]["key"] for e in etcd.data.history]
+    from podplay.node.store.wire import unb64
+
+    written = [unb64(k).decode() for k in history]
+    assert written[-1] == keys.table_key(CLUSTER)
+
+
+def test_a_moved_pod_survives_a_stale_apply_and_is_reported_kept(etcd: Etcd) -> None:
+    store = etcd.client()
+    tb.apply_table(store, desired(TWO_PODS), check=False, diff=False)
+    before = store.get(keys.binding_key(CLUSTER, "default", "web-b"))
+    assert before is not None
+    moved = Binding.from_bytes(before.value, "b").moved_to("node3", "10.244.3.7", 5.0, "dead")
+    put_binding(store, moved)
+    again = tb.apply_table(store, desired(TWO_PODS), check=False, diff=False)
+    assert again["kept"] == ["default/web-b"] and not again["changed"]
+    now = store.get(keys.binding_key(CLUSTER, "default", "web-b"))
+    assert now is not None and Binding.from_bytes(now.value, "b").node == "node3"
+
+
+def test_the_cli_prints_the_result_and_fails_with_one_sentence(
+    etcd: Etcd, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path
+) -> None:
+    from podplay.node.store import cli
+
+    config = tmp_path / "store.json"
+    members = [{"name": f"node{i}", "endpoint": m.endpoint} for i, m in enumerate(etcd.members, 1)]
+    config.write_text(json.dumps({"cluster": CLUSTER, "node": "node1", "members": members,
+                                  "ca": None, "cert": None, "key": None}))  # fmt: skip
+
+    def run(doc: object, *flags: str) -> tuple[int, dict]:
+        stdin = io.TextIOWrapper(io.BytesIO(json.dumps(doc).encode()))
+        monkeypatch.setattr(sys, "stdin", stdin)
+        rc = cli.main(["--config", str(config), "apply-table", "--desired", "-", *flags])
+        return rc, json.loads(capsys.readouterr().out)
+
+    rc, out = run(desired(TWO_PODS))
+    assert rc == 0 and out["changed"] and out["generation"] == 1
+    rc, out = run({**desired(TWO_PODS), "node_grace": -1})
+    assert rc == 1 and out["failed"] and "node_grace" in out["msg"]
