@@ -119,6 +119,10 @@ def _described(
             return prep.target, prep.plan
         except (ProgramError, EnvironmentProblem) as err:  # nodes=4 on 3; no node running
             if not from_state.has_state(state.directory):
+                whole = stack.cluster is not None and stack.cluster.local and not keep_cluster
+                if isinstance(err, EnvironmentProblem) and whole:  # deleted as it is
+                    found = from_state.local_cluster(program, stack, state)
+                    return found.target, found.plan
                 raise
             problem, why = err, "cannot be planned"
     assert problem is not None

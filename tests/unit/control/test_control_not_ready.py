@@ -5,6 +5,7 @@ Ansible runs limited to the nodes that answer, the waits never ask a NotReady no
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -248,3 +249,49 @@ def test_destroy_cleans_the_nodes_it_reaches_and_keeps_the_stack(
     assert not done.complete and list(done.skipped) == ["node2"]
     assert "it does not answer over SSH; Connection timed out" in said.lines[0]
     assert state.applied_plan() is not None  # kept: destroy again once node2 is back
+
+
+LOCAL = """\
+import podplay as pp
+
+pp.Cluster("hello", nodes=3)
+pp.Deployment("web", replicas=3, containers=[pp.Container("web", image="busybox")])
+"""
+
+
+def test_preview_with_a_node_stopped_plans_around_it(
+    local_cluster: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from podplay.cli.main import main
+
+    program = tmp_path / "app.py"
+    program.write_text(LOCAL)
+    assert main(["preview", str(program), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["not_ready"] == [
+        {"node": "node2", "why": "its container hello-node2 is not running (exited)"}
+    ]
+    pods = [c for c in doc["changes"] if c["kind"] == "Pod"]
+    assert len(pods) == 3 and not [c for c in pods if "node node2" in c["fields"]]
+
+
+def test_destroy_deletes_a_local_cluster_whose_nodes_are_all_stopped(
+    local_cluster: dict,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from podplay.cli.main import main
+
+    local_cluster.update(node1="exited", node3="exited")
+    deleted: list[str] = []
+    monkeypatch.setattr(substrate, "delete_cluster", lambda name: deleted.append(name) or True)
+    program = tmp_path / "app.py"
+    program.write_text(LOCAL)
+    assert main(["up", str(program), "-y"]) == 1  # nothing to run on: said, with the fix
+    assert "start them (docker start hello-node1 hello-node2 hello-node3)" in (
+        capsys.readouterr().err
+    )
+    assert main(["destroy", str(program), "-y"]) == 0
+    assert deleted == ["hello"]
+    assert "Destroyed: local cluster hello deleted" in capsys.readouterr().out
