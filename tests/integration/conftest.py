@@ -38,14 +38,18 @@ def busybox_image():  # type: ignore[no-untyped-def]
 # One cluster serves the whole session. The end-to-end tests (e2e/) run `podplay up`, which
 # replaces every pod and service on it, and their destroy test deletes the cluster: so the
 # directories run in this order (stable within each), e2e last, its destroy test last of all.
-# tests/testinfra runs with the other directories, before e2e.
+# tests/testinfra runs with the other directories, before e2e. refresh/ (issue 10) runs just
+# before e2e: it stops and starts a node of the cluster and leaves it as e2e expects it.
 _DIRECTORY_ORDER = ("substrate", "agent", "routing")
+_BEFORE_E2E = ("refresh",)
 
 
 def _order(item: pytest.Item) -> tuple[int, bool]:
     parts = item.path.parts
     if "e2e" in parts:
-        return (len(_DIRECTORY_ORDER) + 1, "destroy" in item.name)
+        return (len(_DIRECTORY_ORDER) + 2, "destroy" in item.name)
+    if any(name in parts for name in _BEFORE_E2E):
+        return (len(_DIRECTORY_ORDER) + 1, False)
     for rank, name in enumerate(_DIRECTORY_ORDER):
         if name in parts:
             return (rank, False)
