@@ -38,18 +38,18 @@ def busybox_image():  # type: ignore[no-untyped-def]
 # One cluster serves the whole session. The end-to-end tests (e2e/) run `podplay up`, which
 # replaces every pod and service on it, and their destroy test deletes the cluster: so the
 # directories run in this order (stable within each), e2e last, its destroy test last of all.
-# tests/testinfra runs with the other directories, before e2e. refresh/ (issue 10) runs just
-# before e2e: it stops and starts a node of the cluster and leaves it as e2e expects it.
+# tests/testinfra runs with the other directories, before e2e. refresh/ (issue 10) stops and
+# starts a node and leaves the app destroyed: it runs after every other directory, right
+# before e2e.
 _DIRECTORY_ORDER = ("substrate", "agent", "routing")
-_BEFORE_E2E = ("refresh",)
+_LAST = ("refresh", "e2e")
 
 
 def _order(item: pytest.Item) -> tuple[int, bool]:
     parts = item.path.parts
-    if "e2e" in parts:
-        return (len(_DIRECTORY_ORDER) + 2, "destroy" in item.name)
-    if any(name in parts for name in _BEFORE_E2E):
-        return (len(_DIRECTORY_ORDER) + 1, False)
+    for rank, name in enumerate(_LAST, len(_DIRECTORY_ORDER) + 1):
+        if name in parts:
+            return (rank, name == "e2e" and "destroy" in item.name)
     for rank, name in enumerate(_DIRECTORY_ORDER):
         if name in parts:
             return (rank, False)

@@ -244,8 +244,10 @@ def test_up_with_a_node_stopped_scales_on_the_others(app: App, cluster: Cluster)
 
     preview = ok(podplay("preview", str(bigger)))
     assert f"{STOPPED} is NotReady (its container {container} is not running (exited))" in preview
-    for name in stranded:
-        assert f"-  Pod default/{name}: node {STOPPED} NotReady, re-created as web-" in preview
+    for name in stranded:  # planned around, unless the controller moved it already
+        planned = f"-  Pod default/{name}: node {STOPPED} NotReady, re-created as web-"
+        moved = f"refreshed: pod default/{name} moved from {STOPPED} to node"
+        assert planned in preview or moved in preview, preview
 
     started = time.monotonic()
     out = ok(podplay("up", str(bigger), "-y", timeout=300))
