@@ -197,16 +197,18 @@ def store_events_for(
 
 
 def merge_events(*sources: Iterable[Mapping[str, Any]], limit: int = 20) -> list[Mapping[str, Any]]:
-    """Events of several sources, oldest first, each once (a node may report to its API and
-    to the store alike), the last `limit`."""
-    seen: set[tuple[str, str, str, str]] = set()
+    """Events of several sources, oldest first, the last `limit`. The control plane tells a
+    move to the pod and to its deployment alike: such twins (same instant, reason and
+    message, from the store) are shown once."""
+    seen: set[tuple[str, str, str]] = set()
     out: list[Mapping[str, Any]] = []
     for e in sorted((e for s in sources for e in s), key=lambda e: str(e.get("time") or "")):
-        who = str(e.get("object") or e.get("pod") or "")
-        key = (str(e.get("time") or "")[:19], str(e.get("reason")), who, str(e.get("message")))
-        if key not in seen:
+        if "source" in e:  # a store event
+            key = (str(e.get("time") or ""), str(e.get("reason")), str(e.get("message")))
+            if key in seen:
+                continue
             seen.add(key)
-            out.append(e)
+        out.append(e)
     return out[-limit:]
 
 

@@ -253,11 +253,12 @@ def shop(
     for kind, name, reason, message, ms in [
         ("Node", "node2", "NodeNotReady", "node node2 NotReady: its lease expired", 1),
         ("Pod", victim.name, "Rescheduled", f"pod {victim.name} moved from node2 to node1", 2),
+        ("Deployment", "web", "Rescheduled", f"pod {victim.name} moved from node2 to node1", 2),
         ("Pod", kept.name, "Noted", "about the other pod", 3),
     ]:
         event = Event(since + ms, "Normal", reason, message, kind,
                       "" if kind == "Node" else "default", name, "", "controller")  # fmt: skip
-        put(members, k.event_key("shop", int((since + ms) * 1000), str(ms)), event)
+        put(members, k.event_key("shop", int((since + ms) * 1000), f"{kind}{ms}"), event)
     token = tmp_path / "token"
     token.write_text(TOKEN + "\n")
     inv = tmp_path / "inventory.yml"
