@@ -94,15 +94,8 @@ def describe(
 ) -> None:
     """Show one pod, deployment, service or node in detail, with recent events."""
     from podplay.control import agent_client
-    from podplay.control.cluster_view import merge_events, moved_from, store_events_for, with_moves
-    from podplay.control.inspect import (
-        applied_plan_if_any,
-        deployments,
-        events_for,
-        find,
-        load_applied_plan,
-        services,
-    )
+    from podplay.control.cluster_view import with_moves
+    from podplay.control.inspect import applied_plan_if_any
     from podplay.errors import UserInputError
 
     what = KINDS.get(kind.lower())
@@ -116,18 +109,44 @@ def describe(
         click.echo(f"warning: {store.problem}: its events and leases are not shown", err=True)
     if what == "node":
         _describe_node(access, name, store)
-        return
-    if what == "pod":
-        pod = agent_client.find_pod(access, name, namespace)
-        _describe_pod(pod)
-        key = (pod["namespace"], pod["name"])
-        events = merge_events(
-            events_for(_all_events(access), {key}),
-            store_events_for(store.events(), pods=[key], nodes=moved_from(store, [key])),
-        )
-        node = pod.get("node")
-        _events(events, _scheduled(store, [(*key, node)]) if node else [])
-        return
+    elif what == "pod":
+        _describe_pod_of(access, store, name, namespace)
+    else:
+        _describe_workload(access, store, plan, what, name, namespace, inventory)
+
+
+def _describe_pod_of(access: Any, store: Any, name: str, namespace: str | None) -> None:
+    """A pod as its agent reports it, with its events (the agents' and the store's)."""
+    from podplay.control import agent_client
+    from podplay.control.cluster_view import merge_events, moved_from, store_events_for
+    from podplay.control.inspect import events_for
+
+    pod = agent_client.find_pod(access, name, namespace)
+    _describe_pod(pod)
+    key = (pod["namespace"], pod["name"])
+    events = merge_events(
+        events_for(_all_events(access), {key}),
+        store_events_for(store.events(), pods=[key], nodes=moved_from(store, [key])),
+    )
+    node = pod.get("node")
+    _events(events, _scheduled(store, [(*key, node)]) if node else [])
+
+
+def _describe_workload(
+    access: Any,
+    store: Any,
+    plan: Any,
+    what: str,
+    name: str,
+    namespace: str | None,
+    inventory: Path | None,
+) -> None:
+    """A deployment or service: the applied plan (moves written in) joined with the agents'
+    pods, and the events of its pods (and of the deployment, and the nodes they left)."""
+    from podplay.control import agent_client
+    from podplay.control.cluster_view import merge_events, moved_from, store_events_for
+    from podplay.control.inspect import deployments, events_for, find, load_applied_plan, services
+
     if plan is None:  # the error that names what is missing
         plan = load_applied_plan(access.name, inventory)
     pods, problems = agent_client.all_pods(access)

@@ -55,6 +55,7 @@ def test_recovered_needs_three_ready_pods_on_the_survivors_routed_everywhere(ben
 
 
 def test_swarm_tasks_are_read_from_service_ps(bench) -> None:
+    swarm = sys.modules["failover_swarm"]  # imported by the benchmark, from beside it
     text = (
         "swarm1|Running|Running 3 seconds ago\n"
         "swarm2|Running|Running 10 minutes ago\n"
@@ -62,15 +63,15 @@ def test_swarm_tasks_are_read_from_service_ps(bench) -> None:
         "swarm3|Running|Starting 1 second ago\n"
         "garbage line\n"
     )
-    tasks = bench.parse_service_ps(text)
+    tasks = swarm.parse_service_ps(text)
     assert tasks == [
         ("swarm1", "Running", "Running"),
         ("swarm2", "Running", "Running"),
         ("swarm3", "Shutdown", "Running"),
         ("swarm3", "Running", "Starting"),
     ]
-    assert bench.running_tasks(tasks, ["swarm1", "swarm2", "swarm3"]) == 2
-    assert bench.running_tasks(tasks, ["swarm1", "swarm3"]) == 1
+    assert swarm.running_tasks(tasks, ["swarm1", "swarm2", "swarm3"]) == 2
+    assert swarm.running_tasks(tasks, ["swarm1", "swarm3"]) == 1
 
 
 def test_the_table_prints_figures_ratio_memory_and_targets(bench) -> None:
