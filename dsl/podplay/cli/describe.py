@@ -1,8 +1,11 @@
 """`podplay describe KIND NAME`: one resource in detail, with its recent events.
 
 KIND is pod, deployment, service or node (plural and short forms too). Details come from
-the applied plan and the agents; events from the agents' `/v1/events` (scheduled comes from
-the plan: which node the planner bound the pod to).
+the applied plan (with the pods the cluster's controller moved where the store says they
+are), the agents and the cluster's store (a node's lease: NotReady since when); events from
+the agents' `/v1/events` and the store's `events/` (node NotReady, pod rescheduled from one
+node to another ...), oldest first (scheduled comes from the plan: which node the planner
+bound the pod to).
 """
 
 from __future__ import annotations
@@ -48,14 +51,14 @@ def _events(events: list[Mapping[str, Any]], scheduled: list[tuple[str, str]]) -
         for pod, node in scheduled
     ]
     rows += [
-        [str(e.get("time", "")), e.get("type", ""), e.get("reason", ""), e.get("pod", ""),
-         e.get("message", "")]
+        [str(e.get("time", "")), e.get("type", ""), e.get("reason", ""),
+         e.get("object") or e.get("pod", ""), e.get("message", "")]
         for e in events
     ]  # fmt: skip
     if not rows:
         click.echo("  <none>")
         return
-    table(["  TIME", "TYPE", "REASON", "POD", "MESSAGE"], [["  " + r[0], *r[1:]] for r in rows])
+    table(["  TIME", "TYPE", "REASON", "OBJECT", "MESSAGE"], [["  " + r[0], *r[1:]] for r in rows])
 
 
 def _all_events(access: Any) -> list[Mapping[str, Any]]:
@@ -63,6 +66,17 @@ def _all_events(access: Any) -> list[Mapping[str, Any]]:
     for _node, answer in access.each(lambda c: c.events()):
         if not isinstance(answer, Exception):
             out += answer
+    return out
+
+
+def _scheduled(store: Any, pods: list[tuple[str, str, str]]) -> list[tuple[str, str]]:
+    """(pod, the node the plan bound it to) for each (namespace, pod, node now): a pod the
+    controller moved was bound to the node it moved from."""
+    bindings = store.view.bindings if store.view is not None else {}
+    out = []
+    for namespace, name, node in pods:
+        b = bindings.get((namespace, name))
+        out.append((name, b.moved_from if b is not None and b.moved_from else node))
     return out
 
 
@@ -80,7 +94,8 @@ def describe(
 ) -> None:
     """Show one pod, deployment, service or node in detail, with recent events."""
     from podplay.control import agent_client
-    from podplay.control.inspect import deployments, events_for, find, services
+    from podplay.control.cluster_view import with_moves
+    from podplay.control.inspect import applied_plan_if_any
     from podplay.errors import UserInputError
 
     what = KINDS.get(kind.lower())
@@ -89,18 +104,51 @@ def describe(
             f"describe: unknown kind {kind!r}; use pod, deployment, service or node"
         )
     access = agent_client.cluster_access(cluster_name, inventory)
+    plan, store = with_moves(applied_plan_if_any(access.name, inventory), access.name, inventory)
+    if store.problem:
+        click.echo(f"warning: {store.problem}: its events and leases are not shown", err=True)
     if what == "node":
-        _describe_node(access, name)
-        return
-    if what == "pod":
-        pod = agent_client.find_pod(access, name, namespace)
-        _describe_pod(pod)
-        events = events_for(_all_events(access), {(pod["namespace"], pod["name"])})
-        _events(list(events), [(pod["name"], pod["node"])] if pod.get("node") else [])
-        return
-    from podplay.control.inspect import load_applied_plan
+        _describe_node(access, name, store)
+    elif what == "pod":
+        _describe_pod_of(access, store, name, namespace)
+    else:
+        _describe_workload(access, store, plan, what, name, namespace, inventory)
 
-    plan = load_applied_plan(access.name, inventory)
+
+def _describe_pod_of(access: Any, store: Any, name: str, namespace: str | None) -> None:
+    """A pod as its agent reports it, with its events (the agents' and the store's)."""
+    from podplay.control import agent_client
+    from podplay.control.cluster_view import merge_events, moved_from, store_events_for
+    from podplay.control.inspect import events_for
+
+    pod = agent_client.find_pod(access, name, namespace)
+    _describe_pod(pod)
+    key = (pod["namespace"], pod["name"])
+    events = merge_events(
+        events_for(_all_events(access), {key}),
+        store_events_for(store.events(), pods=[key], nodes=moved_from(store, [key])),
+    )
+    node = pod.get("node")
+    _events(events, _scheduled(store, [(*key, node)]) if node else [])
+
+
+def _describe_workload(
+    access: Any,
+    store: Any,
+    plan: Any,
+    what: str,
+    name: str,
+    namespace: str | None,
+    inventory: Path | None,
+) -> None:
+    """A deployment or service: the applied plan (moves written in) joined with the agents'
+    pods, and the events of its pods (and of the deployment, and the nodes they left)."""
+    from podplay.control import agent_client
+    from podplay.control.cluster_view import merge_events, moved_from, store_events_for
+    from podplay.control.inspect import deployments, events_for, find, load_applied_plan, services
+
+    if plan is None:  # the error that names what is missing
+        plan = load_applied_plan(access.name, inventory)
     pods, problems = agent_client.all_pods(access)
     for problem in problems:
         click.echo(f"warning: {problem}", err=True)
@@ -108,13 +156,18 @@ def describe(
         d = find(deployments(plan, pods), "deployment", name, namespace)
         _describe_deployment(d)
         keys = {(d["namespace"], p["name"]) for p in d["pods"]}
-        scheduled = [(p["name"], p["node"]) for p in d["pods"]]
+        about = {"deployments": [(d["namespace"], d["name"])]}
+        scheduled = _scheduled(store, [(d["namespace"], p["name"], p["node"]) for p in d["pods"]])
     else:
         s = find(services(plan, pods), "service", name, namespace)
         _describe_service(s)
         keys = {(s["namespace"], e["pod"]) for e in s["endpoints"]}
-        scheduled = []
-    _events(list(events_for(_all_events(access), keys)), scheduled)
+        about, scheduled = {}, []
+    events = merge_events(
+        events_for(_all_events(access), keys),
+        store_events_for(store.events(), pods=keys, nodes=moved_from(store, keys), **about),
+    )
+    _events(events, scheduled)
 
 
 def _describe_deployment(d: Mapping[str, Any]) -> None:
@@ -202,8 +255,9 @@ def _describe_pod(pod: Mapping[str, Any]) -> None:
             click.echo(f"    {key + ':':<18} {'' if value is None else value}")
 
 
-def _describe_node(access: Any, name: str) -> None:
+def _describe_node(access: Any, name: str, store: Any) -> None:
     from podplay.control import agent_client
+    from podplay.control.cluster_view import node_state, store_events_for
 
     node = access.node(name)
     client = access.client(node)
@@ -217,6 +271,9 @@ def _describe_node(access: Any, name: str) -> None:
     else:
         ready = info.get("ready") is True
         message = "" if ready else (info.get("message") or "not ready")
+    lease = node_state(store.view, name) if store.view is not None else None
+    if lease is not None and lease["lease"] is False:  # the control plane counts it NotReady
+        ready, message = False, lease["store_message"] + (f"; agent: {message}" if message else "")
     cap = info.get("capacity") or {}
     _section("", [
         ("Name", node.name), ("Address", node.address), ("Pod CIDR", node.pod_cidr),
@@ -224,6 +281,7 @@ def _describe_node(access: Any, name: str) -> None:
         ("Message", "" if ready else message), ("Agent version", info.get("version")),
         ("Capacity", f"cpu {cap.get('cpu_millis')}m, memory {cap.get('memory_bytes')} bytes, "
                      f"pods {cap.get('pods')}" if cap else "<unknown>"),
+        ("Lease", _lease_text(lease, store)),
     ])  # fmt: skip
     pods: list[dict[str, Any]] = []
     events: list[Mapping[str, Any]] = []
@@ -241,7 +299,24 @@ def _describe_node(access: Any, name: str) -> None:
             for p in pods
         ]
     )  # fmt: skip
-    _events(list(events), [])
+    from podplay.control.cluster_view import merge_events
+
+    _events(merge_events(events, store_events_for(store.events(), nodes=[name])), [])
+
+
+def _lease_text(lease: Mapping[str, Any] | None, store: Any) -> str:
+    """The node's lease in the store, in words."""
+    from podplay.control.cluster_view import clock
+
+    if not store.consulted:
+        return "<no store known here>"
+    if store.view is None:
+        return f"<unknown: {store.problem}>"
+    if lease is None or lease["lease"] is None:
+        return "<no node holds a lease>"
+    if lease["lease"] is False:
+        return "expired" + (f" (NotReady since {clock(lease['since'])})" if lease["since"] else "")
+    return "held" + (f" (Ready since {clock(lease['since'])})" if lease["since"] else "")
 
 
 __all__ = ["describe"]

@@ -64,6 +64,14 @@ def destroy(
         )
     if result.cluster_deleted:
         click.echo(f"Destroyed: local cluster {target.name} deleted, stack {name} forgotten.")
+    elif result.skipped:
+        left = "; ".join(str(n) for n in result.skipped.values())
+        starts = [n.container for n in result.skipped.values() if n.container]
+        again = f"start it (docker start {' '.join(starts)}) and " if starts else ""
+        click.echo(
+            f"Destroyed what could be reached on cluster {target.name}; not reached: {left}. "
+            f"Stack {name} is kept: {again}run destroy again to remove the rest."
+        )
     elif result.pods_removed:
         click.echo(
             f"Destroyed: pods, services, routing and DNS entries removed from cluster "
@@ -102,14 +110,19 @@ def _described(
     from podplay.control import from_state
     from podplay.control.prepare import prepare
     from podplay.dsl import ProgramError
+    from podplay.errors import EnvironmentProblem
 
     why = "does not evaluate"
     if stack is not None:
-        try:
-            prep = prepare(program, stack, state, build=False, reporter=reporter)
+        try:  # the controller's moves do not matter here: every pod goes
+            prep = prepare(program, stack, state, build=False, reporter=reporter, refresh=False)
             return prep.target, prep.plan
-        except ProgramError as err:  # e.g. nodes=4 on a cluster made with 3
+        except (ProgramError, EnvironmentProblem) as err:  # nodes=4 on 3; no node running
             if not from_state.has_state(state.directory):
+                whole = stack.cluster is not None and stack.cluster.local and not keep_cluster
+                if isinstance(err, EnvironmentProblem) and whole:  # deleted as it is
+                    found = from_state.local_cluster(program, stack, state)
+                    return found.target, found.plan
                 raise
             problem, why = err, "cannot be planned"
     assert problem is not None

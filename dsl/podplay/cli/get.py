@@ -38,17 +38,21 @@ def pods_cmd(
     A node whose agent does not answer: its pods as the applied plan places them, with
     STATUS Unknown (as kubectl shows the pods of a node it lost touch with)."""
     from podplay.control import agent_client
+    from podplay.control.cluster_view import with_moves
     from podplay.control.inspect import applied_plan_if_any, unknown_pods
 
     access = agent_client.cluster_access(cluster_name, inventory)
     pods, unreachable = agent_client.pods_by_node(access)
     problems = list(unreachable.values())
     applied = applied_plan_if_any(access.name, inventory) if unreachable else None
-    if applied is not None:
-        pods = sorted(
-            pods + unknown_pods(applied, unreachable),
-            key=lambda p: (p["namespace"], p["name"], p["node"]),
-        )
+    if applied is not None:  # where the plan, refreshed from the store, has the lost pods
+        applied, _store = with_moves(applied, access.name, inventory)
+        assert applied is not None
+        seen = {(p["namespace"], p["name"]) for p in pods}  # a moved pod runs elsewhere
+        lost = [
+            p for p in unknown_pods(applied, unreachable) if (p["namespace"], p["name"]) not in seen
+        ]
+        pods = sorted(pods + lost, key=lambda p: (p["namespace"], p["name"], p["node"]))
         warn([f"{msg}; its pods are shown as the applied plan has them" for msg in problems])
     else:
         warn([f"{msg}; its pods are not listed (no applied plan to tell)" for msg in problems])
@@ -74,10 +78,14 @@ def pods_cmd(
 @get.command("nodes")
 @cluster_options
 def nodes_cmd(cluster_name: str | None, inventory: Path | None, output: str) -> None:
-    """Nodes: name, address, pod CIDR, readiness, container (local clusters)."""
+    """Nodes: name, readiness (the agent's, and the node's lease in the store: NotReady
+    since when), address, pod CIDR, container (local clusters)."""
     from podplay.control import agent_client
+    from podplay.control.cluster_view import open_store
+    from podplay.control.inspect import applied_plan_if_any
 
     access = agent_client.cluster_access(cluster_name, inventory)
+    store = open_store(access.name, inventory, applied_plan_if_any(access.name, inventory))
     rows = []
     # /v1/node carries the agent's readiness too: one request per node, so a node that is
     # down costs one timeout, not two
@@ -101,14 +109,34 @@ def nodes_cmd(cluster_name: str | None, inventory: Path | None, output: str) -> 
                 capacity=info.get("capacity"),
                 allocatable=info.get("allocatable"),
             )
-        rows.append(row)
+        rows.append(with_lease(row, store.view))
+    if store.problem:
+        warn([f"{store.problem}: nodes are shown as their agents say"])
     if output == "json":
-        print_json({"cluster": access.name, "nodes": rows})
+        doc = {"reachable": store.view is not None, "message": store.problem}
+        print_json({"cluster": access.name, "nodes": rows, "store": doc})
         return
-    columns = ["NAME", "STATUS", "ADDRESS", "POD CIDR", "CONTAINER"]
+    leases = store.view is not None and store.view.leases_kept
+    columns = ["NAME", "STATUS", "ADDRESS", "POD CIDR", "CONTAINER"] + (["SINCE"] if leases else [])
     if output == "wide":
         columns += ["VERSION", "PODS", "CPU", "MEMORY", "MESSAGE"]
-    table(columns, [node_row(r, output == "wide") for r in rows])
+    table(columns, [node_row(r, output == "wide", leases) for r in rows])
+
+
+def with_lease(row: dict[str, Any], view: Any) -> dict[str, Any]:
+    """The agent's row with what the store says: a node whose lease expired is NotReady
+    (the control plane acts on that) since when the leader saw it go."""
+    from podplay.control.cluster_view import node_state
+
+    if view is None:
+        return row
+    state = node_state(view, row["name"])
+    row.update(lease=state["lease"], since=state["since"])
+    if state["lease"] is False:
+        agent = row.get("message")
+        row["message"] = state["store_message"] + (f"; agent: {agent}" if agent else "")
+        row["ready"] = False
+    return row
 
 
 # -- rows ---------------------------------------------------------------------------------
@@ -148,7 +176,11 @@ def pod_row(p: dict[str, Any], wide: bool = False) -> list[str]:
     return row
 
 
-def node_row(r: dict[str, Any], wide: bool = False) -> list[str]:
+def node_row(r: dict[str, Any], wide: bool = False, since: bool = False) -> list[str]:
+    import time
+
+    from podplay.control.cluster_view import duration
+
     row = [
         r["name"],
         "Ready" if r.get("ready") else "NotReady",
@@ -156,6 +188,8 @@ def node_row(r: dict[str, Any], wide: bool = False) -> list[str]:
         r.get("pod_cidr") or "",
         r.get("container") or "",
     ]
+    if since:
+        row.append(duration(time.time() - r["since"]) if r.get("since") else "")
     if wide:
         cap = r.get("capacity") or {}
         mem = cap.get("memory_bytes")

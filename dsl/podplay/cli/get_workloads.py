@@ -15,13 +15,17 @@ from podplay.cli.output import cluster_options, print_json, table, warn
 
 
 def _live(cluster_name: str | None, inventory: Path | None) -> tuple[Any, Any, list[Any]]:
-    """(cluster access, applied plan, live pods) for a cluster."""
+    """(cluster access, applied plan, live pods) for a cluster; the plan has the pods the
+    cluster's controller moved where the store says they are."""
     from podplay.control import agent_client
+    from podplay.control.cluster_view import with_moves
     from podplay.control.inspect import load_applied_plan
 
     access = agent_client.cluster_access(cluster_name, inventory)
-    plan = load_applied_plan(access.name, inventory)
+    plan, store = with_moves(load_applied_plan(access.name, inventory), access.name, inventory)
     pods, problems = agent_client.all_pods(access)
+    if store.problem:
+        problems.append(f"{store.problem}: pods are shown where the last up put them")
     warn(problems)
     return access, plan, pods
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
+from podplay.control.reporter import Reporter
 from podplay.errors import PodplayError
 from podplay.plan import Change
 from podplay.plan.diff import summary
+
+if TYPE_CHECKING:  # imported when a command runs (keeps `podplay --help` fast)
+    from podplay.control.prepare import Prepared
 
 STYLES = {"+": "green", "~": "yellow", "-": "red", "+-": "magenta"}
 
@@ -51,6 +56,24 @@ def print_changes(changes: list[Change], *, err: bool = False) -> None:
     console.print(f"Resources: {summary(changes)}")
 
 
+def print_cluster_notes(prep: Prepared) -> None:
+    """What the cluster did since the last `up` (the controller's moves, read from the
+    store) and the nodes planned around (NotReady), a line each."""
+    for move in prep.moves:
+        click.echo(f"  refreshed: {move} (by the cluster's controller)")
+    for node in prep.target.not_ready:
+        click.echo(f"  {node}: its pods are planned on Ready nodes")
+    if prep.moves or prep.target.not_ready:
+        click.echo()
+
+
+class _Warnings(Reporter):
+    """`preview` says nothing while it plans, but what went wrong on the way (stderr)."""
+
+    def warn(self, message: str) -> None:
+        click.echo(f"warning: {message}", err=True)
+
+
 @click.command("preview")
 @click.argument("program", type=click.Path(dir_okay=False))
 @click.option("--stack", "stack_name", help="Stack name (default: the program's cluster name).")
@@ -73,7 +96,7 @@ def preview(program: str, stack_name: str | None, as_json: bool, expect_no_chang
         click.echo(f"warning: {warning}", err=True)
     name = stack_name or default_stack(stack)
     state = stack_state(program, name)
-    prep = prepare(program, stack, state, build=False)
+    prep = prepare(program, stack, state, build=False, reporter=_Warnings())
     pending = prep.changes or prep.interrupted
     if as_json:
         doc = {
@@ -84,11 +107,18 @@ def preview(program: str, stack_name: str | None, as_json: bool, expect_no_chang
             "changes": [change_json(c) for c in prep.changes],
             "summary": summary(prep.changes),
             "not_known_yet": list(prep.plan.pending),
-        }
+            "moved": [
+                {"namespace": m.namespace, "name": m.name, "from": m.from_node,
+                 "to": m.to_node, "ip": m.ip, "reason": m.reason}
+                for m in prep.moves
+            ],
+            "not_ready": [{"node": n.node, "why": n.why} for n in prep.target.not_ready],
+        }  # fmt: skip
         click.echo(json.dumps(doc, indent=2))
     else:
         click.echo(f"Previewing stack {name} (program {program}, cluster {prep.plan.cluster.name})")
         click.echo()
+        print_cluster_notes(prep)
         print_changes(prep.changes)
         if prep.interrupted:
             click.echo(

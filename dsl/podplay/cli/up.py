@@ -109,7 +109,7 @@ def _confirm(yes: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Show ansible-playbook's output.")
 def up(program: str, yes: bool, stack_name: str | None, verbose: bool) -> None:
     """Create or update the cluster and app PROGRAM describes, and wait until it is available."""
-    from podplay.cli.preview import print_changes
+    from podplay.cli.preview import print_changes, print_cluster_notes
     from podplay.control.outputs import format_outputs
     from podplay.control.prepare import Timer, default_stack, evaluate_program, prepare
     from podplay.control.prepare import stack_state as state_of
@@ -130,6 +130,7 @@ def up(program: str, yes: bool, stack_name: str | None, verbose: bool) -> None:
         if not prep.target.exists and prep.target.local:
             click.echo(f"  the local cluster {prep.target.name} will be created")
         click.echo()
+        print_cluster_notes(prep)
         print_changes(prep.changes)
         if prep.changes or prep.interrupted or not prep.target.exists:
             _confirm(yes)

@@ -1,9 +1,14 @@
 """`podplay destroy`: remove what a program made, then forget its stack.
 
-A local cluster is deleted whole. A kept one (`--keep-cluster`) or real hosts stay: the build
-directory is rendered with nothing on the cluster (`podplay.plan.rollout.empty_plan`) and
-`stage.yml` run, so every pod's manifest, every service and DNS entry go; once the agents
-report no pod, `teardown.yml` stops the agent and proxy and removes the proxy's chains.
+A local cluster is deleted whole, whatever state its nodes are in. A kept one
+(`--keep-cluster`) or real hosts stay: the build directory is rendered with nothing on the
+cluster (`podplay.plan.rollout.empty_plan`) and `stage.yml` run, so every pod's manifest,
+every service and DNS entry go; once the agents report no pod, `teardown.yml` stops the
+agent and proxy and removes the proxy's chains.
+
+A node that is down (a stopped container, a host that does not answer over SSH) does not
+stop the others from being cleaned: the playbooks run on the nodes that answer, and the
+stack's state is kept, so `destroy` run again once the node is back removes the rest.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from podplay.control import ownership
 from podplay.control.inspect import applied_plan_path
 from podplay.control.reporter import Reporter
 from podplay.control.state import StackState
-from podplay.control.target import Target
+from podplay.control.target import NotReady, Target
 from podplay.control.waiting import probe_cluster, wait_no_pods
-from podplay.control.workspace import Workspace
+from podplay.control.workspace import Workspace, reachable_hosts, unreachable
 from podplay.execute import PlaybookResult
 from podplay.plan import Plan
 from podplay.plan.rollout import empty_plan
@@ -32,6 +37,12 @@ class DestroyResult:
     cluster_deleted: bool = False
     pods_removed: bool = False
     playbooks: list[tuple[str, PlaybookResult]] = field(default_factory=list)
+    skipped: dict[str, NotReady] = field(default_factory=dict)  # nodes not reached
+
+    @property
+    def complete(self) -> bool:
+        """Everything was removed (no node was left out)."""
+        return not self.skipped
 
 
 def destroy(
@@ -58,8 +69,15 @@ def destroy(
             reporter.phase("cluster", f"deleting local cluster {target.name}")
         out.cluster_deleted = substrate.delete_cluster(target.name)
     elif target.exists:
-        out.playbooks = remove_app(program, target, state, described, reporter, verbose, timeout)
+        workspace = Workspace.for_target(
+            state.directory / "build", program, target, ensure_pause_image(), {}
+        )
+        out.skipped = unreachable(target.not_ready, described.nodes, reporter, ask_all=True)
+        workspace.limit = reachable_hosts(described.nodes, out.skipped)
+        out.playbooks = remove_app(workspace, target, described, reporter, verbose, timeout)
         out.pods_removed = True
+        if not out.complete:  # kept: `destroy` again, once those nodes are back, ends the job
+            return out
         with contextlib.suppress(FileNotFoundError):
             applied_plan_path(target.name).unlink()
         ownership.release(target.name, state.directory)
@@ -68,22 +86,22 @@ def destroy(
 
 
 def remove_app(
-    program: str,
+    workspace: Workspace,
     target: Target,
-    state: StackState,
     described: Plan,
     reporter: Reporter,
     verbose: bool,
     timeout: float,
 ) -> list[tuple[str, PlaybookResult]]:
-    """The nodes stay: their pods, services and DNS entries go, then the agent and proxy."""
-    workspace = Workspace.for_target(
-        state.directory / "build", program, target, ensure_pause_image(), {}
-    )
+    """The nodes stay: their pods, services and DNS entries go, then the agent and proxy
+    (on the nodes the workspace's playbooks run on)."""
     output = reporter.ansible_line if verbose else None
     reporter.phase("converge", "removing pods, services and DNS entries")
     emptied = workspace.converge(empty_plan(described), "stage.yml", output=output)
-    wait_no_pods(probe_cluster(workspace.inventory, target.name), reporter, timeout)
+    probe = probe_cluster(workspace.inventory, target.name)
+    if workspace.limit is not None:
+        probe = probe.only(workspace.limit)
+    wait_no_pods(probe, reporter, timeout)
     reporter.phase("converge", "stopping agent and proxy, removing PODPLAY chains")
     stopped = workspace.play("teardown.yml", output=output)
     return [("stage.yml", emptied), ("teardown.yml", stopped)]

@@ -25,8 +25,9 @@ from podplay import substrate
 from podplay.control import ownership
 from podplay.control.state import StackState, stack_dir
 from podplay.control.target import Target, local_target
+from podplay.dsl import Stack, local_images
 from podplay.errors import EnvironmentProblem, UserInputError
-from podplay.plan import ClusterFacts, NodeFacts, Plan
+from podplay.plan import ClusterFacts, NodeFacts, Plan, plan
 
 STATE_FILES = ("plan.json", "journal.json")
 
@@ -124,6 +125,19 @@ def recorded(state: StackState, program: str, *, keep_cluster: bool) -> Recorded
         "say what to destroy: fix the program and run destroy again, or remove the cluster "
         "by hand (`podplay cluster delete NAME` for a local one)"
     )
+
+
+def local_cluster(program: str, stack: Stack, state: StackState) -> Recorded:
+    """A local cluster the program names, to be deleted whole: nothing of its nodes is
+    needed (they may all be stopped), only that no other stack runs on it."""
+    cluster = stack.cluster
+    assert cluster is not None and cluster.local
+    count = cluster.node_count or 1
+    exists = substrate.get_cluster(cluster.name) is not None
+    if exists:
+        ownership.check(cluster.name, state.directory, program)
+    described = plan(stack, None, None, local_images(stack))
+    return Recorded(Target(cluster.name, True, exists, count), described, Path(program))
 
 
 def _target(applied: Plan, state: StackState, keep_cluster: bool) -> Target:

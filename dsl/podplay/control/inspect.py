@@ -89,8 +89,16 @@ def unknown_pods(plan: Plan, unreachable: Mapping[str, str]) -> list[dict[str, A
     return out
 
 
-def _pods_by_key(pods: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str], Mapping[str, Any]]:
-    return {(p.get("namespace", ""), p.get("name", "")): p for p in pods}
+class _Live:
+    """Agent pod statuses by (namespace, name): the report of the node the plan puts the pod
+    on first (a node that returns may still report a pod the controller moved away)."""
+
+    def __init__(self, pods: Iterable[Mapping[str, Any]]) -> None:
+        self.by_node = {(p.get("namespace", ""), p.get("name", ""), p.get("node")): p for p in pods}
+        self.any = {(ns, name): p for (ns, name, _node), p in self.by_node.items()}
+
+    def get(self, namespace: str, name: str, node: str) -> Mapping[str, Any] | None:
+        return self.by_node.get((namespace, name, node)) or self.any.get((namespace, name))
 
 
 def _ready(pod: Mapping[str, Any] | None, node: str, ip: str) -> bool:
@@ -107,12 +115,12 @@ def deployment_info(
     plan: Plan, d: DeploymentPlan, pods: Iterable[Mapping[str, Any]]
 ) -> dict[str, Any]:
     """One deployment: desired, ready, up to date (current template), its pods live."""
-    live = _pods_by_key(pods)
+    live = _Live(pods)
     planned = [p for p in plan.pods if p.namespace == d.namespace and p.deployment == d.name]
     rows = []
     ready = up_to_date = 0
     for p in planned:
-        status = live.get((p.namespace, p.name))
+        status = live.get(p.namespace, p.name, p.node)
         ok = _ready(status, p.node, p.ip)
         ready += ok
         current = status is not None and status.get("template_hash") in (d.template_hash, "")
@@ -153,10 +161,10 @@ def deployments(plan: Plan, pods: Iterable[Mapping[str, Any]]) -> list[dict[str,
 
 def service_info(s: ServicePlan, pods: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
     """One service in the JSON shape of `get services -o json` (issue 6)."""
-    live = _pods_by_key(pods)
+    live = _Live(pods)
     endpoints = []
     for e in s.endpoints:
-        ok = _ready(live.get((e.namespace, e.pod)), e.node, e.ip)
+        ok = _ready(live.get(e.namespace, e.pod, e.node), e.node, e.ip)
         for p in s.ports:
             endpoints.append(
                 {"address": f"{e.ip}:{p.target_port}", "pod": e.pod, "node": e.node, "ready": ok}

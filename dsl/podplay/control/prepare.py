@@ -4,7 +4,9 @@
     prepared = prepare(program, stack, state, build=True)   # facts, images, plan, diff
 
 `prepare` finds the program's cluster (its node facts), reads the stack's state (the plan
-applied last, and the journal an interrupted `up` left), builds or looks up the images, and
+applied last, and the journal an interrupted `up` left), refreshes it from the cluster's
+store (`podplay.control.refresh`: the controller's moves; nodes whose lease expired are
+NotReady, as are local nodes whose container is stopped), builds or looks up the images, and
 plans against what the nodes run: the applied plan, the interrupted apply's plan when the
 program is unchanged (it is resumed, `podplay.control.up`), or what the interrupted apply
 may have left on the nodes when the program changed (`podplay.plan.rollout.in_flight`).
@@ -15,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +25,13 @@ from pydantic import ValidationError
 
 from podplay.control import ownership
 from podplay.control.images import BuiltImages, build_images, known_images
+from podplay.control.refresh import lease_not_ready, refresh_plans, store_view
 from podplay.control.reporter import Reporter
 from podplay.control.state import StackState, stack_dir
-from podplay.control.target import Target, find_target
+from podplay.control.target import Target, check_some_ready, find_target
 from podplay.dsl import ImageRef, Stack, evaluate, local_images
 from podplay.plan import Change, Plan, diff, plan
+from podplay.plan.refresh import Move
 from podplay.plan.rollout import in_flight, same_plan
 
 PHASES = ("evaluate", "plan", "images", "cluster", "converge", "wait")
@@ -83,6 +87,7 @@ class Prepared:
     changes: list[Change]
     images: BuiltImages | None
     timer: Timer
+    moves: list[Move] = field(default_factory=list)  # the controller's, read from the store
 
     @property
     def interrupted(self) -> bool:
@@ -120,15 +125,20 @@ def prepare(
     build: bool,
     reporter: Reporter | None = None,
     timer: Timer | None = None,
+    refresh: bool = True,
 ) -> Prepared:
-    """Facts, images (built when `build`, else only looked up) and the plan with its diff."""
+    """Facts, images (built when `build`, else only looked up) and the plan with its diff
+    (against the state refreshed from the cluster's store, unless not `refresh`)."""
     reporter = reporter or Reporter()
     timer = timer or Timer()
     with timer("plan"):
         target = find_target(stack)
         if target.exists:  # one cluster, one stack
             ownership.check(target.name, state.directory, program)
-        recorded = read_recorded(state, reporter)
+        recorded, moves = read_recorded(state, reporter), []
+        if refresh:
+            recorded, target, moves = refreshed(recorded, stack, target, reporter)
+        check_some_ready(target)
         if build:  # an infeasible program is refused before any image is built
             plan(stack, recorded.base, target.facts, local_images(stack))
     with timer("images"):
@@ -151,6 +161,7 @@ def prepare(
         changes=changes,
         images=built,
         timer=timer,
+        moves=moves,
     )
 
 
@@ -168,6 +179,28 @@ def read_recorded(state: StackState, reporter: Reporter) -> Recorded:
         journal_stage=journal.stage,
         journal_phase=journal.phase,
     )
+
+
+def refreshed(
+    recorded: Recorded, stack: Stack, target: Target, reporter: Reporter
+) -> tuple[Recorded, Target, list[Move]]:
+    """The recorded plans with the controller's moves written in, and the target with the
+    nodes whose lease expired NotReady (`podplay.control.refresh`)."""
+    applied = recorded.applied or recorded.journal_plan
+    view = store_view(applied, target, reporter)
+    if view is None:
+        return recorded, target, []
+    plans = [recorded.applied, recorded.journal_plan, recorded.journal_previous]
+    (new_applied, journal_plan, journal_previous), moves = refresh_plans(plans, view, reporter)
+    recorded = replace(
+        recorded,
+        applied=new_applied,
+        journal_plan=journal_plan,
+        journal_previous=journal_previous,
+    )
+    hosts = stack.cluster.nodes if stack.cluster is not None else None
+    names = [n.name for n in hosts] if isinstance(hosts, list) else []  # pp.Node hosts
+    return recorded, target.with_not_ready(lease_not_ready(view, applied), names), moves
 
 
 def plan_changes(

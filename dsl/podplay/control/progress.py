@@ -112,7 +112,7 @@ def progress(
     """
     by_key = index_pods(reported)
     behind_service = routed_pods(plan)
-    node_names = [n.name for n in plan.nodes]
+    node_names = [n.name for n in plan.ready_nodes()]  # a NotReady node routes nothing now
     owned: dict[tuple[str, str], list[PodPlan]] = {}
     for p in plan.pods:  # a rollout stage holds old and new pods: count what it holds
         owned.setdefault((p.namespace, p.deployment), []).append(p)

@@ -3,11 +3,17 @@
 Three kinds of cluster, one answer: a local cluster (`nodes=N`) is found by its Docker labels
 and described by the inventory `cluster create` wrote; an inventory cluster by the user's
 inventory file; a list of `pp.Node`s by the program itself. Reading only: nothing is made.
+
+A node that is down does not stop the user: it is NotReady (`Target.not_ready`, the facts
+say `ready=False`), so the planner places its pods on Ready nodes and Ansible leaves it out.
+A local node is NotReady when its container is not running; any node when its lease is
+gone from the cluster's store (`with_not_ready`, from `podplay.control.cluster_store`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +23,22 @@ from podplay import paths, substrate
 from podplay.artifacts import pki
 from podplay.dsl import Stack
 from podplay.errors import EnvironmentProblem, UserInputError
-from podplay.plan import ClusterFacts
+from podplay.plan import ClusterFacts, NodeFacts
 from podplay.plan.facts import facts_from_inventory
+
+
+@dataclass(frozen=True)
+class NotReady:
+    """A node the plan goes around, and why. `unreachable`: known not to answer over SSH (a
+    stopped container); otherwise `up` asks it before leaving it out of the Ansible run."""
+
+    node: str
+    why: str
+    unreachable: bool = False
+    container: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.node} is NotReady ({self.why})"
 
 
 @dataclass(frozen=True)
@@ -31,6 +51,29 @@ class Target:
     node_count: int
     facts: ClusterFacts | None = None
     cluster_vars: dict[str, Any] = field(default_factory=dict)
+    not_ready: tuple[NotReady, ...] = ()
+
+    def with_not_ready(self, found: Iterable[NotReady], names: Iterable[str] = ()) -> Target:
+        """The target with more nodes NotReady (facts `ready=False`). `names` are every node
+        of the cluster, for a cluster whose facts the program holds (a `pp.Node` list)."""
+        known = {n.node for n in self.not_ready}
+        added = tuple(n for n in found if n.node not in known)
+        if not added:
+            return self
+        down = known | {n.node for n in added}
+        facts = self.facts or ClusterFacts(nodes=[NodeFacts(name=name) for name in names])
+        nodes = [
+            n.model_copy(update={"ready": False}) if n.name in down and n.ready else n
+            for n in facts.nodes
+        ]
+        return replace(
+            self,
+            facts=facts.model_copy(update={"nodes": nodes}),
+            not_ready=self.not_ready + added,
+        )
+
+    def not_ready_names(self) -> set[str]:
+        return {n.node for n in self.not_ready}
 
     @property
     def token_file(self) -> str:
@@ -78,17 +121,11 @@ def find_target(stack: Stack) -> Target:
 
 def local_target(name: str, count: int) -> Target:
     """A local cluster (`nodes=N`) as its Docker labels and `cluster create`'s inventory
-    describe it; `count` is the number of nodes it would be created with."""
+    describe it; `count` is the number of nodes it would be created with. A node whose
+    container is not running is NotReady."""
     found = substrate.get_cluster(name)
     if found is None:
         return Target(name, True, False, count)
-    stopped = [n.name for n in found.nodes if n.state != "running"]
-    if stopped:
-        raise EnvironmentProblem(
-            f"local cluster {name} exists but node(s) {', '.join(stopped)} are not "
-            f"running; start them (docker start {found.nodes[0].container}) or delete the "
-            f"cluster (podplay cluster delete {name})"
-        )
     inventory = substrate.inventory_path(name)
     if not inventory.is_file():
         raise EnvironmentProblem(
@@ -97,4 +134,28 @@ def local_target(name: str, count: int) -> Target:
         )
     data = read_inventory(inventory)
     facts = facts_from_inventory(data, str(inventory))
-    return Target(name, True, True, len(found.nodes), facts, _cluster_vars(data))
+    target = Target(name, True, True, len(found.nodes), facts, _cluster_vars(data))
+    stopped = [
+        NotReady(
+            n.name, f"its container {n.container} is not running ({n.state})", True, n.container
+        )
+        for n in found.nodes
+        if n.state != "running"
+    ]
+    return target.with_not_ready(stopped)
+
+
+def check_some_ready(target: Target) -> None:
+    """Planning needs one Ready node at least: else say which nodes are down, and how to
+    start them."""
+    if not target.exists or target.facts is None:
+        return
+    down = target.not_ready_names()
+    if not down or any(n.name not in down for n in target.facts.nodes):
+        return
+    reasons = "; ".join(str(n) for n in target.not_ready)
+    containers = [n.container for n in target.not_ready if n.container]
+    fix = f"start them (docker start {' '.join(containers)})" if containers else "bring them back"
+    if target.local:
+        fix += f" or delete the cluster (podplay cluster delete {target.name})"
+    raise EnvironmentProblem(f"no node of cluster {target.name} is ready: {reasons}; {fix}")

@@ -12,7 +12,9 @@
 2. `ensure_images`, `ensure_cluster`: the images to side-load; a local cluster that does not
    exist yet is created (and the plan made again against its real nodes);
 3. `begin`: the cluster is claimed for this stack, the journal written, the rollout's stages
-   listed (one, unless a changed pod template replaces pods);
+   listed (one, unless a changed pod template replaces pods); nodes that are NotReady and do
+   not answer over SSH are left out of every ansible-playbook run (`--limit`), and no wait
+   asks them (the plan already placed their pods on Ready nodes);
 4. `converge_stages`, per stage: `drain` (before pods that serve traffic are removed, every
    node's routing drops them: their endpoints leave `cluster.json`, then each node's proxy
    status is read until none routes to them), `converge` (ansible-playbook),
@@ -43,7 +45,7 @@ from podplay.control.outputs import outputs
 from podplay.control.prepare import Prepared, dump_plan
 from podplay.control.reporter import Reporter
 from podplay.control.state import current_command
-from podplay.control.target import Target, find_target
+from podplay.control.target import NotReady, Target, find_target
 from podplay.control.waiting import (
     Probe,
     probe_cluster,
@@ -51,7 +53,12 @@ from podplay.control.waiting import (
     wait_drained,
     wait_stopped,
 )
-from podplay.control.workspace import Workspace, ensure_certificates
+from podplay.control.workspace import (
+    Workspace,
+    ensure_certificates,
+    reachable_hosts,
+    unreachable,
+)
 from podplay.execute import PlaybookResult
 from podplay.files import write_json_atomic
 from podplay.plan import Change, Plan, plan, stages
@@ -106,6 +113,7 @@ class Run:
     verbose: bool = False
     wait_timeout: float = WAIT_TIMEOUT
     results: list[tuple[str, PlaybookResult]] = field(default_factory=list)
+    skipped: dict[str, NotReady] = field(default_factory=dict)  # nodes Ansible leaves out
     _probe: Probe | None = None
 
     @property
@@ -113,9 +121,11 @@ class Run:
         return self.start.desired
 
     def probe(self) -> Probe:
-        """Live state of the cluster's agents and proxies (made when first needed)."""
+        """Live state of the cluster's agents and proxies (made when first needed): the
+        agents of the plan's Ready nodes."""
         if self._probe is None:
-            self._probe = probe_cluster(self.workspace.inventory, self.target.name)
+            probe = probe_cluster(self.workspace.inventory, self.target.name)
+            self._probe = probe.only(n.name for n in self.desired.ready_nodes())
         return self._probe
 
     def converge(self, plan: Plan, book: str) -> None:
@@ -223,7 +233,10 @@ def begin(
     workspace = Workspace.for_target(
         state.directory / "build", prep.program, target, images.pause, dict(images.archives)
     )
-    return Run(prep, start, target, workspace, plans, reporter, verbose, wait_timeout)
+    run = Run(prep, start, target, workspace, plans, reporter, verbose, wait_timeout)
+    run.skipped = unreachable(target.not_ready, start.desired.nodes, reporter)
+    workspace.limit = reachable_hosts(start.desired.nodes, run.skipped)
+    return run
 
 
 def converge_stages(run: Run) -> None:
@@ -243,8 +256,10 @@ def converge_stages(run: Run) -> None:
 
 
 def drain(run: Run, current: Plan, nxt: Plan, label: str) -> None:
-    """Pods that serve traffic and are not in `nxt` leave every node's routing first."""
-    gone = removed_endpoints(current, nxt)
+    """Pods that serve traffic and are not in `nxt` leave every node's routing first (those
+    of a node Ansible cannot reach left it when their node stopped answering)."""
+    lost = {(p.namespace, p.name) for p in current.pods if p.node in run.skipped}
+    gone = [e for e in removed_endpoints(current, nxt) if _pod_of(e) not in lost]
     if not gone:
         return
     run.reporter.phase("converge", f"draining {len(gone)} endpoint(s) {label}".strip())
@@ -253,6 +268,12 @@ def drain(run: Run, current: Plan, nxt: Plan, label: str) -> None:
     probe = run.probe()
     with run.prep.timer("wait"):
         wait_drained(nxt, gone, probe, run.reporter)
+
+
+def _pod_of(endpoint: str) -> tuple[str, str]:
+    """(namespace, pod) of an endpoint key `namespace/pod@ip`."""
+    namespace, _, rest = endpoint.partition("/")
+    return namespace, rest.rpartition("@")[0]
 
 
 def converge(run: Run, stage: Plan, label: str) -> None:

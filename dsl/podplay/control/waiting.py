@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,9 +54,19 @@ class Probe:
         return list(self._unreachable)
 
     def proxy_statuses(self, plan: Plan) -> dict[str, dict[str, Any] | None]:
+        """The proxy status of every Ready node of `plan` (NotReady ones are not asked)."""
         if self.proxies is not None:
             return self.proxies(plan)
-        return nodeshell.proxy_statuses(plan.nodes)
+        return nodeshell.proxy_statuses(plan.ready_nodes())
+
+    def only(self, nodes: Iterable[str]) -> Probe:
+        """The same probe asking only the agents of `nodes` (a node that is down would cost
+        a timeout on every poll)."""
+        if self.access is None:
+            return self
+        wanted = set(nodes)
+        kept = tuple(n for n in self.access.nodes if n.name in wanted)
+        return replace(self, access=replace(self.access, nodes=kept))
 
 
 def probe_cluster(inventory: Path, cluster: str) -> Probe:
@@ -98,7 +108,7 @@ def wait_unrouted(
     wanted = sorted(set(endpoints))
     if not wanted:
         return True
-    nodes = [n.name for n in plan.nodes]
+    nodes = [n.name for n in plan.ready_nodes()]
     deadline = probe.clock() + timeout
     while True:
         left = still_routed(wanted, nodes, probe.proxy_statuses(plan))

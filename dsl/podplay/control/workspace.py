@@ -8,22 +8,27 @@ directory holds readable Ansible for exactly what runs.
 
 This module is the only one that writes that directory or runs a playbook from it; the
 steps of `up` and `destroy` call `Workspace.converge` (write, then play) and `Workspace.play`.
+A node that is down is left out of the runs (`Workspace.limit`, from `unreachable` and
+`reachable_hosts`), so the others converge.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from podplay import paths
 from podplay.artifacts import pki
 from podplay.artifacts.bundle import ensure_bundle
 from podplay.artifacts.images import BuiltImage
-from podplay.control.target import Target
+from podplay.control import nodeshell
+from podplay.control.reporter import Reporter
+from podplay.control.target import NotReady, Target
+from podplay.errors import EnvironmentProblem
 from podplay.execute import PlaybookResult, run_playbook
 from podplay.files import write_tree
-from podplay.plan import Plan
+from podplay.plan import NodePlan, Plan
 from podplay.render import ImageFile, RenderOptions, links, render, step_playbooks
 
 NODE_BUNDLE_ENV = "PODPLAY_NODE_BUNDLE"
@@ -55,6 +60,43 @@ def ensure_certificates(target: Target, desired: Plan) -> None:
     pki.ensure_pki(Path(target.pki_dir), desired.cluster.name, nodes)
 
 
+def unreachable(
+    not_ready: Iterable[NotReady],
+    nodes: Sequence[NodePlan],
+    reporter: Reporter,
+    *,
+    ask_all: bool = False,
+) -> dict[str, NotReady]:
+    """The nodes Ansible cannot reach, each said in one line: NotReady ones known to be
+    unreachable (a stopped container), and those asked over SSH that do not answer now (the
+    other NotReady ones; every node when `ask_all`)."""
+    down = {n.node: n for n in not_ready}
+    known = {name for name, n in down.items() if n.unreachable}
+    ask = [n for n in nodes if n.name not in known and (ask_all or n.name in down)]
+    answers = nodeshell.run_on(ask, "true", timeout=8)
+    skipped = {name: down[name] for name in known}
+    for a in answers:
+        if not a.ok:
+            why = down[a.node].why if a.node in down else "it does not answer over SSH"
+            said = (a.stderr.strip().splitlines() or ["ssh failed"])[-1]
+            skipped[a.node] = NotReady(a.node, f"{why}; {said}", True)
+    for n in nodes:
+        if n.name in skipped:
+            reporter.info(f"{skipped[n.name]}: left out of ansible-playbook and of every wait")
+    return skipped
+
+
+def reachable_hosts(nodes: Sequence[NodePlan], skipped: dict[str, NotReady]) -> list[str] | None:
+    """The hosts to run playbooks on (`--limit`), None for all of them."""
+    if not skipped:
+        return None
+    hosts = [n.name for n in nodes if n.name not in skipped]
+    if not hosts:
+        reasons = "; ".join(str(skipped[n.name]) for n in nodes if n.name in skipped)
+        raise EnvironmentProblem(f"no node can be reached: {reasons}")
+    return hosts
+
+
 class Workspace:
     """Renders plans into one build directory and runs playbooks from it."""
 
@@ -62,6 +104,9 @@ class Workspace:
         self.directory = directory
         self.options = options
         self.nodes = 0  # of the plan last written: every node gets a fork
+        # the hosts playbooks run on (ansible-playbook --limit); None: every node. A node
+        # that is down is left out, so the others converge (issue 10, item 8)
+        self.limit: list[str] | None = None
 
     @classmethod
     def for_target(
@@ -97,6 +142,7 @@ class Workspace:
         return run_playbook(
             self.directory / playbook,
             self.inventory,
+            limit=",".join(self.limit) if self.limit is not None else None,
             forks=max(20, self.nodes),
             quiet=not verbose and output is None,
             output=output,

@@ -16,6 +16,7 @@ from podplay.plan.model import Plan
 from podplay.plan.rollout import stages
 
 Op = Literal["+", "~", "-", "+-"]
+PodKey = tuple[str, str]  # (namespace, pod name)
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,7 @@ def _pods(previous: Plan, plan: Plan) -> list[Change]:
     for created, deleted in by_deployment.values():
         replaced.update(zip(created, deleted, strict=False))
     new_templates = {(d.namespace, d.name): d.template for d in plan.deployments}
+    stranded = _stranded(previous, plan, set(replaced))
     out = []
     for key in sorted(set(before) | set(after)):
         ns, name = key
@@ -189,11 +191,36 @@ def _pods(previous: Plan, plan: Plan) -> list[Change]:
                 out.append(Change("+", "Pod", name, ns, [f"node {pod.node}", f"ip {pod.ip}"]))
         elif key in before and key not in after:
             if name not in replaced.values():
-                out.append(Change("-", "Pod", name, ns))
+                out.append(Change("-", "Pod", name, ns, stranded.get(key, [])))
         else:
             paths = changed_paths(before[key].manifest, after[key].manifest)
             if paths:
                 out.append(Change("~", "Pod", name, ns, paths))
+    return out
+
+
+def _stranded(previous: Plan, plan: Plan, replacements: set[str]) -> dict[PodKey, list[str]]:
+    """Pods removed because their node is NotReady in `plan`, each with where its deployment's
+    next new pod goes instead (`node node2 NotReady, re-created as web-x on node3`)."""
+    unready = {n.name for n in plan.nodes if not n.ready}
+    if not unready:
+        return {}
+    kept = {(p.namespace, p.name) for p in plan.pods}
+    known = {(p.namespace, p.name) for p in previous.pods}
+    created: dict[tuple[str, str], list[Any]] = {}
+    for p in sorted(plan.pods, key=lambda p: p.serial):
+        if (p.namespace, p.name) not in known and p.name not in replacements:
+            created.setdefault((p.namespace, p.deployment), []).append(p)
+    out: dict[PodKey, list[str]] = {}
+    for p in sorted(previous.pods, key=lambda p: p.serial):
+        if p.node not in unready or (p.namespace, p.name) in kept:
+            continue
+        fields = [f"node {p.node} NotReady"]
+        instead = created.get((p.namespace, p.deployment)) or []
+        if instead:
+            new = instead.pop(0)
+            fields.append(f"re-created as {new.name} on {new.node}")
+        out[(p.namespace, p.name)] = fields
     return out
 
 

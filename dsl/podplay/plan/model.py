@@ -213,6 +213,10 @@ class Plan(_Data):
         """The store's members (the nodes running etcd and the controller), in node order."""
         return [n for n in self.nodes if n.control_plane]
 
+    def ready_nodes(self) -> list[NodePlan]:
+        """The nodes the plan places pods on (NotReady ones are planned around)."""
+        return [n for n in self.nodes if n.ready]
+
     def to_json(self) -> str:
         """The plan as stable, indented JSON (what `plan.json` holds)."""
         return self.model_dump_json(indent=2) + "\n"

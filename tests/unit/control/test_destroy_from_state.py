@@ -16,7 +16,8 @@ from podplay import paths, substrate
 from podplay.artifacts import engine
 from podplay.artifacts.images import BuiltImage
 from podplay.cli.main import main
-from podplay.control import destroy, ownership, workspace
+from podplay.control import destroy, nodeshell, ownership, workspace
+from podplay.control.nodeshell import Answer
 from podplay.control.prepare import Timer, evaluate_program, prepare
 from podplay.control.state import StackState, stack_dir
 from podplay.control.workspace import Workspace
@@ -77,6 +78,9 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> World:
     monkeypatch.setattr(Workspace, "run", run)
     monkeypatch.setattr(destroy, "probe_cluster", lambda *a, **k: None)
     monkeypatch.setattr(destroy, "wait_no_pods", lambda *a, **k: None)
+    monkeypatch.setattr(  # every node answers over SSH
+        nodeshell, "run_on", lambda nodes, cmd, timeout=10: [Answer(n.name, 0, "") for n in nodes]
+    )
     pause = BuiltImage("podplay/pause:1", "sha256:p", "/cache/p.tar")
     monkeypatch.setattr(destroy, "ensure_pause_image", lambda: pause)
     monkeypatch.setattr(
