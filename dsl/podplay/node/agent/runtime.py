@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import calendar
 import logging
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +21,7 @@ from docker.types import LogConfig
 
 from .manifest import SANDBOX, ContainerSpec, PodSpec
 from .observed import L_POD, Observed, container_name, from_labels, labels_for
+from .resolvconf import ResolvConf
 
 log = logging.getLogger("podplay.agent.runtime")
 
@@ -81,7 +81,7 @@ class DockerRuntime:
         self._created: Dict[str, Tuple[str, Dict[str, str], str]] = {}
         self._started: Dict[str, Observed] = {}
         self._own_starts: Set[str] = set()
-        self._root_dir: Optional[str] = None
+        self._resolv = ResolvConf(lambda: self.api)
         self._lock = threading.Lock()
 
     # -- connection ---------------------------------------------------------------------
@@ -245,7 +245,7 @@ class DockerRuntime:
         )
         self._start(cid, name)
         if dns is not None:
-            self._write_resolv_conf(cid, dns)
+            self._resolv.write(cid, dns)
         return cid
 
     def run_container(self, spec: PodSpec, c: ContainerSpec, attempt: int, sandbox_id: str) -> str:
@@ -324,36 +324,6 @@ class DockerRuntime:
                 o = from_labels(cid, created[0], created[1], "running", image=created[2], **details)
                 if o is not None:
                     self._started[cid] = o
-
-    def _write_resolv_conf(self, cid: str, dns) -> None:
-        """Point the pod straight at the cluster DNS (as the kubelet's dockershim did): the
-        sandbox's resolv.conf is shared by every container that joins its network."""
-        lines = ["# written by the podplay agent"]
-        lines += ["nameserver %s" % ns for ns in dns.nameservers]
-        if dns.searches:
-            lines.append("search %s" % " ".join(dns.searches))
-        if dns.options:
-            lines.append("options %s" % " ".join(dns.options))
-        try:
-            path = self._resolv_conf_path(cid)
-            if path and dns.nameservers:
-                with open(path, "w", encoding="utf-8") as f:
-                    f.write("\n".join(lines) + "\n")
-        except (OSError, DockerException) as err:
-            # Docker's embedded DNS still forwards to the same nameservers
-            log.warning("could not write resolv.conf of %s: %s", cid[:12], err)
-
-    def _resolv_conf_path(self, cid: str) -> Optional[str]:
-        """Where the engine keeps a container's resolv.conf: under its data root, found once
-        (one engine call per pod less than inspecting each new sandbox); inspected when the
-        file is not where expected."""
-        if self._root_dir is None:
-            self._root_dir = str(self.api.info().get("DockerRootDir") or "")
-        if self._root_dir:
-            path = os.path.join(self._root_dir, "containers", cid, "resolv.conf")
-            if os.path.exists(path):
-                return path
-        return self.api.inspect_container(cid).get("ResolvConfPath")
 
     # -- stopping -------------------------------------------------------------------------
 
