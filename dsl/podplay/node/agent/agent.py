@@ -74,6 +74,7 @@ class Agent:
         self.inbox: "queue.Queue[Message]" = queue.Queue()
         self.boot = boot or memory.this_boot()
         self.shutting_down = shutting_down
+        self.node_stopping = False  # learnt when the agent stops
         self.loopwatch = LoopWatch()
         saved = memory.load(cfg.state_dir) if remembered is None else remembered
         recalled = memory.recall(saved, self.boot)
@@ -166,7 +167,8 @@ class Agent:
     def _drain_if_node_stops(self) -> None:
         """The node is going down (not just the agent): its pods stop next, with the engine.
         Say so while watchers still listen, so every node stops routing to them first."""
-        if not self.shutting_down():
+        self.node_stopping = self.shutting_down()
+        if not self.node_stopping:
             return
         log.info("node shutting down: every pod marked unready")
         self.board.mark_unready("node shutting down; its pods are about to stop")

@@ -79,6 +79,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     signals.attach(agent)
     server.agent = agent
     agent.run()
+    if link is not None and not agent.node_stopping:  # a restart of the agent alone
+        link.hand_over()
     server.shutdown()
     server.server_close()
     log.info("agent stopped (%s); pods keep running", agent.exit_reason or "asked to")

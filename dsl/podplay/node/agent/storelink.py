@@ -17,13 +17,13 @@ import logging
 import os
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 from podplay.node import VERSION
 from podplay.node.contract import defaults
 from podplay.node.contract.store import NodeLease
 from podplay.node.store import keys
-from podplay.node.store.client import Store
+from podplay.node.store.client import Store, StoreError
 from podplay.node.store.config import DEFAULT_CONFIG, ConfigError, StoreConfig, load_config
 from podplay.node.store.lease import KeptLease
 from podplay.node.store.mirror import Mirror, View
@@ -52,6 +52,7 @@ class StoreLink:
             quick, defaults.NODE_LEASE_TTL, defaults.NODE_LEASE_RENEW, self._attach
         )
         self._record = NodeLease(node, address, _boot_id(), time.time(), VERSION)
+        self._lease_thread: Optional[Tuple[threading.Thread, threading.Event]] = None
 
     @classmethod
     def from_file(
@@ -80,6 +81,23 @@ class StoreLink:
         keeper = threading.Thread(target=self.lease.run, args=(stop,), name="node-lease")
         keeper.daemon = True
         keeper.start()
+        self._lease_thread = (keeper, stop)
+
+    def hand_over(self) -> bool:
+        """Keep the node Ready across a restart of the agent alone (systemd restarting the
+        unit after a new config or bundle): the node key is put again with a lease of
+        `NODE_RESTART_GRACE` seconds, which the next agent's own lease replaces. A slow start
+        on a loaded machine then moves no pod; a node going down does not hand over (the
+        caller asks systemd), and an agent that never comes back is NotReady after the grace.
+        The lease's thread stops first, so it cannot put the key back on the short lease."""
+        if self._lease_thread is not None:
+            keeper, stop = self._lease_thread
+            stop.set()
+            keeper.join(timeout=2 * LEASE_TIMEOUT)
+        key = keys.node_key(self.cfg.cluster, self.node)
+        return put_with_new_lease(
+            self.lease.store, key, self._record.to_text(), defaults.NODE_RESTART_GRACE
+        )
 
     def start(self, stop: threading.Event) -> None:
         """The binding table's thread; returns once the table was read, or after
@@ -95,6 +113,19 @@ class StoreLink:
 
     def view(self) -> View:
         return self.mirror.view()
+
+
+def put_with_new_lease(store: Store, key: str, text: str, ttl: int) -> bool:
+    """`key` put with a lease of its own of `ttl` seconds; False when the store did not take
+    it (best effort: the key then goes with the old lease, as after a crash)."""
+    try:
+        lease = store.lease_grant(ttl)
+        store.put(key, text, lease=lease.id)
+    except StoreError as err:
+        log.warning("node lease: no hand-over to the next agent: %s", err)
+        return False
+    log.info("node lease handed over: %s kept for %d s for the next agent", key, ttl)
+    return True
 
 
 def _boot_id() -> str:

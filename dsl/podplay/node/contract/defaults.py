@@ -50,6 +50,8 @@ CONTROLLER_UNIT = UNIT_DIR + "/podplay-controller.service"
 # The control plane (seconds): node leases, the controller's leadership, the grace period.
 NODE_LEASE_TTL = 3
 NODE_LEASE_RENEW = 1.0
+# an agent restarted alone keeps its node Ready this long for the next one (agent/storelink)
+NODE_RESTART_GRACE = 10
 LEADER_LEASE_TTL = 3
 LEADER_LEASE_RENEW = 1.0
 NODE_GRACE = 3.0
