@@ -42,12 +42,15 @@ ENGINE_DNS = {
 }
 
 
-def link(name: str, index: int, *addresses: str) -> dict[str, Any]:
-    return {
+def link(name: str, index: int, *addresses: str, mac: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {
         "ifindex": index,
         "ifname": name,
         "addr_info": [{"family": "inet", "local": a, "prefixlen": 24} for a in addresses],
     }
+    if mac:
+        out["address"] = mac
+    return out
 
 
 class FakeNode:
@@ -55,7 +58,10 @@ class FakeNode:
 
     def __init__(self) -> None:
         self.ipt = FakeIptables()
-        self.link_list = [link("lo", 1, "127.0.0.1"), link("eth0", 5, CFG.address)]
+        self.link_list = [
+            link("lo", 1, "127.0.0.1"),
+            link("eth0", 5, CFG.address, mac="02:42:ac:1e:05:0b"),
+        ]
         self.route_list: list[dict] = [{"dst": "default", "gateway": "172.30.5.1"}]
         self.files: dict[str, str] = {}
         self.active = {"keepalived.service": True}
@@ -111,6 +117,9 @@ class FakeNode:
     def reload_service(self, unit: str) -> None:
         self.done.append(("reload", unit))
 
+    def announce(self, interface: str, mac: str, address: str) -> None:
+        self.done.append(("garp", interface, mac, address))
+
     # faults
     def flush(self) -> None:
         """`iptables -t nat -F; iptables -F`: every rule gone, the chains stay."""
@@ -123,6 +132,6 @@ class FakeNode:
         self.link_list = [lk for lk in self.link_list if lk["ifname"] != "eth0"]
         self.route_list = [r for r in self.route_list if r.get("dev") != "eth0"]
 
-    def reconnect(self, name: str = "eth1", index: int = 9) -> None:
-        self.link_list.append(link(name, index, CFG.address))
+    def reconnect(self, name: str = "eth1", index: int = 9, mac: str = "02:42:ac:1e:05:0b") -> None:
+        self.link_list.append(link(name, index, CFG.address, mac=mac))
         self.route_list.append({"dst": "default", "gateway": "172.30.5.1", "dev": name})

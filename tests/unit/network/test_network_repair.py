@@ -112,6 +112,10 @@ def test_partition_then_reconnect_under_another_name(node, repairer):
     assert node.files[KEEPALIVED_CONF] == CONF.replace("eth0", "eth1")
     assert ("reload", "keepalived.service") in node.done
     assert f"{KEEPALIVED_CONF}: interface eth1" in after.changes
+    # the address is announced first, so the VRRP master's adverts reach this node before
+    # its just-reloaded keepalived would claim MASTER (garp.py)
+    assert node.done[0] == ("garp", "eth1", "02:42:ac:1e:05:0b", CFG.address)
+    assert "172.30.5.11 announced on eth1 (gratuitous ARP)" in after.changes
     node.done.clear()
     assert repairer.repair(with_rules=True).changes == [] and node.done == []
 
@@ -154,3 +158,40 @@ def test_decide_is_pure_and_reports_in_check_mode(node, repairer):
     assert repairs.restore and node.ipt.save() == before and node.done == []
     seen = Observed(routes=[], links=node.links(), save_text=None)
     assert decide(CFG, seen).restore is None  # rules not read: rules not judged
+
+
+def test_the_address_is_announced_only_when_the_uplink_is_a_new_interface(node):
+    r = Repairer(CFG, ops=node, record_path="rec.json")
+    r.repair(with_rules=True)  # the first look: no announcement at start
+    r.repair(with_rules=False)  # the same interface: none either
+    assert not any(d[0] == "garp" for d in node.done)
+    node.partition()
+    r.repair(with_rules=False)  # nothing holds the address: nothing to announce on
+    node.reconnect("eth0", 11, mac="02:42:ac:1e:05:99")  # same name, new interface, new MAC
+    after = r.repair(with_rules=False)
+    assert ("garp", "eth0", "02:42:ac:1e:05:99", CFG.address) in node.done
+    assert after.announce
+
+
+def test_no_mac_no_announcement(node):
+    r = Repairer(CFG, ops=node, record_path="rec.json")
+    r.repair(with_rules=False)
+    node.partition()
+    node.reconnect("eth1", 9, mac="")  # `ip -j addr` without a link address
+    assert not r.repair(with_rules=False).announce
+    assert not any(d[0] == "garp" for d in node.done)
+
+
+def test_a_failed_announcement_still_reloads_keepalived(node, repairer):
+    node.files[KEEPALIVED_CONF] = CONF
+    repairer.repair(with_rules=False)
+    node.partition()
+    node.reconnect("eth1", 9)
+
+    def refused(interface, mac, address):
+        raise PermissionError(1, "Operation not permitted")
+
+    node.announce = refused
+    with pytest.raises(HostError, match="Operation not permitted"):
+        repairer.repair(with_rules=False)
+    assert ("reload", "keepalived.service") in node.done

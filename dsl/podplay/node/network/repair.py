@@ -19,10 +19,11 @@ from podplay.node.network.plan import RoutePlan, plan_iptables, plan_routes
 
 
 class Uplink(NamedTuple):
-    """The interface that holds the node's address: its name and kernel index."""
+    """The interface that holds the node's address: its name, kernel index and MAC."""
 
     name: str
     index: int
+    mac: str = ""
 
 
 def find_uplink(address: str, links: List[dict]) -> Optional[Uplink]:
@@ -31,7 +32,8 @@ def find_uplink(address: str, links: List[dict]) -> Optional[Uplink]:
     for link in links:
         for info in link.get("addr_info") or []:
             if info.get("family") == "inet" and info.get("local") == address:
-                return Uplink(str(link.get("ifname", "")).split("@")[0], int(link["ifindex"]))
+                name = str(link.get("ifname", "")).split("@")[0]
+                return Uplink(name, int(link["ifindex"]), str(link.get("address") or ""))
     return None
 
 
@@ -56,6 +58,7 @@ class Repairs(NamedTuple):
     reload_keepalived: bool
     changes: List[str]
     waiting: Optional[str]  # why something cannot be repaired yet (logged, retried)
+    announce: bool = False  # gratuitous ARP for the node address on the uplink (garp.py)
 
 
 def decide(
@@ -80,12 +83,23 @@ def decide(
         extra = restore_lines(engine_dns, seen.save_text)
         restore, rule_changes = plan_iptables(cfg, seen.save_text, extra)
         changes += rule_changes
+    returned = _returned(uplink, last_uplink)
+    if returned is not None:
+        changes.append("%s announced on %s (gratuitous ARP)" % (cfg.address, returned.name))
     conf, reload = _keepalived(seen, uplink, last_uplink)
     if conf is not None and uplink is not None:
         changes.append("%s: interface %s" % (keepalived.KEEPALIVED_CONF, uplink.name))
     elif reload and uplink is not None:
         changes.append("keepalived reloaded: interface %s was created again" % uplink.name)
-    return Repairs(uplink, routes, restore, conf, reload, changes, waiting)
+    return Repairs(uplink, routes, restore, conf, reload, changes, waiting, returned is not None)
+
+
+def _returned(uplink: Optional[Uplink], last: Optional[Uplink]) -> Optional[Uplink]:
+    """The uplink when it is a new interface (connected again, or created again under the
+    same name) with a MAC to announce; None otherwise (nothing changed, or the first look)."""
+    if uplink is None or last is None or last.index == uplink.index or not uplink.mac:
+        return None
+    return uplink
 
 
 def _keepalived(

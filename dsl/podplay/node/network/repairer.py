@@ -13,7 +13,7 @@ import logging
 from typing import List, Optional
 
 from podplay.node.contract.network import NetworkConfig
-from podplay.node.network import enginedns, host
+from podplay.node.network import enginedns, garp, host
 from podplay.node.network.files import write_atomic
 from podplay.node.network.keepalived import KEEPALIVED_CONF
 from podplay.node.network.plan import CANARY_CHAIN
@@ -38,6 +38,7 @@ class NodeOps:
     write_text = staticmethod(write_atomic)
     service_active = staticmethod(host.service_active)
     reload_service = staticmethod(host.reload_service)
+    announce = staticmethod(garp.announce)
 
     def canary_ok(self) -> bool:
         rule = "-A %s -j RETURN" % CANARY_CHAIN
@@ -98,7 +99,11 @@ class Repairer:
     def _act(self, repairs: Repairs) -> None:
         """Every part is tried even when one fails (a peer unreachable for a moment must not
         keep the rules from coming back); the failures are raised together at the end."""
-        steps = [(self.ops.replace_route, (dst, via)) for dst, via in repairs.routes.replace]
+        steps: List[tuple] = []
+        if repairs.announce and repairs.uplink is not None:  # first: the master's adverts
+            uplink = repairs.uplink  # must reach us before keepalived's master-down timer
+            steps.append((self.ops.announce, (uplink.name, uplink.mac, self.cfg.address)))
+        steps += [(self.ops.replace_route, (dst, via)) for dst, via in repairs.routes.replace]
         steps += [(self.ops.delete_route, (dst,)) for dst in repairs.routes.delete]
         if repairs.restore:
             steps.append((self.ops.iptables_restore, (repairs.restore,)))
