@@ -181,3 +181,24 @@ def test_the_cli_prints_the_result_and_fails_with_one_sentence(
     assert rc == 0 and out["changed"] and out["generation"] == 1
     rc, out = run({**desired(TWO_PODS), "node_grace": -1})
     assert rc == 1 and out["failed"] and "node_grace" in out["msg"]
+
+
+def test_clear_removes_the_table_first_and_keeps_leases_and_the_leader(etcd: Etcd) -> None:
+    store = etcd.client()
+    tb.apply_table(store, desired(TWO_PODS), check=False, diff=False)
+    lease_key, leader = keys.node_key(CLUSTER, "node1"), keys.leader_key(CLUSTER)
+    store.put(lease_key, "{}")
+    store.put(leader, "{}")
+    check = tb.clear_table(store, CLUSTER, check=True)
+    assert check["changed"] and keys.table_key(CLUSTER) in check["deleted"]
+    assert store.get(keys.table_key(CLUSTER)) is not None  # check mode deletes nothing
+    start = len(etcd.data.history)
+    done = tb.clear_table(store, CLUSTER, check=False)
+    assert done["deleted"] == check["deleted"] and len(done["deleted"]) == 6  # table, 2 + 3
+    left = {kv.key for kv in store.get_prefix(keys.cluster_prefix(CLUSTER)).kvs}
+    assert left == {lease_key, leader}
+    from podplay.node.store.wire import unb64
+
+    first_deleted = unb64(etcd.data.history[start]["kv"]["key"]).decode()
+    assert first_deleted == keys.table_key(CLUSTER)
+    assert tb.clear_table(store, CLUSTER, check=False) == {"changed": False, "deleted": []}

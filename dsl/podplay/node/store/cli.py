@@ -28,7 +28,7 @@ from podplay.node.contract.jsontext import decode
 
 from .client import Store, StoreError
 from .config import DEFAULT_CONFIG, ConfigError, StoreConfig, load_config
-from .table import apply_table
+from .table import apply_table, clear_table
 
 
 def member_health(store: Store, cfg: StoreConfig) -> List[Dict[str, Any]]:
@@ -134,6 +134,8 @@ def parser() -> argparse.ArgumentParser:
     )
     table.add_argument("--check", action="store_true", help="report, write nothing")
     table.add_argument("--diff", action="store_true", help="list the table before and after")
+    clear = sub.add_parser("clear-table", help="delete the binding table and the app's keys")
+    clear.add_argument("--check", action="store_true", help="report, delete nothing")
     return p
 
 
@@ -162,6 +164,9 @@ def main(argv=None) -> int:
     if args.command == "apply-table":
         return _apply_table(store, args)
     try:
+        if args.command == "clear-table":
+            print(json.dumps(clear_table(store, cfg.cluster, args.check), sort_keys=True))
+            return 0
         if args.command == "health":
             return _health(store, cfg, args)
         if args.command == "get":

@@ -282,3 +282,22 @@ def _listing(kvs: Dict[str, KeyValue]) -> str:
         except (ContractError, ValueError):
             lines.append("%s (unreadable)" % key)
     return "".join(line + "\n" for line in lines)
+
+
+def clear_table(store: Store, cluster: str, check: bool) -> Dict[str, Any]:
+    """The app's part of the store gone (`podplay destroy --keep-cluster`): `table` first, so
+    agents stop following it at once (they run their manifest files again, emptied by the
+    same destroy), then the bindings and what the controller keeps per node (node specs, IP
+    cursors, statuses). Node leases, the leader and events stay: they belong to the running
+    nodes and controllers."""
+    prefixes = [keys.bindings_prefix(cluster)]
+    prefixes += [
+        keys.kind_prefix(cluster, kind) for kind in (keys.NODESPECS, keys.CURSORS, keys.STATUS)
+    ]
+    found = [keys.table_key(cluster)] if store.get(keys.table_key(cluster)) else []
+    found += [kv.key for prefix in prefixes for kv in store.get_prefix(prefix).kvs]
+    if found and not check:
+        store.delete(keys.table_key(cluster))
+        for prefix in prefixes:
+            store.delete(prefix, prefix=True)
+    return {"changed": bool(found), "deleted": sorted(found)}
