@@ -114,9 +114,29 @@ def load_cluster(
             f"stack {state.directory.name} of {program} has no applied plan: run "
             f"`podplay up {program}` first"
         )
-    return PodplayCluster(
-        Plan.model_validate(applied), state.directory / "build" / "inventory.yml", state.outputs()
-    )
+    plan = with_the_stores_moves(Plan.model_validate(applied))
+    return PodplayCluster(plan, state.directory / "build" / "inventory.yml", state.outputs())
+
+
+def with_the_stores_moves(plan: Any) -> Any:
+    """The applied plan with the controller's moves written in (as `up`'s refresh does): a
+    pod the control plane moved off a dead node is checked where it runs now. A store that
+    does not answer leaves the plan as applied (a warning says so)."""
+    import warnings
+
+    from podplay.artifacts import pki
+    from podplay.control.cluster_store import StoreUnavailable, access_for_plan, read_view
+    from podplay.plan.refresh import apply_moves
+
+    access = access_for_plan(plan, pki.pki_dir(plan.cluster.name))
+    if access is None:
+        return plan
+    try:
+        view = read_view(access)
+    except StoreUnavailable as err:
+        warnings.warn(f"{err}: checking the pods where the last up put them", stacklevel=2)
+        return plan
+    return apply_moves(plan, view.bindings.values(), view.cursors).plan
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

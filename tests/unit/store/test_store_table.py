@@ -202,3 +202,19 @@ def test_clear_removes_the_table_first_and_keeps_leases_and_the_leader(etcd: Etc
     first_deleted = unb64(etcd.data.history[start]["kv"]["key"]).decode()
     assert first_deleted == keys.table_key(CLUSTER)
     assert tb.clear_table(store, CLUSTER, check=False) == {"changed": False, "deleted": []}
+
+
+def test_an_up_after_a_move_finds_the_store_as_it_should_be() -> None:
+    """The refreshed plan binds the moved pod where the controller put it, as the plan's
+    own binding: it is kept, and with nothing else to write the table stays as it is."""
+    want = tb.parse_desired(desired(TWO_PODS))
+    moved = binding(2, "web-b", 2).moved_to("node3", "10.244.3.9", 100.0, "node2 NotReady")
+    stored = stored_of(
+        *want.nodes.values(),
+        want.bindings[keys.binding_key(CLUSTER, "default", "web-a")],
+        moved,
+        Table(4, "sha-before-the-move", 3.0, 1),
+    )
+    refreshed = {"node1": TWO_PODS["node1"], "node3": [pod("web-b", "10.244.3.9")]}
+    plan = tb.changes(tb.parse_desired(desired(refreshed)), stored)
+    assert plan.kept == ["default/web-b"] and plan.changes == [] and plan.table is None

@@ -142,18 +142,11 @@ def changes(desired: Desired, stored: Dict[str, KeyValue]) -> Plan:
             out.append(Change(key, None, kv))
     table_key = keys.table_key(desired.cluster)
     current = _table(stored.get(table_key))
-    sha = desired.sha
-    if (
-        out
-        or current is None
-        or (current.plan_sha, current.node_grace)
-        != (
-            sha,
-            desired.node_grace,
-        )
-    ):
+    # The table is written when a key was, or to say what is new about it: a plan that
+    # differs only by pods the controller moved (kept) finds the store as it should be.
+    if out or current is None or current.node_grace != desired.node_grace:
         generation = current.generation + 1 if current is not None else 1
-        return Plan(out, kept, Table(generation, sha, desired.node_grace, 0.0))
+        return Plan(out, kept, Table(generation, desired.sha, desired.node_grace, 0.0))
     return Plan(out, kept, None)
 
 
