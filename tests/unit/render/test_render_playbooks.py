@@ -122,8 +122,10 @@ def test_teardown_stops_the_daemons_and_removes_chains_with_the_node_bundle() ->
     """The chain removal itself is the proxy's `--cleanup` (tests/unit/proxy)."""
     [play] = collection_playbook("podplay.cluster.teardown")
     assert play["hosts"] == "nodes"
-    assert len(play["tasks"]) == 3
-    stop, chains, state = play["tasks"]
+    assert len(play["tasks"]) == 4
+    table, stop, chains, state = play["tasks"]
+    assert table["ansible.builtin.command"]["argv"][2:] == ["store", "clear-table"]
+    assert table["run_once"] is True and "control_plane" in table["delegate_to"]
     assert set(stop["loop"]) == {
         "podplay-proxy.service",
         "podplay-agent.service",
