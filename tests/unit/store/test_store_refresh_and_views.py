@@ -155,7 +155,8 @@ def test_a_node_whose_lease_expired_is_planned_around(
     assert main(["preview", str(path), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     [(node, why)] = [(n["node"], n["why"]) for n in doc["not_ready"]]
-    assert node == "b" and re.fullmatch(r"its lease in the store expired (3[5-9]|[4-9][0-9]) s ago", why)
+    expired = r"its lease in the store expired (3[5-9]|[4-9][0-9]) s ago"  # a slow preview: 40+
+    assert node == "b" and re.fullmatch(expired, why)
     stranded = next(p.name for p in plan.pods if p.node == "b")
     removed = next(c for c in doc["changes"] if c["op"] == "-")
     assert removed["name"] == stranded and removed["fields"][0] == "node b NotReady"
