@@ -34,6 +34,7 @@ pure (`podplay.plan.rollout`).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,9 +64,11 @@ from podplay.execute import PlaybookResult
 from podplay.files import write_json_atomic
 from podplay.plan import Change, Plan, plan, stages
 from podplay.plan.rollout import drained, must_stop, new_pods, removed_endpoints, same_plan
+from podplay.render import ROLLOUT, rollout
 
 WAIT_TIMEOUT = float(os.environ.get("PODPLAY_WAIT_TIMEOUT", "300"))
 LAST_UP = "last-up.json"
+ROLLOUT_PLAY = re.compile(r"rollout step (\d+)/\d+")
 
 
 @dataclass
@@ -241,7 +244,12 @@ def begin(
 
 def converge_stages(run: Run) -> None:
     """Each stage in turn, from the one the apply starts at: drain what goes, converge, and
-    wait for the pods it created before the next stage removes old ones."""
+    wait for the pods it created before the next stage removes old ones. Two stages or more
+    (a rolling update) are one ansible-playbook run with the waits on the nodes
+    (`converge_rollout`); one stage is drained and converged from here."""
+    if len(run.plans) - run.start.stage > 1:
+        converge_rollout(run)
+        return
     current = run.plans[run.start.stage - 1] if run.start.stage > 0 else run.start.before
     for i in range(run.start.stage, len(run.plans)):
         stage = run.plans[i]
@@ -253,6 +261,49 @@ def converge_stages(run: Run) -> None:
             wait_for_stopped_pods(run, current, stage, run.label(i))  # Recreate
             wait_for_new_pods(run, current, stage, run.label(i))
         current = stage
+
+
+def converge_rollout(run: Run) -> None:
+    """The rollout's stages from the one the apply starts at, in one run of `rollout.yml`
+    (`podplay.render.rollout`): site.yml for the first, then one play per stage whose
+    drains and waits run on the nodes. The journal records the stage the run reached, so a
+    failed run is resumed from there; the build directory then says the final plan."""
+    first = run.start.stage
+    current = run.plans[first - 1] if first > 0 else run.start.before
+    book = "site.yml"
+    text = rollout(
+        current,
+        run.plans[first:],
+        first=book,
+        offset=first,
+        total=len(run.plans),
+        skipped=frozenset(run.skipped),
+        timeout=run.wait_timeout,
+    )
+    run.prep.state.advance("converge", first)
+    steps = f"steps {first + 1}-{len(run.plans)} of {len(run.plans)}"
+    run.reporter.phase("converge", f"ansible-playbook {ROLLOUT} ({steps}, waits on the nodes)")
+    output = run.reporter.ansible_line if run.verbose else None
+    try:
+        with run.prep.timer("converge"):
+            result = run.workspace.converge_rollout(run.plans[first], text, output=output)
+    finally:  # interrupted too: the stage it reached is the one to resume from
+        run.prep.state.advance("converge", stage_reached(run.workspace.plays_started(), first))
+    run.results.append((ROLLOUT, result))
+    result.raise_for_failure(f"ansible-playbook {run.workspace.directory / ROLLOUT}")
+    run.prep.state.advance("converge", len(run.plans) - 1)
+    run.workspace.write(run.desired)
+
+
+def stage_reached(plays: list[str], first: int) -> int:
+    """The stage (0-based) of the last rollout play that started (`rollout step K/N...`),
+    `first` when none did: the nodes run that stage's pods or the one's before it."""
+    reached = first
+    for name in plays:
+        found = ROLLOUT_PLAY.match(name)
+        if found:
+            reached = max(reached, int(found.group(1)) - 1)
+    return reached
 
 
 def drain(run: Run, current: Plan, nxt: Plan, label: str) -> None:
