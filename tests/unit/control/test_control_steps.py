@@ -375,8 +375,13 @@ def test_wait_stopped_gives_up_naming_the_pods_still_running() -> None:
 
 
 def test_a_rollout_run_is_resumed_from_the_last_stage_whose_play_started() -> None:
-    plays = ["Nodes", "Agent and pods", "rollout step 3/7: wait on every node",
-             "rollout step 5/7: start default/web-2", "rollout step 4/7: stop default/web-1"]  # fmt: skip
+    plays = [
+        "Nodes",
+        "Agent and pods",
+        "rollout step 3/7: wait on every node",
+        "rollout step 5/7: start default/web-2",
+        "rollout step 4/7: stop default/web-1",
+    ]
     assert up.stage_reached(plays, 2) == 4  # the nodes run stage 5's pods or stage 4's
     assert up.stage_reached(["Nodes", "Services"], 2) == 2  # still in site.yml
     assert up.stage_reached([], 0) == 0
