@@ -226,7 +226,8 @@ class SwarmApp:
         in_node(self.swarm.manager, "docker", "service", "rm", "web", check=False)
 
     def urls(self) -> list[str]:
-        return [f"http://{a}:{SWARM_PORT}/" for a in self.swarm.addresses.values()]
+        # busybox's httpd serves no directory without an index: a file every container has
+        return [f"http://{a}:{SWARM_PORT}/hostname" for a in self.swarm.addresses.values()]
 
     def deploy(self, value: str) -> float:
         busybox = images.ensure_busybox_image()
@@ -236,7 +237,7 @@ class SwarmApp:
                     "--replicas", str(REPLICAS), "--no-resolve-image", "--quiet",
                     "--publish", f"mode=host,target=8080,published={SWARM_PORT}",
                     "--env", f"V={value}", busybox.ref, "sh", "-c",
-                    SERVE.replace("-h /www", "-h /"), timeout=TIMEOUT)  # fmt: skip
+                    SERVE.replace("-h /www", "-h /etc"), timeout=TIMEOUT)  # fmt: skip
 
         return timed_until_serving(create, self.urls())
 
