@@ -180,8 +180,9 @@ class Podplay:
             'RUN ["/bin/busybox", "--install", "-s", "/bin"]\nCOPY www /www\n'
         )
         (self.root / "web" / "www" / "index.html").write_text("vs\n")
-        self.write(None)
+        self.write("warm")  # the app's image built and side-loaded once, as Swarm's is
         self.up()
+        self.remove()
 
     def up(self) -> None:
         run([PODPLAY, "up", str(self.program), "-y"], timeout=TIMEOUT, stdin=subprocess.DEVNULL)
