@@ -15,25 +15,27 @@
    listed (one, unless a changed pod template replaces pods); nodes that are NotReady and do
    not answer over SSH are left out of every ansible-playbook run (`--limit`), and no wait
    asks them (the plan already placed their pods on Ready nodes);
-4. `converge_stages`, per stage: `drain` (before pods that serve traffic are removed, every
+4. `converge_stages`: one stage is `drain` (before pods that serve traffic are removed, every
    node's routing drops them: their endpoints leave `cluster.json`, then each node's proxy
-   status is read until none routes to them), `converge` (ansible-playbook),
-   `wait_for_stopped_pods` (a `Recreate` step's old pods are gone from every agent before
-   the next step starts new ones) and `wait_for_new_pods` (pods a step created must be
-   ready AND routed on every node before the next step removes old ones: max_unavailable 0
-   means what it says);
+   status is read until none routes to them), then `converge` (ansible-playbook). A rolling
+   update is `converge_rollout`: ONE ansible-playbook run of `rollout.yml`
+   (`podplay.render.rollout`), site.yml for the first stage, then a play per stage whose
+   drain and waits run on the nodes (a `Recreate` step's old pods gone from every agent
+   before the next step starts new ones; pods a step created ready AND routed on every
+   node before the next step removes old ones: max_unavailable 0 means what it says);
 5. `wait_until_available`: every deployment available;
 6. `commit`: the plan becomes the stack's state.
 
 Every converge is a real ansible-playbook run over the rendered build directory
 (`podplay.control.workspace`); a plan with no changes still runs `site.yml` once, so drift on
-the nodes is put right. Waiting is `podplay.control.waiting`; the plans between stages are
-pure (`podplay.plan.rollout`).
+the nodes is put right. Waiting from here is `podplay.control.waiting`, on the nodes
+`podplay.node.rollout`; the plans between stages are pure (`podplay.plan.rollout`).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,13 +48,7 @@ from podplay.control.prepare import Prepared, dump_plan
 from podplay.control.reporter import Reporter
 from podplay.control.state import current_command
 from podplay.control.target import NotReady, Target, find_target
-from podplay.control.waiting import (
-    Probe,
-    probe_cluster,
-    wait_available,
-    wait_drained,
-    wait_stopped,
-)
+from podplay.control.waiting import Probe, probe_cluster, wait_available, wait_drained
 from podplay.control.workspace import (
     Workspace,
     ensure_certificates,
@@ -62,10 +58,12 @@ from podplay.control.workspace import (
 from podplay.execute import PlaybookResult
 from podplay.files import write_json_atomic
 from podplay.plan import Change, Plan, plan, stages
-from podplay.plan.rollout import drained, must_stop, new_pods, removed_endpoints, same_plan
+from podplay.plan.rollout import drained, removed_endpoints, same_plan
+from podplay.render import ROLLOUT, rollout
 
 WAIT_TIMEOUT = float(os.environ.get("PODPLAY_WAIT_TIMEOUT", "300"))
 LAST_UP = "last-up.json"
+ROLLOUT_PLAY = re.compile(r"rollout step (\d+)/\d+")
 
 
 @dataclass
@@ -240,19 +238,68 @@ def begin(
 
 
 def converge_stages(run: Run) -> None:
-    """Each stage in turn, from the one the apply starts at: drain what goes, converge, and
-    wait for the pods it created before the next stage removes old ones."""
-    current = run.plans[run.start.stage - 1] if run.start.stage > 0 else run.start.before
-    for i in range(run.start.stage, len(run.plans)):
-        stage = run.plans[i]
-        run.prep.state.advance("converge", i)
-        if current is not None:
-            drain(run, current, stage, run.label(i))
-        converge(run, stage, run.label(i))
-        if i < len(run.plans) - 1:
-            wait_for_stopped_pods(run, current, stage, run.label(i))  # Recreate
-            wait_for_new_pods(run, current, stage, run.label(i))
-        current = stage
+    """A rolling update (two stages or more left) is one ansible-playbook run whose drains
+    and waits run on the nodes (`converge_rollout`); a single stage is drained from here
+    (what it removes leaves every node's routing first), then converged."""
+    if len(run.plans) - run.start.stage > 1:
+        converge_rollout(run)
+        return
+    i = run.start.stage
+    current = run.plans[i - 1] if i > 0 else run.start.before
+    run.prep.state.advance("converge", i)
+    if current is not None:
+        drain(run, current, run.plans[i], run.label(i))
+    converge(run, run.plans[i], run.label(i))
+
+
+def converge_rollout(run: Run) -> None:
+    """The rollout's stages from the one the apply starts at, in one run of `rollout.yml`
+    (`podplay.render.rollout`): site.yml for the first, then one play per stage whose
+    drains and waits run on the nodes. The journal records the stage the run reached, so a
+    failed run is resumed from there; the build directory then says the final plan."""
+    first = run.start.stage
+    current = run.plans[first - 1] if first > 0 else run.start.before
+    book = first_playbook(run)
+    text = rollout(
+        current,
+        run.plans[first:],
+        first=book,
+        offset=first,
+        total=len(run.plans),
+        skipped=frozenset(run.skipped),
+        timeout=run.wait_timeout,
+    )
+    run.prep.state.advance("converge", first)
+    steps = f"steps {first + 1}-{len(run.plans)} of {len(run.plans)}"
+    run.reporter.phase("converge", f"ansible-playbook {ROLLOUT} ({steps}, waits on the nodes)")
+    output = run.reporter.ansible_line if run.verbose else None
+    try:
+        with run.prep.timer("converge"):
+            result = run.workspace.converge_rollout(run.plans[first], text, output=output)
+    finally:  # interrupted too: the stage it reached is the one to resume from
+        run.prep.state.advance("converge", stage_reached(run.workspace.plays_started(), first))
+    run.results.append((ROLLOUT, result))
+    result.raise_for_failure(f"ansible-playbook {run.workspace.directory / ROLLOUT}")
+    run.prep.state.advance("converge", len(run.plans) - 1)
+    run.workspace.write(run.desired)
+
+
+def first_playbook(run: Run) -> str:
+    """The playbook that converges a rollout's first stage: site.yml, every role (drift on
+    the nodes is put right before the first pod is replaced)."""
+    del run  # the same for every run today; the place to choose a smaller one
+    return "site.yml"
+
+
+def stage_reached(plays: list[str], first: int) -> int:
+    """The stage (0-based) of the last rollout play that started (`rollout step K/N...`),
+    `first` when none did: the nodes run that stage's pods or the one's before it."""
+    reached = first
+    for name in plays:
+        found = ROLLOUT_PLAY.match(name)
+        if found:
+            reached = max(reached, int(found.group(1)) - 1)
+    return reached
 
 
 def drain(run: Run, current: Plan, nxt: Plan, label: str) -> None:
@@ -283,40 +330,6 @@ def converge(run: Run, stage: Plan, label: str) -> None:
     run.reporter.phase("converge", f"ansible-playbook {book} {label}".strip())
     with run.prep.timer("converge"):
         run.converge(stage, book)
-
-
-def wait_for_new_pods(run: Run, current: Plan | None, stage: Plan, label: str) -> None:
-    """The pods `stage` created are ready and routed on every node."""
-    created = new_pods(current, stage)
-    if not created:
-        return
-    probe = run.probe()
-    with run.prep.timer("wait"):
-        wait_available(
-            stage,
-            probe,
-            run.reporter,
-            title=f"rollout {label}: new pods ready and routed",
-            timeout=run.wait_timeout,
-            only=created,
-        )
-
-
-def wait_for_stopped_pods(run: Run, current: Plan | None, stage: Plan, label: str) -> None:
-    """Pods of a `Recreate` deployment that `stage` removed have stopped (their containers
-    gone) before the next step starts the new ones: two versions never run at once."""
-    stopping = must_stop(current, stage) if current is not None else set()
-    if not stopping:
-        return
-    probe = run.probe()
-    with run.prep.timer("wait"):
-        wait_stopped(
-            stopping,
-            probe,
-            run.reporter,
-            title=f"recreate {label}".strip(),
-            timeout=run.wait_timeout,
-        )
 
 
 def wait_until_available(run: Run) -> None:

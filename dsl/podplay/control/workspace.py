@@ -2,8 +2,9 @@
 
 `up` renders each plan it converges to into `.podplay/<stack>/build/` (the same files
 `podplay compile` writes: inventory, group/host vars, site.yml, plan.json, and two more
-playbooks of the renderer's, `stage.yml` for the steps of a rolling update and `teardown.yml`
-for `destroy --keep-cluster`) and runs ansible-playbook on them, so after an `up` the
+playbooks of the renderer's, `stage.yml` for draining before pods go and `teardown.yml`
+for `destroy --keep-cluster`; while a rolling update runs, `rollout.yml`, all its stages in
+one run) and runs ansible-playbook on them, so after an `up` the
 directory holds readable Ansible for exactly what runs.
 
 This module is the only one that writes that directory or runs a playbook from it; the
@@ -29,9 +30,10 @@ from podplay.errors import EnvironmentProblem
 from podplay.execute import PlaybookResult, run_playbook
 from podplay.files import write_tree
 from podplay.plan import NodePlan, Plan
-from podplay.render import ImageFile, RenderOptions, links, render, step_playbooks
+from podplay.render import ROLLOUT, ImageFile, RenderOptions, links, render, step_playbooks
 
 NODE_BUNDLE_ENV = "PODPLAY_NODE_BUNDLE"
+PLAYS_ENV = "PODPLAY_PLAYS_FILE"  # the stats_json callback lists the plays there as they start
 
 
 def render_options(
@@ -125,11 +127,17 @@ class Workspace:
     def inventory(self) -> Path:
         return self.directory / "inventory.yml"
 
-    def write(self, plan: Plan) -> None:
-        """Render `plan` (and the step playbooks) into the directory, atomically per file."""
+    def write(self, plan: Plan, rollout: str | None = None) -> None:
+        """Render `plan` (and the step playbooks) into the directory, atomically per file;
+        with `rollout`, the rollout playbook beside them (else an old one is removed: it
+        would walk a finished rollout's stages again)."""
         self.nodes = len(plan.nodes)
         files = {**render(plan, self.options), **step_playbooks(plan)}
+        if rollout is not None:
+            files[ROLLOUT] = rollout
         write_tree(self.directory, files, links(self.options))
+        if rollout is None:
+            (self.directory / ROLLOUT).unlink(missing_ok=True)
 
     def run(
         self,
@@ -137,6 +145,7 @@ class Workspace:
         *,
         verbose: bool = False,
         output: Callable[[str], None] | None = None,
+        env: dict[str, str] | None = None,
     ) -> PlaybookResult:
         """ansible-playbook on one of the directory's playbooks (output kept unless verbose)."""
         return run_playbook(
@@ -146,6 +155,7 @@ class Workspace:
             forks=max(20, self.nodes),
             quiet=not verbose and output is None,
             output=output,
+            env=env,
         )
 
     def play(self, playbook: str, output: Callable[[str], None] | None = None) -> PlaybookResult:
@@ -160,3 +170,25 @@ class Workspace:
         """The nodes to `plan`: render it here, then `play` the playbook."""
         self.write(plan)
         return self.play(playbook, output=output)
+
+    @property
+    def plays_file(self) -> Path:
+        """Where a rollout run lists its plays as they start (how far it got)."""
+        return self.directory / ".rollout-plays"
+
+    def converge_rollout(
+        self, first: Plan, rollout: str, output: Callable[[str], None] | None = None
+    ) -> PlaybookResult:
+        """A rollout in one run: the directory's variables are its `first` stage's, beside
+        them the rollout playbook; its result, failed or not. `plays_file` names the plays
+        that started, even when the run is interrupted."""
+        self.write(first, rollout)
+        self.plays_file.unlink(missing_ok=True)
+        return self.run(ROLLOUT, output=output, env={PLAYS_ENV: str(self.plays_file)})
+
+    def plays_started(self) -> list[str]:
+        """The plays the last rollout run started, in order."""
+        try:
+            return self.plays_file.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return []

@@ -13,6 +13,7 @@ COMMANDS = {
     "proxy": ("podplay.node.proxy_command", "run the service proxy and cluster DNS"),
     "files": ("podplay.node.files.cli", "write a role's files from its desired state (stdin)"),
     "store": ("podplay.node.store.cli", "the cluster's store (etcd): health, get, put, del"),
+    "rollout": ("podplay.node.rollout.cli", "one node's part of a rollout step: write, then wait"),
     "controller": ("podplay.node.controller.cli", "run the controller (moves a dead node's pods)"),
     "version": (None, "print the bundle version"),
 }

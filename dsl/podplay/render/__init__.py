@@ -2,7 +2,8 @@
 
 `render(plan, options)` returns relative path → text (what `podplay compile` writes);
 `step_playbooks(plan)` the two more playbooks `podplay up` writes beside them (`stage.yml`,
-`teardown.yml`); `links(options)` the symlinks to make beside them. Writing them is the
+`teardown.yml`), and `rollout(...)` the one that walks a rolling update's stages in one run
+(`rollout.yml`); `links(options)` the symlinks to make beside them. Writing them is the
 caller's job (`podplay compile`, `podplay.control.workspace`).
 """
 
@@ -14,9 +15,10 @@ from podplay.plan import Plan, PodPlan
 from podplay.render.inventory import inventory
 from podplay.render.options import ImageFile, RenderOptions
 from podplay.render.playbook import ansible_cfg, site, stage, teardown
+from podplay.render.rollout import ROLLOUT, rollout
 from podplay.render.variables import group_vars, host_vars
 
-__all__ = ["ImageFile", "RenderOptions", "links", "render", "step_playbooks"]
+__all__ = ["ROLLOUT", "ImageFile", "RenderOptions", "links", "render", "rollout", "step_playbooks"]
 
 
 def render(plan: Plan, options: RenderOptions) -> dict[str, str]:

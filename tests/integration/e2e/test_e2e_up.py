@@ -283,6 +283,8 @@ def test_image_change_replaces_pods_one_at_a_time_without_a_failed_request(
     assert loop.failures == [], f"{len(loop.failures)} of {len(loop.answers)} failed"
     assert "an earlier up was interrupted; converging to the program as it is now" in out
     assert "in 8 steps" in out  # the broken pod goes first, then three replacements
+    # ... and all of them in one ansible-playbook run, the waits on the nodes
+    assert [p["playbook"] for p in app.last_up["playbooks"]] == ["rollout.yml"]
     versions = [a.split()[0] for a in loop.answers]
     assert versions[0] == "v1" and versions[-1] == "v2" and len(versions) > 50
 

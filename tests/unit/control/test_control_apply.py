@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from control_builders import facts, shop
 
 from podplay import paths
@@ -28,12 +29,30 @@ from podplay.control.images import BuiltImages
 from podplay.control.state import StackState
 from podplay.control.target import Target
 from podplay.control.waiting import Probe
-from podplay.control.workspace import Workspace
+from podplay.control.workspace import PLAYS_ENV, Workspace
 from podplay.errors import EnvironmentProblem
-from podplay.execute import HostStats, PlaybookResult
+from podplay.execute import HostStats, PlaybookResult, TaskEvent
+from podplay.node.contract.rollout import WaitSpec
+from podplay.node.rollout.wait import Look
+from podplay.node.rollout.wait import wait as node_wait
 from podplay.plan import Plan, PodPlan
+from podplay.plan.model import EndpointPlan
 from podplay.plan.rollout import endpoint_key
-from podplay.render import RenderOptions
+from podplay.render import ROLLOUT, RenderOptions
+
+
+def _pod(node: str, manifest: dict[str, Any]) -> PodPlan:
+    """A pod of the binding table as the plan had it (what the fake world checks)."""
+    return PodPlan(
+        name=manifest["name"],
+        namespace=manifest["namespace"],
+        deployment=manifest["owner"]["name"],
+        template_hash=manifest["template_hash"],
+        serial=0,
+        node=node,
+        ip=manifest["ip"],
+        manifest=manifest,
+    )
 
 
 class Interrupt(KeyboardInterrupt):
@@ -45,6 +64,7 @@ class FakeWorld:
 
     def __init__(self) -> None:
         self.written: Plan | None = None
+        self.rollout: str | None = None  # the rollout playbook written with it
         self.current: Plan | None = None  # the last converged plan
         self.routing_view: set[str] = set()  # what every proxy routes to right now
         self.lag = 0
@@ -60,15 +80,20 @@ class FakeWorld:
         self.two_versions: list[str] = []  # new pods started beside old ones still running
 
     # -- Workspace
-    def write(self, plan: Plan) -> None:
-        self.written = plan
+    def write(self, plan: Plan, rollout: str | None = None) -> None:
+        self.written, self.rollout = plan, rollout
 
-    def run(self, book: str, **_: Any) -> PlaybookResult:
+    def run(self, book: str, env: dict[str, str] | None = None, **_: Any) -> PlaybookResult:
         assert self.written is not None
+        if book == ROLLOUT:
+            assert self.rollout is not None and env is not None
+            return self.play_rollout(yaml.safe_load(self.rollout), Path(env[PLAYS_ENV]))
+        return self.converge(book, self.written)
+
+    def converge(self, book: str, new: Plan) -> PlaybookResult:
         if self.fail_at is not None and len(self.converges) == self.fail_at:
             self.fail_at = None
             raise Interrupt()
-        new = self.written
         if self.current is not None:
             gone = {p.name for p in self.current.pods} - {p.name for p in new.pods}
             self.removed_while_routed += [
@@ -85,6 +110,82 @@ class FakeWorld:
         self.lag = 2
         hosts = {n.name: HostStats(ok=2) for n in new.nodes}
         return PlaybookResult(rc=0, hosts=hosts)
+
+    # -- the rollout playbook, played as Ansible would: task by task on every node
+    def play_rollout(self, plays: list[dict[str, Any]], started: Path) -> PlaybookResult:
+        assert self.written is not None
+        base = self.written
+        started.parent.mkdir(parents=True, exist_ok=True)
+        for play in plays:
+            with started.open("a") as handle:
+                handle.write(play["name"] + "\n")
+            if play["ansible.builtin.import_playbook"] == "site.yml":
+                self.converge("site.yml", base)
+                continue
+            stage = play["vars"]["podplay_stage"]
+            assert stage["name"] == play["name"]
+            steps = [
+                (stage["drain"] and "drain", lambda s=stage: self._drained(s["drain"]["services"])),
+                (stage["apply"] and "stage", lambda s=stage: self._applied(base, s["apply"])),
+            ]
+            for book, plan in steps:
+                if book:
+                    self.converge(book, plan())
+                    wait = stage["drain"]["wait"] if book == "drain" else stage["wait"]
+                    failed = self.wait_on_nodes(wait, play["name"])
+                    if failed is not None:
+                        return failed
+            if not stage["apply"] and stage["wait"]:
+                failed = self.wait_on_nodes(stage["wait"], play["name"])
+                if failed is not None:
+                    return failed
+        assert self.current is not None
+        return PlaybookResult(rc=0, hosts={n.name: HostStats(ok=2) for n in self.current.nodes})
+
+    def _with_services(self, plan: Plan, services: list[dict[str, Any]]) -> Plan:
+        endpoints = {
+            (s["namespace"], s["name"]): [EndpointPlan(**e) for e in s["endpoints"]]
+            for s in services
+        }
+        return plan.model_copy(
+            update={
+                "services": [
+                    s.model_copy(update={"endpoints": endpoints[(s.namespace, s.name)]})
+                    for s in plan.services
+                ]
+            }
+        )
+
+    def _drained(self, services: list[dict[str, Any]]) -> Plan:
+        assert self.current is not None
+        return self._with_services(self.current, services)
+
+    def _applied(self, base: Plan, apply: dict[str, Any]) -> Plan:
+        """The binding table: the build directory's pods, the stage's on the nodes it names."""
+        pods = [p for p in base.pods if p.node not in apply["pods"]]
+        for node, manifests in apply["pods"].items():
+            pods += [_pod(node, m) for m in manifests]
+        return self._with_services(base.model_copy(update={"pods": pods}), apply["services"])
+
+    def wait_on_nodes(self, wait: dict[str, Any] | None, play: str) -> PlaybookResult | None:
+        """Each node's `rollout step` wait, with the node-side code and a fake clock."""
+        if wait is None:
+            return None
+        assert self.current is not None
+        spec = WaitSpec.from_json(wait)
+        clock = [0.0]
+        for node in [n.name for n in self.current.nodes]:
+            look = Look(
+                pods=lambda node=node: ([p for p in self.pods()[0] if p["node"] == node], ""),
+                proxy=lambda node=node: self.proxies(self.current)[node],  # type: ignore[arg-type]
+                clock=lambda: clock[0],
+                sleep=lambda s: clock.__setitem__(0, clock[0] + s),
+            )
+            outcome = node_wait(spec, node, look)
+            if not outcome.ok:
+                event = TaskEvent("failed", node, "the wait", play=play, msg=outcome.msg)
+                return PlaybookResult(rc=2, hosts={node: HostStats(failures=1)}, events=(event,))
+        return None
 
     def _check_versions(self, current: Plan, new: Plan) -> None:
         before = {p.name for p in current.pods}
@@ -160,7 +261,7 @@ class FakeWorld:
 def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeWorld:
     w = FakeWorld()
     monkeypatch.setattr(paths, "home", lambda: tmp_path / "home")  # cluster records
-    monkeypatch.setattr(Workspace, "write", lambda self, plan: w.write(plan))
+    monkeypatch.setattr(Workspace, "write", lambda self, plan, rollout=None: w.write(plan, rollout))
     monkeypatch.setattr(Workspace, "run", lambda self, book, **kw: w.run(book, **kw))
     monkeypatch.setattr(up, "probe_cluster", lambda inventory, cluster: w.probe())
     monkeypatch.setattr(up, "record_cluster_plan", lambda target, plan: None)
@@ -252,9 +353,14 @@ def test_rolling_update_keeps_replicas_routed_and_drains_first(
     # ... and the routed pods of web never dropped below its 3 replicas
     during = [n for d, n in world.observed_serving[start:] if d == "web"]
     assert during and min(during) >= 3
-    # the first converge of the run applies every role, the steps only pods and routing
+    # one ansible-playbook run: site.yml (every role) for the first stage, then each step's
+    # drain and pods and routing, waited for on the nodes
+    assert [name for name, _ in second.playbooks] == [ROLLOUT]
     books = [b for b, _ in world.converges[1:]]
-    assert books[0] == "site.yml" and set(books[1:]) == {"stage.yml"}
+    assert books[0] == "site.yml" and set(books[1:]) == {"drain", "stage"}
+    assert books.count("drain") == 3  # each old pod leaves routing before it goes
+    # the build directory says the final plan; the rollout playbook is gone with the rollout
+    assert world.written == second.plan and world.rollout is None
     assert state.journal() is None
 
 

@@ -271,23 +271,6 @@ def test_the_first_converge_of_a_run_is_site_yml_the_steps_after_it_stage_yml(
     ]
 
 
-def test_a_step_that_creates_no_pod_waits_for_nothing(tmp_path: Path) -> None:
-    class Asked(Exception):
-        pass
-
-    def pods() -> tuple[list[dict[str, Any]], list[str]]:
-        raise Asked
-
-    old = shop_plan()
-    new = shop_plan(old, image="busybox:2")
-    run = run_of(tmp_path, old, new)
-    run._probe = Probe(access=None, pods=pods)
-    first, second = run.plans[0], run.plans[1]
-    up.wait_for_new_pods(run, second, second, "")  # nothing new in it: the agents not asked
-    with pytest.raises(Asked):
-        up.wait_for_new_pods(run, first, second, "")  # the step's new pod is waited for
-
-
 def test_commit_makes_the_plan_applied_and_says_what_ran(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -347,26 +330,7 @@ def test_a_drain_that_never_completes_warns_and_carries_on() -> None:
 # -- Recreate: old pods stopped before new ones start -----------------------------------------
 
 
-def test_only_a_recreate_step_that_removed_pods_waits_for_them_to_stop(tmp_path: Path) -> None:
-    asked: list[int] = []
-
-    def pods() -> tuple[list[dict[str, Any]], list[str]]:
-        asked.append(1)
-        return [], []
-
-    old = shop_plan(recreate=True)
-    new = shop_plan(old, image="busybox:2", recreate=True)
-    run = run_of(tmp_path, old, new)
-    run._probe = Probe(access=None, pods=pods)
-    before, emptied, _ = run.plans
-    up.wait_for_stopped_pods(run, emptied, emptied, "")  # nothing removed: no question
-    assert asked == []
-    up.wait_for_stopped_pods(run, before, emptied, "step 2/3")
-    assert asked == [1]
-    rolling = shop_plan(shop_plan(), image="busybox:2")
-    first, second = stages(shop_plan(), rolling)[:2]
-    up.wait_for_stopped_pods(run, first, second, "")  # a rolling update never waits here
-    assert asked == [1]
+# which steps wait for what: the rollout playbook (tests/unit/render/test_render_rollout.py)
 
 
 def test_wait_stopped_returns_once_no_agent_reports_the_old_pods() -> None:
@@ -408,3 +372,16 @@ def test_wait_stopped_gives_up_naming_the_pods_still_running() -> None:
         wait_stopped(
             {("default", "web-a"), ("default", "web-b")}, probe, Said(), title="r", timeout=3
         )
+
+
+def test_a_rollout_run_is_resumed_from_the_last_stage_whose_play_started() -> None:
+    plays = [
+        "Nodes",
+        "Agent and pods",
+        "rollout step 3/7: wait on every node",
+        "rollout step 5/7: start default/web-2",
+        "rollout step 4/7: stop default/web-1",
+    ]
+    assert up.stage_reached(plays, 2) == 4  # the nodes run stage 5's pods or stage 4's
+    assert up.stage_reached(["Nodes", "Services"], 2) == 2  # still in site.yml
+    assert up.stage_reached([], 0) == 0

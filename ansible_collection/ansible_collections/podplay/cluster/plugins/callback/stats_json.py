@@ -22,7 +22,15 @@ description:
     parsing log text.
 requirements:
   - enable with C(ANSIBLE_CALLBACKS_ENABLED=podplay.cluster.stats_json)
+  - When C(PODPLAY_PLAYS_FILE) is set, the name of each play is appended to that file as a
+    line the moment the play starts, so a caller knows how far a run got even when it was
+    interrupted (podplay up journals the stage a rollout reached from it).
 options:
+  plays_file:
+    description: Where to append each play's name as it starts. Nothing is written when unset.
+    env:
+      - name: PODPLAY_PLAYS_FILE
+    type: path
   stats_file:
     description: Where to write the JSON document. Nothing is written when unset.
     env:
@@ -45,6 +53,10 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_play_start(self, play):
         self._play = play.get_name()
+        path = self.get_option("plays_file")
+        if path:
+            with open(path, "a") as handle:
+                handle.write(" ".join(self._play.split()) + "\n")
 
     def _record(self, status, result, msg=None):
         self._events.append(

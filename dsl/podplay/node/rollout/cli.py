@@ -1,0 +1,81 @@
+"""`podplay-node.pyz rollout step --desired - [--check] [--diff]`.
+
+stdin: `{"node": "node1", "pods"?: <files apply pods' desired>, "proxy"?: <files apply
+proxy's desired>, "wait"?: <WaitSpec>}`. Writes the pods and cluster.json that differ (the
+same writers as `files apply`; nothing with --check), then waits on this node (not in check
+mode) and prints one JSON object: `changed`, `pods` and `proxy` (those writers' results),
+`waited` (seconds), `warnings`, and `diff` with --diff. Bad input, or a wait that times out:
+`{"failed": true, "msg": ...}` and exit status 1 (files already written stay written: the
+next `podplay up` carries on from the step that failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, Dict, List, Optional
+
+from podplay.node.contract.errors import ContractError
+from podplay.node.contract.jsontext import decode
+from podplay.node.contract.rollout import WaitSpec
+from podplay.node.files.changes import ApplyError
+from podplay.node.files.pods import apply_pods
+from podplay.node.files.proxy import apply_proxy
+from podplay.node.rollout.look import local_look
+from podplay.node.rollout.wait import Look, wait
+from podplay.node.util.bundle import bundle_path
+
+
+def step(desired: Dict[str, Any], check: bool, diff: bool, look: Look) -> Dict[str, Any]:
+    """Write this node's part of the step, then wait for it (see the module docstring)."""
+    node = desired.get("node")
+    if not isinstance(node, str) or not node:
+        raise ContractError("node: a non-empty string is required")
+    spec = WaitSpec.from_json(desired["wait"]) if desired.get("wait") is not None else WaitSpec()
+    result: Dict[str, Any] = {"changed": False, "waited": 0.0, "warnings": []}
+    diffs: List[Any] = []
+    if desired.get("pods") is not None:
+        result["pods"] = apply_pods(desired["pods"], check, diff)
+    if desired.get("proxy") is not None:
+        result["proxy"] = apply_proxy(desired["proxy"], bundle_path(), check, diff)
+    for part in ("pods", "proxy"):
+        if part in result:
+            result["changed"] = result["changed"] or bool(result[part].get("changed"))
+            found = result[part].pop("diff", None) or []
+            diffs += [found] if isinstance(found, dict) else list(found)
+    if diff:
+        result["diff"] = diffs
+    if check or spec.empty:
+        return result
+    outcome = wait(spec, node, look)
+    result["waited"] = round(outcome.waited, 3)
+    result["warnings"] = outcome.warnings
+    if not outcome.ok:
+        result.update(failed=True, msg=outcome.msg)
+    return result
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="podplay-node rollout")
+    sub = parser.add_subparsers(dest="command", required=True)
+    cmd = sub.add_parser("step", help="write this node's part of a rollout step, then wait")
+    cmd.add_argument("--desired", metavar="-", required=True, choices=["-"],
+                     help="'-': read the step (JSON) on stdin")  # fmt: skip
+    cmd.add_argument("--check", action="store_true", help="report, change nothing, no wait")
+    cmd.add_argument("--diff", action="store_true", help="include the texts before and after")
+    args = parser.parse_args(argv)
+    try:
+        desired = decode(sys.stdin.buffer.read(), "rollout step on stdin")
+        if not isinstance(desired, dict):
+            raise ContractError("rollout step on stdin: expected a JSON object")
+        result = step(desired, args.check, args.diff, local_look())
+    except (ContractError, ApplyError, OSError) as err:
+        print(json.dumps({"changed": False, "failed": True, "msg": str(err)}))
+        print("rollout step: %s" % err, file=sys.stderr)
+        return 1
+    print(json.dumps(result, sort_keys=True))
+    if result.get("failed"):
+        print("rollout step: %s" % result["msg"], file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,149 @@
+"""Whether this node's part of a rollout step holds, and the loop that waits for it (pure
+decisions; what is seen comes from a `Look`, time from a clock the tests drive)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+from podplay.node.contract.rollout import PodRef, WaitSpec
+
+POLL = 0.2
+MESSAGE_LIMIT = 100
+
+Pods = Optional[List[Dict[str, Any]]]  # the local agent's pod statuses; None: it did not answer
+Proxy = Optional[Dict[str, Any]]  # the local proxy's status; None: not readable
+
+
+@dataclass
+class Look:
+    """Where this node's live state comes from (replaced by fakes in tests)."""
+
+    pods: Callable[[], Tuple[Pods, str]]  # (statuses or None, why not)
+    proxy: Callable[[], Proxy]
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+
+@dataclass
+class Outcome:
+    """What the wait saw: done, or why not (a failure message); warnings either way."""
+
+    ok: bool
+    waited: float
+    msg: str = ""
+    warnings: List[str] = field(default_factory=list)
+
+
+def routes_here(spec: WaitSpec, node: str) -> bool:
+    """This node's routing counts (it is a Ready node of the plan)."""
+    return node in spec.routing_nodes
+
+
+def routed(proxy: Proxy) -> Optional[set]:
+    """The endpoints this node routes to now (`ns/pod@ip`); None when unknown."""
+    if not isinstance(proxy, dict) or not isinstance(proxy.get("ready_endpoints"), list):
+        return None
+    return set(proxy["ready_endpoints"])
+
+
+def still_routed(spec: WaitSpec, node: str, proxy: Proxy) -> List[str]:
+    """Endpoints to drain that this node still routes (all of them when it cannot say)."""
+    if not spec.unrouted or not routes_here(spec, node):
+        return []
+    now = routed(proxy)
+    return sorted(spec.unrouted if now is None else set(spec.unrouted) & now)
+
+
+def not_yet(spec: WaitSpec, node: str, pods: Pods, why: str, proxy: Proxy) -> List[str]:
+    """What still keeps the step from being done here, one short reason each ([]: done)."""
+    out: List[str] = []
+    if spec.stopped or any(p.node == node for p in spec.ready):
+        if pods is None:
+            return ["the agent on %s does not answer (%s)" % (node, why)]
+        by_key = {(p.get("namespace"), p.get("name")): p for p in pods}
+        out += ["%s still running on %s" % (k, node) for k in spec.stopped if _key(k) in by_key]
+        for pod in spec.ready:
+            if pod.node == node:
+                reason = why_not_ready(pod, by_key.get((pod.namespace, pod.name)))
+                out += [reason] if reason else []
+    if spec.routed and routes_here(spec, node):
+        now = routed(proxy)
+        missing = spec.routed if now is None else [e for e in spec.routed if e not in now]
+        out += ["%s: not yet routed on %s" % (e, node) for e in missing]
+    return out
+
+
+def _key(pod: str) -> Tuple[str, str]:
+    namespace, _, name = pod.partition("/")
+    return namespace, name
+
+
+def why_not_ready(pod: PodRef, status: Optional[Dict[str, Any]]) -> Optional[str]:
+    """None when the pod runs ready with its planned IP, else a short reason."""
+    where = "%s/%s on %s" % (pod.namespace, pod.name, pod.node)
+    if status is None:
+        return "%s: not reported by the agent yet" % where
+    if status.get("ip") not in (None, pod.ip):
+        return "%s: has IP %s, planned %s" % (where, status.get("ip"), pod.ip)
+    if status.get("phase") == "Running" and status.get("ready") is True:
+        return None
+    for c in status.get("containers") or []:
+        if c.get("state") == "waiting" and c.get("reason") not in (None, "ContainerCreating"):
+            detail = "%s: %s" % (where, c["reason"])
+            if c.get("message"):
+                detail += ": " + _tail(str(c["message"]))
+            return detail
+    if status.get("phase") == "Running":
+        return "%s: Running, not ready" % where
+    return "%s: %s" % (where, status.get("reason") or status.get("phase") or "Unknown")
+
+
+def _tail(message: str) -> str:
+    text = " ".join(message.split())
+    return text if len(text) <= MESSAGE_LIMIT else "..." + text[-(MESSAGE_LIMIT - 3) :]
+
+
+def drain(spec: WaitSpec, node: str, look: Look) -> List[str]:
+    """Until this node routes none of `spec.unrouted` (at most `drain_timeout`: then a
+    warning, as `podplay up` always did), then `settle` seconds for requests in flight."""
+    if not spec.unrouted or not routes_here(spec, node):
+        return []
+    deadline = look.clock() + spec.drain_timeout
+    warnings: List[str] = []
+    while True:
+        left = still_routed(spec, node, look.proxy())
+        if not left:
+            break
+        if look.clock() >= deadline:
+            warnings.append(
+                "routing on %s still lists %s after %.0f s; removing the pods anyway"
+                % (node, ", ".join(left), spec.drain_timeout)
+            )
+            break
+        look.sleep(POLL)
+    look.sleep(spec.settle)
+    return warnings
+
+
+def wait(spec: WaitSpec, node: str, look: Look) -> Outcome:
+    """Drain first, then until old pods are stopped and new ones ready and routed here;
+    a failed Outcome naming what is missing after `spec.timeout`."""
+    started = look.clock()
+    warnings = drain(spec, node, look)
+    deadline = look.clock() + spec.timeout
+    while True:
+        pods, why = look.pods()
+        left = not_yet(spec, node, pods, why, look.proxy())
+        if not left:
+            return Outcome(True, look.clock() - started, warnings=warnings)
+        if look.clock() >= deadline:
+            shown = "; ".join(left[:4]) + (" ..." if len(left) > 4 else "")
+            msg = (
+                "not available after %.0f s on %s: %s (pods that were serving keep serving: "
+                "fix the program, or the cause, and run `podplay up` again to carry on from "
+                "here)" % (spec.timeout, node, shown)
+            )
+            return Outcome(False, look.clock() - started, msg, warnings)
+        look.sleep(POLL)

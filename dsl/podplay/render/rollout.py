@@ -1,0 +1,181 @@
+"""`rollout.yml`: every stage of a rolling update in one ansible-playbook run (pure).
+
+`podplay up` converges a rollout's stages (`podplay.plan.rollout.stages`) with one run of
+this playbook: first the run's first stage by site.yml (every role; the build directory's
+variables are that stage's), then one play of the collection's `podplay.cluster.rollout_stage`
+per later stage, in order, each with its own `podplay_stage` (the pods of the nodes whose
+pods change, the service table, what to drain first and what to wait for). The waits run on
+the nodes (`podplay-node.pyz rollout step`): each node checks its own agent and proxy, and
+`any_errors_fatal` plus Ansible's task-by-task order make the next stage wait for every
+node. The zero-failed-request rules are the ones `up` used to check from the controller:
+
+- before pods that serve traffic go, their endpoints leave cluster.json and every node waits
+  until its proxy routes none of them (then a second for requests in flight);
+- after a stage starts pods, every node waits until the ones planned there are ready and
+  every Ready node routes each of them, before the next stage removes an old one;
+- a `Recreate` stage's old pods are no longer reported by any agent before new ones start.
+
+The last stage is not waited for here: `up` waits for every deployment afterwards (its
+progress and messages are the same for a rollout as for any apply).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from podplay.node.contract.rollout import TIMEOUT, PodRef, WaitSpec
+from podplay.plan import Plan
+from podplay.plan.rollout import (
+    drained,
+    endpoint_key,
+    must_stop,
+    new_pods,
+    removed_endpoints,
+    routed_pods,
+)
+from podplay.render.playbook import COLLECTION
+from podplay.render.variables import contract_service
+from podplay.render.yamltext import dump
+
+ROLLOUT = "rollout.yml"
+STAGE_PLAYBOOK = f"{COLLECTION}.rollout_stage"
+
+
+def rollout(
+    before: Plan | None,
+    plans: Sequence[Plan],
+    *,
+    first: str = "site.yml",
+    offset: int = 0,
+    total: int | None = None,
+    skipped: frozenset[str] = frozenset(),
+    timeout: float = TIMEOUT,
+) -> str:
+    """The playbook converging the nodes from `before` through `plans` in order.
+
+    `first` is the playbook that converges `plans[0]` (its variables are the build
+    directory's); `offset`/`total` number the stages as the whole rollout does (a resumed
+    rollout starts at a later stage); pods on `skipped` nodes (left out of the run) are
+    not drained, their node already routes nothing to them."""
+    total = total if total is not None else offset + len(plans)
+    routing = tuple(n.name for n in plans[-1].ready_nodes() if n.name not in skipped)
+    entries: list[dict[str, Any]] = []
+    current = before
+    for i, stage in enumerate(plans):
+        label = f"rollout step {offset + i + 1}/{total}"
+        gone = _gone(current, stage, skipped)
+        drain = _drain(current, stage, gone, routing) if current and gone else None
+        last = i == len(plans) - 1
+        wait = None if last else _wait(current, stage, routing, timeout)
+        if i == 0:
+            if drain:
+                entries.append(_stage(f"{label}: drain before site", drain, None, None))
+            entries.append({"name": f"{label}: every role (site)", _IMPORT: first})
+            if wait is not None:
+                entries.append(_stage(f"{label}: wait on every node", None, None, wait))
+        else:
+            assert current is not None
+            apply = {"pods": _changed_pods(plans[0], current, stage), "services": _services(stage)}
+            entries.append(_stage(_describe(label, current, stage), drain, apply, wait))
+        current = stage
+    return dump(entries, _header(plans[-1], first, total), literal=True)
+
+
+_IMPORT = "ansible.builtin.import_playbook"
+
+
+def _header(plan: Plan, first: str, total: int) -> str:
+    return (
+        f'A rolling update of cluster "{plan.cluster.name}" in {total} stages, in one\n'
+        f"ansible-playbook run (written by podplay up): {first} converges the first stage, then\n"
+        f"each later stage is one play of {STAGE_PLAYBOOK} (drain, binding table, pods and\n"
+        "routing, then a wait on every node before the next stage). podplay up renders the\n"
+        "final plan over the build directory when it is done; running this again after that\n"
+        "would walk the stages again from its first."
+    )
+
+
+def _stage(name: str, drain: Any, apply: Any, wait: WaitSpec | None) -> dict[str, Any]:
+    stage = {
+        "name": name,
+        "drain": drain,
+        "apply": apply,
+        "wait": wait.to_json() if wait is not None else None,
+    }
+    return {"name": name, _IMPORT: STAGE_PLAYBOOK, "vars": {"podplay_stage": stage}}
+
+
+def _gone(current: Plan | None, stage: Plan, skipped: frozenset[str]) -> list[str]:
+    """Endpoints that serve now and are not in `stage` (those on skipped nodes left out)."""
+    if current is None:
+        return []
+    lost = {(p.namespace, p.name) for p in current.pods if p.node in skipped}
+    return [e for e in removed_endpoints(current, stage) if _pod_of(e) not in lost]
+
+
+def _pod_of(endpoint: str) -> tuple[str, str]:
+    namespace, _, rest = endpoint.partition("/")
+    return namespace, rest.rpartition("@")[0]
+
+
+def _drain(current: Plan, stage: Plan, gone: list[str], routing: tuple[str, ...]) -> dict[str, Any]:
+    """cluster.json without the endpoints about to go; every node waits until unrouted."""
+    spec = WaitSpec(unrouted=tuple(gone), routing_nodes=routing)
+    return {"services": _services(drained(current, stage)), "wait": spec.to_json()}
+
+
+def _wait(
+    current: Plan | None, stage: Plan, routing: tuple[str, ...], timeout: float
+) -> WaitSpec | None:
+    """New pods ready where planned and routed on every Ready node; a Recreate's old pods
+    stopped. None when there is nothing to wait for."""
+    created = new_pods(current, stage)
+    behind = routed_pods(stage)
+    pods = [p for p in stage.pods if (p.namespace, p.name) in created]
+    stopping = must_stop(current, stage) if current is not None else set()
+    spec = WaitSpec(
+        ready=tuple(PodRef(p.namespace, p.name, p.node, p.ip) for p in pods),
+        routed=tuple(
+            endpoint_key(p.namespace, p.name, p.ip) for p in pods if (p.namespace, p.name) in behind
+        ),
+        stopped=tuple(sorted(f"{ns}/{name}" for ns, name in stopping)),
+        routing_nodes=routing,
+        timeout=timeout,
+    )
+    return None if spec.empty else spec
+
+
+def _services(plan: Plan) -> list[dict[str, Any]]:
+    """The service table as cluster.json carries it (group_vars' `podplay_services`)."""
+    return [contract_service(s).to_json() for s in plan.services]
+
+
+def _pods_by_node(plan: Plan) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {n.name: [] for n in plan.nodes}
+    for p in plan.pods:
+        out.setdefault(p.node, []).append(f"{p.namespace}/{p.name}")
+    return {node: sorted(names) for node, names in out.items()}
+
+
+def _changed_pods(base: Plan, current: Plan, stage: Plan) -> dict[str, list[dict[str, Any]]]:
+    """The pods of each node whose pods differ from the build directory's (`base`, what
+    the binding table starts from) or from the stage before (what the node runs now)."""
+    want, was, now = _pods_by_node(stage), _pods_by_node(base), _pods_by_node(current)
+    nodes = sorted(n for n in want if want[n] != was.get(n, []) or want[n] != now.get(n, []))
+    by_node: dict[str, list[dict[str, Any]]] = {n: [] for n in nodes}
+    for p in sorted(stage.pods, key=lambda p: (p.namespace, p.name)):
+        if p.node in by_node:
+            by_node[p.node].append(p.manifest)
+    return by_node
+
+
+def _describe(label: str, current: Plan, stage: Plan) -> str:
+    """`rollout step 3/7: start default/web-x7k2q` (what the stage changes)."""
+    before = {(p.namespace, p.name) for p in current.pods}
+    after = {(p.namespace, p.name) for p in stage.pods}
+    parts = []
+    for verb, keys in (("start", after - before), ("stop", before - after)):
+        if keys:
+            parts.append(f"{verb} " + ", ".join(f"{ns}/{name}" for ns, name in sorted(keys)))
+    return f"{label}: {'; '.join(parts) or 'pods and routing'}"

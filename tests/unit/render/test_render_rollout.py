@@ -1,0 +1,141 @@
+"""`rollout.yml`: a rolling update's stages as plays of one run, in the order that keeps
+every request served (drain before a pod goes, wait for new pods before the next stage)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+import podplay as pp
+from podplay.dsl import Stack
+from podplay.node.contract.rollout import WaitSpec
+from podplay.plan import ClusterFacts, NodeFacts, Plan, plan, stages
+from podplay.plan.rollout import endpoint_key, removed_endpoints
+from podplay.render import rollout
+from podplay.render.variables import contract_service
+
+IMPORT = "ansible.builtin.import_playbook"
+
+
+def facts() -> ClusterFacts:
+    return ClusterFacts(
+        nodes=[
+            NodeFacts(name=f"node{i}", address=f"172.30.9.{10 + i}", pod_cidr=f"10.244.{i}.0/24")
+            for i in (1, 2, 3)
+        ]
+    )
+
+
+def app(image: str, *, recreate: bool = False, replicas: int = 3) -> Stack:
+    with Stack(program="app.py") as stack:
+        pp.Cluster("shop", nodes=3)
+        web = pp.Deployment(
+            "web",
+            replicas=replicas,
+            containers=[pp.Container("web", image=image, ports=[8080])],
+            strategy=pp.Recreate() if recreate else pp.RollingUpdate(),
+        )
+        pp.Service("web", selector=web, ports=[pp.ServicePort(80, 8080)])
+    return stack
+
+
+def rolled(**kw: Any) -> tuple[Plan, list[Plan]]:
+    before = plan(app("busybox:1", **kw), None, facts())
+    after = plan(app("busybox:2", **kw), before, facts())
+    return before, stages(before, after)
+
+
+def pods_of(p: Plan) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {n.name: [] for n in p.nodes}
+    for pod in p.pods:
+        out[pod.node].append(pod.name)
+    return {n: sorted(names) for n, names in out.items()}
+
+
+def test_a_rolling_update_is_site_then_one_play_per_stage_in_order() -> None:
+    before, plans = rolled()
+    plays = yaml.safe_load(rollout(before, plans))
+    assert len(plans) == 7
+    assert plays[0] == {"name": "rollout step 1/7: every role (site)", IMPORT: "site.yml"}
+    assert [p[IMPORT] for p in plays[1:]] == ["podplay.cluster.rollout_stage"] * 6
+    assert [p["name"].split(":")[0] for p in plays[1:]] == [
+        f"rollout step {k}/7" for k in range(2, 8)
+    ]
+    table = pods_of(plans[0])  # the build directory's pods: where the binding table starts
+    for i, play in enumerate(plays[1:], start=1):
+        stage = play["vars"]["podplay_stage"]
+        assert stage["name"] == play["name"]
+        # the binding table and every node's pods are the stage's, nodes not named keep
+        # the build directory's (or the previous stage's: they are the same there)
+        now = {**table, **{n: sorted(m["name"] for m in ms) for n, ms in
+                          stage["apply"]["pods"].items()}}  # fmt: skip
+        assert now == pods_of(plans[i])
+        assert stage["apply"]["services"] == [
+            contract_service(s).to_json() for s in plans[i].services
+        ]
+
+
+def test_old_pods_leave_routing_everywhere_before_they_go() -> None:
+    before, plans = rolled()
+    plays = yaml.safe_load(rollout(before, plans))
+    for i, play in enumerate(plays[1:], start=1):
+        stage = play["vars"]["podplay_stage"]
+        gone = removed_endpoints(plans[i - 1], plans[i])
+        if not gone:
+            assert stage["drain"] is None
+            continue
+        spec = WaitSpec.from_json(stage["drain"]["wait"])
+        assert list(spec.unrouted) == gone
+        assert spec.routing_nodes == ("node1", "node2", "node3")
+        routed = {endpoint_key(e["namespace"], e["pod"], e["ip"])
+                  for s in stage["drain"]["services"] for e in s["endpoints"]}  # fmt: skip
+        assert routed and not routed & set(gone)  # drained, the others still served
+
+
+def test_new_pods_are_waited_for_on_every_node_before_the_next_stage() -> None:
+    before, plans = rolled()
+    plays = yaml.safe_load(rollout(before, plans))
+    for i, play in enumerate(plays[1:], start=1):
+        stage = play["vars"]["podplay_stage"]
+        created = {p.name for p in plans[i].pods} - {p.name for p in plans[i - 1].pods}
+        if i == len(plans) - 1:
+            assert stage["wait"] is None  # up waits for every deployment afterwards
+        elif created:
+            spec = WaitSpec.from_json(stage["wait"])
+            assert {p.name for p in spec.ready} == created
+            new = [p for p in plans[i].pods if p.name in created]
+            assert set(spec.routed) == {endpoint_key(p.namespace, p.name, p.ip) for p in new}
+            assert {p.node for p in spec.ready} == {p.node for p in new}
+        else:
+            assert stage["wait"] is None
+
+
+def test_recreate_waits_for_every_old_pod_to_stop_before_the_new_ones_start() -> None:
+    before, plans = rolled(recreate=True)
+    plays = yaml.safe_load(rollout(before, plans))
+    assert len(plays) == 3
+    delete = plays[1]["vars"]["podplay_stage"]
+    assert delete["drain"] is not None
+    assert all(pods == [] for pods in delete["apply"]["pods"].values())
+    old = sorted(f"default/{p.name}" for p in before.pods)
+    assert sorted(WaitSpec.from_json(delete["wait"]).stopped) == old
+    create = plays[2]["vars"]["podplay_stage"]
+    assert create["drain"] is None and create["wait"] is None
+
+
+def test_a_resumed_rollout_numbers_its_stages_as_the_whole_and_skips_lost_nodes() -> None:
+    _, plans = rolled()
+    text = rollout(plans[2], plans[3:], offset=3, total=7, skipped=frozenset({"node2"}))
+    plays = yaml.safe_load(text)
+    assert plays[0]["name"] == "rollout step 4/7: every role (site)"
+    assert plays[-1]["name"].startswith("rollout step 7/7: ")
+    for play in plays[1:]:
+        stage = play["vars"]["podplay_stage"]
+        for part in (stage["drain"] and stage["drain"]["wait"], stage["wait"]):
+            if part:
+                spec = WaitSpec.from_json(part)
+                assert spec.routing_nodes == ("node1", "node3")
+                lost = {p.name for p in plans[2].pods if p.node == "node2"}
+                assert not {e.split("/")[1].split("@")[0] for e in spec.unrouted} & lost
+    assert rollout(plans[2], plans[3:], offset=3, total=7, skipped=frozenset({"node2"})) == text
