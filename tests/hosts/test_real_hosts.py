@@ -1,0 +1,132 @@
+"""`podplay up` on real hosts it did not make: plain Debian with sshd, python3 and sudo.
+
+The program lists the hosts by address (`pp.Node(address=..., user="admin")`, so Ansible
+becomes root with sudo); `up` must install the Docker engine and etcd from Debian's packages,
+put the node bundle, agent, proxy and store in place, and serve the NodePort on every host;
+a second `up` changes nothing. The tests run in file order and share the hosts.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import RealHosts
+from hosts_kit import USER
+
+REPO = Path(__file__).resolve().parents[2]
+PODPLAY = str(Path(sys.executable).parent / "podplay")
+NODE_PORT = 30080
+
+PROGRAM = """\
+import podplay as pp
+
+pp.Cluster(
+    "{cluster}",
+    nodes=[
+{nodes}
+    ],
+)
+image = pp.Image("hello", context="images/hello")
+hello = pp.Deployment(
+    "hello",
+    replicas=3,
+    containers=[
+        pp.Container(
+            "hello", image=image, ports=[8080], readiness=pp.HttpProbe("/", 8080, period=2)
+        )
+    ],
+)
+web = pp.Service(
+    "hello", selector=hello, type="NodePort",
+    ports=[pp.ServicePort(80, target_port=8080, node_port={node_port})],
+)
+pp.export("node_port", web.node_port())
+"""
+
+
+@pytest.fixture(scope="module")
+def program(real_hosts: RealHosts, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The program beside a copy of the hello image's context, in a directory of its own."""
+    root = tmp_path_factory.mktemp("app")
+    shutil.copytree(REPO / "examples" / "images" / "hello", root / "images" / "hello")
+    nodes = "\n".join(
+        f'        pp.Node("{h.name}", "{h.address}", user="{USER}", ssh_key="{real_hosts.key}"),'
+        for h in real_hosts.hosts
+    )
+    path = root / "app.py"
+    path.write_text(PROGRAM.format(cluster=real_hosts.cluster, nodes=nodes, node_port=NODE_PORT))
+    return path
+
+
+def podplay(real_hosts: RealHosts, *args: str, timeout: float = 1500) -> str:
+    """The podplay command as a user runs it: their $HOME knows the hosts' keys."""
+    done = subprocess.run(
+        [PODPLAY, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+        env={**os.environ, "HOME": str(real_hosts.home), "PODPLAY_HOME": str(_podplay_home())},
+    )
+    assert done.returncode == 0, f"rc={done.returncode}\n{done.stdout[-5000:]}\n{done.stderr}"
+    return done.stdout
+
+
+def _podplay_home() -> Path:
+    from podplay import paths
+
+    return paths.home()
+
+
+def http(url: str, timeout: float = 5) -> str:
+    with urllib.request.urlopen(url, timeout=timeout) as resp:
+        return resp.read().decode()
+
+
+def test_hosts_are_plain_debian_with_sudo(real_hosts: RealHosts) -> None:
+    for host in real_hosts.hosts:
+        assert real_hosts.ssh(host, "id -un").strip() == USER
+        assert real_hosts.ssh(host, "sudo -n id -u").strip() == "0"
+        assert "bookworm" in real_hosts.ssh(host, "cat /etc/os-release")
+        missing = real_hosts.ssh(
+            host, "for b in docker dockerd etcd iptables ip; do command -v $b || echo no-$b; done"
+        )
+        assert missing.split() == ["no-docker", "no-dockerd", "no-etcd", "no-iptables", "no-ip"]
+        assert "absent" in real_hosts.ssh(host, "test -e /opt/podplay || echo absent")
+
+
+def test_up_installs_engine_store_agent_proxy_and_serves(
+    real_hosts: RealHosts, program: Path
+) -> None:
+    started = time.monotonic()
+    out = podplay(real_hosts, "up", str(program), "-y")
+    print(f"first up: {time.monotonic() - started:.0f} s\n{out[-1500:]}")
+    for host in real_hosts.hosts:
+        packages = real_hosts.ssh(
+            host, "dpkg-query -W -f '${Package} ${Status}\\n' docker.io etcd-server"
+        )
+        assert packages.count("install ok installed") == 2, packages
+        units = "docker podplay-agent podplay-proxy podplay-network etcd podplay-controller"
+        active = real_hosts.ssh(host, f"systemctl is-active {units}", check=False)
+        assert active.split() == ["active"] * 6, f"{host.name}: {active}"
+        health = real_hosts.ssh(host, "sudo python3 /opt/podplay/podplay-node.pyz store health")
+        assert health, f"{host.name}: the store answered nothing"
+        assert "hello from podplay" in http(f"http://{host.address}:{NODE_PORT}/")
+
+
+def test_second_up_changes_nothing(real_hosts: RealHosts, program: Path) -> None:
+    started = time.monotonic()
+    out = podplay(real_hosts, "up", str(program), "-y")
+    print(f"second up: {time.monotonic() - started:.0f} s\n{out[-800:]}")
+    assert "Resources: no changes" in out, out
+    assert "ansible changed=0" in out, out
+    for host in real_hosts.hosts:
+        assert "hello from podplay" in http(f"http://{host.address}:{NODE_PORT}/")
