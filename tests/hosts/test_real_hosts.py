@@ -17,6 +17,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+import yaml
 from conftest import RealHosts
 from hosts_kit import USER
 
@@ -27,12 +28,7 @@ NODE_PORT = 30080
 PROGRAM = """\
 import podplay as pp
 
-pp.Cluster(
-    "{cluster}",
-    nodes=[
-{nodes}
-    ],
-)
+pp.Cluster("{cluster}", {where})
 image = pp.Image("hello", context="images/hello")
 hello = pp.Deployment(
     "hello",
@@ -56,12 +52,45 @@ def program(real_hosts: RealHosts, tmp_path_factory: pytest.TempPathFactory) -> 
     """The program beside a copy of the hello image's context, in a directory of its own."""
     root = tmp_path_factory.mktemp("app")
     shutil.copytree(REPO / "examples" / "images" / "hello", root / "images" / "hello")
-    nodes = "\n".join(
-        f'        pp.Node("{h.name}", "{h.address}", user="{USER}", ssh_key="{real_hosts.key}"),'
+    nodes = "".join(
+        f'\n        pp.Node("{h.name}", "{h.address}", user="{USER}", ssh_key="{real_hosts.key}"),'
         for h in real_hosts.hosts
     )
     path = root / "app.py"
-    path.write_text(PROGRAM.format(cluster=real_hosts.cluster, nodes=nodes, node_port=NODE_PORT))
+    where = f"nodes=[{nodes}\n    ]"
+    path.write_text(PROGRAM.format(cluster=real_hosts.cluster, where=where, node_port=NODE_PORT))
+    return path
+
+
+def write_inventory(path: Path, real_hosts: RealHosts) -> Path:
+    """The same hosts as an inventory shaped like inventories/example-ssh/hosts.yml."""
+    nodes = [
+        {"name": h.name, "address": h.address, "pod_cidr": f"10.244.{i}.0/24"}
+        for i, h in enumerate(real_hosts.hosts, 1)
+    ]
+    hosts = {
+        n["name"]: {
+            "ansible_host": n["address"],
+            "podplay_node_address": n["address"],
+            "podplay_node_pod_cidr": n["pod_cidr"],
+        }
+        for n in nodes
+    }
+    cluster_vars = {
+        "ansible_user": USER,
+        "ansible_become": True,
+        "ansible_ssh_private_key_file": str(real_hosts.key),
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "podplay_cluster_name": real_hosts.cluster,
+        "podplay_pod_cidr": "10.244.0.0/16",
+        "podplay_service_cidr": "10.96.0.0/16",
+        "podplay_dns_ip": "10.96.0.10",
+        "podplay_nodes": nodes,
+    }
+    members = {"control_plane": {"hosts": dict.fromkeys(hosts)}}
+    group = {"nodes": {"hosts": hosts, "children": members}}
+    inventory = {"all": {"vars": cluster_vars, "children": group}}
+    path.write_text(yaml.safe_dump(inventory, sort_keys=False))
     return path
 
 
@@ -130,3 +159,21 @@ def test_second_up_changes_nothing(real_hosts: RealHosts, program: Path) -> None
     assert "ansible changed=0" in out, out
     for host in real_hosts.hosts:
         assert "hello from podplay" in http(f"http://{host.address}:{NODE_PORT}/")
+
+
+def test_the_same_hosts_from_an_inventory_change_nothing(
+    real_hosts: RealHosts, program: Path
+) -> None:
+    """Listed in an inventory of the example-ssh shape instead (same directory, so the same
+    stack): the plan and the hosts are the same, so `up` has nothing to do."""
+    write_inventory(program.parent / "hosts.yml", real_hosts)
+    by_inventory = program.parent / "by_inventory.py"
+    by_inventory.write_text(
+        PROGRAM.format(
+            cluster=real_hosts.cluster, where='inventory="hosts.yml"', node_port=NODE_PORT
+        )
+    )
+    out = podplay(real_hosts, "up", str(by_inventory), "-y")
+    print(f"up from the inventory:\n{out[-800:]}")
+    assert "Resources: no changes" in out, out
+    assert "ansible changed=0" in out, out
