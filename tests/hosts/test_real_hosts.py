@@ -8,7 +8,9 @@ a second `up` changes nothing. The tests run in file order and share the hosts.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +21,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import RealHosts
-from hosts_kit import USER
+from hosts_kit import USER, subnet_of
 
 REPO = Path(__file__).resolve().parents[2]
 PODPLAY = str(Path(sys.executable).parent / "podplay")
@@ -28,7 +30,7 @@ NODE_PORT = 30080
 PROGRAM = """\
 import podplay as pp
 
-pp.Cluster("{cluster}", {where})
+pp.Cluster("{cluster}", {where}, lb_pool="{lb_pool}")
 image = pp.Image("hello", context="images/hello")
 hello = pp.Deployment(
     "hello",
@@ -44,6 +46,11 @@ web = pp.Service(
     ports=[pp.ServicePort(80, target_port=8080, node_port={node_port})],
 )
 pp.export("node_port", web.node_port())
+lb = pp.Service(
+    "hello-lb", selector=hello, type="LoadBalancer",
+    ports=[pp.ServicePort(80, target_port=8080)],
+)
+pp.export("lb_ip", lb.external_ip)
 """
 
 
@@ -58,8 +65,20 @@ def program(real_hosts: RealHosts, tmp_path_factory: pytest.TempPathFactory) -> 
     )
     path = root / "app.py"
     where = f"nodes=[{nodes}\n    ]"
-    path.write_text(PROGRAM.format(cluster=real_hosts.cluster, where=where, node_port=NODE_PORT))
+    path.write_text(source(real_hosts, where))
     return path
+
+
+def lb_pool(real_hosts: RealHosts) -> str:
+    """Four free addresses at the top of the hosts' own network (as example-ssh's pool)."""
+    net = subnet_of(real_hosts.hosts)
+    return f"{net.network_address + 240}-{net.network_address + 243}"
+
+
+def source(real_hosts: RealHosts, where: str) -> str:
+    return PROGRAM.format(
+        cluster=real_hosts.cluster, where=where, node_port=NODE_PORT, lb_pool=lb_pool(real_hosts)
+    )
 
 
 def write_inventory(path: Path, real_hosts: RealHosts) -> Path:
@@ -85,6 +104,7 @@ def write_inventory(path: Path, real_hosts: RealHosts) -> Path:
         "podplay_pod_cidr": "10.244.0.0/16",
         "podplay_service_cidr": "10.96.0.0/16",
         "podplay_dns_ip": "10.96.0.10",
+        "podplay_lb_pool": lb_pool(real_hosts),
         "podplay_nodes": nodes,
     }
     members = {"control_plane": {"hosts": dict.fromkeys(hosts)}}
@@ -144,11 +164,23 @@ def test_up_installs_engine_store_agent_proxy_and_serves(
         )
         assert packages.count("install ok installed") == 2, packages
         units = "docker podplay-agent podplay-proxy podplay-network etcd podplay-controller"
-        active = real_hosts.ssh(host, f"systemctl is-active {units}", check=False)
-        assert active.split() == ["active"] * 6, f"{host.name}: {active}"
+        active = real_hosts.ssh(host, f"systemctl is-active {units} keepalived", check=False)
+        assert active.split() == ["active"] * 7, f"{host.name}: {active}"
         health = real_hosts.ssh(host, "sudo python3 /opt/podplay/podplay-node.pyz store health")
         assert health, f"{host.name}: the store answered nothing"
         assert "hello from podplay" in http(f"http://{host.address}:{NODE_PORT}/")
+    match = re.search(r"^\s*lb_ip\s+(\S+)", out, re.M)
+    assert match, out
+    lb_ip = match.group(1)
+    assert ipaddress.IPv4Address(lb_ip) in subnet_of(real_hosts.hosts)
+    deadline = time.monotonic() + 30  # keepalived elects a holder within a few adverts
+    while True:
+        holders = [h for h in real_hosts.hosts if f" {lb_ip}/" in real_hosts.ssh(h, "ip -4 -o a")]
+        if len(holders) == 1 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert len(holders) == 1, f"{lb_ip} held by {[h.name for h in holders]}"
+    assert "hello from podplay" in http(f"http://{lb_ip}/")
 
 
 def test_second_up_changes_nothing(real_hosts: RealHosts, program: Path) -> None:
@@ -168,11 +200,7 @@ def test_the_same_hosts_from_an_inventory_change_nothing(
     stack): the plan and the hosts are the same, so `up` has nothing to do."""
     write_inventory(program.parent / "hosts.yml", real_hosts)
     by_inventory = program.parent / "by_inventory.py"
-    by_inventory.write_text(
-        PROGRAM.format(
-            cluster=real_hosts.cluster, where='inventory="hosts.yml"', node_port=NODE_PORT
-        )
-    )
+    by_inventory.write_text(source(real_hosts, 'inventory="hosts.yml"'))
     out = podplay(real_hosts, "up", str(by_inventory), "-y")
     print(f"up from the inventory:\n{out[-800:]}")
     assert "Resources: no changes" in out, out
