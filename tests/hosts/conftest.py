@@ -28,27 +28,34 @@ class RealHosts:
     cluster: str
     hosts: list[hosts_kit.Host]
     key: Path  # the cluster's SSH key, which admin on every host trusts
-    home: Path  # $HOME of the user running podplay: ~/.ssh/known_hosts has the hosts' keys
 
     def ssh(self, host: hosts_kit.Host, command: str, check: bool = True) -> str:
-        return hosts_kit.ssh(host, self.key, self.home, command, check)
+        return hosts_kit.ssh(host, self.key, command, check)
 
 
 @pytest.fixture(scope="session")
-def real_hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealHosts]:
+def real_hosts() -> Iterator[RealHosts]:
     hosts_kit.remove_hosts(CLUSTER)  # a killed run's leftovers
-    shutil.rmtree(paths.cluster_dir(CLUSTER), ignore_errors=True)
+    _forget_cluster()
     image = hosts_kit.host_image()
     directory = keys.ensure_cluster_dir(paths.cluster_dir(CLUSTER))
     key = keys.ensure_ssh_key(directory, comment=f"podplay-{CLUSTER}")
+    hosts: list[hosts_kit.Host] = []
     try:
         hosts = hosts_kit.start_hosts(CLUSTER, HOST_COUNT, image)
         for host in hosts:
             hosts_kit.authorize(host, keys.public_key(key))
-        home = tmp_path_factory.mktemp("home")
-        hosts_kit.known_hosts(home, hosts)
-        yield RealHosts(CLUSTER, hosts, key, home)
+        hosts_kit.trust_host_keys(hosts)
+        yield RealHosts(CLUSTER, hosts, key)
     finally:
         if os.environ.get("PODPLAY_TEST_KEEP") != "1":
             hosts_kit.remove_hosts(CLUSTER)
-            shutil.rmtree(paths.cluster_dir(CLUSTER), ignore_errors=True)
+            hosts_kit.forget_host_keys(h.address for h in hosts)
+            _forget_cluster()
+
+
+def _forget_cluster() -> None:
+    """The cluster's secrets and, when $PODPLAY_HOME holds stacks, its stack's state."""
+    shutil.rmtree(paths.cluster_dir(CLUSTER), ignore_errors=True)
+    if os.environ.get("PODPLAY_HOME"):
+        shutil.rmtree(paths.home() / "stacks" / CLUSTER, ignore_errors=True)

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import pwd
 import subprocess
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -143,21 +145,33 @@ def authorize(host: Host, public_key: str) -> None:
        input=public_key.strip() + "\n")  # fmt: skip
 
 
-def known_hosts(home: Path, hosts: list[Host]) -> Path:
-    """The hosts' keys accepted into `home`/.ssh/known_hosts (host key checking stays on)."""
-    ssh_dir = home / ".ssh"
-    ssh_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+def known_hosts_file() -> Path:
+    """The known_hosts ssh reads (its home from the password database, not from $HOME)."""
+    return Path(pwd.getpwuid(os.getuid()).pw_dir) / ".ssh" / "known_hosts"
+
+
+def trust_host_keys(hosts: list[Host]) -> None:
+    """The user's step: the hosts' fresh keys accepted into ~/.ssh/known_hosts (host key
+    checking stays on for real hosts). Entries for the same addresses go first."""
+    forget_host_keys(h.address for h in hosts)
     keys = sh("ssh-keyscan", "-T", "5", *(h.address for h in hosts))
-    path = ssh_dir / "known_hosts"
-    path.write_text(keys)
-    return path
+    path = known_hosts_file()
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        handle.write(keys)
 
 
-def ssh(host: Host, key: Path, home: Path, command: str, check: bool = True) -> str:
+def forget_host_keys(addresses: Iterable[str]) -> None:
+    path = known_hosts_file()
+    for address in addresses:
+        if path.is_file():
+            subprocess.run(["ssh-keygen", "-R", address, "-f", str(path)], capture_output=True)
+
+
+def ssh(host: Host, key: Path, command: str, check: bool = True) -> str:
     """`command` on the host as admin over SSH, with the cluster's key, checking host keys."""
     done = subprocess.run(
         ["ssh", "-i", str(key), "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=yes",
-         "-o", f"UserKnownHostsFile={home / '.ssh' / 'known_hosts'}",
          f"{USER}@{host.address}", command],
         capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip

@@ -9,7 +9,6 @@ a second `up` changes nothing. The tests run in file order and share the hosts.
 from __future__ import annotations
 
 import ipaddress
-import os
 import re
 import shutil
 import subprocess
@@ -115,7 +114,7 @@ def write_inventory(path: Path, real_hosts: RealHosts) -> Path:
 
 
 def podplay(real_hosts: RealHosts, *args: str, timeout: float = 1500) -> str:
-    """The podplay command as a user runs it: their $HOME knows the hosts' keys."""
+    """The podplay command as a user runs it (their known_hosts has the hosts' keys)."""
     done = subprocess.run(
         [PODPLAY, *args],
         capture_output=True,
@@ -123,16 +122,9 @@ def podplay(real_hosts: RealHosts, *args: str, timeout: float = 1500) -> str:
         timeout=timeout,
         stdin=subprocess.DEVNULL,
         check=False,
-        env={**os.environ, "HOME": str(real_hosts.home), "PODPLAY_HOME": str(_podplay_home())},
     )
     assert done.returncode == 0, f"rc={done.returncode}\n{done.stdout[-5000:]}\n{done.stderr}"
     return done.stdout
-
-
-def _podplay_home() -> Path:
-    from podplay import paths
-
-    return paths.home()
 
 
 def http(url: str, timeout: float = 5) -> str:
