@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO ?= examples/shop/app.py
 PYTEST_ARGS ?=
 
-.PHONY: setup host venv node-image demo test unit integration lint format bench clean
+.PHONY: setup host venv node-image demo test test-hosts unit integration lint format bench clean
 
 ## setup: everything a fresh machine needs (packages, Docker engine, .venv, node image)
 setup: host venv node-image
@@ -35,6 +35,10 @@ demo: setup
 test: setup lint
 	@$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 	@$(PY) -m pytest tests/integration tests/testinfra -q $(PYTEST_ARGS)
+
+## test-hosts: podplay up on plain Debian hosts it did not make (real SSH, sudo, apt, systemd)
+test-hosts: setup
+	@$(PY) -m pytest tests/hosts -q $(PYTEST_ARGS)
 
 unit: venv
 	@$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)

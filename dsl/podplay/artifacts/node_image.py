@@ -137,9 +137,18 @@ def find_mirror(apt_dir: Path = APT_DIR) -> str:
     return mirror
 
 
-def ensure_node_image(*, force: bool = False, log: Log | None = None) -> NodeImage:
-    """Return the node image for the current recipe, building it only when it is missing."""
-    ref = image_ref()
+def ensure_node_image(
+    *,
+    force: bool = False,
+    log: Log | None = None,
+    recipe_dir: Path = RECIPE_DIR,
+    repository: str = REPOSITORY,
+) -> NodeImage:
+    """Return the node image for the current recipe, building it only when it is missing.
+
+    Another recipe of the same shape (packages.txt, configure.sh, files/) builds another
+    image the same way: the real-hosts test's plain Debian hosts (`tests/hosts/recipe`)."""
+    ref = f"{repository}:{recipe_hash(recipe_dir)}"
     client = engine.client()
     if not force:
         found = engine.image_id(client, ref)
@@ -150,7 +159,7 @@ def ensure_node_image(*, force: bool = False, log: Log | None = None) -> NodeIma
             found = engine.image_id(client, ref)
             if found:
                 return NodeImage(ref=ref, id=found, built=False)
-        _build(ref, log or (lambda _msg: None))
+        _build(ref, log or (lambda _msg: None), recipe_dir)
     return NodeImage(ref=ref, id=engine.image_id(client, ref) or "", built=True)
 
 
@@ -162,7 +171,7 @@ def _build_lock() -> Iterator[None]:
         yield
 
 
-def _build(ref: str, log: Log) -> None:
+def _build(ref: str, log: Log, recipe_dir: Path = RECIPE_DIR) -> None:
     for tool in ("debootstrap", "chroot", "tar"):
         if shutil.which(tool) is None and not Path("/usr/sbin", tool).exists():
             raise EnvironmentProblem(
@@ -182,16 +191,17 @@ def _build(ref: str, log: Log) -> None:
                 "debootstrap",
                 f"--variant={VARIANT}",
                 "--components=main",
-                f"--include={','.join(packages())}",
+                f"--include={','.join(packages(recipe_dir))}",
                 SUITE,
                 str(root),
                 mirror,
             ],
             "debootstrap",
         )
-        log("configuring the root (systemd, sshd, dockerd)")
-        shutil.copytree(RECIPE_DIR / "files", root, dirs_exist_ok=True, symlinks=True)
-        shutil.copy(RECIPE_DIR / "configure.sh", root / "tmp" / "podplay-configure.sh")
+        log(f"configuring the root ({ref})")
+        if (recipe_dir / "files").is_dir():
+            shutil.copytree(recipe_dir / "files", root, dirs_exist_ok=True, symlinks=True)
+        shutil.copy(recipe_dir / "configure.sh", root / "tmp" / "podplay-configure.sh")
         _run(["chroot", str(root), "/bin/sh", "/tmp/podplay-configure.sh"], "configure.sh")
         (root / "tmp" / "podplay-configure.sh").unlink()
         log(f"importing {ref}")

@@ -19,6 +19,30 @@ def test_recipe_hash_is_stable_and_follows_every_recipe_file(tmp_path):
     assert node_image.recipe_hash(recipe) != before
 
 
+def test_another_recipe_names_its_own_image_and_a_cached_one_is_not_rebuilt(tmp_path, monkeypatch):
+    recipe = tmp_path / "host"
+    recipe.mkdir()
+    (recipe / "packages.txt").write_text("systemd\nopenssh-server\n")
+    (recipe / "configure.sh").write_text("#!/bin/sh\n")
+    wanted = f"podplay/test-host:{node_image.recipe_hash(recipe)}"
+    asked: list[str] = []
+
+    def image_id(_client, ref):
+        asked.append(ref)
+        return "sha256:cached" if ref == wanted else None
+
+    def no_build(*_args):
+        raise AssertionError("a cached image must not be rebuilt")
+
+    monkeypatch.setattr(node_image.engine, "client", lambda: object())
+    monkeypatch.setattr(node_image.engine, "image_id", image_id)
+    monkeypatch.setattr(node_image, "_build", no_build)
+    found = node_image.ensure_node_image(recipe_dir=recipe, repository="podplay/test-host")
+    assert (found.ref, found.id, found.built) == (wanted, "sha256:cached", False)
+    assert asked == [wanted]
+    assert node_image.recipe_hash(recipe) != node_image.recipe_hash()
+
+
 def test_packages_include_what_nodes_need():
     wanted = {"systemd", "openssh-server", "docker.io", "iptables", "python3", "dnsmasq"}
     assert wanted <= set(node_image.packages())
