@@ -2,7 +2,7 @@
 
 Touches nothing: the program is evaluated and planned against its stack's state; images are
 not built (their ids are looked up on the local engine, read only). `--expect-no-changes`
-makes pending changes an error, for CI.
+makes pending changes an error, for CI. A printer of `podplay.automation.Stack.preview`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,10 @@ from typing import TYPE_CHECKING
 
 import click
 
-from podplay.control.reporter import Reporter
 from podplay.errors import PodplayError
-from podplay.plan import Change
-from podplay.plan.diff import summary
 
 if TYPE_CHECKING:  # imported when a command runs (keeps `podplay --help` fast)
-    from podplay.control.prepare import Prepared
+    from podplay.automation import Event, PreviewResult, ResourceOperation
 
 STYLES = {"+": "green", "~": "yellow", "-": "red", "+-": "magenta"}
 
@@ -30,7 +27,7 @@ class ChangesPending(PodplayError):
     exit_code = 1
 
 
-def change_json(c: Change) -> dict[str, object]:
+def change_json(c: ResourceOperation) -> dict[str, object]:
     return {
         "op": c.op,
         "kind": c.kind,
@@ -42,36 +39,59 @@ def change_json(c: Change) -> dict[str, object]:
     }
 
 
-def print_changes(changes: list[Change], *, err: bool = False) -> None:
+def print_changes(preview: PreviewResult, *, err: bool = False) -> None:
     """The per-resource diff, coloured on a terminal, and its summary line."""
     from rich.console import Console
     from rich.text import Text
 
     stream = sys.stderr if err else sys.stdout
     console = Console(file=stream, highlight=False, soft_wrap=True)
-    for c in changes:
+    for c in preview.operations:
         console.print(Text(f"  {c}", style=STYLES.get(c.op, "")))
-    if changes:
+    if preview.operations:
         console.print()
-    console.print(f"Resources: {summary(changes)}")
+    console.print(f"Resources: {preview.summary}")
 
 
-def print_cluster_notes(prep: Prepared) -> None:
+def print_cluster_notes(preview: PreviewResult) -> None:
     """What the cluster did since the last `up` (the controller's moves, read from the
     store) and the nodes planned around (NotReady), a line each."""
-    for move in prep.moves:
+    for move in preview.moves:
         click.echo(f"  refreshed: {move} (by the cluster's controller)")
-    for node in prep.target.not_ready:
+    for node in preview.not_ready:
         click.echo(f"  {node}: its pods are planned on Ready nodes")
-    if prep.moves or prep.target.not_ready:
+    if preview.moves or preview.not_ready:
         click.echo()
 
 
-class _Warnings(Reporter):
-    """`preview` says nothing while it plans, but what went wrong on the way (stderr)."""
+def print_warnings(event: Event) -> None:
+    """The program's warnings and what went wrong on the way, on stderr; nothing else."""
+    from podplay.automation import ProgramEvaluated, WarningMessage
 
-    def warn(self, message: str) -> None:
-        click.echo(f"warning: {message}", err=True)
+    if isinstance(event, ProgramEvaluated):
+        for warning in event.warnings:
+            click.echo(f"warning: {warning}", err=True)
+    elif isinstance(event, WarningMessage):
+        click.echo(f"warning: {event.message}", err=True)
+
+
+def preview_json(p: PreviewResult) -> dict[str, object]:
+    """`preview --json`."""
+    return {
+        "stack": p.stack,
+        "cluster": p.cluster,
+        "cluster_exists": p.cluster_exists,
+        "interrupted": p.interrupted,
+        "changes": [change_json(c) for c in p.operations],
+        "summary": str(p.summary),
+        "not_known_yet": list(p.not_known_yet),
+        "moved": [
+            {"namespace": m.namespace, "name": m.name, "from": m.from_node,
+             "to": m.to_node, "ip": m.ip, "reason": m.reason}
+            for m in p.moves
+        ],
+        "not_ready": [{"node": n.node, "why": n.why} for n in p.not_ready],
+    }  # fmt: skip
 
 
 @click.command("preview")
@@ -83,51 +103,24 @@ class _Warnings(Reporter):
 )
 def preview(program: str, stack_name: str | None, as_json: bool, expect_no_changes: bool) -> None:
     """Show what `podplay up PROGRAM` would change, touching nothing."""
-    from podplay.control.prepare import (
-        Timer,
-        default_stack,
-        evaluate_program,
-        prepare,
-        stack_state,
-    )
+    from podplay.automation import Stack
 
-    stack = evaluate_program(program, Timer())
-    for warning in stack.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    name = stack_name or default_stack(stack)
-    state = stack_state(program, name)
-    prep = prepare(program, stack, state, build=False, reporter=_Warnings())
-    pending = prep.changes or prep.interrupted
+    p = Stack.from_program(program, stack=stack_name).preview(on_event=print_warnings)
     if as_json:
-        doc = {
-            "stack": name,
-            "cluster": prep.plan.cluster.name,
-            "cluster_exists": prep.target.exists,
-            "interrupted": prep.interrupted,
-            "changes": [change_json(c) for c in prep.changes],
-            "summary": summary(prep.changes),
-            "not_known_yet": list(prep.plan.pending),
-            "moved": [
-                {"namespace": m.namespace, "name": m.name, "from": m.from_node,
-                 "to": m.to_node, "ip": m.ip, "reason": m.reason}
-                for m in prep.moves
-            ],
-            "not_ready": [{"node": n.node, "why": n.why} for n in prep.target.not_ready],
-        }  # fmt: skip
-        click.echo(json.dumps(doc, indent=2))
+        click.echo(json.dumps(preview_json(p), indent=2))
     else:
-        click.echo(f"Previewing stack {name} (program {program}, cluster {prep.plan.cluster.name})")
+        click.echo(f"Previewing stack {p.stack} (program {program}, cluster {p.cluster})")
         click.echo()
-        print_cluster_notes(prep)
-        print_changes(prep.changes)
-        if prep.interrupted:
+        print_cluster_notes(p)
+        print_changes(p)
+        if p.interrupted:
             click.echo(
-                f"An earlier up was interrupted (phase {prep.journal_phase}); up will finish it."
+                f"An earlier up was interrupted (phase {p.journal_phase}); up will finish it."
             )
-        if not prep.target.exists and prep.target.local:
-            click.echo(f"The local cluster {prep.target.name} does not exist yet; up creates it.")
-    if expect_no_changes and pending:
-        what = summary(prep.changes) if prep.changes else "an interrupted up to finish"
+        if not p.cluster_exists and p.cluster_local:
+            click.echo(f"The local cluster {p.cluster} does not exist yet; up creates it.")
+    if expect_no_changes and p.changes_pending:
+        what = str(p.summary) if p.operations else "an interrupted up to finish"
         raise ChangesPending(f"changes pending ({what}) but --expect-no-changes was given")
 
 

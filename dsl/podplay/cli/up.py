@@ -3,22 +3,29 @@
 Evaluate and validate (a bad program exits 2 before anything is touched), build images,
 plan against the stack's state, show the preview, confirm (unless -y or stdin is not a
 terminal), then apply (`podplay.control.up`) and print how to reach every service.
+
+A printer of `podplay.automation.Stack.up`: its events become lines and a live table
+(`ConsoleEvents`), the confirmation is asked on its `Previewed` event.
 """
 
 from __future__ import annotations
 
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import click
 
 from podplay.control.progress import DeploymentProgress
-from podplay.control.reporter import Reporter
 from podplay.errors import PodplayError
 
+if TYPE_CHECKING:  # imported when a command runs (keeps `podplay --help` fast)
+    from podplay.automation import Event, PreviewResult
 
-class ConsoleReporter(Reporter):
-    """Phases as lines, waits as a live table on a terminal (a line per change otherwise)."""
+
+class ConsoleEvents:
+    """The automation API's events on the console: phases as lines, waits as a live table on
+    a terminal (a line per change otherwise). Other events are not shown."""
 
     def __init__(self) -> None:
         from rich.console import Console
@@ -28,6 +35,22 @@ class ConsoleReporter(Reporter):
         self.live = None
         self._last = ""
         self._started = time.monotonic()
+
+    def __call__(self, event: Event) -> None:
+        from podplay import automation as a
+
+        if isinstance(event, a.PhaseStarted):
+            self.phase(event.name, event.detail)
+        elif isinstance(event, a.InfoMessage):
+            self.info(event.message)
+        elif isinstance(event, a.WarningMessage):
+            self.warn(event.message)
+        elif isinstance(event, a.AnsibleOutput):
+            self.ansible_line(event.line)
+        elif isinstance(event, a.DeploymentsProgress):
+            self.progress(event.title, list(event.rows))
+        elif isinstance(event, a.ProgressDone):
+            self.progress_done()
 
     def phase(self, name: str, detail: str = "") -> None:
         self._stop_live()
@@ -102,6 +125,23 @@ def _confirm(yes: bool) -> None:
     click.confirm("Do you want to perform this update?", default=False, abort=True)
 
 
+def _show_plan(p: PreviewResult, program: str, yes: bool) -> None:
+    """What `up` is about to do, then the confirmation (unless nothing changes)."""
+    from podplay.cli.preview import print_changes, print_cluster_notes
+
+    click.echo(f"Stack {p.stack}: program {program}, cluster {p.cluster}")
+    if not p.cluster_exists and p.cluster_local:
+        click.echo(f"  the local cluster {p.cluster} will be created")
+    click.echo()
+    print_cluster_notes(p)
+    print_changes(p)
+    if p.changes_pending or not p.cluster_exists:
+        _confirm(yes)
+    else:
+        click.echo("No changes; converging the nodes anyway to put any drift right.")
+    click.echo()
+
+
 @click.command("up")
 @click.argument("program", type=click.Path(dir_okay=False))
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before applying.")
@@ -109,50 +149,35 @@ def _confirm(yes: bool) -> None:
 @click.option("-v", "--verbose", is_flag=True, help="Show ansible-playbook's output.")
 def up(program: str, yes: bool, stack_name: str | None, verbose: bool) -> None:
     """Create or update the cluster and app PROGRAM describes, and wait until it is available."""
-    from podplay.cli.preview import print_changes, print_cluster_notes
-    from podplay.control.outputs import format_outputs
-    from podplay.control.prepare import Timer, default_stack, evaluate_program, prepare
-    from podplay.control.prepare import stack_state as state_of
-    from podplay.control.state import current_command
-    from podplay.control.up import apply
+    from podplay import automation
+    from podplay.cli.preview import print_warnings
 
-    started = time.monotonic()
-    timer = Timer()
-    stack = evaluate_program(program, timer)
-    for warning in stack.warnings:
-        click.echo(f"warning: {warning}", err=True)
-    name = stack_name or default_stack(stack)
-    state = state_of(program, name)
-    reporter = ConsoleReporter()
-    with state.lock(current_command()):
-        prep = prepare(program, stack, state, build=True, reporter=reporter, timer=timer)
-        click.echo(f"Stack {name}: program {program}, cluster {prep.plan.cluster.name}")
-        if not prep.target.exists and prep.target.local:
-            click.echo(f"  the local cluster {prep.target.name} will be created")
-        click.echo()
-        print_cluster_notes(prep)
-        print_changes(prep.changes)
-        if prep.changes or prep.interrupted or not prep.target.exists:
-            _confirm(yes)
+    console = ConsoleEvents()
+
+    def on_event(event: automation.Event) -> None:
+        if isinstance(event, automation.ProgramEvaluated):
+            print_warnings(event)
+        elif isinstance(event, automation.Previewed):
+            _show_plan(event.preview, program, yes)
         else:
-            click.echo("No changes; converging the nodes anyway to put any drift right.")
-        click.echo()
-        try:
-            result = apply(prep, reporter, verbose=verbose)
-        except KeyboardInterrupt:
-            reporter.progress_done()
-            raise Interrupted(
-                f"interrupted; the journal in {state.directory} keeps what was started: "
-                f"`podplay up {program}` finishes the job"
-            ) from None
+            console(event)
+
+    stack = automation.Stack.from_program(program, stack=stack_name)
+    try:
+        result = stack.up(on_event=on_event, verbose=verbose)
+    except automation.Interrupted as err:
+        raise Interrupted(
+            f"interrupted; the journal in {err.state_directory} keeps what was started: "
+            f"`podplay up {program}` finishes the job"
+        ) from None
     click.echo()
     steps = f" in {result.stages} steps" if result.stages > 1 else ""
     click.echo(
-        f"Up{steps} after {time.monotonic() - started:.1f} s: "
-        f"{len(result.plan.pods)} pods available; ansible changed={result.changed} "
-        f"(files in {state.directory / 'build'})"
+        f"Up{steps} after {result.seconds:.1f} s: "
+        f"{result.pods} pods available; ansible changed={result.changed} "
+        f"(files in {result.build_directory})"
     )
-    text = format_outputs(result.outputs)
+    text = str(result.outputs)
     if text:
         click.echo()
         click.echo(text)

@@ -72,6 +72,7 @@ def destroy(
         workspace = Workspace.for_target(
             state.directory / "build", program, target, ensure_pause_image(), {}
         )
+        workspace.reporter = reporter
         out.skipped = unreachable(target.not_ready, described.nodes, reporter, ask_all=True)
         workspace.limit = reachable_hosts(described.nodes, out.skipped)
         out.playbooks = remove_app(workspace, target, described, reporter, verbose, timeout)

@@ -5,7 +5,12 @@ The engine calls these methods and never prints; the base class says nothing at 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from podplay.control.progress import DeploymentProgress
+
+if TYPE_CHECKING:
+    from podplay.execute import PlaybookResult
 
 
 class Reporter:
@@ -28,3 +33,7 @@ class Reporter:
 
     def ansible_line(self, line: str) -> None:
         """One line of ansible-playbook output (only called when asked to stream it)."""
+
+    def playbook(self, name: str, result: PlaybookResult) -> None:
+        """An ansible-playbook run ended, ok or not (called before a failure is raised), so
+        a caller gets every run's per-host recap as data."""

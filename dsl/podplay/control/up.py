@@ -231,6 +231,7 @@ def begin(
     workspace = Workspace.for_target(
         state.directory / "build", prep.program, target, images.pause, dict(images.archives)
     )
+    workspace.reporter = reporter
     run = Run(prep, start, target, workspace, plans, reporter, verbose, wait_timeout)
     run.skipped = unreachable(target.not_ready, start.desired.nodes, reporter)
     workspace.limit = reachable_hosts(start.desired.nodes, run.skipped)

@@ -109,6 +109,7 @@ class Workspace:
         # the hosts playbooks run on (ansible-playbook --limit); None: every node. A node
         # that is down is left out, so the others converge (issue 10, item 8)
         self.limit: list[str] | None = None
+        self.reporter = Reporter()  # told of every playbook run (`Reporter.playbook`)
 
     @classmethod
     def for_target(
@@ -162,6 +163,7 @@ class Workspace:
         """Run `playbook`; EnvironmentProblem naming it, the host and the task unless it
         succeeded everywhere (`output`: a callback for each line, else the output is kept)."""
         result = self.run(playbook, output=output)
+        self.reporter.playbook(playbook, result)
         return result.raise_for_failure(f"ansible-playbook {self.directory / playbook}")
 
     def converge(

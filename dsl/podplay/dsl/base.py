@@ -107,12 +107,15 @@ class Spec(BaseModel):
         unknown = [k for k in kwargs if k not in fields]
         if unknown:
             raise ProgramError(
-                [Diagnostic(location, subject, _unknown(k, list(fields))) for k in unknown]
+                [Diagnostic(location, subject, _unknown(k, list(fields)), field=k) for k in unknown]
             )
         try:
             super().__init__(**kwargs)
         except ValidationError as err:
-            diagnostics = [Diagnostic(location, subject, explain(e)) for e in err.errors()]
+            diagnostics = [
+                Diagnostic(location, subject, explain(e), field=format_loc(e["loc"]) or None)
+                for e in err.errors()
+            ]
             raise ProgramError(diagnostics) from None
         self._location = location
         self._created()

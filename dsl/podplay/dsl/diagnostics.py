@@ -35,11 +35,15 @@ class Location:
 
 @dataclass(frozen=True)
 class Diagnostic:
-    """One finding: where, about which resource, and what is wrong and allowed."""
+    """One finding: where, about which resource, and what is wrong and allowed.
+
+    `field` names the argument at fault (`ports[0].port`) when the check knows it, for
+    callers that want it as data (`podplay.automation`); the message already says it."""
 
     location: Location | None
     subject: str | None
     message: str
+    field: str | None = None
 
     def __str__(self) -> str:
         parts = [str(self.location)] if self.location else []

@@ -46,6 +46,7 @@ def _node_ports(stack: Stack) -> list[Diagnostic]:
                         service.describe(),
                         f"ports[{i}].node_port {port.node_port} is already used by "
                         f"{owners[port.node_port]}; node ports are unique per cluster",
+                        field=f"ports[{i}].node_port",
                     )
                 )
             else:
@@ -69,6 +70,7 @@ def _load_balancer_ips(stack: Stack) -> list[Diagnostic]:
                     service.describe(),
                     f"load_balancer_ip {show(ip)} is outside the cluster's lb_pool "
                     f"{show(pool_text)}",
+                    field="load_balancer_ip",
                 )
             )
         elif ip in owners:
@@ -77,6 +79,7 @@ def _load_balancer_ips(stack: Stack) -> list[Diagnostic]:
                     service.location,
                     service.describe(),
                     f"load_balancer_ip {show(ip)} is already used by {owners[ip]}",
+                    field="load_balancer_ip",
                 )
             )
         else:
@@ -99,7 +102,10 @@ def _cluster_ips(stack: Stack) -> list[Diagnostic]:
         if why is not None:
             problems.append(
                 Diagnostic(
-                    service.location, service.describe(), f"static_cluster_ip {show(ip)} {why}"
+                    service.location,
+                    service.describe(),
+                    f"static_cluster_ip {show(ip)} {why}",
+                    field="static_cluster_ip",
                 )
             )
         else:
