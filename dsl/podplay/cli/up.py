@@ -107,8 +107,17 @@ def _confirm(yes: bool) -> None:
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before applying.")
 @click.option("--stack", "stack_name", help="Stack name (default: the program's cluster name).")
 @click.option("-v", "--verbose", is_flag=True, help="Show ansible-playbook's output.")
-def up(program: str, yes: bool, stack_name: str | None, verbose: bool) -> None:
-    """Create or update the cluster and app PROGRAM describes, and wait until it is available."""
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Run every part of site.yml on every node (puts drift on the nodes right), not "
+    "only the parts whose inputs changed since they were last applied.",
+)
+def up(program: str, yes: bool, stack_name: str | None, verbose: bool, full: bool) -> None:
+    """Create or update the cluster and app PROGRAM describes, and wait until it is available.
+
+    Only the parts of the nodes' configuration whose inputs changed are converged (a change
+    of deployments or services: pods, images and routing); `--full` converges them all."""
     from podplay.cli.preview import print_changes, print_cluster_notes
     from podplay.control.outputs import format_outputs
     from podplay.control.prepare import Timer, default_stack, evaluate_program, prepare
@@ -134,11 +143,13 @@ def up(program: str, yes: bool, stack_name: str | None, verbose: bool) -> None:
         print_changes(prep.changes)
         if prep.changes or prep.interrupted or not prep.target.exists:
             _confirm(yes)
+        elif full:
+            click.echo("No changes; converging every part of every node (--full).")
         else:
-            click.echo("No changes; converging the nodes anyway to put any drift right.")
+            click.echo("No changes (`--full` converges every part of every node anyway).")
         click.echo()
         try:
-            result = apply(prep, reporter, verbose=verbose)
+            result = apply(prep, reporter, verbose=verbose, full=full)
         except KeyboardInterrupt:
             reporter.progress_done()
             raise Interrupted(
