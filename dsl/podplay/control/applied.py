@@ -49,7 +49,8 @@ def collection_digest() -> str:
     may change what any role does)."""
     root = paths.collection_dir()
     digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
+    found = (p for part in ("roles", "plugins", "playbooks") for p in (root / part).rglob("*"))
+    for path in sorted(found):
         if path.is_file() and "__pycache__" not in path.parts:
             digest.update(str(path.relative_to(root)).encode() + b"\0")
             digest.update(path.read_bytes() + b"\0")
