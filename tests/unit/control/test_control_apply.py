@@ -32,6 +32,7 @@ from podplay.control.workspace import Workspace
 from podplay.errors import EnvironmentProblem
 from podplay.execute import HostStats, PlaybookResult
 from podplay.plan import Plan, PodPlan
+from podplay.plan.refresh import Move
 from podplay.plan.rollout import endpoint_key
 from podplay.render import RenderOptions
 
@@ -403,3 +404,17 @@ def test_a_rolling_update_does_not_wait_for_old_pods_to_stop(
     world.stopping_polls = 3
     _up(state, image="busybox:2")
     assert world.two_versions
+
+
+def test_pods_the_controller_moved_get_their_pods_and_routing_converged(
+    world: FakeWorld, tmp_path: Path
+) -> None:
+    """The store's moves changed what the nodes run since the last apply: an unchanged
+    program still converges the pods and the routing (not the other parts)."""
+    state = StackState(tmp_path / "s")
+    first = _up(state)
+    pod = first.plan.pods[0]
+    prep = prepare.prepare("app.py", shop(), state, build=False)
+    prep.moves = [Move(pod.namespace, pod.name, pod.node, "node3", pod.ip)]
+    up.apply(prep, wait_timeout=30)
+    assert world.tags == [(), ("pods", "services")]
