@@ -139,10 +139,12 @@ class Stack:
         on_event: OnEvent | None = None,
         verbose: bool = False,
         wait_timeout: float | None = None,
+        full: bool = False,
     ) -> UpResult:
         """Build images, create the cluster if needed, converge, wait until every deployment
         is available, commit. `verbose`: ansible-playbook's output as `AnsibleOutput`
-        events. `on_event` may raise on `Previewed` to stop before anything is applied."""
+        events. `on_event` may raise on `Previewed` to stop before anything is applied.
+        `full`: every part of site.yml on every node, not only the parts that changed."""
         from podplay.control.up import WAIT_TIMEOUT, apply
 
         started = time.monotonic()
@@ -163,7 +165,11 @@ class Stack:
             try:
                 with planning_errors():
                     done = apply(
-                        prep, reporter, verbose=verbose, wait_timeout=wait_timeout or WAIT_TIMEOUT
+                        prep,
+                        reporter,
+                        verbose=verbose,
+                        wait_timeout=wait_timeout or WAIT_TIMEOUT,
+                        full=full,
                     )
             except KeyboardInterrupt:
                 reporter.progress_done()

@@ -125,7 +125,7 @@ def _confirm(yes: bool) -> None:
     click.confirm("Do you want to perform this update?", default=False, abort=True)
 
 
-def _show_plan(p: PreviewResult, program: str, yes: bool) -> None:
+def _show_plan(p: PreviewResult, program: str, yes: bool, full: bool) -> None:
     """What `up` is about to do, then the confirmation (unless nothing changes)."""
     from podplay.cli.preview import print_changes, print_cluster_notes
 
@@ -137,8 +137,10 @@ def _show_plan(p: PreviewResult, program: str, yes: bool) -> None:
     print_changes(p)
     if p.changes_pending or not p.cluster_exists:
         _confirm(yes)
+    elif full:
+        click.echo("No changes; converging every part of every node (--full).")
     else:
-        click.echo("No changes; converging the nodes anyway to put any drift right.")
+        click.echo("No changes (`--full` converges every part of every node anyway).")
     click.echo()
 
 
@@ -147,8 +149,17 @@ def _show_plan(p: PreviewResult, program: str, yes: bool) -> None:
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before applying.")
 @click.option("--stack", "stack_name", help="Stack name (default: the program's cluster name).")
 @click.option("-v", "--verbose", is_flag=True, help="Show ansible-playbook's output.")
-def up(program: str, yes: bool, stack_name: str | None, verbose: bool) -> None:
-    """Create or update the cluster and app PROGRAM describes, and wait until it is available."""
+@click.option(
+    "--full",
+    is_flag=True,
+    help="Run every part of site.yml on every node (puts drift on the nodes right), not "
+    "only the parts whose inputs changed since they were last applied.",
+)
+def up(program: str, yes: bool, stack_name: str | None, verbose: bool, full: bool) -> None:
+    """Create or update the cluster and app PROGRAM describes, and wait until it is available.
+
+    Only the parts of the nodes' configuration whose inputs changed are converged (a change
+    of deployments or services: pods, images and routing); `--full` converges them all."""
     from podplay import automation
     from podplay.cli.preview import print_warnings
 
@@ -158,13 +169,13 @@ def up(program: str, yes: bool, stack_name: str | None, verbose: bool) -> None:
         if isinstance(event, automation.ProgramEvaluated):
             print_warnings(event)
         elif isinstance(event, automation.Previewed):
-            _show_plan(event.preview, program, yes)
+            _show_plan(event.preview, program, yes, full)
         else:
             console(event)
 
     stack = automation.Stack.from_program(program, stack=stack_name)
     try:
-        result = stack.up(on_event=on_event, verbose=verbose)
+        result = stack.up(on_event=on_event, verbose=verbose, full=full)
     except automation.Interrupted as err:
         raise Interrupted(
             f"interrupted; the journal in {err.state_directory} keeps what was started: "

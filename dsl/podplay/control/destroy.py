@@ -75,6 +75,7 @@ def destroy(
         workspace.reporter = reporter
         out.skipped = unreachable(target.not_ready, described.nodes, reporter, ask_all=True)
         workspace.limit = reachable_hosts(described.nodes, out.skipped)
+        state.record_parts({})  # what up applied goes: its next run converges everything
         out.playbooks = remove_app(workspace, target, described, reporter, verbose, timeout)
         out.pods_removed = True
         if not out.complete:  # kept: `destroy` again, once those nodes are back, ends the job

@@ -5,6 +5,9 @@ Layout of one stack's directory (`.podplay/<stack>/` beside the program, or
 
     plan.json     the plan last applied completely (the next plan is made stable against it)
     outputs.json  the outputs printed after that apply (exports, service addresses)
+    applied.json  what the last converges applied to each node, part by part of site.yml
+                  (`podplay.render.parts`: node → part → digest of its inputs), so the next
+                  `up` runs only the parts whose inputs changed
     journal.json  present only while an apply is in flight, or after one was interrupted:
                   the plan being applied, the plan it started from, the last phase and
                   rollout stage reached
@@ -38,6 +41,7 @@ from podplay.errors import EnvironmentProblem
 from podplay.files import write_json_atomic
 
 STATE_DIR_NAME = ".podplay"
+APPLIED_PARTS = "applied.json"
 
 
 def stack_dir(program: Path, stack: str) -> Path:
@@ -85,6 +89,12 @@ class StackState:
 
     def outputs(self) -> dict[str, Any] | None:
         return _read_json(self.directory / "outputs.json")
+
+    def applied_parts(self) -> dict[str, dict[str, str]]:
+        """node → part → digest of what was last applied there (empty: nothing known)."""
+        data = _read_json(self.directory / APPLIED_PARTS)
+        nodes = data.get("nodes") if isinstance(data, dict) else None
+        return {n: dict(parts) for n, parts in (nodes or {}).items() if isinstance(parts, dict)}
 
     def journal(self) -> Journal | None:
         """The interrupted or running apply, if any."""
@@ -138,6 +148,11 @@ class StackState:
             },
         )
 
+    def record_parts(self, nodes: dict[str, dict[str, str]]) -> None:
+        """What the nodes now run, part by part (written before a converge without the parts
+        it is about to change, after it with their new digests)."""
+        write_json_atomic(self.directory / APPLIED_PARTS, {"nodes": nodes})
+
     def commit(self, plan: dict[str, Any], outputs: dict[str, Any]) -> None:
         """The apply finished: its plan becomes the applied plan and the journal goes."""
         write_json_atomic(self.directory / "plan.json", plan)
@@ -147,7 +162,7 @@ class StackState:
 
     def forget(self) -> None:
         """After a destroy: nothing of this stack exists any more (the lock stays, held)."""
-        for name in ("plan.json", "outputs.json", "journal.json", "last-up.json"):
+        for name in ("plan.json", "outputs.json", "journal.json", "last-up.json", APPLIED_PARTS):
             with contextlib.suppress(FileNotFoundError):
                 (self.directory / name).unlink()
         for name in ("build", "verify"):  # rendered for a cluster that is gone

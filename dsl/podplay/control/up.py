@@ -27,20 +27,27 @@
 6. `commit`: the plan becomes the stack's state.
 
 Every converge is a real ansible-playbook run over the rendered build directory
-(`podplay.control.workspace`); a plan with no changes still runs `site.yml` once, so drift on
-the nodes is put right. Waiting from here is `podplay.control.waiting`, on the nodes
-`podplay.node.rollout`; the plans between stages are pure (`podplay.plan.rollout`).
+(`podplay.control.workspace`). The first runs only the parts of `site.yml` whose inputs
+changed since they were last applied, on the nodes where they changed
+(`converge_what_changed`: `podplay.render.parts` decides, `podplay.control.applied` keeps the
+digests); a plan with no changes runs no playbook at all, and `--full` (`apply(full=True)`)
+runs every part on every node, which puts drift on the nodes right. A rolling update is one
+run of `rollout.yml` (the whole of `site.yml`, then a play per stage). Waiting from here is
+`podplay.control.waiting`, on the nodes `podplay.node.rollout`; the plans between stages are
+pure (`podplay.plan.rollout`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from podplay import substrate
 from podplay.control import ownership
+from podplay.control.applied import AppliedParts
 from podplay.control.images import BuiltImages, build_images
 from podplay.control.inspect import applied_plan_path
 from podplay.control.outputs import outputs
@@ -60,6 +67,7 @@ from podplay.files import write_json_atomic
 from podplay.plan import Change, Plan, plan, stages
 from podplay.plan.rollout import drained, removed_endpoints, same_plan
 from podplay.render import ROLLOUT, rollout
+from podplay.render.parts import PARTS, STAGE_PARTS, converge_scope
 
 WAIT_TIMEOUT = float(os.environ.get("PODPLAY_WAIT_TIMEOUT", "300"))
 LAST_UP = "last-up.json"
@@ -112,6 +120,9 @@ class Run:
     wait_timeout: float = WAIT_TIMEOUT
     results: list[tuple[str, PlaybookResult]] = field(default_factory=list)
     skipped: dict[str, NotReady] = field(default_factory=dict)  # nodes Ansible leaves out
+    full: bool = False  # every part of site.yml on every node (`up --full`)
+    applied: AppliedParts | None = None  # what each node runs, part by part
+    site_done: bool = False  # the first converge (site.yml, the parts that changed) ran
     _probe: Probe | None = None
 
     @property
@@ -126,11 +137,18 @@ class Run:
             self._probe = probe.only(n.name for n in self.desired.ready_nodes())
         return self._probe
 
-    def converge(self, plan: Plan, book: str) -> None:
+    def converge(
+        self, plan: Plan, book: str, tags: Sequence[str] = (), hosts: Sequence[str] | None = None
+    ) -> None:
         """The nodes to `plan` by one of the workspace's playbooks (its output streamed when
-        verbose); EnvironmentProblem when it fails."""
+        verbose; `tags`, `hosts`: see `Workspace.run`); EnvironmentProblem when it fails.
+        The parts it may change are forgotten first (a failed run leaves them unknown)."""
+        if self.applied is not None:
+            touched = STAGE_PARTS if book == "stage.yml" else (tags or PARTS)
+            self.applied.forget(hosts or self.workspace.hosts(plan), touched)
         output = self.reporter.ansible_line if self.verbose else None
-        self.results.append((book, self.workspace.converge(plan, book, output=output)))
+        result = self.workspace.converge(plan, book, output=output, tags=tags, hosts=hosts)
+        self.results.append((book, result))
 
     def label(self, i: int) -> str:
         """`step 2/7` while a rollout has several stages, else nothing."""
@@ -143,13 +161,19 @@ def apply(
     *,
     verbose: bool = False,
     wait_timeout: float = WAIT_TIMEOUT,
+    full: bool = False,
 ) -> UpResult:
-    """Create the cluster if needed, converge stage by stage, wait, commit. Hold the lock."""
+    """Create the cluster if needed, converge stage by stage, wait, commit. Hold the lock.
+    `full`: the first converge runs every part of site.yml on every node (puts drift right)."""
     reporter = reporter or Reporter()
     start = resume_point(prep, reporter)
     images = ensure_images(prep, reporter)
     start, target = ensure_cluster(prep, start, images, reporter)
     run = begin(prep, start, target, images, reporter, verbose=verbose, wait_timeout=wait_timeout)
+    run.full = full
+    run.applied = AppliedParts.of(
+        prep.state, run.workspace.options, target, created=start.created, moved=bool(prep.moves)
+    )
     converge_stages(run)
     wait_until_available(run)
     return commit(run)
@@ -271,6 +295,9 @@ def converge_rollout(run: Run) -> None:
         timeout=run.wait_timeout,
     )
     run.prep.state.advance("converge", first)
+    if run.applied is not None:  # every part may change: unknown until the run succeeds
+        run.applied.forget(run.workspace.hosts(run.plans[first]), PARTS)
+    run.site_done = True
     steps = f"steps {first + 1}-{len(run.plans)} of {len(run.plans)}"
     run.reporter.phase("converge", f"ansible-playbook {ROLLOUT} ({steps}, waits on the nodes)")
     output = run.reporter.ansible_line if run.verbose else None
@@ -325,12 +352,38 @@ def _pod_of(endpoint: str) -> tuple[str, str]:
 
 
 def converge(run: Run, stage: Plan, label: str) -> None:
-    """The nodes to `stage`: every role on the run's first converge (which puts drift
-    right), only pods and routing (`stage.yml`) on the rollout steps after it."""
-    book = "stage.yml" if any(name == "site.yml" for name, _ in run.results) else "site.yml"
-    run.reporter.phase("converge", f"ansible-playbook {book} {label}".strip())
+    """The nodes to `stage`: on the run's first converge the parts of site.yml whose inputs
+    changed, only pods and routing (`stage.yml`) on the rollout steps after it."""
+    if not run.site_done:
+        converge_what_changed(run, stage, label)
+        run.site_done = True
+        return
+    run.reporter.phase("converge", f"ansible-playbook stage.yml {label}".strip())
     with run.prep.timer("converge"):
-        run.converge(stage, book)
+        run.converge(stage, "stage.yml")
+
+
+def converge_what_changed(run: Run, stage: Plan, label: str) -> None:
+    """site.yml, only the parts (`--tags`) whose inputs changed, on the nodes where they
+    changed (`--limit`); every part with `--full`; no run at all when nothing changed."""
+    hosts = run.workspace.hosts(stage)
+    if run.applied is None:  # nothing known: everything
+        scope = converge_scope({}, {}, hosts, full=True)
+    else:
+        scope = run.applied.scope(stage, hosts, full=run.full)
+    if scope.empty:
+        run.workspace.write(stage)  # the build directory still shows the plan
+        run.reporter.phase("converge", "every node runs what it was last given: no playbook run")
+        return
+    tags = () if scope.everything else scope.tags
+    limit = list(scope.hosts) if len(scope.hosts) < len(hosts) else None
+    command = "ansible-playbook site.yml" + (f" --tags {','.join(tags)}" if tags else "")
+    command += f" --limit {','.join(limit)}" if limit else ""
+    run.reporter.phase("converge", f"{command} {label}".strip())
+    with run.prep.timer("converge"):
+        run.converge(stage, "site.yml", tags=tags, hosts=limit)
+    if run.applied is not None:
+        run.applied.record(stage, scope.hosts, scope.tags)
 
 
 def wait_until_available(run: Run) -> None:
@@ -352,6 +405,8 @@ def commit(run: Run) -> UpResult:
     """The plan becomes the stack's applied plan (and the cluster's, for `get`/`describe`);
     `last-up.json` says what this apply did."""
     state, desired = run.prep.state, run.desired
+    if run.applied is not None:  # every stage converged: the reachable nodes run `desired`
+        run.applied.record(desired, run.workspace.hosts(desired))
     outs = outputs(desired)
     state.commit(dump_plan(desired) or {}, outs)
     record_cluster_plan(run.target, desired)
@@ -386,6 +441,8 @@ def last_up_record(result: UpResult) -> dict[str, Any]:
         "playbooks": [
             {
                 "playbook": name,
+                "roles": r.roles_ran,
+                "tasks": r.tasks_ran(),
                 "changed": r.changed,
                 "duration": r.duration,
                 "hosts": {h: s.changed for h, s in sorted(r.hosts.items())},

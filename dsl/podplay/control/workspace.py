@@ -147,31 +147,54 @@ class Workspace:
         verbose: bool = False,
         output: Callable[[str], None] | None = None,
         env: dict[str, str] | None = None,
+        tags: Sequence[str] = (),
+        hosts: Sequence[str] | None = None,
     ) -> PlaybookResult:
-        """ansible-playbook on one of the directory's playbooks (output kept unless verbose)."""
+        """ansible-playbook on one of the directory's playbooks (output kept unless verbose):
+        only the tasks tagged `tags` (all when empty), on `hosts` (default: `limit`)."""
+        limit = hosts if hosts is not None else self.limit
         return run_playbook(
             self.directory / playbook,
             self.inventory,
-            limit=",".join(self.limit) if self.limit is not None else None,
+            limit=",".join(limit) if limit is not None else None,
             forks=max(20, self.nodes),
             quiet=not verbose and output is None,
             output=output,
             env=env,
+            tags=tags,
         )
 
-    def play(self, playbook: str, output: Callable[[str], None] | None = None) -> PlaybookResult:
+    def play(
+        self,
+        playbook: str,
+        output: Callable[[str], None] | None = None,
+        *,
+        tags: Sequence[str] = (),
+        hosts: Sequence[str] | None = None,
+    ) -> PlaybookResult:
         """Run `playbook`; EnvironmentProblem naming it, the host and the task unless it
         succeeded everywhere (`output`: a callback for each line, else the output is kept)."""
-        result = self.run(playbook, output=output)
+        result = self.run(playbook, output=output, tags=tags, hosts=hosts)
         self.reporter.playbook(playbook, result)
         return result.raise_for_failure(f"ansible-playbook {self.directory / playbook}")
 
     def converge(
-        self, plan: Plan, playbook: str, output: Callable[[str], None] | None = None
+        self,
+        plan: Plan,
+        playbook: str,
+        output: Callable[[str], None] | None = None,
+        *,
+        tags: Sequence[str] = (),
+        hosts: Sequence[str] | None = None,
     ) -> PlaybookResult:
-        """The nodes to `plan`: render it here, then `play` the playbook."""
+        """The nodes to `plan`: render it here, then `play` the playbook (its `tags` parts
+        on `hosts`, see `run`)."""
         self.write(plan)
-        return self.play(playbook, output=output)
+        return self.play(playbook, output=output, tags=tags, hosts=hosts)
+
+    def hosts(self, plan: Plan) -> list[str]:
+        """The hosts playbooks run on: `limit`, else every node of `plan`."""
+        return list(self.limit) if self.limit is not None else [n.name for n in plan.nodes]
 
     @property
     def plays_file(self) -> Path:
@@ -186,7 +209,9 @@ class Workspace:
         that started, even when the run is interrupted."""
         self.write(first, rollout)
         self.plays_file.unlink(missing_ok=True)
-        return self.run(ROLLOUT, output=output, env={PLAYS_ENV: str(self.plays_file)})
+        result = self.run(ROLLOUT, output=output, env={PLAYS_ENV: str(self.plays_file)})
+        self.reporter.playbook(ROLLOUT, result)
+        return result
 
     def plays_started(self) -> list[str]:
         """The plays the last rollout run started, in order."""

@@ -15,6 +15,7 @@ on log text.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import json
 import os
 import signal
@@ -61,6 +62,17 @@ class TaskEvent:
 
 
 @dataclass(frozen=True)
+class TaskRun:
+    """One task result of a run, whatever its outcome: which roles and tasks ran."""
+
+    status: str  # "ok" | "changed" | "skipped" | "failed" | "unreachable"
+    host: str
+    task: str
+    role: str | None = None
+    play: str | None = None
+
+
+@dataclass(frozen=True)
 class PlaybookResult:
     """What one ansible-playbook run did, per host."""
 
@@ -69,6 +81,22 @@ class PlaybookResult:
     events: tuple[TaskEvent, ...] = ()
     duration: float = 0.0
     output_tail: str = ""
+    tasks: tuple[TaskRun, ...] = ()
+
+    @property
+    def roles_ran(self) -> list[str]:
+        """The roles with a task that ran (not skipped) on some host, in run order."""
+        ran = (t.role for t in self.tasks if t.role and t.status != "skipped")
+        return list(dict.fromkeys(ran))
+
+    def tasks_ran(self, host: str | None = None) -> list[str]:
+        """`role: task` of each task that ran (not skipped), on `host` or any, in run order."""
+        ran = (
+            f"{t.role or '-'}: {t.task}"
+            for t in self.tasks
+            if t.status != "skipped" and (host is None or t.host == host)
+        )
+        return list(dict.fromkeys(ran))
 
     @property
     def ok(self) -> bool:
@@ -196,12 +224,20 @@ def parse_stats(doc: Mapping[str, Any], rc: int, output_tail: str = "") -> Playb
         )
         for e in doc.get("events", [])
     )
+    tasks = tuple(
+        TaskRun(
+            status=t["status"], host=t["host"], task=t["task"], role=t.get("role"),
+            play=t.get("play"),
+        )
+        for t in doc.get("tasks", [])
+    )  # fmt: skip
     return PlaybookResult(
         rc=rc,
         hosts=hosts,
         events=events,
         duration=float(doc.get("duration", 0.0)),
         output_tail=output_tail,
+        tasks=tasks,
     )
 
 
@@ -250,13 +286,7 @@ def run_playbook(
         if stats_file.exists():
             doc = json.loads(stats_file.read_text())
         result = parse_stats(doc, rc, tail)
-        return PlaybookResult(
-            rc=result.rc,
-            hosts=result.hosts,
-            events=result.events,
-            duration=round(elapsed, 3),
-            output_tail=result.output_tail,
-        )
+        return dataclasses.replace(result, duration=round(elapsed, 3))
 
 
 def _vars_file(tmp: Path, extra_vars: Mapping[str, Any] | None) -> Path | None:

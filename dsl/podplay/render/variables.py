@@ -69,8 +69,8 @@ def node_selectors(plan: Plan) -> dict[str, dict[str, str]]:
     }
 
 
-def group_vars(plan: Plan, options: RenderOptions) -> str:
-    """Cluster-wide variables."""
+def group_vars_data(plan: Plan, options: RenderOptions) -> dict[str, Any]:
+    """Cluster-wide variables as data (what `group_vars/all.yml` holds)."""
     c = plan.cluster
     data: dict[str, Any] = {
         "ansible_pipelining": True,
@@ -96,19 +96,36 @@ def group_vars(plan: Plan, options: RenderOptions) -> str:
         _image(i.ref, i.id, options.image_archives.get(i.name)) for i in plan.images
     ]
     data["podplay_services"] = [contract_service(s).to_json() for s in plan.services]
+    return data
+
+
+def group_vars(plan: Plan, options: RenderOptions) -> str:
+    """Cluster-wide variables."""
+    c = plan.cluster
+    data = group_vars_data(plan, options)
     header = [f'Cluster "{c.name}": every node shares these. Written by podplay compile.']
     if any(i.id is None for i in plan.images):
         header.append("Images not built yet have id and archive null (`podplay up` builds them).")
     if plan.pending:
         header.append("Not known yet (null below):")
         header += [f"  - {item}" for item in plan.pending]
-    missing = [name for name, value in controller.items() if value is None]
+    controller = ("podplay_node_bundle", "podplay_agent_token_file", "podplay_pki_dir")
+    missing = [name for name in (*controller, "podplay_pause_image") if name not in data]
     if missing:
         header.append(
             f"Left to the roles' defaults: {', '.join(missing)} (`podplay up` builds and "
             "sets them)."
         )
     return dump(data, "\n".join(header), literal=True)
+
+
+def host_vars_data(node: NodePlan, pods: list[PodPlan]) -> dict[str, Any]:
+    """One node's variables as data (what `host_vars/<node>.yml` holds)."""
+    return {
+        "podplay_node_address": node.address,
+        "podplay_node_pod_cidr": node.pod_cidr,
+        "podplay_pods": [p.manifest for p in pods],
+    }
 
 
 def host_vars(node: NodePlan, pods: list[PodPlan]) -> str:
@@ -119,9 +136,4 @@ def host_vars(node: NodePlan, pods: list[PodPlan]) -> str:
     ]
     width = max((len(p.name) for p in pods), default=0)
     lines += [f"  {p.name:<{width}}  {p.ip:<15} {p.namespace}/{p.deployment}" for p in pods]
-    data = {
-        "podplay_node_address": node.address,
-        "podplay_node_pod_cidr": node.pod_cidr,
-        "podplay_pods": [p.manifest for p in pods],
-    }
-    return dump(data, "\n".join(lines), literal=True)
+    return dump(host_vars_data(node, pods), "\n".join(lines), literal=True)

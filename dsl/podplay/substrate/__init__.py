@@ -16,6 +16,7 @@ from podplay.substrate.provision import (
     get_cluster,
     inventory_path,
     list_clusters,
+    machine_ids,
 )
 
 __all__ = [
@@ -27,4 +28,5 @@ __all__ = [
     "get_cluster",
     "inventory_path",
     "list_clusters",
+    "machine_ids",
 ]

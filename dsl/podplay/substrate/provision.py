@@ -50,6 +50,15 @@ def get_cluster(name: str) -> Cluster | None:
     return found[0] if found else None
 
 
+def machine_ids(name: str) -> dict[str, str]:
+    """Node name → its container's id: another id means the node was recreated."""
+    cli = docker_provider.client()
+    return {
+        c.labels.get(docker_provider.LABEL_NODE_NAME, c.name): c.id
+        for c in docker_provider.node_containers(cli, name)
+    }
+
+
 def inventory_path(name: str) -> Path:
     """Where `cluster create` writes the cluster's inventory."""
     return paths.cluster_dir(name) / "inventory.yml"

@@ -28,12 +28,21 @@ from podplay import substrate
 from podplay.artifacts import bundle
 from podplay.control.agent_client import access_from_inventory
 from podplay.control.workspace import NODE_BUNDLE_ENV
+from podplay.execute import run_playbook
 from podplay.substrate import Cluster
 from podplay.verify import checks
 
 pytestmark = pytest.mark.integration
 
 PODPLAY = str(Path(sys.executable).parent / "podplay")
+# the tasks a change of deployments and services may run (`role: task`, stats_json)
+APP_TASKS = {
+    "agent: Images the pods need, side-loaded where the node lacks them (compared by image id)",
+    "agent: The binding table in the store (which pod runs on which node)",
+    "agent: Pods bound to this node",
+    "proxy: Cluster state, proxy unit and LoadBalancer VRRP config",
+    "proxy: Keepalived holds the LoadBalancer IPs (stopped when there are none)",
+}
 
 
 def podplay(
@@ -221,8 +230,13 @@ def test_up_again_changes_nothing(app: App) -> None:
     assert "Resources: no changes" in out
     record = app.last_up
     assert record["changes"] == []
-    assert [p["playbook"] for p in record["playbooks"]] == ["site.yml"]
-    assert record["changed"] == 0, record["playbooks"][0]["changed_tasks"]
+    assert record["playbooks"] == []  # every part of every node is as last applied: no run
+    assert record["timings"]["converge"] < 1.0
+    # --full runs every role on every node, and finds nothing to change
+    ok(podplay("up", str(app.program), "-y", "--full"))
+    [full] = app.last_up["playbooks"]
+    assert full["roles"] == ["node", "runtime", "network", "control_plane", "agent", "proxy"]
+    assert full["changed"] == 0, full["changed_tasks"]
 
 
 def test_bad_program_changes_nothing_on_any_node(app: App, cluster: Cluster) -> None:
@@ -316,6 +330,21 @@ def test_scale_3_to_5_adds_two_pods_and_keeps_the_others(app: App) -> None:
     after = {p["name"]: [c["container_id"] for c in p["containers"]] for p in app.pods()}
     assert len(after) == 5
     assert {name: after[name] for name in before} == before
+    # only the app part ran: the pods (binding table, manifests) and the routing, no role
+    # of the nodes, the runtime, the network, the control plane nor the agent's config
+    [run] = app.last_up["playbooks"]
+    assert run["roles"] == ["agent", "proxy"], run["tasks"]
+    assert set(run["tasks"]) <= APP_TASKS, run["tasks"]
+    assert "agent: Pods bound to this node" in run["tasks"]
+
+
+def test_after_up_a_plain_site_yml_of_the_build_changes_nothing(app: App) -> None:
+    """What `up` skipped was already in place: the whole project converges with changed=0."""
+    build = app.stack / "build"
+    result = run_playbook(build / "site.yml", build / "inventory.yml", quiet=True)
+    assert result.ok, result.output_tail[-2000:]
+    assert result.changed == 0, [f"{e.host}: {e.task}" for e in result.changed_tasks]
+    assert result.roles_ran == ["node", "runtime", "network", "control_plane", "agent", "proxy"]
 
 
 def _ansible_running(build: Path) -> list[str]:

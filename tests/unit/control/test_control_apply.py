@@ -24,7 +24,7 @@ from control_builders import facts, shop
 
 from podplay import paths
 from podplay.artifacts.images import BuiltImage
-from podplay.control import ownership, prepare, up, workspace
+from podplay.control import applied, ownership, prepare, up, workspace
 from podplay.control.images import BuiltImages
 from podplay.control.state import StackState
 from podplay.control.target import Target
@@ -37,6 +37,7 @@ from podplay.node.rollout.wait import Look
 from podplay.node.rollout.wait import wait as node_wait
 from podplay.plan import Plan, PodPlan
 from podplay.plan.model import EndpointPlan
+from podplay.plan.refresh import Move
 from podplay.plan.rollout import endpoint_key
 from podplay.render import ROLLOUT, RenderOptions
 
@@ -71,6 +72,8 @@ class FakeWorld:
         self.appeared: dict[str, int] = {}  # pod -> poll count when it appeared
         self.polls = 0
         self.converges: list[tuple[str, Plan]] = []
+        self.tags: list[tuple[str, ...]] = []  # of each converge: () is every part
+        self.limits: list[list[str] | None] = []  # of each converge: None is every node
         self.removed_while_routed: list[str] = []
         self.observed_serving: list[tuple[str, int]] = []
         self.fail_at: int | None = None
@@ -78,16 +81,19 @@ class FakeWorld:
         self.stopping_polls = 0  # polls a removed pod is still reported (its grace period)
         self.stopping: dict[str, tuple[PodPlan, int]] = {}  # pod -> (pod, polls left)
         self.two_versions: list[str] = []  # new pods started beside old ones still running
+        self.machines = {f"node{i}": f"container{i}" for i in (1, 2, 3)}  # their identities
 
     # -- Workspace
     def write(self, plan: Plan, rollout: str | None = None) -> None:
         self.written, self.rollout = plan, rollout
 
-    def run(self, book: str, env: dict[str, str] | None = None, **_: Any) -> PlaybookResult:
+    def run(self, book: str, env: dict[str, str] | None = None, **kw: Any) -> PlaybookResult:
         assert self.written is not None
         if book == ROLLOUT:
             assert self.rollout is not None and env is not None
             return self.play_rollout(yaml.safe_load(self.rollout), Path(env[PLAYS_ENV]))
+        self.tags.append(tuple(kw.get("tags", ())))
+        self.limits.append(kw.get("hosts"))
         return self.converge(book, self.written)
 
     def converge(self, book: str, new: Plan) -> PlaybookResult:
@@ -107,6 +113,8 @@ class FakeWorld:
             self.appeared.setdefault(p.name, self.polls)
         self.current = new
         self.converges.append((book, new))
+        self.tags.append(tuple(kw.get("tags", ())))
+        self.limits.append(kw.get("hosts"))
         self.lag = 2
         hosts = {n.name: HostStats(ok=2) for n in new.nodes}
         return PlaybookResult(rc=0, hosts=hosts)
@@ -265,6 +273,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeWorld:
     monkeypatch.setattr(Workspace, "run", lambda self, book, **kw: w.run(book, **kw))
     monkeypatch.setattr(up, "probe_cluster", lambda inventory, cluster: w.probe())
     monkeypatch.setattr(up, "record_cluster_plan", lambda target, plan: None)
+    monkeypatch.setattr(applied.substrate, "machine_ids", lambda name: dict(w.machines))
     monkeypatch.setattr(
         workspace, "render_options", lambda *a, **k: RenderOptions(collections_path="/collections")
     )
@@ -305,13 +314,41 @@ def test_first_up_converges_once_and_commits(world: FakeWorld, tmp_path: Path) -
     assert claimed is not None and claimed["state"] == str(state.directory.resolve())
 
 
-def test_unchanged_program_still_converges_site_once(world: FakeWorld, tmp_path: Path) -> None:
+def test_unchanged_program_runs_no_playbook_unless_full(world: FakeWorld, tmp_path: Path) -> None:
     state = StackState(tmp_path / "s")
     first = _up(state)
     second = _up(state)
     assert second.changes == []
     assert second.plan == first.plan
+    assert [b for b, _ in world.converges] == ["site.yml"]  # every part, the first time
+    assert world.tags == [()]
+    prep = prepare.prepare("app.py", shop(), state, build=False)
+    up.apply(prep, wait_timeout=30, full=True)  # --full: every part again
     assert [b for b, _ in world.converges] == ["site.yml", "site.yml"]
+    assert world.tags == [(), ()]
+
+
+def test_a_recreated_node_gets_every_part_again(world: FakeWorld, tmp_path: Path) -> None:
+    state = StackState(tmp_path / "s")
+    _up(state)
+    world.machines["node2"] = "another container"
+    _up(state)
+    assert world.tags[1] == ()  # every part ...
+    assert world.limits == [None, ["node2"]]  # ... on node2 only
+
+
+def test_a_failed_converge_leaves_its_parts_unknown(world: FakeWorld, tmp_path: Path) -> None:
+    """A run that fails after changing the nodes: reverting the program must not skip it."""
+    state = StackState(tmp_path / "s")
+    _up(state, replicas=3)
+    world.fail_at = len(world.converges)
+    with pytest.raises(Interrupt):
+        _up(state, replicas=5)
+    recorded = state.applied_parts()
+    assert all("pods" not in p and "services" not in p for p in recorded.values())
+    assert all("node" in p and "network" in p for p in recorded.values())
+    _up(state, replicas=3)
+    assert world.tags[-1] == ("pods", "services")
 
 
 def test_scale_up_adds_pods_without_draining_or_moving(world: FakeWorld, tmp_path: Path) -> None:
@@ -322,6 +359,7 @@ def test_scale_up_adds_pods_without_draining_or_moving(world: FakeWorld, tmp_pat
     assert [c.op for c in added] == ["+", "+"]
     assert _pods(first.plan) < _pods(second.plan)
     assert [b for b, _ in world.converges] == ["site.yml", "site.yml"]
+    assert world.tags == [(), ("pods", "services")]  # only the app part the second time
 
 
 def test_scale_down_drains_before_removing(world: FakeWorld, tmp_path: Path) -> None:
@@ -474,3 +512,17 @@ def test_a_rolling_update_does_not_wait_for_old_pods_to_stop(
     world.stopping_polls = 3
     _up(state, image="busybox:2")
     assert world.two_versions
+
+
+def test_pods_the_controller_moved_get_their_pods_and_routing_converged(
+    world: FakeWorld, tmp_path: Path
+) -> None:
+    """The store's moves changed what the nodes run since the last apply: an unchanged
+    program still converges the pods and the routing (not the other parts)."""
+    state = StackState(tmp_path / "s")
+    first = _up(state)
+    pod = first.plan.pods[0]
+    prep = prepare.prepare("app.py", shop(), state, build=False)
+    prep.moves = [Move(pod.namespace, pod.name, pod.node, "node3", pod.ip)]
+    up.apply(prep, wait_timeout=30)
+    assert world.tags == [(), ("pods", "services")]

@@ -55,9 +55,12 @@ class FakeWorkspace:
     def __init__(self) -> None:
         self.events: list[tuple[str, Any]] = []
 
-    def converge(self, plan: Plan, book: str, output: Any = None) -> PlaybookResult:
+    def converge(self, plan: Plan, book: str, output: Any = None, **_: Any) -> PlaybookResult:
         self.events.append((book, plan))
         return PlaybookResult(rc=0, hosts={"node1": HostStats(ok=1, changed=1)})
+
+    def hosts(self, plan: Plan) -> list[str]:
+        return [n.name for n in plan.nodes]
 
 
 class Clock:

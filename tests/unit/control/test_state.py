@@ -98,3 +98,13 @@ def test_stack_dir_is_beside_the_program_unless_home_is_set(
     assert stack_dir(program, "dev") == tmp_path / ".podplay" / "dev"
     monkeypatch.setenv("PODPLAY_HOME", str(tmp_path / "home"))
     assert stack_dir(program, "dev") == tmp_path / "home" / "stacks" / "dev"
+
+
+def test_applied_parts_are_recorded_read_back_and_forgotten_with_the_stack(tmp_path) -> None:
+    state = StackState(tmp_path / "s")
+    assert state.applied_parts() == {}
+    state.directory.mkdir(parents=True)
+    state.record_parts({"node1": {"pods": "d1", "network": "d2"}})
+    assert state.applied_parts() == {"node1": {"pods": "d1", "network": "d2"}}
+    state.forget()
+    assert state.applied_parts() == {}

@@ -104,3 +104,38 @@ def test_parse_stats_and_env():
     assert env["ANSIBLE_GATHERING"] == "explicit"
     assert "ControlPersist" in env["ANSIBLE_SSH_ARGS"]
     assert env["ANSIBLE_CALLBACKS_ENABLED"] == "podplay.cluster.stats_json"
+
+
+TAGGED = """\
+- hosts: all
+  gather_facts: false
+  roles:
+    - {role: first, tags: [one]}
+  tasks:
+    - name: tagged two
+      ansible.builtin.command: "true"
+      changed_when: false
+      tags: [two]
+"""
+
+
+@pytest.mark.parametrize("tags", [(), ("one",), ("two",)])
+def test_every_task_that_ran_is_recorded_with_its_role(play, mitogen, tags) -> None:
+    (play / "play.yml").write_text(TAGGED)
+    (play / "roles" / "first" / "tasks").mkdir(parents=True)
+    (play / "roles" / "first" / "tasks" / "main.yml").write_text(
+        "- name: in first\n  ansible.builtin.debug:\n    msg: hi\n"
+        "- name: skipped in first\n  ansible.builtin.debug:\n    msg: no\n  when: false\n"
+    )
+    result = run_playbook(
+        play / "play.yml", play / "hosts", {"ansible_python_interpreter": sys.executable},
+        quiet=True, mitogen=mitogen, tags=tags,
+    )  # fmt: skip
+    assert result.ok, result.output_tail
+    want = {(): ["first: in first", "-: tagged two"], ("one",): ["first: in first"],
+            ("two",): ["-: tagged two"]}[tags]  # fmt: skip
+    assert result.tasks_ran() == want and result.tasks_ran("a") == want
+    assert result.roles_ran == (["first"] if "two" not in tags else [])
+    statuses = {(t.host, t.task): t.status for t in result.tasks}
+    if tags != ("two",):
+        assert statuses[("b", "skipped in first")] == "skipped"

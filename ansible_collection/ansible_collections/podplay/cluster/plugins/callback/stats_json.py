@@ -16,8 +16,10 @@ description:
   - A notification callback: the usual output still streams from the stdout callback.
   - At the end of the run it writes one JSON document to the file named by
     C(PODPLAY_STATS_FILE) with, per host, the counts ansible-playbook prints in its recap
-    (ok, changed, failures, unreachable, skipped, rescued, ignored), and the list of tasks that
-    reported changed, failed or unreachable (host, task, play, message).
+    (ok, changed, failures, unreachable, skipped, rescued, ignored), the list of tasks that
+    reported changed, failed or unreachable (host, task, play, message), and C(tasks), every
+    task result of the run (host, task, role, play, and status ok, changed, skipped, failed or
+    unreachable), which tells which roles and tasks ran.
   - Callers assert on this file (for example "the second run changed nothing") instead of
     parsing log text.
 requirements:
@@ -48,6 +50,7 @@ class CallbackModule(CallbackBase):
     def __init__(self, *args, **kwargs):
         super(CallbackModule, self).__init__(*args, **kwargs)
         self._events = []
+        self._tasks = []
         self._play = None
         self._started = time.time()
 
@@ -70,6 +73,18 @@ class CallbackModule(CallbackBase):
             }
         )
 
+    def _ran(self, status, result):
+        role = getattr(result._task, "_role", None)
+        self._tasks.append(
+            {
+                "status": status,
+                "host": result._host.get_name(),
+                "task": result._task.name or result._task.get_name(),
+                "role": role.get_name(include_role_fqcn=False) if role is not None else None,
+                "play": self._play,
+            }
+        )
+
     @staticmethod
     def _message(res):
         for item in res.get("results") or []:  # a loop: the first item that went wrong
@@ -82,15 +97,22 @@ class CallbackModule(CallbackBase):
         return None
 
     def v2_runner_on_ok(self, result):
-        if result._result.get("changed"):
+        changed = bool(result._result.get("changed"))
+        self._ran("changed" if changed else "ok", result)
+        if changed:
             self._record("changed", result)
 
+    def v2_runner_on_skipped(self, result):
+        self._ran("skipped", result)
+
     def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._ran("failed", result)
         self._record(
             "ignored" if ignore_errors else "failed", result, self._message(result._result)
         )
 
     def v2_runner_on_unreachable(self, result):
+        self._ran("unreachable", result)
         self._record("unreachable", result, self._message(result._result))
 
     def v2_playbook_on_stats(self, stats):
@@ -103,6 +125,7 @@ class CallbackModule(CallbackBase):
         doc = {
             "hosts": hosts,
             "events": self._events,
+            "tasks": self._tasks,
             "duration": round(time.time() - self._started, 3),
         }
         directory = os.path.dirname(os.path.abspath(path))
