@@ -76,7 +76,18 @@ options:
     description: The node bundle on the node (writes the files, runs the proxy).
     type: path
     default: /opt/podplay/podplay-node.pyz
-author: podplay developers
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode).
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+author: podplay developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -113,7 +113,18 @@ options:
     description: The node bundle on the node (writes the files; the controller unit runs it).
     type: path
     default: /opt/podplay/podplay-node.pyz
-author: podplay developers
+attributes:
+  check_mode:
+    description: Can run in check mode and return changed status prediction without modifying target.
+    support: full
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check mode).
+    support: full
+  platform:
+    description: Target OS/families that can be operated against.
+    support: full
+    platforms: posix
+author: podplay developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -192,10 +203,10 @@ def install_etcd(module, packages):
             handle.write("#!/bin/sh\n# podplay: no service starts during install\nexit 101\n")
         os.chmod(POLICY_RC_D, 0o755)
     try:
-        rc, _, err = module.run_command(cmd, environ_update=env)
+        rc, _out, err = module.run_command(cmd, environ_update=env)
         if rc != 0:  # no package lists yet, or stale ones
             module.run_command(["apt-get", "update"], environ_update=env)
-            rc, _, err = module.run_command(cmd, environ_update=env)
+            rc, _out, err = module.run_command(cmd, environ_update=env)
     finally:
         if made_policy:
             os.unlink(POLICY_RC_D)
