@@ -85,13 +85,13 @@ options:
     type: path
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
+    description: Reports what a real run would change, and changes nothing.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode).
+    description: Returns a diff of what changed (or would change, in check mode).
     support: full
   platform:
-    description: Target OS/families that can be operated against.
+    description: POSIX hosts (the node bundle and python3 run there).
     support: full
     platforms: posix
 author: podplay developers (!UNKNOWN)

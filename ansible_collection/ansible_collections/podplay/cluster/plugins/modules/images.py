@@ -31,17 +31,17 @@ options:
     default: docker
 attributes:
   check_mode:
-    description: Can run in check mode and return changed status prediction without modifying target.
+    description: Reports what a real run would change, and changes nothing.
     support: full
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check mode).
+    description: Returns a diff of what changed (or would change, in check mode).
     support: full
   platform:
-    description: Target OS/families that can be operated against.
+    description: POSIX hosts (the node bundle and python3 run there).
     support: full
     platforms: posix
   action:
-    description: Runs as the action plugin of the same name, on the controller, which holds the archives.
+    description: Runs as the action plugin of that name, on the controller (it holds the archives).
     support: full
 author: podplay developers (!UNKNOWN)
 """
