@@ -149,3 +149,49 @@ def test_role_variables_are_in_the_collection_readme() -> None:
             if f"`{name}`" not in readme:
                 missing.add(name)
     assert not missing, f"role variables not in the collection README: {sorted(missing)}"
+
+
+ROLE_PLAY = """\
+- name: One role, its variables checked by its argument specs
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - podplay.cluster.{role}
+"""
+
+
+@pytest.mark.parametrize(
+    ("role", "extra", "named"),
+    [
+        # a required variable missing
+        ("network", {"podplay_nodes": [], "podplay_node_pod_cidr": "10.244.1.0/24"},
+         "podplay_node_address"),
+        # a variable of the wrong type
+        ("control_plane", {"podplay_cluster_name": "c", "podplay_nodes": [],
+                           "podplay_node_address": "10.0.0.1", "podplay_pki_dir": "/nonexistent",
+                           "podplay_store_client_port": "not-a-port"},
+         "podplay_store_client_port"),
+    ],
+)  # fmt: skip
+def test_a_role_refuses_bad_variables_before_its_first_task(
+    tmp_path: Path, role: str, extra: dict[str, Any], named: str
+) -> None:
+    (tmp_path / "play.yml").write_text(ROLE_PLAY.format(role=role))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    env["ANSIBLE_COLLECTIONS_PATH"] = str(COLLECTIONS)
+    env["PATH"] = f"{BIN}:{env.get('PATH', '')}"
+    done = subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", "localhost,", "play.yml", "-e", json.dumps(extra)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    out = done.stdout + done.stderr
+    assert done.returncode == 2, out[-3000:]
+    assert "Validating arguments against arg spec 'main'" in out
+    assert named in out.split("Validating arguments", 1)[1], out[-3000:]
+    assert "ok=0" in out and "failed=1" in out, out[-3000:]
