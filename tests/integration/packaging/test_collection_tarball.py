@@ -151,7 +151,8 @@ def test_compiled_project_converges_with_the_installed_collection(
     first = json.loads((program_dir / "first.json").read_text())
     assert set(first["hosts"]) == {node.name for node in cluster.nodes}
     assert all(h["failures"] == 0 and h["unreachable"] == 0 for h in first["hosts"].values())
-    assert any(e["task"] == "Pods bound to this node" for e in first["events"]), first["events"]
+    wrote = [e for e in first["events"] if e["action"] == "podplay.cluster.pod_manifests"]
+    assert wrote and all(e["status"] == "changed" for e in wrote), first["events"]
 
     for node in cluster.nodes:
 
