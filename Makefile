@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DEMO ?= examples/shop/app.py
 PYTEST_ARGS ?=
 
-.PHONY: setup host venv node-image demo test test-hosts unit integration lint format bench clean
+.PHONY: setup host venv node-image demo test test-hosts unit integration lint sanity format bench clean
 
 ## setup: everything a fresh machine needs (packages, Docker engine, .venv, node image)
 setup: host venv node-image
@@ -31,8 +31,9 @@ node-image: host venv
 demo: setup
 	@$(PODPLAY) up $(DEMO) -y
 
-## test: lint, unit tests (no Docker), then integration tests on one shared local cluster
-test: setup lint
+## test: lint, the collection's sanity tests, unit tests (no Docker), then integration tests
+## on one shared local cluster
+test: setup lint sanity
 	@$(PY) -m pytest tests/unit -q $(PYTEST_ARGS)
 	@$(PY) -m pytest tests/integration tests/testinfra -q $(PYTEST_ARGS)
 
@@ -52,6 +53,11 @@ lint: venv
 	@$(VENV)/bin/lint-imports --no-cache >/dev/null || $(VENV)/bin/lint-imports --no-cache
 	@PATH=$(CURDIR)/$(VENV)/bin:$$PATH ANSIBLE_COLLECTIONS_PATH=$(CURDIR)/ansible_collection \
 		$(VENV)/bin/ansible-lint -q --nocolor playbooks ansible_collection/ansible_collections/podplay/cluster
+
+## sanity: ansible-test sanity of the podplay.cluster collection on every supported Python found
+## (about 1.5 min; the first run also fills ansible-test's cached venvs from the package index)
+sanity: venv
+	@dsl/tools/collection-sanity.sh
 
 format: venv
 	@$(VENV)/bin/ruff check --fix dsl tests bench ansible_collection setup.py

@@ -113,8 +113,6 @@ class FakeWorld:
             self.appeared.setdefault(p.name, self.polls)
         self.current = new
         self.converges.append((book, new))
-        self.tags.append(tuple(kw.get("tags", ())))
-        self.limits.append(kw.get("hosts"))
         self.lag = 2
         hosts = {n.name: HostStats(ok=2) for n in new.nodes}
         return PlaybookResult(rc=0, hosts=hosts)

@@ -1,19 +1,17 @@
 # -*- coding: utf-8 -*-
+# Copyright podplay developers. Apache-2.0.
 """Machine-readable results of a playbook run, next to the normal human output."""
 
-import json
-import os
-import tempfile
-import time
+from __future__ import absolute_import, division, print_function
 
-from ansible.plugins.callback import CallbackBase
+__metaclass__ = type
 
 DOCUMENTATION = r"""
 name: stats_json
 type: notification
 short_description: write per-host stats and the changed/failed tasks of a run to a JSON file
 description:
-  - A notification callback: the usual output still streams from the stdout callback.
+  - A notification callback; the usual output still streams from the stdout callback.
   - At the end of the run it writes one JSON document to the file named by
     C(PODPLAY_STATS_FILE) with, per host, the counts ansible-playbook prints in its recap
     (ok, changed, failures, unreachable, skipped, rescued, ignored), the list of tasks that
@@ -22,6 +20,7 @@ description:
     unreachable), which tells which roles and tasks ran.
   - Callers assert on this file (for example "the second run changed nothing") instead of
     parsing log text.
+author: podplay developers (!UNKNOWN)
 requirements:
   - enable with C(ANSIBLE_CALLBACKS_ENABLED=podplay.cluster.stats_json)
   - When C(PODPLAY_PLAYS_FILE) is set, the name of each play is appended to that file as a
@@ -39,6 +38,13 @@ options:
       - name: PODPLAY_STATS_FILE
     type: path
 """
+
+import json  # noqa: E402
+import os  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+from ansible.plugins.callback import CallbackBase  # noqa: E402
 
 
 class CallbackModule(CallbackBase):

@@ -1,4 +1,5 @@
 # -*- coding: utf-8 -*-
+# Copyright podplay developers. Apache-2.0.
 """The nodes of a podplay program's cluster as an Ansible inventory (no podplay CLI involved)."""
 
 from __future__ import absolute_import, division, print_function

@@ -83,7 +83,18 @@ options:
   state_dir:
     description: The agent's own state directory (unset, C(/var/lib/podplay)).
     type: path
-author: podplay developers
+attributes:
+  check_mode:
+    description: Reports what a real run would change, and changes nothing.
+    support: full
+  diff_mode:
+    description: Returns a diff of what changed (or would change, in check mode).
+    support: full
+  platform:
+    description: POSIX hosts (the node bundle and python3 run there).
+    support: full
+    platforms: posix
+author: podplay developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

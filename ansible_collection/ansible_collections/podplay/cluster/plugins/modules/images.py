@@ -29,7 +29,21 @@ options:
     description: The docker client command on the node.
     type: str
     default: docker
-author: podplay developers
+attributes:
+  check_mode:
+    description: Reports what a real run would change, and changes nothing.
+    support: full
+  diff_mode:
+    description: Returns a diff of what changed (or would change, in check mode).
+    support: full
+  platform:
+    description: POSIX hosts (the node bundle and python3 run there).
+    support: full
+    platforms: posix
+  action:
+    description: Runs as the action plugin of that name, on the controller (it holds the archives).
+    support: full
+author: podplay developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -62,8 +76,10 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            images=dict(type="list", default=[]), docker=dict(type="str", default="docker")
-        )
+            images=dict(type="list", elements="raw", default=[]),
+            docker=dict(type="str", default="docker"),
+        ),
+        supports_check_mode=True,
     )
     module.fail_json(msg="podplay.cluster.images runs as an action plugin on the controller")
 

@@ -33,7 +33,18 @@ options:
     description: The node bundle on the node (writes the files).
     type: path
     default: /opt/podplay/podplay-node.pyz
-author: podplay developers
+attributes:
+  check_mode:
+    description: Reports what a real run would change, and changes nothing.
+    support: full
+  diff_mode:
+    description: Returns a diff of what changed (or would change, in check mode).
+    support: full
+  platform:
+    description: POSIX hosts (the node bundle and python3 run there).
+    support: full
+    platforms: posix
+author: podplay developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -48,7 +48,18 @@ options:
     description: The node bundle on the node.
     type: path
     default: /opt/podplay/podplay-node.pyz
-author: podplay developers
+attributes:
+  check_mode:
+    description: Reports what a real run would write, writes nothing and does not wait.
+    support: full
+  diff_mode:
+    description: Returns a diff of the files the step writes (or would write, in check mode).
+    support: full
+  platform:
+    description: POSIX hosts (the node bundle and python3 run there).
+    support: full
+    platforms: posix
+author: podplay developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""

@@ -113,7 +113,18 @@ options:
     description: The node bundle on the node (writes the files; the controller unit runs it).
     type: path
     default: /opt/podplay/podplay-node.pyz
-author: podplay developers
+attributes:
+  check_mode:
+    description: Reports what a real run would change, and changes nothing.
+    support: full
+  diff_mode:
+    description: Returns a diff of what changed (or would change, in check mode).
+    support: full
+  platform:
+    description: POSIX hosts (the node bundle and python3 run there).
+    support: full
+    platforms: posix
+author: podplay developers (!UNKNOWN)
 """
 
 EXAMPLES = r"""
@@ -192,10 +203,10 @@ def install_etcd(module, packages):
             handle.write("#!/bin/sh\n# podplay: no service starts during install\nexit 101\n")
         os.chmod(POLICY_RC_D, 0o755)
     try:
-        rc, _, err = module.run_command(cmd, environ_update=env)
+        rc, _out, err = module.run_command(cmd, environ_update=env)
         if rc != 0:  # no package lists yet, or stale ones
             module.run_command(["apt-get", "update"], environ_update=env)
-            rc, _, err = module.run_command(cmd, environ_update=env)
+            rc, _out, err = module.run_command(cmd, environ_update=env)
     finally:
         if made_policy:
             os.unlink(POLICY_RC_D)
