@@ -14,10 +14,11 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from chaos_kit import proxy_ready_endpoints, write_program
+from chaos_kit import node_sh, proxy_ready_endpoints, write_program
 from helpers import wait_until
 
 from podplay.artifacts import bundle
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.integration
 PODPLAY = str(Path(sys.executable).parent / "podplay")
 RUNNING_FOR = 2.0  # seconds an ansible-playbook has run when its podplay is killed
 GONE_WITHIN = 5.0
+STATE = "/var/lib/podplay/agent-state.json"
 
 
 def ansible_playbooks_of(root: Path) -> list[int]:
@@ -65,46 +67,85 @@ def kill_once_a_playbook_runs(up: subprocess.Popen[bytes], root: Path) -> None:
     raise AssertionError("no ansible-playbook of `podplay up` ran within 600 s")
 
 
-def test_a_killed_up_leaves_no_ansible_playbook_and_the_next_up_is_clean(
-    cluster: Cluster, tmp_path: Path
-) -> None:
-    program = write_program(tmp_path, cluster.name, len(cluster.nodes))
-    env = {**os.environ, NODE_BUNDLE_ENV: str(bundle.ensure_bundle())}
-    log = (tmp_path / "killed-up.log").open("wb")
-    up = subprocess.Popen(
-        [PODPLAY, "up", str(program), "-y"], stdin=subprocess.DEVNULL, stdout=log,
-        stderr=subprocess.STDOUT, env=env,
-    )  # fmt: skip
-    try:
-        kill_once_a_playbook_runs(up, tmp_path)
-        killed = time.monotonic()
-        wait_until(
-            lambda: not ansible_playbooks_of(tmp_path), timeout=GONE_WITHIN, interval=0.1,
-            what="no ansible-playbook of the killed `up` left",
-        )  # fmt: skip
-        print(f"\nkilled up: its ansible-playbook gone {time.monotonic() - killed:.2f} s after")
+class Stack:
+    """The chaos app's program in its own directory (its state beside it), applied by `up`."""
 
-        again = subprocess.run(
-            [PODPLAY, "up", str(program), "-y"], capture_output=True, text=True, env=env,
-            stdin=subprocess.DEVNULL, timeout=900, check=False,
+    def __init__(self, cluster: Cluster, root: Path) -> None:
+        self.cluster = cluster
+        self.root = root
+        self.program = write_program(root, cluster.name, len(cluster.nodes))
+        self.env = {**os.environ, NODE_BUNDLE_ENV: str(bundle.ensure_bundle())}
+        self.state = root / ".podplay" / cluster.name
+
+    def podplay(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PODPLAY, *args, str(self.program), "-y"], capture_output=True, text=True,
+            env=self.env, stdin=subprocess.DEVNULL, timeout=timeout, check=False,
         )  # fmt: skip
-        assert again.returncode == 0, f"{again.stdout[-3000:]}\n{again.stderr}"
-        assert "locked" not in again.stdout + again.stderr
-        assert (tmp_path / ".podplay" / cluster.name / "outputs.json").exists()
-        assert not (tmp_path / ".podplay" / cluster.name / "journal.json").exists()
-        count = len(cluster.nodes)
-        wait_until(
-            lambda: all(len(proxy_ready_endpoints(n.container)) >= count for n in cluster.nodes),
-            timeout=60, what="every pod routed on every node after the next up",
-        )  # fmt: skip
+
+    def up(self) -> subprocess.CompletedProcess[str]:
+        done = self.podplay("up")
+        assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr}"
+        return done
+
+
+@pytest.fixture(scope="module")
+def stack(cluster: Cluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    app = Stack(cluster, tmp_path_factory.mktemp("killed-up"))
+    try:
+        yield app
     finally:
-        if up.poll() is None:
-            up.kill()
-        log.close()
-        for pid in ansible_playbooks_of(tmp_path):  # only if the test failed: leave nothing
+        for pid in ansible_playbooks_of(app.root):  # only if a test failed: leave nothing
             os.kill(pid, signal.SIGTERM)
-        done = subprocess.run(
-            [PODPLAY, "destroy", str(program), "-y", "--keep-cluster"], capture_output=True,
-            text=True, env=env, stdin=subprocess.DEVNULL, timeout=600, check=False,
-        )  # fmt: skip
+        done = app.podplay("destroy", "--keep-cluster", timeout=600)
         assert done.returncode == 0, f"{done.stdout[-2000:]}\n{done.stderr}"
+
+
+def test_a_killed_up_leaves_no_ansible_playbook_and_the_next_up_is_clean(
+    cluster: Cluster, stack: Stack
+) -> None:
+    with (stack.root / "killed-up.log").open("wb") as log:
+        up = subprocess.Popen(
+            [PODPLAY, "up", str(stack.program), "-y"], stdin=subprocess.DEVNULL, stdout=log,
+            stderr=subprocess.STDOUT, env=stack.env,
+        )  # fmt: skip
+        try:
+            kill_once_a_playbook_runs(up, stack.root)
+        finally:
+            if up.poll() is None:
+                up.kill()
+                up.wait()
+    killed = time.monotonic()
+    wait_until(
+        lambda: not ansible_playbooks_of(stack.root), timeout=GONE_WITHIN, interval=0.1,
+        what="no ansible-playbook of the killed `up` left",
+    )  # fmt: skip
+    print(f"\nkilled up: its ansible-playbook gone {time.monotonic() - killed:.2f} s after")
+
+    again = stack.up()
+    assert "locked" not in again.stdout + again.stderr
+    assert (stack.state / "outputs.json").exists()
+    assert not (stack.state / "journal.json").exists()
+    count = len(cluster.nodes)
+    wait_until(
+        lambda: all(len(proxy_ready_endpoints(n.container)) >= count for n in cluster.nodes),
+        timeout=60, what="every pod routed on every node after the next up",
+    )  # fmt: skip
+
+
+def test_pod_manifests_and_the_agent_state_are_root_only_on_every_node(
+    cluster: Cluster, stack: Stack
+) -> None:
+    """They carry the pods' env values (issue 12, item 8), as plan.json and host_vars do on
+    this machine."""
+    if not (stack.state / "outputs.json").exists():
+        stack.up()
+    build = stack.state / "build"
+    for path in [build / "plan.json", *sorted((build / "host_vars").glob("*.yml"))]:
+        assert path.stat().st_mode & 0o777 == 0o600, path
+    for node in cluster.nodes:
+        listing = node_sh(node.container, f"stat -c '%a %n' /etc/podplay/pods/*.json {STATE}")
+        modes = dict(line.split(" ", 1)[::-1] for line in listing.splitlines())
+        assert STATE in modes, listing
+        assert len(modes) >= 2, listing  # one pod of the app per node, at least
+        assert set(modes.values()) == {"600"}, f"{node.name}: {listing}"
