@@ -75,6 +75,13 @@ def _sync_directory(directory: Path) -> None:
 
 
 WRITERS = 8  # files written at once: each waits for its own fsync, not for the others'
+PRIVATE_MODE = 0o600  # rendered files that carry the program's env values (issue 12, item 8)
+
+
+def is_private(rel: str) -> bool:
+    """The rendered plan and the nodes' host_vars hold env values: owner only. The
+    playbooks, inventory and group_vars hold none of the program's values (umask applies)."""
+    return rel == "plan.json" or rel.startswith("host_vars/")
 
 
 def write_tree(out: Path, files: dict[str, str], symlinks: dict[str, str]) -> None:
@@ -93,7 +100,7 @@ def write_tree(out: Path, files: dict[str, str], symlinks: dict[str, str]) -> No
     for directory in {(out / rel).parent for rel in files}:
         directory.mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=WRITERS) as pool:
-        list(pool.map(lambda item: _write_if_changed(out / item[0], item[1]), files.items()))
+        list(pool.map(lambda item: _write_if_changed(out, *item), files.items()))
     for rel, dest in symlinks.items():
         link = out / rel
         if link.is_symlink() and os.readlink(link) == dest:
@@ -105,10 +112,16 @@ def write_tree(out: Path, files: dict[str, str], symlinks: dict[str, str]) -> No
         link.symlink_to(dest, target_is_directory=True)
 
 
-def _write_if_changed(target: Path, text: str) -> None:
+def _write_if_changed(out: Path, rel: str, text: str) -> None:
+    """Write `rel` unless it holds `text` already; either way it ends with its mode (a file
+    an older podplay wrote world-readable is made private, not rewritten)."""
+    target = out / rel
+    private = is_private(rel)
     try:
         if target.read_text(encoding="utf-8") == text:
+            if private and target.stat().st_mode & 0o777 != PRIVATE_MODE:
+                target.chmod(PRIVATE_MODE)
             return
     except OSError:
         pass
-    write_atomic(target, text)
+    write_atomic(target, text, mode=PRIVATE_MODE if private else DEFAULT_MODE)

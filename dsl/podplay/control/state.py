@@ -38,10 +38,12 @@ from pathlib import Path
 from typing import Any
 
 from podplay.errors import EnvironmentProblem
+from podplay.execute import children
 from podplay.files import write_json_atomic
 
 STATE_DIR_NAME = ".podplay"
 APPLIED_PARTS = "applied.json"
+LEFTOVER_WAIT = 15.0  # seconds a killed holder's ansible-playbook gets to stop (SIGTERM)
 
 
 def stack_dir(program: Path, stack: str) -> Path:
@@ -175,9 +177,7 @@ class StackState:
         path = self.directory / "lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+            if not _take_flock(fd, path):
                 holder = _describe_holder(path)
                 raise EnvironmentProblem(
                     f"stack state {self.directory} is locked by {holder}; "
@@ -191,22 +191,57 @@ class StackState:
             }
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
-            yield
+            with children.hold_in_children(fd):  # a killed podplay's ansible keeps it held
+                yield
         finally:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, 0)
             os.close(fd)  # closing releases the flock
 
 
-def _describe_holder(path: Path) -> str:
+def _take_flock(fd: int, path: Path) -> bool:
+    """Take the lock at once; when its recorded holder is a podplay of this machine that is
+    gone, its ansible-playbook (which inherited the lock) is being stopped: wait for that."""
+    deadline = time.monotonic() + LEFTOVER_WAIT
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if not _holder_is_gone(_read_holder(path)) or time.monotonic() >= deadline:
+                return False
+            time.sleep(0.2)
+
+
+def _read_holder(path: Path) -> dict[str, Any]:
     try:
         info = json.loads(path.read_text() or "{}")
     except (OSError, json.JSONDecodeError):
-        info = {}
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
+def _holder_is_gone(info: dict[str, Any]) -> bool:
+    """The recorded holder ran on this machine and its process no longer exists."""
+    pid = info.get("pid")
+    if info.get("host") != socket.gethostname() or not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _describe_holder(path: Path) -> str:
+    info = _read_holder(path)
     if not info:
         return "another podplay process"
+    gone = " (gone; the ansible-playbook it started still runs)" if _holder_is_gone(info) else ""
     return (
-        f"`{info.get('command', 'podplay')}` (pid {info.get('pid', '?')} on "
+        f"`{info.get('command', 'podplay')}` (pid {info.get('pid', '?')}{gone} on "
         f"{info.get('host', '?')}, since {info.get('since', '?')})"
     )
 

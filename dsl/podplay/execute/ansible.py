@@ -30,6 +30,7 @@ from typing import Any
 
 from podplay import paths
 from podplay.errors import EnvironmentProblem
+from podplay.execute import children
 
 STATS_ENV = "PODPLAY_STATS_FILE"
 CALLBACK = "podplay.cluster.stats_json"
@@ -341,6 +342,8 @@ def _stream(
             env=dict(env),
             text=True,
             bufsize=1,
+            pass_fds=children.inherited_fds(),
+            preexec_fn=children.die_with_parent(),
         )
     except FileNotFoundError:
         raise EnvironmentProblem(

@@ -70,7 +70,7 @@ def test_apply_makes_the_directory_exactly_the_set(tmp_path: Path) -> None:
     write, remove = pm.plan(pm.read_dir(str(d)), desired)
     pm.apply(str(d), desired, write, remove)
     assert sorted(os.listdir(d)) == ["README", "default_web-1.json"]
-    assert oct((d / "default_web-1.json").stat().st_mode & 0o777) == "0o644"
+    assert oct((d / "default_web-1.json").stat().st_mode & 0o777) == "0o600"
     assert pm.plan(pm.read_dir(str(d)), desired) == ([], [])  # idempotent
 
 
@@ -257,3 +257,21 @@ def test_pods_are_checked_by_the_contract_and_written_as_given(tmp_path: Path) -
     assert written == doc and "owner" not in written
     again = pm.apply_pods(desired, check=False, diff=True)
     assert again == {"changed": False, "written": [], "removed": [], "pods": 1}
+
+
+def test_pod_manifests_are_private_and_an_older_readable_one_is_made_private(
+    tmp_path: Path,
+) -> None:
+    """They carry the pods' env values (issue 12, item 8)."""
+    pods_dir = tmp_path / "pods"
+    desired = {"pods": [manifest()], "path": str(pods_dir)}
+    pm.apply_pods(desired, check=False, diff=False)
+    path = pods_dir / "default_web-1.json"
+    assert path.stat().st_mode & 0o777 == 0o600
+    path.chmod(0o644)  # as an older bundle wrote it: same text, readable by all
+    check = pm.apply_pods(desired, check=True, diff=False)
+    assert check["changed"] and check["written"] == ["default_web-1.json"]
+    assert path.stat().st_mode & 0o777 == 0o644  # check mode touches nothing
+    pm.apply_pods(desired, check=False, diff=False)
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert not pm.apply_pods(desired, check=False, diff=False)["changed"]

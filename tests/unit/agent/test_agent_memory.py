@@ -60,3 +60,12 @@ def test_manifest_dir_parses_changed_files_only_and_keeps_pods_on_a_failed_list(
     pods.rename(tmp_path / "gone")
     source.read()
     assert list(source.pods) == [("default", "broken")]  # a failed read removes nothing
+
+
+def test_the_state_file_is_private(tmp_path: Path) -> None:
+    """It names pods and their readiness next to the manifests' env values (issue 12, item 8)."""
+    path = tmp_path / memory.STATE_FILE
+    path.write_text("{}")
+    path.chmod(0o644)  # as an older agent left it
+    memory.save(str(tmp_path), json.dumps({"pods": []}))
+    assert path.stat().st_mode & 0o777 == 0o600

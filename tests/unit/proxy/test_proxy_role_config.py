@@ -89,6 +89,7 @@ def test_keepalived_conf_is_unicast_vrrp3_nopreempt_with_short_adverts():
     assert "vrrp_version 3" in text and text.count("nopreempt") == 2
     assert text.count("advert_int 0.5") == 2
     assert "unicast_src_ip 172.30.5.11" in text
+    assert text.count("    check_unicast_src\n") == 2  # adverts from the peers only (item 10)
     assert "        172.30.5.12\n        172.30.5.13\n" in text
     peers = text.split("unicast_peer {")[1].split("}")[0]
     assert peers.split() == ["172.30.5.12", "172.30.5.13"]

@@ -116,3 +116,45 @@ def test_an_unused_cluster_ip_is_refused_with_the_network_setup_in_place():
     for origin, src in (("pod", "10.244.1.50"), ("node", "172.30.5.11")):
         o = only(tracer().trace(Packet(src, "10.96.77.7", "tcp", 80, origin)))
         assert o.verdict == "REJECT", origin
+
+
+VRRP_GROUP = "224.0.0.18"  # VRRP's multicast group: delivered locally like a node address
+
+
+def vrrp_tracer(name: str = "node1") -> Tracer:
+    node = local(name)
+    locals_ = {node.address, node.gateway, "127.0.0.1", VRRP_GROUP}
+    return Tracer(node_kernel(name), locals_, node.pod_cidr)
+
+
+@pytest.mark.parametrize("peer", ["172.30.5.12", "172.30.5.13"])
+def test_keepalived_hears_the_other_nodes_adverts(peer: str):
+    for dst in ("172.30.5.11", VRRP_GROUP):
+        o = only(vrrp_tracer().trace(Packet(peer, dst, "vrrp", 0, "outside")))
+        assert (o.verdict, o.local) == ("ACCEPT", True), dst
+
+
+@pytest.mark.parametrize("dst", ["172.30.5.11", "10.244.1.1", VRRP_GROUP])
+@pytest.mark.parametrize("src", ["10.244.1.50", "172.30.5.12", "172.30.5.11"])
+def test_a_pod_cannot_advertise_to_its_nodes_keepalived_even_with_a_forged_source(
+    src: str, dst: str
+):
+    """issue 12, item 10: pods run with NET_RAW; whatever source they write, an advert
+    coming in on the pod bridge is dropped."""
+    o = only(vrrp_tracer().trace(Packet(src, dst, "vrrp", 0, "pod")))
+    assert o.verdict == "DROP", (src, dst)
+
+
+@pytest.mark.parametrize("dst", ["172.30.5.12", "172.30.5.13"])
+def test_a_pods_advert_to_another_node_is_not_routed_there(dst: str):
+    """Forwarded, it would be masqueraded to this node's address and pass as a peer's."""
+    o = only(vrrp_tracer().trace(Packet("10.244.1.50", dst, "vrrp", 0, "pod")))
+    assert (o.verdict, o.local) == ("DROP", False)
+
+
+@pytest.mark.parametrize("src", ["172.30.5.1", "10.244.2.50", "192.0.2.7"])
+def test_an_advert_from_anything_but_a_node_is_dropped(src: str):
+    """The host network's gateway, a pod of another node routed here, anyone on the LAN."""
+    for dst in ("172.30.5.11", VRRP_GROUP):
+        o = only(vrrp_tracer().trace(Packet(src, dst, "vrrp", 0, "outside")))
+        assert o.verdict == "DROP", (src, dst)

@@ -31,6 +31,13 @@ DOC = {
 CFG = NetworkConfig.from_json(DOC)
 
 NODE_ONLY = "-p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset"
+# VRRP between the nodes' addresses only (issue 12, item 10), as iptables-save prints it
+VRRP_INPUT = (
+    "-A PODPLAY-NET-INPUT -i podplay0 -p vrrp -j DROP\n"
+    + "".join(f"-A PODPLAY-NET-INPUT -s 172.30.5.{h}/32 -p vrrp -j RETURN\n" for h in (11, 12, 13))
+    + "-A PODPLAY-NET-INPUT -p vrrp -j DROP\n"
+)
+VRRP_FORWARD = "-A PODPLAY-NET-FORWARD -p vrrp -j DROP\n"
 CONVERGED_SAVE = f"""\
 *filter
 :INPUT ACCEPT [0:0]
@@ -45,14 +52,14 @@ CONVERGED_SAVE = f"""\
 -A DOCKER-USER -j PODPLAY-NET-FORWARD
 -A DOCKER-USER -j RETURN
 -A PODPLAY-NET-CANARY -j RETURN
--A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.11/32 {NODE_ONLY}
+{VRRP_FORWARD}-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.11/32 {NODE_ONLY}
 -A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.12/32 {NODE_ONLY}
 -A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.13/32 {NODE_ONLY}
 -A PODPLAY-NET-FORWARD -d 10.96.0.0/16 -j RETURN
 -A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -j ACCEPT
 -A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT
 -A PODPLAY-NET-INPUT -s 10.244.0.0/16 {NODE_ONLY}
-COMMIT
+{VRRP_INPUT}COMMIT
 *nat
 :POSTROUTING ACCEPT [0:0]
 :PODPLAY-NET-CANARY - [0:0]
@@ -96,6 +103,7 @@ def test_fresh_node_gets_both_chains_and_all_jumps_in_one_restore():
         ":PODPLAY-NET-CANARY - [0:0]\n"
         "-A PODPLAY-NET-CANARY -j RETURN\n"
         ":PODPLAY-NET-FORWARD - [0:0]\n"
+        + VRRP_FORWARD
         + "".join(
             f"-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d 172.30.5.{host}/32 {NODE_ONLY}\n"
             for host in (11, 12, 13)
@@ -105,7 +113,8 @@ def test_fresh_node_gets_both_chains_and_all_jumps_in_one_restore():
         "-A PODPLAY-NET-FORWARD -d 10.244.0.0/16 -j ACCEPT\n"
         ":PODPLAY-NET-INPUT - [0:0]\n"
         f"-A PODPLAY-NET-INPUT -s 10.244.0.0/16 {NODE_ONLY}\n"
-        "-I INPUT 1 -j PODPLAY-NET-INPUT\n"
+        + VRRP_INPUT
+        + "-I INPUT 1 -j PODPLAY-NET-INPUT\n"
         "-I FORWARD 1 -j PODPLAY-NET-FORWARD\n"
         "-I DOCKER-USER 1 -j PODPLAY-NET-FORWARD\n"
         "COMMIT\n"
@@ -140,10 +149,10 @@ def test_pods_are_refused_the_nodes_own_ports_on_every_path():
     from podplay.node.network.plan import desired_chains
 
     chains = desired_chains(CFG)
-    assert chains[("filter", "PODPLAY-NET-INPUT")] == [
+    assert chains[("filter", "PODPLAY-NET-INPUT")][0] == (
         "-A PODPLAY-NET-INPUT -s 10.244.0.0/16 " + NODE_ONLY
-    ]
-    forward = chains[("filter", "PODPLAY-NET-FORWARD")]
+    )
+    forward = chains[("filter", "PODPLAY-NET-FORWARD")][1:]  # after the VRRP drop
     assert forward[:3] == [
         f"-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d {node['address']}/32 {NODE_ONLY}"
         for node in DOC["nodes"]
@@ -196,3 +205,14 @@ def test_bridge_plan():
 def test_bad_config_is_reported(change, message):
     with pytest.raises(ContractError, match=message):
         NetworkConfig.from_json({**DOC, **change})
+
+
+def test_vrrp_is_accepted_from_the_nodes_addresses_only_and_never_forwarded():
+    """keepalived's adverts: a pod (NET_RAW) must not reach any node's keepalived, even with
+    a forged node address; the chains are written as iptables-save prints them."""
+    from podplay.node.network.plan import desired_chains
+
+    chains = desired_chains(CFG)
+    vrrp_in = [r for r in chains[("filter", "PODPLAY-NET-INPUT")] if "vrrp" in r]
+    assert "\n".join(vrrp_in) + "\n" == VRRP_INPUT
+    assert chains[("filter", "PODPLAY-NET-FORWARD")][0] + "\n" == VRRP_FORWARD

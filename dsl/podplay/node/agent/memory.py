@@ -20,6 +20,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
+from podplay.node.contract import defaults
 from podplay.node.util.files import write_atomic
 
 log = logging.getLogger("podplay.agent")
@@ -99,7 +100,7 @@ def load(state_dir: str) -> Dict[str, Any]:
 def save(state_dir: str, text: str) -> None:
     """Atomic write (temp file + rename), so a crash never leaves half a file; a file lost to
     a power cut only costs a readiness re-probe."""
-    write_atomic(state_path(state_dir), text)
+    write_atomic(state_path(state_dir), text, defaults.PRIVATE_FILE_MODE)
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,8 @@ CLUSTER_JSON = ETC_DIR + "/cluster.json"
 NETWORK_JSON = ETC_DIR + "/network.json"
 STORE_JSON = ETC_DIR + "/store.json"  # how a node reaches the store (podplay.node.store.config)
 STATE_DIR = "/var/lib/podplay"
+# Pod manifests and the agent's state carry the pods' env values: root's only (issue 12).
+PRIVATE_FILE_MODE = 0o600
 BUNDLE_PATH = "/opt/podplay/podplay-node.pyz"
 KEEPALIVED_CONF = "/etc/keepalived/keepalived.conf"
 

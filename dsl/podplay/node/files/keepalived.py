@@ -81,6 +81,7 @@ def keepalived_text(
             "    advert_int %s" % _number(advert_int),
             "    nopreempt",
             "    unicast_src_ip %s" % address,
+            "    check_unicast_src",  # adverts from the peers only (see the node README)
             "    unicast_peer {",
         ]
         out += ["        %s" % p for p in peers]

@@ -74,11 +74,25 @@ def read_dir(path: str) -> Files:
     return out
 
 
+def loose_modes(path: str, names: Files) -> List[str]:
+    """Manifests already there whose mode is not PRIVATE_FILE_MODE (an older bundle wrote
+    them 0644): written again, so they end private."""
+    loose = []
+    for name in names:
+        try:
+            mode = os.lstat(os.path.join(path, name)).st_mode & 0o777
+        except OSError:
+            continue
+        if mode != defaults.PRIVATE_FILE_MODE:
+            loose.append(name)
+    return loose
+
+
 def apply(path: str, desired: Files, write: List[str], remove: List[str]) -> None:
     """Write and remove files (each write is temp file + rename, so readers see whole files)."""
     os.makedirs(path, 0o755, exist_ok=True)
     for name in write:
-        write_atomic(os.path.join(path, name), desired[name], 0o644)
+        write_atomic(os.path.join(path, name), desired[name], defaults.PRIVATE_FILE_MODE)
     for name in remove + _leftovers(path):
         with contextlib.suppress(OSError):
             os.unlink(os.path.join(path, name))
@@ -97,6 +111,7 @@ def apply_pods(desired: Dict[str, Any], check: bool, diff: bool) -> Dict[str, An
     wanted = manifest_files(desired.get("pods", []))
     current = read_dir(path)
     write, remove = plan(current, wanted)
+    write = sorted(set(write) | set(loose_modes(path, wanted)))
     changed = bool(write or remove)
     result: Dict[str, Any] = {
         "changed": changed,

@@ -11,6 +11,10 @@ from the cluster pod CIDR to sshd, the agent API and the store (`NODE_ONLY_PORTS
 refused with a reset on every local address (`PODPLAY-NET-INPUT`, from INPUT) and, first
 thing in `PODPLAY-NET-FORWARD`, to every node's address (a pod's traffic to another node's
 address is masqueraded on the way, so that node's INPUT no longer sees a pod source).
+
+VRRP (keepalived's LoadBalancer adverts, IP protocol 112) is accepted only from the nodes'
+addresses and never from a pod (`vrrp_rules`): pods run with NET_RAW and could otherwise
+claim every LoadBalancer IP with one forged advert. See the node README, "LoadBalancer IPs".
 """
 
 from __future__ import annotations
@@ -63,6 +67,24 @@ def plan_routes(cfg: NetworkConfig, current: List[dict]) -> RoutePlan:
     return RoutePlan(replace, delete)
 
 
+def vrrp_rules(cfg: NetworkConfig) -> Tuple[List[str], List[str]]:
+    """(INPUT rules, FORWARD rules) that keep VRRP between the nodes' own addresses.
+
+    INPUT: an advert that comes in on the pod bridge is dropped whatever its source (a pod
+    can forge a node's address), then one from a node's address goes on (RETURN), and any
+    other is dropped. FORWARD: a node never routes VRRP (keepalived speaks to the peers
+    directly), and a pod's advert to another node must not leave masqueraded as this node's.
+    iptables-save prints `-p 112` as `-p vrrp`; the rules are written as it prints them.
+    """
+    vrrp = "-p vrrp"
+    into = [
+        "-A %s -i %s %s -j DROP" % (INPUT_CHAIN, cfg.bridge_name, vrrp),
+        *("-A %s -s %s/32 %s -j RETURN" % (INPUT_CHAIN, n.address, vrrp) for n in cfg.nodes),
+        "-A %s %s -j DROP" % (INPUT_CHAIN, vrrp),
+    ]
+    return into, ["-A %s %s -j DROP" % (FORWARD_CHAIN, vrrp)]
+
+
 def desired_chains(cfg: NetworkConfig) -> Chains:
     """The full content of the chains the network setup owns.
 
@@ -73,11 +95,16 @@ def desired_chains(cfg: NetworkConfig) -> Chains:
     pods, services = cfg.cluster_pod_cidr, cfg.service_cidr
     ports = "-p tcp -m multiport --dports %s" % ",".join(str(p) for p in NODE_ONLY_PORTS)
     refuse = "-j REJECT --reject-with tcp-reset"
+    vrrp_in, vrrp_forward = vrrp_rules(cfg)
     return {
         ("filter", CANARY_CHAIN): ["-A %s -j RETURN" % CANARY_CHAIN],
         ("nat", CANARY_CHAIN): ["-A %s -j RETURN" % CANARY_CHAIN],
-        ("filter", INPUT_CHAIN): ["-A %s -s %s %s %s" % (INPUT_CHAIN, pods, ports, refuse)],
-        ("filter", FORWARD_CHAIN): [
+        ("filter", INPUT_CHAIN): [
+            "-A %s -s %s %s %s" % (INPUT_CHAIN, pods, ports, refuse),
+            *vrrp_in,
+        ],
+        ("filter", FORWARD_CHAIN): vrrp_forward
+        + [
             "-A %s -s %s -d %s/32 %s %s" % (FORWARD_CHAIN, pods, node.address, ports, refuse)
             for node in cfg.nodes
         ]

@@ -13,7 +13,8 @@ short_description: Make a node's pod manifest directory exactly the given set of
 description:
   - Hands the pods to the node bundle (C(podplay-node.pyz files apply pods)), which checks
     each with the node contract (the parser the agent uses), writes one
-    C(<namespace>_<name>.json) per pod into I(path) (canonical JSON, atomic
+    C(<namespace>_<name>.json) per pod into I(path) (mode 0600, as they hold env values;
+    one found with another mode is written again) (canonical JSON, atomic
     temp-file-and-rename writes) and removes the manifest files of pods not in I(pods), in
     one call for all of a node's pods. The podplay agent notices the change within a second
     and starts, replaces or stops pods to match.
