@@ -25,6 +25,7 @@ from control_builders import facts, shop
 from podplay import paths
 from podplay.artifacts.images import BuiltImage
 from podplay.control import applied, ownership, prepare, up, workspace
+from podplay.control import run as up_run
 from podplay.control.images import BuiltImages
 from podplay.control.state import StackState
 from podplay.control.target import Target
@@ -269,7 +270,7 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeWorld:
     monkeypatch.setattr(paths, "home", lambda: tmp_path / "home")  # cluster records
     monkeypatch.setattr(Workspace, "write", lambda self, plan, rollout=None: w.write(plan, rollout))
     monkeypatch.setattr(Workspace, "run", lambda self, book, **kw: w.run(book, **kw))
-    monkeypatch.setattr(up, "probe_cluster", lambda inventory, cluster: w.probe())
+    monkeypatch.setattr(up_run, "probe_cluster", lambda inventory, cluster: w.probe())
     monkeypatch.setattr(up, "record_cluster_plan", lambda target, plan: None)
     monkeypatch.setattr(applied.substrate, "machine_ids", lambda name: dict(w.machines))
     monkeypatch.setattr(

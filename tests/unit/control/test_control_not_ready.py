@@ -15,6 +15,7 @@ from control_builders import facts, shop_plan
 
 from podplay import paths, substrate
 from podplay.control import destroy, nodeshell, up, workspace
+from podplay.control import run as up_run
 from podplay.control.agent_client import ClusterAccess, NodeEndpoint
 from podplay.control.nodeshell import Answer
 from podplay.control.reporter import Reporter
@@ -181,7 +182,7 @@ def test_begin_leaves_the_stopped_node_out_and_the_probe_asks_only_ready_agents(
     assert list(run.skipped) == ["node2"] and said.lines[0].startswith("node2 is NotReady")
     agents = tuple(NodeEndpoint(f"node{i}", f"172.30.9.{10 + i}") for i in (1, 2, 3))
     full = Probe(access=ClusterAccess("shop", agents, "t"))
-    monkeypatch.setattr(up, "probe_cluster", lambda inventory, cluster: full)
+    monkeypatch.setattr(up_run, "probe_cluster", lambda inventory, cluster: full)
     assert [n.name for n in run.probe().access.nodes] == ["node1", "node3"]  # type: ignore[union-attr]
 
 
