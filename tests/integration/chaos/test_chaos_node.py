@@ -39,6 +39,9 @@ PODS = {"chaos-1", "chaos-2", "chaos-3"}
 NODE_ONLY_PORTS = (22, 2379, 2380, 10250)
 
 
+BUNDLE = "/opt/podplay/podplay-node.pyz"
+
+
 @pytest.fixture(scope="module")
 def chaos(cluster: Cluster, busybox_image):  # type: ignore[no-untyped-def]
     assert len(cluster.nodes) == 3, "the chaos tests expect the 3-node test cluster"
@@ -204,7 +207,10 @@ def test_idle_and_half_sent_connections_cost_no_more_than_the_caps(cluster: Clus
 def test_a_fifo_in_the_pods_directory_does_not_hide_a_killed_container(
     cluster: Cluster, chaos, agents
 ):
+    """The pods directory is what an agent runs from without the store's binding table (the
+    table is taken out here, as `destroy --keep-cluster` does, and written again after)."""
     agent = agents["node3"]
+    node_exec(cluster, "node1", f"python3 {BUNDLE} store clear-table", check=True)
     node_exec(cluster, "node3", "mkfifo /etc/podplay/pods/default_x.json", check=True)
     try:
         x = wait_until(lambda: pod_status(agent, "x"), timeout=10, what="the FIFO reported")
@@ -229,6 +235,7 @@ def test_a_fifo_in_the_pods_directory_does_not_hide_a_killed_container(
     wait_until(lambda: (pod_status(agent, "chaos-3") or {}).get("ready"), timeout=30,
                what="chaos-3 ready again")  # fmt: skip
     wait_until(lambda: pod_status(agent, "x") is None, timeout=10, what="x gone")
+    apply(cluster, chaos["pods"], [service(cluster)], chaos["images"])  # the table back
 
 
 def test_a_wedged_engine_makes_the_nodes_pods_unready_until_it_answers(
