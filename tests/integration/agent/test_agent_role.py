@@ -113,7 +113,7 @@ def test_role_runs_the_pods_of_a_node_and_converges(
 
     files = node_exec(cluster, NODE, f"stat -c '%a %n' {PODS_DIR}/* /etc/podplay/token").stdout
     assert "600 /etc/podplay/token" in files
-    assert f"644 {PODS_DIR}/agenttest_viarole.json" in files
+    assert f"600 {PODS_DIR}/agenttest_viarole.json" in files
     written = json.loads(node_exec(cluster, NODE, f"cat {PODS_DIR}/agenttest_viarole.json").stdout)
     assert written == manifest
 
