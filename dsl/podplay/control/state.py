@@ -176,6 +176,7 @@ class StackState:
         self.directory.mkdir(parents=True, exist_ok=True)
         path = self.directory / "lock"
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        held = False
         try:
             if not _take_flock(fd, path):
                 holder = _describe_holder(path)
@@ -189,13 +190,15 @@ class StackState:
                 "command": command,
                 "since": time.strftime("%Y-%m-%d %H:%M:%S"),
             }
+            held = True
             os.ftruncate(fd, 0)
             os.pwrite(fd, (json.dumps(info) + "\n").encode(), 0)
             with children.hold_in_children(fd):  # a killed podplay's ansible keeps it held
                 yield
         finally:
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
+            if held:  # a refused attempt leaves the holder's record for the next one to read
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
             os.close(fd)  # closing releases the flock
 
 

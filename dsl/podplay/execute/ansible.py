@@ -71,6 +71,17 @@ class TaskRun:
     task: str
     role: str | None = None
     play: str | None = None
+    action: str = ""
+
+    @property
+    def worked(self) -> bool:
+        """It ran and did a role's work: not skipped, and not the argument check Ansible
+        puts first in every role with `meta/argument_specs.yml` (tagged `always`, so it runs
+        under any `--tags`; it checks variables on the controller and touches no host)."""
+        return self.status != "skipped" and self.action not in SPEC_CHECKS
+
+
+SPEC_CHECKS = frozenset({"validate_argument_spec", "ansible.builtin.validate_argument_spec"})
 
 
 @dataclass(frozen=True)
@@ -86,16 +97,17 @@ class PlaybookResult:
 
     @property
     def roles_ran(self) -> list[str]:
-        """The roles with a task that ran (not skipped) on some host, in run order."""
-        ran = (t.role for t in self.tasks if t.role and t.status != "skipped")
+        """The roles with a task that did work (`TaskRun.worked`) on some host, in run order."""
+        ran = (t.role for t in self.tasks if t.role and t.worked)
         return list(dict.fromkeys(ran))
 
     def tasks_ran(self, host: str | None = None) -> list[str]:
-        """`role: task` of each task that ran (not skipped), on `host` or any, in run order."""
+        """`role: task` of each task that did work (`TaskRun.worked`), on `host` or any, in
+        run order."""
         ran = (
             f"{t.role or '-'}: {t.task}"
             for t in self.tasks
-            if t.status != "skipped" and (host is None or t.host == host)
+            if t.worked and (host is None or t.host == host)
         )
         return list(dict.fromkeys(ran))
 
@@ -228,7 +240,7 @@ def parse_stats(doc: Mapping[str, Any], rc: int, output_tail: str = "") -> Playb
     tasks = tuple(
         TaskRun(
             status=t["status"], host=t["host"], task=t["task"], role=t.get("role"),
-            play=t.get("play"),
+            play=t.get("play"), action=t.get("action") or "",
         )
         for t in doc.get("tasks", [])
     )  # fmt: skip

@@ -63,6 +63,14 @@ def pod_status(agent: AgentClient, name: str) -> dict[str, Any] | None:
     return next((p for p in agent.pods()["pods"] if p["name"] == name), None)
 
 
+def status_once_up(agent: AgentClient, name: str) -> dict[str, Any] | None:
+    """`pod_status`, None while the agent of a node that just booted is not listening yet."""
+    try:
+        return pod_status(agent, name)
+    except AgentError:
+        return None
+
+
 def agent_threads(cluster: Cluster, node: str) -> int:
     pid = node_exec(cluster, node, "systemctl show -p MainPID --value podplay-agent").stdout
     return int(node_exec(cluster, node, f"ls /proc/{pid.strip()}/task | wc -l").stdout)
@@ -303,7 +311,7 @@ def test_a_node_restart_sends_no_request_to_a_pod_that_is_not_running(
                        check=True, capture_output=True)  # fmt: skip
         back = time.monotonic()
         wait_booted(cluster, "node2")
-        wait_until(lambda: (pod_status(agents["node2"], "chaos-2") or {}).get("ready"),
+        wait_until(lambda: (status_once_up(agents["node2"], "chaos-2") or {}).get("ready"),
                    timeout=120, interval=0.5, what="chaos-2 ready after the restart")  # fmt: skip
         wait_routed(cluster, PODS)
         recovered = time.monotonic() - restarted

@@ -108,3 +108,13 @@ def test_applied_parts_are_recorded_read_back_and_forgotten_with_the_stack(tmp_p
     assert state.applied_parts() == {"node1": {"pods": "d1", "network": "d2"}}
     state.forget()
     assert state.applied_parts() == {}
+
+
+def test_a_refused_lock_leaves_the_holders_record(tmp_path: Path) -> None:
+    """The next attempt reads who holds the lock (and whether that podplay is gone)."""
+    state = StackState(tmp_path / "stack")
+    with state.lock("podplay up first"):
+        with pytest.raises(EnvironmentProblem, match="locked by"):  # noqa: SIM117
+            with state.lock("podplay up second"):
+                pass
+        assert "podplay up first" in (tmp_path / "stack" / "lock").read_text()

@@ -139,3 +139,37 @@ def test_every_task_that_ran_is_recorded_with_its_role(play, mitogen, tags) -> N
     statuses = {(t.host, t.task): t.status for t in result.tasks}
     if tags != ("two",):
         assert statuses[("b", "skipped in first")] == "skipped"
+
+
+SPECCED = """\
+- hosts: all
+  gather_facts: false
+  roles:
+    - {role: checked, tags: [one]}
+  tasks:
+    - name: tagged two
+      ansible.builtin.command: "true"
+      changed_when: false
+      tags: [two]
+"""
+
+
+def test_a_roles_argument_check_is_no_work_of_the_role(play) -> None:
+    """Ansible runs a role's argument check under any --tags; it is recorded, not counted."""
+    (play / "play.yml").write_text(SPECCED)
+    role = play / "roles" / "checked"
+    (role / "tasks").mkdir(parents=True)
+    (role / "meta").mkdir()
+    (role / "tasks" / "main.yml").write_text(
+        "- name: work\n  ansible.builtin.debug:\n    msg: hi\n"
+    )
+    (role / "meta" / "argument_specs.yml").write_text(
+        "argument_specs:\n  main:\n    short_description: checked\n    options: {}\n"
+    )
+    result = run_playbook(
+        play / "play.yml", play / "hosts", {"ansible_python_interpreter": sys.executable},
+        quiet=True, mitogen=False, tags=("two",),
+    )  # fmt: skip
+    assert result.ok, result.output_tail
+    assert any(t.role == "checked" and not t.worked for t in result.tasks)  # it did run
+    assert result.roles_ran == [] and result.tasks_ran() == ["-: tagged two"]

@@ -86,6 +86,7 @@ class CallbackModule(CallbackBase):
                 "status": status,
                 "host": result._host.get_name(),
                 "task": result._task.name or result._task.get_name(),
+                "action": result._task.action,
                 "role": role.get_name(include_role_fqcn=False) if role is not None else None,
                 "play": self._play,
             }
