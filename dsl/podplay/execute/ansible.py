@@ -139,7 +139,14 @@ class PlaybookResult:
         if self.failures:
             first = self.failures[0]
             more = len(self.failures) - 1
-            extra = f" (and {more} more failure{'s' if more > 1 else ''})" if more else ""
+            # the other hosts' own words too (a few): one node's may be the cause, the
+            # others' its consequence (a rollout's new pod fails on one node, the rest wait
+            # for it to be routed), and which host Ansible reports first is chance
+            others = "; ".join(
+                f"{e.host}: {(e.msg or 'no message').strip()}"
+                for e in self.failures[1 : MORE_FAILURES_TOLD + 1]
+            )
+            extra = f" (and {more} more failure{'s' if more > 1 else ''}: {others})" if more else ""
             verb = "could not reach" if first.status == "unreachable" else "failed on"
             raise EnvironmentProblem(
                 f"{what}: task '{first.task}' {verb} {first.host}: "
@@ -149,6 +156,7 @@ class PlaybookResult:
         raise EnvironmentProblem(f"{what}: ansible-playbook exited with status {self.rc}\n{tail}")
 
 
+MORE_FAILURES_TOLD = 3  # other hosts' failures quoted after the first one
 COLLECTION_PREFIX = "podplay.cluster."  # a collection playbook's name: podplay.cluster.nodes
 
 

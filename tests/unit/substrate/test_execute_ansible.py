@@ -71,7 +71,10 @@ def test_failures_carry_host_task_and_message(play, mitogen):
     assert not result.ok and result.rc != 0
     assert result.hosts["a"].failures == 1
     assert {e.host for e in result.failures} == {"a", "b"}
-    first = r"task 'fails when asked' failed on ([ab]): asked to fail on \1 \(and 1 more failure\)"
+    first = (
+        r"task 'fails when asked' failed on ([ab]): asked to fail on \1 "
+        r"\(and 1 more failure: ([ab]): asked to fail on \2\)"
+    )
     with pytest.raises(EnvironmentProblem, match=first):
         result.raise_for_failure("testing")
 
