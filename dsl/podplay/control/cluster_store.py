@@ -109,50 +109,61 @@ def access_for_plan(plan: Plan | None, pki_dir: str | Path) -> StoreAccess | Non
 
 
 def read_view(access: StoreAccess, store: Store | None = None) -> StoreView:
-    """Bindings, cursors, leases, node status and the table; StoreUnavailable when it
-    cannot be read."""
+    """Bindings, cursors, leases, node status and the table, all as of one revision (the
+    first read's); StoreUnavailable when it cannot be read."""
     store = store or access.client()
     c = access.cluster
-    unreadable: list[str] = []
-    bindings = _records(store, store_keys.bindings_prefix(c), Binding, unreadable)
-    cursors = _records(store, store_keys.kind_prefix(c, store_keys.CURSORS), Cursor, unreadable)
-    leases = _records(store, store_keys.kind_prefix(c, store_keys.NODES), NodeLease, unreadable)
-    statuses = _records(store, store_keys.kind_prefix(c, store_keys.STATUS), NodeStatus, unreadable)
-    table = _records(store, store_keys.table_key(c), Table, unreadable, exact=True)
+    reader = _Reader(store)
+    bindings = reader.records(store_keys.bindings_prefix(c), Binding)
+    cursors = reader.records(store_keys.kind_prefix(c, store_keys.CURSORS), Cursor)
+    leases = reader.records(store_keys.kind_prefix(c, store_keys.NODES), NodeLease)
+    statuses = reader.records(store_keys.kind_prefix(c, store_keys.STATUS), NodeStatus)
+    table = reader.records(store_keys.table_key(c), Table, exact=True)
     return StoreView(
         cluster=c,
         bindings={(b.namespace, b.name): b for b in bindings.values()},
-        cursors={_last(k): v for k, v in cursors.items()},
-        leases={_last(k): v for k, v in leases.items()},
-        statuses={_last(k): v for k, v in statuses.items()},
+        cursors={_node(k): v for k, v in cursors.items()},
+        leases={_node(k): v for k, v in leases.items()},
+        statuses={_node(k): v for k, v in statuses.items()},
         table=next(iter(table.values()), None),
-        unreadable=unreadable,
+        unreadable=reader.unreadable,
     )
 
 
 def read_events(access: StoreAccess, store: Store | None = None) -> list[Event]:
     """Every event the store keeps, oldest first (their keys sort by time)."""
-    store = store or access.client()
-    found = _records(store, store_keys.events_prefix(access.cluster), Event, [])
+    found = _Reader(store or access.client()).records(
+        store_keys.events_prefix(access.cluster), Event
+    )
     return [found[k] for k in sorted(found)]
 
 
-def _records(
-    store: Store, prefix: str, record: type[R], unreadable: list[str], exact: bool = False
-) -> dict[str, R]:
-    """Each key under `prefix` (or the key itself) read as `record`; a value that does not
-    parse is noted and skipped (one bad record must not hide the rest)."""
-    try:
-        kvs = [kv for kv in [store.get(prefix)] if kv] if exact else store.get_prefix(prefix).kvs
-    except StoreError as err:
-        raise StoreUnavailable(why_unavailable(store, err)) from None
-    out: dict[str, R] = {}
-    for kv in kvs:
+class _Reader:
+    """Reads records of several prefixes at the revision of its first read, so a view never
+    mixes bindings of one moment with leases of another."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.revision = 0  # 0: now; set by the first read
+        self.unreadable: list[str] = []
+
+    def records(self, prefix: str, record: type[R], exact: bool = False) -> dict[str, R]:
+        """Each key under `prefix` (or the key itself) read as `record`; a value that does
+        not parse is noted and skipped (one bad record must not hide the rest)."""
         try:
-            out[kv.key] = record.from_bytes(kv.value, kv.key)  # type: ignore[attr-defined]
-        except ContractError as err:
-            unreadable.append(str(err))
-    return out
+            found = self.store.get_prefix(prefix, revision=self.revision)
+        except StoreError as err:
+            raise StoreUnavailable(why_unavailable(self.store, err)) from None
+        self.revision = self.revision or found.revision
+        out: dict[str, R] = {}
+        for kv in found.kvs:
+            if exact and kv.key != prefix:
+                continue
+            try:
+                out[kv.key] = record.from_bytes(kv.value, kv.key)  # type: ignore[attr-defined]
+            except ContractError as err:
+                self.unreadable.append(str(err))
+        return out
 
 
 def why_unavailable(store: Store, err: Exception) -> str:
@@ -176,8 +187,9 @@ def _no_answer(reason: str) -> bool:
     return any(w in reason.lower() for w in words)
 
 
-def _last(key: str) -> str:
-    return key.rsplit("/", 1)[-1]
+def _node(key: str) -> str:
+    """The node a per-node key names (`podplay.node.store.keys` builds and parses keys)."""
+    return store_keys.parse_key(key).node or ""
 
 
 def _short(err: Any) -> str:
