@@ -8,6 +8,8 @@ selectors that match nothing (a warning, as Kubernetes allows it).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from podplay.dsl.diagnostics import Diagnostic, Location, ProgramError, show
 from podplay.dsl.network import check_cluster_ip, pool_addresses
 from podplay.dsl.stack import Stack
@@ -57,55 +59,40 @@ def _node_ports(stack: Stack) -> list[Diagnostic]:
 def _load_balancer_ips(stack: Stack) -> list[Diagnostic]:
     pool_text = stack.cluster.lb_pool if stack.cluster else None
     pool = set(map(str, pool_addresses(pool_text))) if pool_text else None
-    owners: dict[str, str] = {}
-    problems = []
-    for service in stack.services.values():
-        ip = service.load_balancer_ip
-        if ip is None:
-            continue
+
+    def outside_pool(ip: str) -> str | None:
         if pool is not None and ip not in pool:
-            problems.append(
-                Diagnostic(
-                    service.location,
-                    service.describe(),
-                    f"load_balancer_ip {show(ip)} is outside the cluster's lb_pool "
-                    f"{show(pool_text)}",
-                    field="load_balancer_ip",
-                )
-            )
-        elif ip in owners:
-            problems.append(
-                Diagnostic(
-                    service.location,
-                    service.describe(),
-                    f"load_balancer_ip {show(ip)} is already used by {owners[ip]}",
-                    field="load_balancer_ip",
-                )
-            )
-        else:
-            owners[ip] = _at(service)
-    return problems
+            return f"is outside the cluster's lb_pool {show(pool_text)}"
+        return None
+
+    return _unique_service_ips(stack, "load_balancer_ip", outside_pool)
 
 
 def _cluster_ips(stack: Stack) -> list[Diagnostic]:
     if stack.cluster is None:
         return []
+    cidr = stack.cluster.service_cidr
+    return _unique_service_ips(stack, "static_cluster_ip", lambda ip: check_cluster_ip(ip, cidr))
+
+
+def _unique_service_ips(
+    stack: Stack, field: str, why_not: Callable[[str], str | None]
+) -> list[Diagnostic]:
+    """The services' IPs in `field`: each one `why_not` refuses (it says why), and each one a
+    service before it already has (an IP belongs to one service)."""
     owners: dict[str, str] = {}
     problems = []
     for service in stack.services.values():
-        ip = service.static_cluster_ip
+        ip = getattr(service, field)
         if ip is None:
             continue
-        why = check_cluster_ip(ip, stack.cluster.service_cidr)
+        why = why_not(ip)
         if why is None and ip in owners:
             why = f"is already used by {owners[ip]}"
         if why is not None:
             problems.append(
                 Diagnostic(
-                    service.location,
-                    service.describe(),
-                    f"static_cluster_ip {show(ip)} {why}",
-                    field="static_cluster_ip",
+                    service.location, service.describe(), f"{field} {show(ip)} {why}", field=field
                 )
             )
         else:

@@ -92,6 +92,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "roles/agent/meta/argument_specs.yml",
         "plugins/callback/stats_json.py",
         "plugins/inventory/podplay.py",
+        "plugins/doc_fragments/node_bundle.py",
     ):
         assert expected in names, f"the tarball lacks {expected}"
     assert not [n for n in names if "__pycache__" in n or n.startswith("tests/output")]

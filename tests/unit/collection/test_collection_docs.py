@@ -11,6 +11,7 @@ each of those variables must be in the collection README's variable tables.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import re
@@ -92,6 +93,37 @@ def test_each_action_plugin_is_documented_by_its_module(name: str) -> None:
     assert (COLLECTION / "plugins" / "modules" / f"{name}.py").is_file()
     out, _ = ansible_doc("-t", "module", "--json", f"podplay.cluster.{name}")
     assert json.loads(out)[f"podplay.cluster.{name}"]["doc"]["attributes"]["action"]
+
+
+def fragment_doc(name: str) -> Any:
+    """A doc fragment's DOCUMENTATION, read from its source (as ansible-doc reads it)."""
+    tree = ast.parse((COLLECTION / "plugins" / "doc_fragments" / f"{name}.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "DOCUMENTATION":
+            return yaml.safe_load(ast.literal_eval(node.value))
+    raise AssertionError(f"doc fragment {name} has no DOCUMENTATION")
+
+
+def modules_running_the_bundle() -> list[str]:
+    paths = sorted((COLLECTION / "plugins" / "modules").glob("*.py"))
+    return [p.stem for p in paths if "bundle_path=" in p.read_text()]
+
+
+def test_the_walk_finds_the_modules_running_the_bundle() -> None:
+    assert len(modules_running_the_bundle()) >= 6
+
+
+@pytest.mark.parametrize("name", modules_running_the_bundle())
+def test_a_module_running_the_bundle_is_documented_by_the_fragment(name: str) -> None:
+    """`bundle_path` and the platform are written once, in doc_fragments/node_bundle.py."""
+    fragment = fragment_doc("node_bundle")
+    out, _ = ansible_doc("-t", "module", "--json", f"podplay.cluster.{name}")
+    doc = json.loads(out)[f"podplay.cluster.{name}"]["doc"]
+    for key in ("description", "type", "default"):
+        assert doc["options"]["bundle_path"][key] == fragment["options"]["bundle_path"][key]
+    assert doc["attributes"]["platform"] == fragment["attributes"]["platform"]
+    for attribute in ("check_mode", "diff_mode"):
+        assert doc["attributes"][attribute]["support"] == "full"
 
 
 def test_ansible_doc_lists_every_role() -> None:

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, List, Optional
 
 from podplay.node.contract.errors import ContractError
+from podplay.node.util.logs import setup_logging
 
 from .config import DEFAULT_CONFIG, AgentConfig, load_config, read_token
 
@@ -92,11 +93,7 @@ def _parse_args(argv: Optional[List[str]]) -> argparse.Namespace:
     parser.add_argument("--config", default=DEFAULT_CONFIG, help="agent.json (%(default)s)")
     parser.add_argument("--verbose", "-v", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(args.verbose)
     return args
 
 

@@ -19,6 +19,7 @@ from typing import List, Optional
 from podplay.node.contract import defaults
 from podplay.node.store.client import Store
 from podplay.node.store.config import ConfigError, load_config
+from podplay.node.util.logs import setup_logging
 
 from .loop import Controller
 
@@ -32,11 +33,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--config", default=defaults.STORE_JSON, help="store.json (%(default)s)")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(args.verbose)
     try:
         cfg = load_config(args.config)
     except ConfigError as err:

@@ -10,18 +10,21 @@ stderr, and exits 1.
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 from typing import Any, Callable, Dict, List, Optional
 
 from podplay.node.contract.errors import ContractError
-from podplay.node.contract.jsontext import decode
 from podplay.node.files.agent import apply_agent
 from podplay.node.files.changes import ApplyError
 from podplay.node.files.pods import apply_pods
 from podplay.node.files.proxy import apply_proxy
 from podplay.node.files.store import apply_store
 from podplay.node.util.bundle import bundle_path
+from podplay.node.util.desired import (
+    add_desired_option,
+    print_failure,
+    print_result,
+    read_desired_object,
+)
 
 KINDS: Dict[str, Callable[[Dict[str, Any], bool, bool], Dict[str, Any]]] = {
     "agent": lambda desired, check, diff: apply_agent(desired, bundle_path(), check, diff),
@@ -36,19 +39,14 @@ def main(argv: Optional[List[str]] = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("apply", help="write the files of a role from its desired state")
     cmd.add_argument("kind", choices=sorted(KINDS))
-    cmd.add_argument("--desired", metavar="-", required=True, choices=["-"],
-                     help="'-': read the desired state (JSON) on stdin")  # fmt: skip
+    add_desired_option(cmd, "the desired state")
     cmd.add_argument("--check", action="store_true", help="report, change nothing")
     cmd.add_argument("--diff", action="store_true", help="include the texts before and after")
     args = parser.parse_args(argv)
     try:
-        desired = decode(sys.stdin.buffer.read(), "desired state on stdin")
-        if not isinstance(desired, dict):
-            raise ContractError("desired state on stdin: expected a JSON object")
+        desired = read_desired_object("desired state on stdin")
         result = KINDS[args.kind](desired, args.check, args.diff)
     except (ContractError, ApplyError, OSError) as err:
-        print(json.dumps({"changed": False, "failed": True, "msg": str(err)}))
-        print("files apply %s: %s" % (args.kind, err), file=sys.stderr)
-        return 1
-    print(json.dumps(result, sort_keys=True))
+        return print_failure("files apply %s" % args.kind, err)
+    print_result(result)
     return 0

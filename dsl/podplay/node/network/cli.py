@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import signal
 import subprocess
 import sys
@@ -30,6 +29,7 @@ from podplay.node.network.apply import NetworkError, apply
 from podplay.node.network.files import ensure_files
 from podplay.node.network.host import HostError
 from podplay.node.util.bundle import bundle_path
+from podplay.node.util.logs import setup_logging
 
 
 def main(argv=None) -> int:
@@ -73,11 +73,7 @@ def main(argv=None) -> int:
 def _watch(config: str, verbose: bool) -> int:
     from podplay.node.network.watch import Watch
 
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(verbose)
     try:
         NetworkConfig.load(config)
     except ContractError as err:

@@ -32,6 +32,7 @@ from podplay.node.proxy.proxier import Proxier
 from podplay.node.proxy.ruleset import Ruleset, parse_save, restore_text
 from podplay.node.proxy.state import ClusterState, Endpoint, StateError
 from podplay.node.proxy.watch import Watcher
+from podplay.node.util.logs import setup_logging
 
 log = logging.getLogger("podplay.proxy")
 
@@ -52,11 +53,7 @@ def main(argv: Optional[List[str]] = None, dns: Optional[Dns] = None) -> int:
     args = _parser().parse_args(argv)
     if args.cleanup:
         return _cleanup(Iptables())
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(args.verbose)
     proxier = Proxier(
         args.config,
         Iptables(),

@@ -12,12 +12,10 @@ next `podplay up` carries on from the step that failed).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any, Dict, List, Optional
 
 from podplay.node.contract.errors import ContractError
-from podplay.node.contract.jsontext import decode
 from podplay.node.contract.rollout import WaitSpec
 from podplay.node.files.changes import ApplyError
 from podplay.node.files.pods import apply_pods
@@ -25,6 +23,12 @@ from podplay.node.files.proxy import apply_proxy
 from podplay.node.rollout.look import local_look
 from podplay.node.rollout.wait import Look, wait
 from podplay.node.util.bundle import bundle_path
+from podplay.node.util.desired import (
+    add_desired_option,
+    print_failure,
+    print_result,
+    read_desired_object,
+)
 
 
 def step(desired: Dict[str, Any], check: bool, diff: bool, look: Look) -> Dict[str, Any]:
@@ -60,21 +64,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(prog="podplay-node rollout")
     sub = parser.add_subparsers(dest="command", required=True)
     cmd = sub.add_parser("step", help="write this node's part of a rollout step, then wait")
-    cmd.add_argument("--desired", metavar="-", required=True, choices=["-"],
-                     help="'-': read the step (JSON) on stdin")  # fmt: skip
+    add_desired_option(cmd, "the step")
     cmd.add_argument("--check", action="store_true", help="report, change nothing, no wait")
     cmd.add_argument("--diff", action="store_true", help="include the texts before and after")
     args = parser.parse_args(argv)
     try:
-        desired = decode(sys.stdin.buffer.read(), "rollout step on stdin")
-        if not isinstance(desired, dict):
-            raise ContractError("rollout step on stdin: expected a JSON object")
+        desired = read_desired_object("rollout step on stdin")
         result = step(desired, args.check, args.diff, local_look())
     except (ContractError, ApplyError, OSError) as err:
-        print(json.dumps({"changed": False, "failed": True, "msg": str(err)}))
-        print("rollout step: %s" % err, file=sys.stderr)
-        return 1
-    print(json.dumps(result, sort_keys=True))
+        return print_failure("rollout step", err)
+    print_result(result)
     if result.get("failed"):
         print("rollout step: %s" % result["msg"], file=sys.stderr)
         return 1

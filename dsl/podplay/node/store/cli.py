@@ -24,7 +24,7 @@ import time
 from typing import Any, Dict, List
 
 from podplay.node.contract.errors import ContractError
-from podplay.node.contract.jsontext import decode
+from podplay.node.util.desired import add_desired_option, print_failure, print_result, read_desired
 
 from .client import Store, StoreError
 from .config import DEFAULT_CONFIG, ConfigError, StoreConfig, load_config
@@ -125,13 +125,7 @@ def parser() -> argparse.ArgumentParser:
     delete.add_argument("key")
     delete.add_argument("--prefix", action="store_true", help="every key under KEY")
     table = sub.add_parser("apply-table", help="write the binding table (JSON on stdin)")
-    table.add_argument(
-        "--desired",
-        metavar="-",
-        required=True,
-        choices=["-"],
-        help="'-': read the desired table (JSON) on stdin",
-    )
+    add_desired_option(table, "the desired table")
     table.add_argument("--check", action="store_true", help="report, write nothing")
     table.add_argument("--diff", action="store_true", help="list the table before and after")
     clear = sub.add_parser("clear-table", help="delete the binding table and the app's keys")
@@ -141,13 +135,11 @@ def parser() -> argparse.ArgumentParser:
 
 def _apply_table(store: Store, args: argparse.Namespace) -> int:
     try:
-        desired = decode(sys.stdin.buffer.read(), "desired table on stdin")
+        desired = read_desired("desired table on stdin")
         result = apply_table(store, desired, args.check, args.diff)
     except (ContractError, StoreError) as err:
-        print(json.dumps({"changed": False, "failed": True, "msg": str(err)}))
-        print("store apply-table: %s" % err, file=sys.stderr)
-        return 1
-    print(json.dumps(result, sort_keys=True))
+        return print_failure("store apply-table", err)
+    print_result(result)
     return 0
 
 

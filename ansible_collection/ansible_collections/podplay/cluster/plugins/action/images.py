@@ -27,17 +27,12 @@ from ansible_collections.podplay.cluster.plugins.module_utils._images import (
     wanted_images,
 )
 
+REPORTED_AS = {PRESENT: "present", TAG: "tagged", LOAD: "loaded"}
+
 
 class ActionModule(ActionBase):
     TRANSFERS_FILES = True
     _VALID_ARGS = frozenset(("images", "docker"))
-
-    def _sh(self, cmd, what):
-        res = self._low_level_execute_command(cmd)
-        if res.get("rc") != 0:
-            err = (res.get("stderr") or res.get("stdout") or "").strip()
-            raise AnsibleActionFail("images: %s failed on the node: %s" % (what, err))
-        return res.get("stdout") or ""
 
     def run(self, tmp=None, task_vars=None):
         result = super(ActionModule, self).run(tmp, task_vars)
@@ -49,73 +44,96 @@ class ActionModule(ActionBase):
         result.update(changed=False, loaded=[], tagged=[], present=[])
         if not wanted:
             return result
+        refs, ids = self._node_images(docker)
+        plan = side_load_plan(wanted, refs, ids)
+        self._report_plan(result, plan, task_vars.get("inventory_hostname"))
+        if self._play_context.diff and result["changed"]:
+            result["diff"] = images_diff(wanted, refs)
+        if self._play_context.check_mode or not result["changed"]:
+            return result
+        self._side_load(docker, plan)
+        self._check_loaded(docker, wanted)
+        return result
+
+    def _sh(self, cmd, what):
+        res = self._low_level_execute_command(cmd)
+        if res.get("rc") != 0:
+            err = (res.get("stderr") or res.get("stdout") or "").strip()
+            raise AnsibleActionFail("images: %s failed on the node: %s" % (what, err))
+        return res.get("stdout") or ""
+
+    def _node_images(self, docker):
+        """(ref -> id, set of ids) of the images the node has."""
         listed = self._sh(
             "%s images --no-trunc --format %s" % (docker, shlex.quote(LIST_FORMAT)),
             "listing images",
         )
-        refs, ids = parse_image_list(listed)
-        plan = side_load_plan(wanted, refs, ids)
+        return parse_image_list(listed)
+
+    @staticmethod
+    def _report_plan(result, plan, host):
+        """Each ref under present/tagged/loaded; fails, changing nothing, when an image to load
+        has no archive on the controller."""
         for e, action in plan:
-            key = {PRESENT: "present", TAG: "tagged", LOAD: "loaded"}[action]
-            result[key].append(e["ref"])
+            result[REPORTED_AS[action]].append(e["ref"])
             if action == LOAD and not os.path.isfile(e["archive"]):
                 raise AnsibleActionFail(
                     "images: %s is not on %s and its archive %r is not on the controller"
-                    % (e["ref"], task_vars.get("inventory_hostname"), e["archive"])
+                    % (e["ref"], host, e["archive"])
                 )
         result["changed"] = bool(result["loaded"] or result["tagged"])
-        if self._play_context.diff and result["changed"]:
-            after = dict(refs)
-            after.update((e["ref"], e["id"] or "(loaded)") for e in wanted)
-            result["diff"] = dict(
-                before_header="images", after_header="images",
-                before=listing(wanted, refs), after=listing(wanted, after),
-            )  # fmt: skip
-        if self._play_context.check_mode or not result["changed"]:
-            return result
+
+    def _side_load(self, docker, plan):
+        """Tag and load as planned; the archives go through one remote temporary directory."""
         remote_tmp = None
         try:
             for e, action in plan:
                 if action == TAG:
-                    self._sh(
-                        "%s tag %s %s" % (docker, shlex.quote(e["id"]), shlex.quote(e["ref"])),
-                        "tagging %s" % e["ref"],
-                    )
+                    self._tag(docker, e)
                 elif action == LOAD:
                     if remote_tmp is None:
                         remote_tmp = self._make_tmp_path()
-                    dest = self._connection._shell.join_path(
-                        remote_tmp, os.path.basename(e["archive"])
-                    )
-                    self._transfer_file(e["archive"], dest)
-                    self._sh(
-                        "%s load -q -i %s" % (docker, shlex.quote(dest)), "loading %s" % e["ref"]
-                    )
-                    self._sh("rm -f %s" % shlex.quote(dest), "removing %s" % dest)
-                    if e["id"] is not None:
-                        # archives are cached by image id: one saved under another name
-                        # (two images built from the same context) loads under that name
-                        self._sh(
-                            "%s tag %s %s" % (docker, shlex.quote(e["id"]), shlex.quote(e["ref"])),
-                            "tagging %s" % e["ref"],
-                        )
-            refs, ids = parse_image_list(
-                self._sh(
-                    "%s images --no-trunc --format %s" % (docker, shlex.quote(LIST_FORMAT)),
-                    "listing images",
-                )
-            )
-            wrong = [
-                e["ref"]
-                for e in wanted
-                if e["ref"] not in refs or (e["id"] is not None and refs[e["ref"]] != e["id"])
-            ]
-            if wrong:
-                raise AnsibleActionFail(
-                    "images: after loading, %s still do not have the planned ids "
-                    "(the archives hold other images?)" % ", ".join(wrong)
-                )
+                    self._load(docker, e, remote_tmp)
         finally:
             if remote_tmp is not None:
                 self._remove_tmp_path(remote_tmp)
-        return result
+
+    def _tag(self, docker, e):
+        self._sh(
+            "%s tag %s %s" % (docker, shlex.quote(e["id"]), shlex.quote(e["ref"])),
+            "tagging %s" % e["ref"],
+        )
+
+    def _load(self, docker, e, remote_tmp):
+        dest = self._connection._shell.join_path(remote_tmp, os.path.basename(e["archive"]))
+        self._transfer_file(e["archive"], dest)
+        self._sh("%s load -q -i %s" % (docker, shlex.quote(dest)), "loading %s" % e["ref"])
+        self._sh("rm -f %s" % shlex.quote(dest), "removing %s" % dest)
+        if e["id"] is not None:
+            # archives are cached by image id: one saved under another name
+            # (two images built from the same context) loads under that name
+            self._tag(docker, e)
+
+    def _check_loaded(self, docker, wanted):
+        """Fails when a wanted ref is still missing or has another id than planned."""
+        refs, _ids = self._node_images(docker)
+        wrong = [
+            e["ref"]
+            for e in wanted
+            if e["ref"] not in refs or (e["id"] is not None and refs[e["ref"]] != e["id"])
+        ]
+        if wrong:
+            raise AnsibleActionFail(
+                "images: after loading, %s still do not have the planned ids "
+                "(the archives hold other images?)" % ", ".join(wrong)
+            )
+
+
+def images_diff(wanted, refs):
+    """The diff: each wanted ref's id on the node before, and after the side-load."""
+    after = dict(refs)
+    after.update((e["ref"], e["id"] or "(loaded)") for e in wanted)
+    return dict(
+        before_header="images", after_header="images",
+        before=listing(wanted, refs), after=listing(wanted, after),
+    )  # fmt: skip

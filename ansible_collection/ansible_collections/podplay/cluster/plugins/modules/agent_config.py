@@ -59,10 +59,6 @@ options:
     description: Crash-loop backoff override C({initial, maximum, reset_after}) in seconds.
     type: dict
     default: {}
-  bundle_path:
-    description: The node bundle on the node (writes the files, runs the agent).
-    type: path
-    default: /opt/podplay/podplay-node.pyz
   config_path:
     description: Where agent.json is written (unset, C(/etc/podplay/agent.json)).
     type: path
@@ -83,17 +79,8 @@ options:
   state_dir:
     description: The agent's own state directory (unset, C(/var/lib/podplay)).
     type: path
-attributes:
-  check_mode:
-    description: Reports what a real run would change, and changes nothing.
-    support: full
-  diff_mode:
-    description: Returns a diff of what changed (or would change, in check mode).
-    support: full
-  platform:
-    description: POSIX hosts (the node bundle and python3 run there).
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - podplay.cluster.node_bundle
 author: podplay developers (!UNKNOWN)
 """
 

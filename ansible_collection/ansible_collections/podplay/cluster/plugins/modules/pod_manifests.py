@@ -30,21 +30,8 @@ options:
   path:
     description: The agent's manifest directory (unset, C(/etc/podplay/pods)).
     type: path
-  bundle_path:
-    description: The node bundle on the node (writes the files).
-    type: path
-    default: /opt/podplay/podplay-node.pyz
-attributes:
-  check_mode:
-    description: Reports what a real run would change, and changes nothing.
-    support: full
-  diff_mode:
-    description: Returns a diff of what changed (or would change, in check mode).
-    support: full
-  platform:
-    description: POSIX hosts (the node bundle and python3 run there).
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - podplay.cluster.node_bundle
 author: podplay developers (!UNKNOWN)
 """
 

@@ -72,21 +72,8 @@ options:
         C(interface) the interface that holds the IPs (default, the one with I(address)).
     type: dict
     default: {}
-  bundle_path:
-    description: The node bundle on the node (writes the files, runs the proxy).
-    type: path
-    default: /opt/podplay/podplay-node.pyz
-attributes:
-  check_mode:
-    description: Reports what a real run would change, and changes nothing.
-    support: full
-  diff_mode:
-    description: Returns a diff of what changed (or would change, in check mode).
-    support: full
-  platform:
-    description: POSIX hosts (the node bundle and python3 run there).
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - podplay.cluster.node_bundle
 author: podplay developers (!UNKNOWN)
 """
 

@@ -44,10 +44,6 @@ options:
   wait:
     description: What to wait for (see the description; format in the node README).
     type: dict
-  bundle_path:
-    description: The node bundle on the node.
-    type: path
-    default: /opt/podplay/podplay-node.pyz
 attributes:
   check_mode:
     description: Reports what a real run would write, writes nothing and does not wait.
@@ -55,10 +51,8 @@ attributes:
   diff_mode:
     description: Returns a diff of the files the step writes (or would write, in check mode).
     support: full
-  platform:
-    description: POSIX hosts (the node bundle and python3 run there).
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - podplay.cluster.node_bundle
 author: podplay developers (!UNKNOWN)
 """
 

@@ -109,21 +109,8 @@ options:
     description: Where the controller's unit is written (members).
     type: path
     default: /etc/systemd/system/podplay-controller.service
-  bundle_path:
-    description: The node bundle on the node (writes the files; the controller unit runs it).
-    type: path
-    default: /opt/podplay/podplay-node.pyz
-attributes:
-  check_mode:
-    description: Reports what a real run would change, and changes nothing.
-    support: full
-  diff_mode:
-    description: Returns a diff of what changed (or would change, in check mode).
-    support: full
-  platform:
-    description: POSIX hosts (the node bundle and python3 run there).
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - podplay.cluster.node_bundle
 author: podplay developers (!UNKNOWN)
 """
 

@@ -49,21 +49,8 @@ options:
       Each deployment's node selector, C({"<namespace>/<deployment>": {label: value}}).
     type: dict
     default: {}
-  bundle_path:
-    description: The node bundle on the node (talks to the store).
-    type: path
-    default: /opt/podplay/podplay-node.pyz
-attributes:
-  check_mode:
-    description: Reports what a real run would change, and changes nothing.
-    support: full
-  diff_mode:
-    description: Returns a diff of what changed (or would change, in check mode).
-    support: full
-  platform:
-    description: POSIX hosts (the node bundle and python3 run there).
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - podplay.cluster.node_bundle
 author: podplay developers (!UNKNOWN)
 """
 
