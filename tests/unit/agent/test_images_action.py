@@ -56,7 +56,7 @@ class Action(ActionModule):
 
     def __init__(self, node: FakeNode, args: dict[str, Any], check: bool, diff: bool) -> None:
         task = SimpleNamespace(args=args, async_val=0, check_mode=check, action="images")
-        shell = SimpleNamespace(tmpdir="/remote/early", join_path=posixpath.join)
+        shell = SimpleNamespace(tmpdir=None, join_path=posixpath.join)  # as a task starts
         play = SimpleNamespace(check_mode=check, diff=diff)
         super().__init__(task, SimpleNamespace(_shell=shell), play, None, None, None)
         self.node = node
@@ -138,8 +138,9 @@ def test_loads_what_is_missing_tags_what_is_there_under_another_name(tmp_path: P
     assert node.images["podplay/alias:1"] == "sha256:eee" and node.files == {}
 
     node.commands.clear()
-    again, _ = run(node, images, diff=True)
+    again, action = run(node, images, diff=True)
     assert again["changed"] is False and "diff" not in again
+    assert action.tmp_made == []  # nothing to load: no remote tmp made (nor left behind)
     assert len(again["present"]) == 4 and node.commands == [LIST]
 
 

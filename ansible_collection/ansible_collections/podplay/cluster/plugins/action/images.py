@@ -31,7 +31,10 @@ REPORTED_AS = {PRESENT: "present", TAG: "tagged", LOAD: "loaded"}
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    # False: Ansible would make a remote tmp before every run (two more remote commands on
+    # each node, even with nothing to load) and _side_load's own would then replace it in the
+    # shell's record, leaving the first behind. _side_load makes one only when it loads.
+    TRANSFERS_FILES = False
     _VALID_ARGS = frozenset(("images", "docker"))
 
     def run(self, tmp=None, task_vars=None):
