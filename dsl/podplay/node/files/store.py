@@ -39,12 +39,12 @@ from podplay.node.util.bundle import sha256_file
 LOOPBACK = "127.0.0.1"
 ETCD_BINARY = "/usr/bin/etcd"
 DEFAULTS: Dict[str, Any] = {
-    "client_port": 2379,
-    "peer_port": 2380,
+    "client_port": defaults.STORE_CLIENT_PORT,
+    "peer_port": defaults.STORE_PEER_PORT,
     "heartbeat_ms": 100,
     "election_ms": 1000,
     "data_dir": "/var/lib/etcd/podplay",
-    "pki_dir": defaults.ETC_DIR + "/pki",
+    "pki_dir": defaults.PKI_DIR,
     "config_path": defaults.STORE_JSON,
     "env_path": defaults.ETC_DIR + "/etcd.env",
     "unit_path": defaults.UNIT_DIR + "/etcd.service",

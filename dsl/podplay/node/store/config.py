@@ -19,7 +19,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from podplay.node.contract import defaults
 
 DEFAULT_CONFIG = defaults.STORE_JSON
-PKI_DIR = "/etc/podplay/pki"
+PKI_DIR = defaults.PKI_DIR
 CA_FILE = PKI_DIR + "/ca.crt"
 CERT_FILE = PKI_DIR + "/node.crt"
 KEY_FILE = PKI_DIR + "/node.key"
