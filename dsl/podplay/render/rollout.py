@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from podplay.node.contract.proxy_status import endpoint_pod
 from podplay.node.contract.rollout import TIMEOUT, PodRef, WaitSpec
 from podplay.plan import Plan
 from podplay.plan.rollout import (
@@ -115,8 +116,7 @@ def _gone(current: Plan | None, stage: Plan, skipped: frozenset[str]) -> list[st
 
 
 def _pod_of(endpoint: str) -> tuple[str, str]:
-    namespace, _, rest = endpoint.partition("/")
-    return namespace, rest.rpartition("@")[0]
+    return endpoint_pod(endpoint)
 
 
 def _drain(current: Plan, stage: Plan, gone: list[str], routing: tuple[str, ...]) -> dict[str, Any]:

@@ -45,6 +45,8 @@ NETWORK_JSON = ETC_DIR + "/network.json"
 STORE_JSON = ETC_DIR + "/store.json"  # how a node reaches the store (podplay.node.store.config)
 PKI_DIR = ETC_DIR + "/pki"  # the cluster CA, this node's certificate and key
 STATE_DIR = "/var/lib/podplay"
+RUN_DIR = "/run/podplay"  # emptied at boot
+PROXY_STATUS_JSON = RUN_DIR + "/proxy.json"  # what the proxy routes (contract.proxy_status)
 # Pod manifests and the agent's state carry the pods' env values: root's only (issue 12).
 PRIVATE_FILE_MODE = 0o600
 BUNDLE_PATH = "/opt/podplay/podplay-node.pyz"

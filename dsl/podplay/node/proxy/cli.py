@@ -88,7 +88,7 @@ def main(argv: Optional[List[str]] = None, dns: Optional[Dns] = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podplay-node proxy", description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=defaults.AGENT_JSON, help="agent.json path")
-    parser.add_argument("--status", default="/run/podplay/proxy.json", help="status file path")
+    parser.add_argument("--status", default=defaults.PROXY_STATUS_JSON, help="status file path")
     parser.add_argument("--no-dns", action="store_true", help="do not run the DNS server")
     parser.add_argument("--dns-port", type=int, default=53)
     parser.add_argument("--resolv-conf", default="/etc/resolv.conf")

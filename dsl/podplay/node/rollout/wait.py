@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from podplay.node.contract.proxy_status import routed_or_none
 from podplay.node.contract.rollout import PodRef, WaitSpec
 
 POLL = 0.2
@@ -43,9 +44,8 @@ def routes_here(spec: WaitSpec, node: str) -> bool:
 
 def routed(proxy: Proxy) -> Optional[set]:
     """The endpoints this node routes to now (`ns/pod@ip`); None when unknown."""
-    if not isinstance(proxy, dict) or not isinstance(proxy.get("ready_endpoints"), list):
-        return None
-    return set(proxy["ready_endpoints"])
+    now = routed_or_none(proxy)
+    return None if now is None else set(now)
 
 
 def still_routed(spec: WaitSpec, node: str, proxy: Proxy) -> List[str]:
