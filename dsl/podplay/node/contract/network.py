@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Dict, List, NamedTuple, Tuple
 
-from podplay.node.contract import defaults
+from podplay.node.contract import addresses, defaults
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import read_json
 
@@ -59,7 +59,7 @@ class NetworkConfig(NamedTuple):
     @property
     def gateway(self) -> str:
         """The bridge's own address in the pod CIDR (.1)."""
-        return str(ipaddress.ip_network(self.pod_cidr).network_address + 1)
+        return addresses.gateway(self.pod_cidr)
 
     def to_json(self) -> Dict[str, Any]:
         return {
