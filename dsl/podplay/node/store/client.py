@@ -20,6 +20,8 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import requests
 
+from podplay.node.util.backoff import Backoff
+
 from . import wire
 from .config import StoreConfig
 from .wire import Event, KeyValue, Lease, Range, TxnResult, Value
@@ -286,7 +288,7 @@ class Store:
         stop = stop or threading.Event()
         wait = sleep or stop.wait
         cursor = _Cursor(start_revision)
-        failures = 0
+        backoff = Backoff.stepped(RECONNECT_DELAYS)
         session = self.new_session()
         try:
             while not stop.is_set():
@@ -295,11 +297,10 @@ class Store:
                         return
                     try:
                         for event in self._stream(session, endpoint, prefix, cursor, stop):
-                            failures = 0
+                            backoff.succeeded()
                             yield event
                     except _Retry:
-                        failures += 1
-                        wait(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS)) - 1])
+                        wait(backoff.failed())
         finally:
             session.close()
 
