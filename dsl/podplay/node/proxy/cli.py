@@ -107,17 +107,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def _follow_store(proxier: Proxier, path: str, stop: threading.Event) -> None:
     """A thread mirroring the store's binding table into the proxy (none without a store)."""
+    from podplay.node.contract.errors import ContractError
+    from podplay.node.contract.store_config import StoreConfig
     from podplay.node.store import keys
     from podplay.node.store.client import Store
-    from podplay.node.store.config import ConfigError, load_config
     from podplay.node.store.mirror import Mirror
 
     if not os.path.exists(path):
         log.info("no %s: routing from cluster.json only", path)
         return
     try:
-        cfg = load_config(path)
-    except ConfigError as err:
+        cfg = StoreConfig.load(path)
+    except ContractError as err:
         log.error("store: %s; routing from cluster.json only", err)
         return
     holder: List[Mirror] = []
