@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from podplay.node.contract.proxy_status import endpoint_pod
-from podplay.node.contract.rollout import TIMEOUT, PodRef, WaitSpec
+from podplay.node.contract.rollout import TIMEOUT, PodRef, WaitSpec, pod_key
 from podplay.plan import Plan
 from podplay.plan.rollout import (
     drained,
@@ -139,7 +139,7 @@ def _wait(
         routed=tuple(
             endpoint_key(p.namespace, p.name, p.ip) for p in pods if (p.namespace, p.name) in behind
         ),
-        stopped=tuple(sorted(f"{ns}/{name}" for ns, name in stopping)),
+        stopped=tuple(sorted(pod_key(ns, name) for ns, name in stopping)),
         routing_nodes=routing,
         timeout=timeout,
     )

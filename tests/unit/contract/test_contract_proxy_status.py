@@ -74,3 +74,10 @@ def test_no_document_is_unknown_routing() -> None:
 def test_every_reader_and_writer_uses_the_one_path() -> None:
     assert defaults.PROXY_STATUS_JSON == "/run/podplay/proxy.json"
     assert look.PROXY_STATUS == defaults.PROXY_STATUS_JSON
+
+
+def test_a_rollout_pod_key_is_namespace_slash_name_and_parses_back() -> None:
+    from podplay.node.contract.rollout import parse_pod_key, pod_key
+
+    assert pod_key("shop", "db-0") == "shop/db-0"
+    assert parse_pod_key(pod_key("shop", "db-0")) == ("shop", "db-0")
