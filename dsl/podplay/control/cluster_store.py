@@ -22,13 +22,13 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from podplay.artifacts import pki
+from podplay.node.contract import defaults
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.store import Binding, Cursor, Event, NodeLease, NodeStatus, Table
 from podplay.node.store import Store, StoreError
 from podplay.node.store import keys as store_keys
 from podplay.plan import Plan
 
-STORE_PORT = 2379  # the control_plane role's client port (podplay_store_client_port)
 CONNECT_TIMEOUT = 0.7
 REQUEST_TIMEOUT = 2.0
 R = TypeVar("R")
@@ -93,7 +93,8 @@ def access_for(
     member with an address, or this machine holds no client certificate for it (no store
     was ever set up from here)."""
     directory = Path(pki_dir)
-    endpoints = tuple(f"https://{a}:{STORE_PORT}" for a, member in members if member and a)
+    port = defaults.STORE_CLIENT_PORT  # the control_plane role's (podplay_store_client_port)
+    endpoints = tuple(f"https://{a}:{port}" for a, member in members if member and a)
     certs = pki.Pki(directory)
     if not endpoints or not (certs.client_cert.is_file() and certs.client_key.is_file()):
         return None

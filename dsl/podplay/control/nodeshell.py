@@ -17,9 +17,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from podplay.node.contract import defaults
 from podplay.plan import NodePlan
 
-PROXY_STATUS = "/run/podplay/proxy.json"
+PROXY_STATUS = defaults.PROXY_STATUS_JSON
 BASE_OPTIONS = ("-o", "BatchMode=yes", "-o", "ConnectTimeout=5")
 
 

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from podplay.node.contract.proxy_status import endpoint_key, routed_or_none
 from podplay.plan import Plan, PodPlan
-from podplay.plan.rollout import PodKey, endpoint_key, routed_pods
+from podplay.plan.rollout import PodKey, routed_pods
 
 MESSAGE_LIMIT = 100
 
@@ -77,8 +78,8 @@ def is_routed(
     """Every node's proxy routes to the pod."""
     key = endpoint_key(pod.namespace, pod.name, pod.ip)
     for node in nodes:
-        status = proxies.get(node)
-        if status is None or key not in (status.get("ready_endpoints") or ()):
+        now = routed_or_none(proxies.get(node))
+        if now is None or key not in now:
             return False
     return True
 
@@ -90,11 +91,8 @@ def still_routed(
     wanted = set(endpoints)
     out: dict[str, list[str]] = {}
     for node in nodes:
-        status = proxies.get(node)
-        if status is None:
-            left = sorted(wanted)
-        else:
-            left = sorted(wanted & set(status.get("ready_endpoints") or ()))
+        now = routed_or_none(proxies.get(node))
+        left = sorted(wanted if now is None else wanted & now)
         if left:
             out[node] = left
     return out

@@ -61,6 +61,7 @@ from podplay.control.workspace import (
     unreachable,
 )
 from podplay.files import write_json_atomic
+from podplay.node.contract.proxy_status import endpoint_pod
 from podplay.plan import Plan, plan, stages
 from podplay.plan.rollout import drained, removed_endpoints, same_plan
 from podplay.render import ROLLOUT, rollout
@@ -261,8 +262,7 @@ def drain(run: Run, current: Plan, nxt: Plan, label: str) -> None:
 
 def _pod_of(endpoint: str) -> tuple[str, str]:
     """(namespace, pod) of an endpoint key `namespace/pod@ip`."""
-    namespace, _, rest = endpoint.partition("/")
-    return namespace, rest.rpartition("@")[0]
+    return endpoint_pod(endpoint)
 
 
 def converge(run: Run, stage: Plan, label: str) -> None:

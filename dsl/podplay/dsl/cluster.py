@@ -126,7 +126,7 @@ class Cluster(Spec):
     service_cidr: StrictStr = defaults.SERVICE_CIDR
     lb_pool: StrictStr | None = None
     control_plane: StrictInt | None = None
-    node_grace: Annotated[float, BeforeValidator(_grace)] = 3.0
+    node_grace: Annotated[float, BeforeValidator(_grace)] = defaults.NODE_GRACE
 
     @model_validator(mode="after")
     def _consistent(self) -> Cluster:

@@ -18,6 +18,7 @@ from podplay.dsl.network import parse_address
 from podplay.dsl.outputs import Unresolved
 from podplay.dsl.stack import current_stack
 from podplay.dsl.workload import Deployment
+from podplay.node.contract import defaults
 
 SERVICE_TYPES = ("ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
 
@@ -72,7 +73,7 @@ class Service(Spec):
     ports: Annotated[list[ServicePort], BeforeValidator(_ports)] = []
     external_name: DnsName | None = None
     session_affinity: Annotated[Literal["ClientIP"] | None, BeforeValidator(_affinity)] = None
-    affinity_timeout: StrictInt = 10800
+    affinity_timeout: StrictInt = defaults.AFFINITY_TIMEOUT
     load_balancer_ip: StrictStr | None = None
     static_cluster_ip: StrictStr | None = None  # spec.clusterIP: this one, not a planned one
     namespace: Name = "default"

@@ -11,7 +11,8 @@ The rules:
   runs plus this one within its capacity (unknown capacity, None, is unlimited);
 - choice: among eligible nodes with room, the one running the fewest pods of this deployment
   (spreading replicas), then the fewest pods of all, then the first in node order;
-- IP: the next free of .2 up to the broadcast address - 1 after the node's allocation cursor
+- IP: the next free pod address (.2 up to the broadcast address - 1: `contract.addresses`)
+  after the node's allocation cursor
   (the last IP handed out there; wrapping round to the lowest free), never one a pod still
   holds. A node without a cursor goes on after the highest IP a pod holds there.
 """
@@ -19,9 +20,10 @@ The rules:
 from __future__ import annotations
 
 import heapq
-from ipaddress import IPv4Address, IPv4Network
 from itertools import chain
 from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Set, Tuple
+
+from podplay.node.contract import addresses
 
 DeploymentKey = Tuple[str, str]  # (namespace, name)
 
@@ -113,7 +115,6 @@ class NodeState:
     def __init__(self, node: Node, order: int) -> None:
         self.node = node
         self.order = order
-        self.net = IPv4Network(node.pod_cidr)
         self.pods = 0
         self.cpu = 0
         self.memory = 0
@@ -166,9 +167,9 @@ class NodeState:
 
     def take_ip(self) -> Optional[str]:
         """The next free IP after the last one given, wrapping round to the lowest free."""
-        top = self.net.num_addresses - 2
-        start = 2 if self.last is None else self.last + 1
-        for offset in chain(range(start, top + 1), range(2, min(start, top + 1))):
+        top, first = addresses.last_pod_offset(self.node.pod_cidr), addresses.FIRST_POD_OFFSET
+        start = first if self.last is None else self.last + 1
+        for offset in chain(range(start, top + 1), range(first, min(start, top + 1))):
             if offset not in self.used:
                 self.used.add(offset)
                 self.last = offset
@@ -176,7 +177,7 @@ class NodeState:
         return None
 
     def address(self, offset: int) -> str:
-        return str(IPv4Address(int(self.net.network_address) + offset))
+        return addresses.address(self.node.pod_cidr, offset)
 
     def last_ip(self) -> Optional[str]:
         """The allocation cursor to record for the next placement (None: none yet)."""
@@ -184,14 +185,11 @@ class NodeState:
 
     def holds(self, ip: str) -> Optional[int]:
         """The offset of `ip` in this node's CIDR, None if outside it."""
-        offset = int(IPv4Address(ip)) - int(self.net.network_address)
-        return offset if 0 <= offset < self.net.num_addresses else None
+        return addresses.offset_in(self.node.pod_cidr, ip)
 
     def pod_offset(self, ip: Optional[str]) -> Optional[int]:
         """The offset of `ip` when it is a pod address of this node (.2 to broadcast - 1)."""
-        offset = self.holds(ip) if ip else None
-        top = self.net.num_addresses - 2
-        return offset if offset is not None and 2 <= offset <= top else None
+        return addresses.pod_offset(self.node.pod_cidr, ip)
 
 
 def node_states(nodes: Sequence[Node], placed: Iterable[PlacedPod] = ()) -> List[NodeState]:

@@ -70,7 +70,8 @@ class ClusterPlan(_Data):
     cluster_domain: str = defaults.CLUSTER_DOMAIN
     node_port_range: tuple[int, int] = defaults.NODE_PORT_RANGE
     lb_pool: str | None = None
-    node_grace: float = 3.0  # seconds a node may be NotReady before its pods are moved
+    # seconds a node may be NotReady before its pods are moved
+    node_grace: float = defaults.NODE_GRACE
 
 
 class NodePlan(_Data):
@@ -132,7 +133,7 @@ class ServicePlan(_Data):
     selector: dict[str, str] | None
     ports: list[PortPlan]
     session_affinity: Literal["ClientIP"] | None = None
-    affinity_timeout: int = 10800
+    affinity_timeout: int = defaults.AFFINITY_TIMEOUT
     load_balancer_ip: str | None = None
     external_name: str | None = None
     endpoints: list[EndpointPlan] = []

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from ipaddress import IPv4Address, IPv4Network
 
+from podplay.node.contract import addresses
 from podplay.node.contract.store import PLACED_BY_CONTROLLER, Binding, Cursor
 from podplay.plan.model import NodePlan, Plan, PodPlan
 from podplay.plan.services import endpoints_for
@@ -102,7 +102,7 @@ def _unusable(
         return f"template {b.template_hash} is not the plan's {pod.template_hash}"
     if node is None:
         return f"node {b.node} is not in the plan"
-    if _offset(node.pod_cidr, b.ip) is None:
+    if addresses.pod_offset(node.pod_cidr, b.ip) is None:
         return f"ip {b.ip} is not a pod address of {node.name} ({node.pod_cidr})"
     owner = held.get((b.node, b.ip))
     if owner is not None and owner != b.key:
@@ -110,25 +110,13 @@ def _unusable(
     return None
 
 
-def _offset(cidr: str, ip: str | None) -> int | None:
-    """The offset of a pod address (.2 to broadcast - 1) in `cidr`; None for anything else."""
-    if not ip:
-        return None
-    net = IPv4Network(cidr)
-    try:
-        offset = int(IPv4Address(ip)) - int(net.network_address)
-    except ValueError:
-        return None
-    return offset if 2 <= offset <= net.num_addresses - 2 else None
-
-
 def _cursor(node: NodePlan, cursor: Cursor | None) -> NodePlan:
     """The node with the later of its cursor and the controller's: the controller's when it
     went on from the plan's (its `base`), else the higher address."""
-    if cursor is None or _offset(node.pod_cidr, cursor.last_pod_ip) is None:
+    if cursor is None or addresses.pod_offset(node.pod_cidr, cursor.last_pod_ip) is None:
         return node
-    ours = _offset(node.pod_cidr, node.last_pod_ip)
-    theirs = _offset(node.pod_cidr, cursor.last_pod_ip)
+    ours = addresses.pod_offset(node.pod_cidr, node.last_pod_ip)
+    theirs = addresses.pod_offset(node.pod_cidr, cursor.last_pod_ip)
     later = ours is None or cursor.base == node.last_pod_ip or (theirs or 0) > ours
     if not later or cursor.last_pod_ip == node.last_pod_ip:
         return node

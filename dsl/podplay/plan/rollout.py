@@ -16,6 +16,7 @@ endpoint), `in_flight` (what the nodes may run after an apply stopped half way) 
 
 from __future__ import annotations
 
+from podplay.node.contract.proxy_status import endpoint_key
 from podplay.plan.model import Plan, PodPlan, RolloutStep, ServicePlan, Strategy
 from podplay.plan.services import endpoints_for
 
@@ -139,11 +140,6 @@ def in_flight(previous: Plan | None, target: Plan, stage: int) -> Plan:
     pods = sorted([*here.pods, *extra], key=lambda p: (p.namespace, p.deployment, p.serial))
     services = [s.model_copy(update={"endpoints": endpoints_for(s, pods)}) for s in here.services]
     return here.model_copy(update={"pods": pods, "services": services, "rollout": []})
-
-
-def endpoint_key(namespace: str, pod: str, ip: str) -> str:
-    """An endpoint as the proxy status spells it (`ready_endpoints`: `namespace/pod@ip`)."""
-    return f"{namespace}/{pod}@{ip}"
 
 
 def routed_pods(plan: Plan) -> set[PodKey]:

@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from podplay.node.contract.rollout import TIMEOUT, PodRef, WaitSpec
+from podplay.node.contract.proxy_status import endpoint_pod
+from podplay.node.contract.rollout import TIMEOUT, PodRef, WaitSpec, pod_key
 from podplay.plan import Plan
 from podplay.plan.rollout import (
     drained,
@@ -115,8 +116,7 @@ def _gone(current: Plan | None, stage: Plan, skipped: frozenset[str]) -> list[st
 
 
 def _pod_of(endpoint: str) -> tuple[str, str]:
-    namespace, _, rest = endpoint.partition("/")
-    return namespace, rest.rpartition("@")[0]
+    return endpoint_pod(endpoint)
 
 
 def _drain(current: Plan, stage: Plan, gone: list[str], routing: tuple[str, ...]) -> dict[str, Any]:
@@ -139,7 +139,7 @@ def _wait(
         routed=tuple(
             endpoint_key(p.namespace, p.name, p.ip) for p in pods if (p.namespace, p.name) in behind
         ),
-        stopped=tuple(sorted(f"{ns}/{name}" for ns, name in stopping)),
+        stopped=tuple(sorted(pod_key(ns, name) for ns, name in stopping)),
         routing_nodes=routing,
         timeout=timeout,
     )

@@ -16,10 +16,10 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from dataclasses import dataclass
 
+from podplay.node.contract import addresses
 from podplay.plan import Plan, PodPlan
 from podplay.verify.checks import NODE_BUNDLE, _python
 
@@ -59,7 +59,7 @@ class FromNode:
 
 def bridge_address(pod_cidr: str) -> str:
     """The pod bridge's own address (.1 of the node's pod CIDR)."""
-    return str(ipaddress.ip_network(pod_cidr).network_address + 1)
+    return addresses.gateway(pod_cidr)
 
 
 def _first_pod(plan: Plan, node: str) -> PodPlan | None:

@@ -18,7 +18,7 @@ from helpers import node_exec, wait_until
 from routing_setup import apply, lb_holders, pod_ip, services, wait_routed, web_pod
 
 from podplay.artifacts import images
-from podplay.node.files.keepalived import router_ids
+from podplay.node.contract.keepalived import router_ids
 from podplay.substrate import Cluster
 
 pytestmark = pytest.mark.integration

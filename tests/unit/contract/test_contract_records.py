@@ -89,6 +89,7 @@ NETWORK = {
     "bridge_network": "podplay", "bridge_name": "podplay0",
     "nodes": [{"name": "node1", "address": "172.30.5.11", "pod_cidr": "10.244.1.0/24"},
               {"name": "node2", "address": "172.30.5.12", "pod_cidr": "10.244.2.0/24"}],
+    "node_only_ports": [22, 2379, 2380, 10250],
 }  # fmt: skip
 
 

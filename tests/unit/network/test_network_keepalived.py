@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from podplay.node.network import keepalived
+from podplay.node.contract import keepalived
 
 # as the proxy role writes it (two LoadBalancer IPs), interface found at converge time: eth0
 CONF = """\
@@ -54,3 +54,18 @@ def test_retarget_only_when_a_named_interface_is_gone_and_another_holds_the_addr
     assert not keepalived.needs_retarget(CONF, None, ["lo"])  # address on no interface yet
     # an interface the user named that still exists is theirs, even if the address is elsewhere
     assert not keepalived.needs_retarget(CONF, "eth1", ["lo", "eth0", "eth1"])
+
+
+def test_the_repairer_reads_the_names_the_proxy_role_writes():
+    """Writer and reader are one module: a written file names its interface exactly where
+    the repairer looks, and retargeting it changes only those names."""
+    from podplay.node.contract.cluster import NodeInfo
+
+    nodes = [NodeInfo("node1", "172.30.5.11", "10.244.1.0/24"),
+             NodeInfo("node2", "172.30.5.12", "10.244.2.0/24")]  # fmt: skip
+    text = keepalived.keepalived_text("shop", "node1", "172.30.5.11", "eth0", nodes,
+                                      ["172.30.5.240", "172.30.5.241"])  # fmt: skip
+    assert keepalived.named_interfaces(text) == ["eth0"]
+    moved = keepalived.retarget(text, "eth1")
+    assert moved == text.replace(" eth0", " eth1")
+    assert keepalived.needs_retarget(text, "eth1", ["lo", "eth1"])

@@ -7,11 +7,12 @@ import json
 import pytest
 from network_fakes import CFG, DNS_UDP, FakeNode, link
 
+from podplay.node.contract.defaults import KEEPALIVED_CONF
 from podplay.node.network import enginedns
 from podplay.node.network.host import HostError
-from podplay.node.network.keepalived import KEEPALIVED_CONF
-from podplay.node.network.repair import Observed, Uplink, decide, find_uplink
+from podplay.node.network.repair import Observed, decide
 from podplay.node.network.repairer import Repairer
+from podplay.node.util.uplink import Uplink, find_uplink
 
 CONF = (
     "vrrp_instance podplay_lb_1 {\n    interface eth0\n    virtual_ipaddress {\n"

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from podplay.node.util import files
-from podplay.node.util.backoff import Backoff, exponential_delay
+from podplay.node.util.backoff import Backoff, exponential_delay, stepped_delay
 
 
 @pytest.mark.parametrize(
@@ -35,6 +35,20 @@ def test_backoff_doubles_until_a_success_then_starts_again() -> None:
     assert [b.failed() for _ in range(7)] == [0.5, 1.0, 2.0, 4.0, 8.0, 10.0, 10.0]
     b.succeeded()
     assert b.failures == 0 and b.failed() == 0.5
+
+
+def test_a_stepped_backoff_walks_its_table_then_repeats_the_last_step() -> None:
+    """The store's own tables (the client's watch reconnects, the mirror's retries),
+    unchanged: the nth failure in a row waits the nth step, then the last one."""
+    from podplay.node.store import client, mirror
+
+    b = Backoff.stepped(client.RECONNECT_DELAYS)
+    assert [b.failed() for _ in range(7)] == [0.1, 0.2, 0.5, 1.0, 2.0, 2.0, 2.0]
+    b.succeeded()
+    assert b.failures == 0 and b.failed() == 0.1
+    m = Backoff.stepped(mirror.RETRY_DELAYS)
+    assert [m.failed() for _ in range(6)] == [0.2, 0.5, 1.0, 2.0, 2.0, 2.0]
+    assert stepped_delay(0, (1.0, 2.0)) == 0.0
 
 
 def test_write_atomic_text_and_bytes_replace_whole_files(tmp_path: Path) -> None:

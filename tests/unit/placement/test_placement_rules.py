@@ -251,18 +251,38 @@ def test_placing_updates_the_states_for_the_next_deployment() -> None:
 
 
 FILE = Path(placement.__file__)
+PODPLAY = FILE.parents[1]
 
 
 def test_parses_as_python_3_9_and_imports_only_the_standard_library() -> None:
-    """It ships in the node bundle and runs on the hosts' python3 (3.9 on older hosts)."""
-    tree = ast.parse(FILE.read_text(), filename=str(FILE), feature_version=(3, 9))
+    """It ships in the node bundle and runs on the hosts' python3 (3.9 on older hosts).
+    Besides the standard library it may use the node contract's pure modules (the pod
+    address rule, `podplay.node.contract.addresses`), which are held to the same rule."""
+    files, seen = [FILE], set()
+    while files:
+        path = files.pop()
+        seen.add(path)
+        for name in _imports(path):
+            if name.startswith("podplay.node.contract"):
+                module = PODPLAY.joinpath(*name.split(".")[1:])
+                for found in (module.with_suffix(".py"), module / "__init__.py"):
+                    if found.is_file() and found not in seen:
+                        files.append(found)
+                continue
+            assert name.split(".")[0] in sys.stdlib_module_names, f"{path.name} imports {name}"
+    assert PODPLAY / "node" / "contract" / "addresses.py" in seen
+
+
+def _imports(path: Path) -> list[str]:
+    tree = ast.parse(path.read_text(), filename=str(path), feature_version=(3, 9))
+    names: list[str] = []
     for item in ast.walk(tree):
         assert not isinstance(item, ast.Match), "match needs Python 3.10"
         if isinstance(item, ast.Import):
-            names = [a.name for a in item.names]
+            names += [a.name for a in item.names]
         elif isinstance(item, ast.ImportFrom):
-            names = [item.module or ""]
-        else:
-            continue
-        for name in names:
-            assert name.split(".")[0] in sys.stdlib_module_names, f"imports {name}"
+            module = item.module or ""
+            names.append(module)
+            if module == "podplay.node.contract":  # `from podplay.node.contract import x`
+                names += [f"{module}.{a.name}" for a in item.names]
+    return names

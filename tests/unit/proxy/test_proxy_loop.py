@@ -18,6 +18,7 @@ from fake_agent import FakeAgent, pod
 from fake_iptables import FakeIptables, RestoreError
 from proxy_cases import FOREIGN_SAVE, cluster_json
 
+from podplay.node.contract.proxy_status import ProxyStatus
 from podplay.node.proxy.iptables import IptablesError
 from podplay.node.proxy.proxier import CANARY_PERIOD, Proxier
 from podplay.node.proxy.rules import CANARY
@@ -158,6 +159,10 @@ def test_start_waits_for_every_node_then_one_full_sync(env):
     assert status["synced"] and status["cluster_sha256"]
     assert "default/web-b@10.244.2.5" in status["ready_endpoints"]
     assert zones and len(zones[-1][1]) == 9
+    # what the readers (`rollout step`, `podplay up`) parse it with
+    read = ProxyStatus.from_json(status)
+    assert read.synced and "default/web-b@10.244.2.5" in read.ready_endpoints
+    assert read.to_json() == status
 
 
 def test_start_grace_ends_after_2_5_seconds_even_if_a_node_is_down(env):

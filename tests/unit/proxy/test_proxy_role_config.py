@@ -9,18 +9,21 @@ from pathlib import Path
 import pytest
 from proxy_cases import NODES, cluster_json
 
+from podplay.node.contract import keepalived as kv
 from podplay.node.contract.cluster import ClusterState, NodeInfo
 from podplay.node.contract.errors import ContractError
 from podplay.node.files import changes, units
-from podplay.node.files import keepalived as kv
 from podplay.node.files import proxy as pc
 from podplay.node.proxy.state import parse_cluster
+from podplay.node.util.uplink import find_uplink
 
-IP_ADDR = """\
-1: lo    inet 127.0.0.1/8 scope host lo\\       valid_lft forever preferred_lft forever
-23: eth0@if24    inet 172.30.5.12/24 brd 172.30.5.255 scope global eth0\\       valid_lft forever
-5: podplay0    inet 10.244.2.1/24 brd 10.244.2.255 scope global podplay0\\       valid_lft forever
-"""
+IP_ADDR = [  # `ip -j addr show`
+    {"ifindex": 1, "ifname": "lo", "addr_info": [{"family": "inet", "local": "127.0.0.1"}]},
+    {"ifindex": 23, "ifname": "eth0@if24", "address": "02:42:ac:1e:05:0c",
+     "addr_info": [{"family": "inet", "local": "172.30.5.12", "prefixlen": 24},
+                   {"family": "inet6", "local": "fe80::42:acff:fe1e:50c"}]},
+    {"ifindex": 5, "ifname": "podplay0", "addr_info": [{"family": "inet", "local": "10.244.2.1"}]},
+]  # fmt: skip
 
 
 STATE = {"cluster": "shop", "nodes": NODES, "services": cluster_json()["services"]}
@@ -72,9 +75,14 @@ def test_lb_ips_and_router_ids():
 
 
 def test_interface_for_the_node_address():
-    assert kv.interface_for("172.30.5.12", IP_ADDR) == "eth0"
-    assert kv.interface_for("10.244.2.1", IP_ADDR) == "podplay0"
-    assert kv.interface_for("192.0.2.1", IP_ADDR) is None
+    """keepalived.conf names the interface found as the repairer and the hairpin find it."""
+    assert interface(find_uplink("172.30.5.12", IP_ADDR)) == "eth0"
+    assert interface(find_uplink("10.244.2.1", IP_ADDR)) == "podplay0"
+    assert find_uplink("192.0.2.1", IP_ADDR) is None
+
+
+def interface(uplink):
+    return uplink.name if uplink else None
 
 
 def keepalived(node: str, address: str) -> str:

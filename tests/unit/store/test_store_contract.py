@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from podplay.node.contract.errors import ContractError
+from podplay.node.contract.jsontext import canonical_text
+from podplay.node.contract.store_config import Member, StoreConfig
 from podplay.node.files import store as fs
 from podplay.node.files.changes import ApplyError
 from podplay.node.store import cli, keys
-from podplay.node.store.config import ConfigError, Member, StoreConfig, parse_config
 
 MEMBERS = [
     {"name": "node1", "address": "172.30.5.11", "pod_cidr": "10.244.1.0/24"},
@@ -111,8 +112,8 @@ def test_names_with_a_slash_cannot_make_a_key() -> None:
 
 
 def test_store_json_as_the_role_writes_it_is_what_the_node_reads() -> None:
-    text = fs.config_text(fs.store_config(params()))
-    cfg = parse_config(json.loads(text))
+    text = canonical_text(fs.store_config(params()).to_json())
+    cfg = StoreConfig.from_json(json.loads(text))
     assert cfg == StoreConfig(
         cluster="shop",
         node="node2",
@@ -131,8 +132,8 @@ def test_store_json_as_the_role_writes_it_is_what_the_node_reads() -> None:
         "https://172.30.5.13:2379",
     ]
     assert cfg.is_member
-    assert fs.config_text(cfg) == text  # one format, both sides
-    assert text == json.dumps(cfg.to_doc(), indent=1, sort_keys=True) + "\n"  # canonical
+    assert canonical_text(cfg.to_json()) == text  # one format, both sides
+    assert text == json.dumps(cfg.to_json(), indent=1, sort_keys=True) + "\n"  # canonical
 
 
 @pytest.mark.parametrize(
@@ -147,8 +148,8 @@ def test_store_json_as_the_role_writes_it_is_what_the_node_reads() -> None:
     ],
 )  # fmt: skip
 def test_a_bad_store_json_names_the_field(doc: object, words: str) -> None:
-    with pytest.raises(ConfigError) as err:
-        parse_config(doc, "/etc/podplay/store.json")
+    with pytest.raises(ContractError) as err:
+        StoreConfig.from_json(doc, "/etc/podplay/store.json")
     assert words in str(err.value)
 
 

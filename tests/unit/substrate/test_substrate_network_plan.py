@@ -164,6 +164,27 @@ def test_pods_are_refused_the_nodes_own_ports_on_every_path():
     ]
 
 
+def test_a_moved_agent_or_store_port_stays_refused_to_pods():
+    """The node-only ports come from network.json (the network role renders them from the
+    agent's and the store's port variables), not from a fixed list: an agent API moved to
+    10443 is refused from the pod network, and 10250 is then an ordinary port."""
+    from podplay.node.network.plan import desired_chains
+
+    moved = NetworkConfig.from_json({**DOC, "node_only_ports": [22, 12379, 12380, 10443]})
+    chains = desired_chains(moved)
+    refuse = "-p tcp -m multiport --dports 22,10443,12379,12380 -j REJECT --reject-with tcp-reset"
+    assert chains[("filter", "PODPLAY-NET-INPUT")][0] == (
+        "-A PODPLAY-NET-INPUT -s 10.244.0.0/16 " + refuse
+    )
+    forward = chains[("filter", "PODPLAY-NET-FORWARD")][1:4]
+    assert forward == [
+        f"-A PODPLAY-NET-FORWARD -s 10.244.0.0/16 -d {node['address']}/32 {refuse}"
+        for node in DOC["nodes"]
+    ]
+    assert "10250" not in str(chains)
+    assert CFG.node_only_ports == (22, 2379, 2380, 10250)  # an older network.json: defaults
+
+
 def test_a_missing_input_jump_is_put_back_alone():
     save = CONVERGED_SAVE.replace("-A INPUT -j PODPLAY-NET-INPUT\n", "")
     text, changes = plan_iptables(CFG, save)
@@ -200,6 +221,9 @@ def test_bridge_plan():
         ({"pod_cidr": "10.9.1.0/24"}, "outside"),
         ({"address": "not-an-ip"}, "not-an-ip"),
         ({"nodes": [{"name": "node1"}]}, "lacks field"),
+        ({"node_only_ports": [22, "10250"]}, "node_only_ports must be a list of TCP ports"),
+        ({"node_only_ports": [0]}, "node_only_ports must be a list of TCP ports"),
+        ({"node_only_ports": []}, "node_only_ports must be a list of TCP ports"),
     ],
 )
 def test_bad_config_is_reported(change, message):

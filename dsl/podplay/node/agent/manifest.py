@@ -9,11 +9,11 @@ pod CIDR. Pure: bytes in, spec out (no I/O here).
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Any, Optional, Tuple, Union
 
 # The records are the contract's; the agent's modules import them from here.
+from podplay.node.contract import addresses
 from podplay.node.contract.containers import ContainerSpec, ProbeSpec
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import decode
@@ -97,24 +97,23 @@ def _pod(doc: Any, filename: str) -> PodSpec:
     return PodSpec.from_json(doc, filename)
 
 
+_WHY = {
+    addresses.OUTSIDE: "outside this node's pod CIDR %s",
+    addresses.RESERVED: "a reserved address of this node's pod CIDR %s",
+    addresses.GATEWAY: "the gateway of this node's pod CIDR %s",
+}
+
+
 def _ip_problem(ip: str, pod_cidr: str) -> Optional[str]:
     """Why `ip` cannot be a pod's address on a node with `pod_cidr` (None when it can)."""
-    net = ipaddress.ip_network(pod_cidr, strict=False)
-    address = ipaddress.ip_address(ip)
-    gateway = net.network_address + 1
-    if address not in net:
-        why = "outside this node's pod CIDR %s" % pod_cidr
-    elif address in (net.network_address, net.broadcast_address):
-        why = "a reserved address of this node's pod CIDR %s" % pod_cidr
-    elif address == gateway:
-        why = "the gateway of this node's pod CIDR %s" % pod_cidr
-    else:
+    kind = addresses.problem(pod_cidr, ip)
+    if kind is None:
         return None
     return "%s is %s; pods here need an address from %s other than %s" % (
         ip,
-        why,
+        _WHY[kind] % pod_cidr,
         pod_cidr,
-        gateway,
+        addresses.gateway(pod_cidr),
     )
 
 

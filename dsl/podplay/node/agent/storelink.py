@@ -21,10 +21,11 @@ from typing import Callable, Optional, Tuple
 
 from podplay.node import VERSION
 from podplay.node.contract import defaults
+from podplay.node.contract.errors import ContractError
 from podplay.node.contract.store import NodeLease
+from podplay.node.contract.store_config import StoreConfig
 from podplay.node.store import keys
 from podplay.node.store.client import Store, StoreError
-from podplay.node.store.config import DEFAULT_CONFIG, ConfigError, StoreConfig, load_config
 from podplay.node.store.lease import KeptLease
 from podplay.node.store.mirror import Mirror, View
 
@@ -56,15 +57,15 @@ class StoreLink:
 
     @classmethod
     def from_file(
-        cls, node: str, address: str, path: str = DEFAULT_CONFIG
+        cls, node: str, address: str, path: str = defaults.STORE_JSON
     ) -> Optional["StoreLink"]:
         """The link, or None when this node has no store.json."""
         if not os.path.exists(path):
             log.info("no %s: pods come from the manifest files only", path)
             return None
         try:
-            cfg = load_config(path)
-        except ConfigError as err:
+            cfg = StoreConfig.load(path)
+        except ContractError as err:
             log.error("store: %s; pods come from the manifest files only", err)
             return None
         return cls(cfg, node, address)

@@ -15,6 +15,13 @@ DNS_IP = "10.96.0.10"
 CLUSTER_DOMAIN = "cluster.local"
 NODE_PORT_RANGE = (30000, 32767)
 AGENT_API_PORT = 10250
+# The store (etcd) on the control-plane members: client and peer ports, TLS only.
+STORE_CLIENT_PORT = 2379
+STORE_PEER_PORT = 2380
+SSH_PORT = 22
+# What a pod may never reach on any node (network.json `node_only_ports`; the network role
+# renders them from the same role variables the agent and control_plane roles use).
+NODE_ONLY_PORTS = (SSH_PORT, STORE_CLIENT_PORT, STORE_PEER_PORT, AGENT_API_PORT)
 BRIDGE_NETWORK = "podplay"  # the Docker network pods attach to
 BRIDGE_NAME = "podplay0"  # its Linux bridge
 
@@ -35,8 +42,11 @@ TOKEN_FILE = ETC_DIR + "/token"
 PODS_DIR = ETC_DIR + "/pods"
 CLUSTER_JSON = ETC_DIR + "/cluster.json"
 NETWORK_JSON = ETC_DIR + "/network.json"
-STORE_JSON = ETC_DIR + "/store.json"  # how a node reaches the store (podplay.node.store.config)
+STORE_JSON = ETC_DIR + "/store.json"  # how a node reaches the store (contract.store_config)
+PKI_DIR = ETC_DIR + "/pki"  # the cluster CA, this node's certificate and key
 STATE_DIR = "/var/lib/podplay"
+RUN_DIR = "/run/podplay"  # emptied at boot
+PROXY_STATUS_JSON = RUN_DIR + "/proxy.json"  # what the proxy routes (contract.proxy_status)
 # Pod manifests and the agent's state carry the pods' env values: root's only (issue 12).
 PRIVATE_FILE_MODE = 0o600
 BUNDLE_PATH = "/opt/podplay/podplay-node.pyz"

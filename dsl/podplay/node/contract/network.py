@@ -10,12 +10,12 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Dict, List, NamedTuple, Tuple
 
-from podplay.node.contract import defaults
+from podplay.node.contract import addresses, defaults
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import read_json
 
 CONFIG_FIELDS = ("node", "address", "pod_cidr", "cluster_pod_cidr", "service_cidr",
-                 "bridge_network", "bridge_name", "nodes")  # fmt: skip
+                 "bridge_network", "bridge_name", "nodes", "node_only_ports")  # fmt: skip
 PEER_FIELDS = ("name", "address", "pod_cidr")
 
 
@@ -39,6 +39,8 @@ class NetworkConfig(NamedTuple):
     bridge_network: str
     bridge_name: str
     nodes: Tuple[Peer, ...]
+    # sshd's, the store's and the agent API's ports: refused to pods on every node
+    node_only_ports: Tuple[int, ...] = defaults.NODE_ONLY_PORTS
 
     @classmethod
     def from_json(cls, doc: Any) -> NetworkConfig:
@@ -57,7 +59,7 @@ class NetworkConfig(NamedTuple):
     @property
     def gateway(self) -> str:
         """The bridge's own address in the pod CIDR (.1)."""
-        return str(ipaddress.ip_network(self.pod_cidr).network_address + 1)
+        return addresses.gateway(self.pod_cidr)
 
     def to_json(self) -> Dict[str, Any]:
         return {
@@ -69,6 +71,7 @@ class NetworkConfig(NamedTuple):
             "bridge_network": self.bridge_network,
             "bridge_name": self.bridge_name,
             "nodes": [n.to_json() for n in self.nodes],
+            "node_only_ports": list(self.node_only_ports),
         }
 
 
@@ -82,6 +85,13 @@ def _only(doc: Any, known: Tuple[str, ...], where: str) -> None:
 def _peer(n: Any, where: str) -> Peer:
     _only(n, PEER_FIELDS, where)
     return Peer(str(n["name"]), str(n["address"]), str(n["pod_cidr"]))
+
+
+def _ports(value: Any) -> Tuple[int, ...]:
+    ok = isinstance(value, (list, tuple)) and value
+    if not ok or not all(type(p) is int and 0 < p < 65536 for p in value):
+        raise ContractError("network.json node_only_ports must be a list of TCP ports (1-65535)")
+    return tuple(value)
 
 
 def _config(doc: Any) -> NetworkConfig:
@@ -99,6 +109,7 @@ def _config(doc: Any) -> NetworkConfig:
             bridge_network=str(doc.get("bridge_network", defaults.BRIDGE_NETWORK)),
             bridge_name=str(doc.get("bridge_name", defaults.BRIDGE_NAME)),
             nodes=nodes,
+            node_only_ports=_ports(doc.get("node_only_ports", defaults.NODE_ONLY_PORTS)),
         )
     except (KeyError, TypeError) as err:
         raise ContractError("network.json lacks field %s" % err) from None

@@ -32,6 +32,17 @@ _FIELDS = ("ready", "routed", "unrouted", "stopped", "routing_nodes", "timeout",
 _POD_FIELDS = ("namespace", "name", "node", "ip")
 
 
+def pod_key(namespace: str, name: str) -> str:
+    """A pod as `stopped` names it: `namespace/name`."""
+    return "%s/%s" % (namespace, name)
+
+
+def parse_pod_key(key: str) -> Tuple[str, str]:
+    """(namespace, name) of a `namespace/name` pod key."""
+    namespace, _, name = key.partition("/")
+    return namespace, name
+
+
 @dataclass(frozen=True)
 class PodRef:
     """A planned pod: where it runs and with which IP."""

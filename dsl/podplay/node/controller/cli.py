@@ -17,8 +17,9 @@ import time
 from typing import List, Optional
 
 from podplay.node.contract import defaults
+from podplay.node.contract.errors import ContractError
+from podplay.node.contract.store_config import StoreConfig
 from podplay.node.store.client import Store
-from podplay.node.store.config import ConfigError, load_config
 from podplay.node.util.logs import setup_logging
 
 from .loop import Controller
@@ -35,8 +36,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     setup_logging(args.verbose)
     try:
-        cfg = load_config(args.config)
-    except ConfigError as err:
+        cfg = StoreConfig.load(args.config)
+    except ContractError as err:
         print("podplay-controller: %s" % err, file=sys.stderr)
         time.sleep(CONFIG_ERROR_PAUSE)
         return 2

@@ -9,16 +9,16 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from typing import Any, Dict, List, Optional
 
-from podplay.node.contract import defaults
+from podplay.node.contract import defaults, keepalived
 from podplay.node.contract.cluster import ClusterState
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import canonical_text
-from podplay.node.files import changes, keepalived, units
+from podplay.node.files import changes, units
 from podplay.node.files.changes import ApplyError
 from podplay.node.util.bundle import sha256_file
+from podplay.node.util.uplink import interface_holding
 
 
 def cluster_state(desired: Dict[str, Any]) -> ClusterState:
@@ -77,7 +77,7 @@ def apply_proxy(desired: Dict[str, Any], bundle: str, check: bool, diff: bool) -
     ips = keepalived.lb_ips(state.services)
     interface = None
     if ips:
-        interface = _lb(desired).get("interface") or _interface_of(_string(desired, "address"))
+        interface = _lb(desired).get("interface") or interface_holding(_string(desired, "address"))
     cluster, unit, conf = proxy_files(state, desired, bundle, interface)
     made = changes.converge([cluster, unit, conf], check)
     done = changes.changed_paths(made)
@@ -98,13 +98,6 @@ def apply_proxy(desired: Dict[str, Any], bundle: str, check: bool, diff: bool) -
 def keepalived_installed() -> bool:
     path = os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"])
     return shutil.which("keepalived", path=path) is not None
-
-
-def _interface_of(address: str) -> Optional[str]:
-    done = subprocess.run(
-        ["ip", "-o", "-4", "addr", "show"], capture_output=True, text=True, check=False
-    )
-    return keepalived.interface_for(address, done.stdout if done.returncode == 0 else "")
 
 
 def _lb(desired: Dict[str, Any]) -> Dict[str, Any]:

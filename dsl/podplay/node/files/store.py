@@ -11,7 +11,7 @@ Desired state on stdin:
      "user" "etcd"}
 
 On every node: `pki/ca.crt`, `pki/node.crt`, `pki/node.key` (0600) and `store.json` (format:
-podplay.node.store.config). On members also `etcd.env` (etcd's settings), `etcd.service`,
+podplay.node.contract.store_config). On members also `etcd.env` (etcd's settings), `etcd.service`,
 `podplay-controller.service`, the key owned by the etcd user and the data directory (0700,
 owned by it). A member whose store was made with other members is refused (podplay does not
 change the members of an existing store). The result says what to restart: `restart` (etcd
@@ -31,20 +31,21 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from podplay.node.contract import defaults
 from podplay.node.contract.errors import ContractError
+from podplay.node.contract.jsontext import canonical_text
+from podplay.node.contract.store_config import Member, StoreConfig
 from podplay.node.files import changes, units
 from podplay.node.files.changes import ApplyError
-from podplay.node.store.config import Member, StoreConfig, config_text
 from podplay.node.util.bundle import sha256_file
 
 LOOPBACK = "127.0.0.1"
 ETCD_BINARY = "/usr/bin/etcd"
 DEFAULTS: Dict[str, Any] = {
-    "client_port": 2379,
-    "peer_port": 2380,
+    "client_port": defaults.STORE_CLIENT_PORT,
+    "peer_port": defaults.STORE_PEER_PORT,
     "heartbeat_ms": 100,
     "election_ms": 1000,
     "data_dir": "/var/lib/etcd/podplay",
-    "pki_dir": defaults.ETC_DIR + "/pki",
+    "pki_dir": defaults.PKI_DIR,
     "config_path": defaults.STORE_JSON,
     "env_path": defaults.ETC_DIR + "/etcd.env",
     "unit_path": defaults.UNIT_DIR + "/etcd.service",
@@ -214,7 +215,7 @@ def store_files(
         "ca": changes.Wanted(pki + "/ca.crt", pem_text(p["ca"])),
         "cert": changes.Wanted(pki + "/node.crt", pem_text(p["cert"])),
         "key": changes.Wanted(pki + "/node.key", pem_text(p["key"]), 0o600, True, ids),
-        "store": changes.Wanted(p["config_path"], config_text(store_config(p))),
+        "store": changes.Wanted(p["config_path"], canonical_text(store_config(p).to_json())),
     }
     if member:
         files["env"] = changes.Wanted(p["env_path"], env_text(p))

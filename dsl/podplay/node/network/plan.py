@@ -7,10 +7,11 @@ flushes it), plus the jump rules into them when they are missing. PODPLAY-NET-CA
 RETURN rule in each table, nothing jumps to it) is how the repairer notices a flush cheaply.
 
 Pods reach services, DNS and each other, never the node's own services: new TCP connections
-from the cluster pod CIDR to sshd, the agent API and the store (`NODE_ONLY_PORTS`) are
-refused with a reset on every local address (`PODPLAY-NET-INPUT`, from INPUT) and, first
-thing in `PODPLAY-NET-FORWARD`, to every node's address (a pod's traffic to another node's
-address is masqueraded on the way, so that node's INPUT no longer sees a pod source).
+from the cluster pod CIDR to sshd, the agent API and the store (network.json's
+`node_only_ports`, rendered from the ports the roles configure) are refused with a reset on
+every local address (`PODPLAY-NET-INPUT`, from INPUT) and, first thing in
+`PODPLAY-NET-FORWARD`, to every node's address (a pod's traffic to another node's address is
+masqueraded on the way, so that node's INPUT no longer sees a pod source).
 
 VRRP (keepalived's LoadBalancer adverts, IP protocol 112) is accepted only from the nodes'
 addresses and never from a pod (`vrrp_rules`): pods run with NET_RAW and could otherwise
@@ -28,9 +29,6 @@ FORWARD_CHAIN = "PODPLAY-NET-FORWARD"
 POSTROUTING_CHAIN = "PODPLAY-NET-POSTROUTING"
 CANARY_CHAIN = "PODPLAY-NET-CANARY"
 INPUT_CHAIN = "PODPLAY-NET-INPUT"
-# sshd, the store (etcd client and peer ports) and the agent API (its default port; the
-# agent binds its node's address): never reachable from a pod
-NODE_ONLY_PORTS = (22, 2379, 2380, 10250)
 
 Chains = Dict[Tuple[str, str], List[str]]  # (table, chain) -> rules, as iptables-save prints
 
@@ -93,7 +91,8 @@ def desired_chains(cfg: NetworkConfig) -> Chains:
     this chain's jump sits in FORWARD (after a flush the two are put back in either order).
     """
     pods, services = cfg.cluster_pod_cidr, cfg.service_cidr
-    ports = "-p tcp -m multiport --dports %s" % ",".join(str(p) for p in NODE_ONLY_PORTS)
+    only = sorted(set(cfg.node_only_ports))
+    ports = "-p tcp -m multiport --dports %s" % ",".join(str(p) for p in only)
     refuse = "-j REJECT --reject-with tcp-reset"
     vrrp_in, vrrp_forward = vrrp_rules(cfg)
     return {

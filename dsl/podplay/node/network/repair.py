@@ -4,7 +4,8 @@ One decision covers everything the node's network owes its pods: the routes to t
 nodes' pod CIDRs (only while some interface holds the node's address: without it the peers
 cannot be reached and the kernel would refuse the routes), the PODPLAY-NET-* chains and their
 jumps, the engine's embedded-DNS rules (see enginedns.py), and the interface keepalived.conf
-names (see keepalived.py). The repairer (repairer.py) observes, calls `decide`, and carries
+names (see contract/keepalived.py); the uplink is found by the node's address
+(util/uplink.py). The repairer (repairer.py) observes, calls `decide`, and carries
 the result out; tests feed it observations and read the answer.
 """
 
@@ -12,33 +13,11 @@ from __future__ import annotations
 
 from typing import List, NamedTuple, Optional
 
+from podplay.node.contract import defaults, keepalived
 from podplay.node.contract.network import NetworkConfig
-from podplay.node.network import keepalived
 from podplay.node.network.enginedns import EngineDns, restore_lines
 from podplay.node.network.plan import RoutePlan, plan_iptables, plan_routes
-
-
-class Uplink(NamedTuple):
-    """The interface that holds the node's address: its name, kernel index and MAC."""
-
-    name: str
-    index: int
-    mac: str = ""
-
-
-def find_uplink(address: str, links: List[dict]) -> Optional[Uplink]:
-    """Which interface holds `address`, from `ip -j addr show` output (names change: eth0
-    today, eth1 after the node was disconnected and connected again)."""
-    for link in links:
-        for info in link.get("addr_info") or []:
-            if info.get("family") == "inet" and info.get("local") == address:
-                name = str(link.get("ifname", "")).split("@")[0]
-                return Uplink(name, int(link["ifindex"]), str(link.get("address") or ""))
-    return None
-
-
-def link_names(links: List[dict]) -> List[str]:
-    return [str(link.get("ifname", "")).split("@")[0] for link in links]
+from podplay.node.util.uplink import Uplink, find_uplink, link_names
 
 
 class Observed(NamedTuple):
@@ -88,7 +67,7 @@ def decide(
         changes.append("%s announced on %s (gratuitous ARP)" % (cfg.address, returned.name))
     conf, reload = _keepalived(seen, uplink, last_uplink)
     if conf is not None and uplink is not None:
-        changes.append("%s: interface %s" % (keepalived.KEEPALIVED_CONF, uplink.name))
+        changes.append("%s: interface %s" % (defaults.KEEPALIVED_CONF, uplink.name))
     elif reload and uplink is not None:
         changes.append("keepalived reloaded: interface %s was created again" % uplink.name)
     return Repairs(uplink, routes, restore, conf, reload, changes, waiting, returned is not None)

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 from typing import List, Optional
 
+from podplay.node.contract.defaults import KEEPALIVED_CONF
 from podplay.node.contract.network import NetworkConfig
 from podplay.node.network import enginedns, garp, host
 from podplay.node.network.files import write_atomic
-from podplay.node.network.keepalived import KEEPALIVED_CONF
 from podplay.node.network.plan import CANARY_CHAIN
-from podplay.node.network.repair import Observed, Repairs, Uplink, decide
+from podplay.node.network.repair import Observed, Repairs, decide
+from podplay.node.util.uplink import Uplink
 
 log = logging.getLogger("podplay.network")
 

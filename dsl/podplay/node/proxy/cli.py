@@ -85,7 +85,7 @@ def main(argv: Optional[List[str]] = None, dns: Optional[Dns] = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="podplay-node proxy", description=__doc__.split("\n")[0])
     parser.add_argument("--config", default=defaults.AGENT_JSON, help="agent.json path")
-    parser.add_argument("--status", default="/run/podplay/proxy.json", help="status file path")
+    parser.add_argument("--status", default=defaults.PROXY_STATUS_JSON, help="status file path")
     parser.add_argument("--no-dns", action="store_true", help="do not run the DNS server")
     parser.add_argument("--dns-port", type=int, default=53)
     parser.add_argument("--resolv-conf", default="/etc/resolv.conf")
@@ -104,17 +104,18 @@ def _parser() -> argparse.ArgumentParser:
 
 def _follow_store(proxier: Proxier, path: str, stop: threading.Event) -> None:
     """A thread mirroring the store's binding table into the proxy (none without a store)."""
+    from podplay.node.contract.errors import ContractError
+    from podplay.node.contract.store_config import StoreConfig
     from podplay.node.store import keys
     from podplay.node.store.client import Store
-    from podplay.node.store.config import ConfigError, load_config
     from podplay.node.store.mirror import Mirror
 
     if not os.path.exists(path):
         log.info("no %s: routing from cluster.json only", path)
         return
     try:
-        cfg = load_config(path)
-    except ConfigError as err:
+        cfg = StoreConfig.load(path)
+    except ContractError as err:
         log.error("store: %s; routing from cluster.json only", err)
         return
     holder: List[Mirror] = []

@@ -18,6 +18,9 @@ import subprocess
 import time
 from typing import List
 
+from podplay.node.contract import defaults
+from podplay.node.util.uplink import interface_holding
+
 log = logging.getLogger("podplay.proxy.hairpin")
 
 SYS_NET = "/sys/class/net"
@@ -54,15 +57,9 @@ def enable(ports: List[str]) -> None:
 
 
 def bridge_of(address: str, sys_net: str = SYS_NET) -> str:
-    """The interface holding `address` (the pod bridge holds the gateway .1), else podplay0."""
-    res = subprocess.run(
-        ["ip", "-o", "-4", "addr", "show", "to", address],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    words = res.stdout.split()
-    return words[1] if res.returncode == 0 and len(words) > 1 else "podplay0"
+    """The interface holding `address` (the pod bridge holds the gateway .1), else the
+    pod bridge's default name."""
+    return interface_holding(address) or defaults.BRIDGE_NAME
 
 
 class Hairpin:

@@ -36,6 +36,7 @@ import time
 from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
 
 from podplay.node.contract import defaults
+from podplay.node.contract.proxy_status import ProxyStatus, endpoint_key
 from podplay.node.proxy.iptables import IptablesError, clear_udp_conntrack
 from podplay.node.proxy.overlay import Location, PodKey, overlay
 from podplay.node.proxy.readiness import Readiness
@@ -84,7 +85,7 @@ class Proxier:
         clock: Callable[[], float] = time.monotonic,
         watcher_factory: Callable[..., Any] = Watcher,
         on_zone: Optional[Callable[[ClusterState, FrozenSet[Endpoint]], None]] = None,
-        status_path: Optional[str] = "/run/podplay/proxy.json",
+        status_path: Optional[str] = defaults.PROXY_STATUS_JSON,
         udp_cleanup: Callable[[Any], None] = clear_udp_conntrack,
         hairpin: Optional[Callable[[], None]] = None,
     ) -> None:
@@ -376,19 +377,19 @@ class Proxier:
 
     # -- status --------------------------------------------------------------------------------
     def status(self, now: float) -> Dict[str, Any]:
-        return {
-            "node": self.node.name if self.node else None,
-            "cluster_sha256": self.cluster_sha if self.applied_state is self.state else None,
-            "synced": self.applied is not None and not self.full_needed,
-            "wall_time": time.time(),
-            "services": len(self.state.services),
-            "ready_endpoints": sorted(
-                "%s/%s@%s" % (e.namespace, e.pod, e.ip) for e in self.applied_ready
+        return ProxyStatus(
+            node=self.node.name if self.node else None,
+            cluster_sha256=self.cluster_sha if self.applied_state is self.state else None,
+            synced=self.applied is not None and not self.full_needed,
+            wall_time=time.time(),
+            services=len(self.state.services),
+            ready_endpoints=frozenset(
+                endpoint_key(e.namespace, e.pod, e.ip) for e in self.applied_ready
             ),
-            "nodes": self.readiness.describe(now),
-            "stats": dict(self.stats),
-            "last_error": self.last_error,
-        }
+            nodes=tuple(self.readiness.describe(now)),
+            stats=dict(self.stats),
+            last_error=self.last_error,
+        ).to_json()
 
     def _write_status(self, now: float) -> None:
         if not self.status_path:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, NamedTuple
 
+from podplay.node.contract import addresses
 from podplay.node.contract.agent import AgentConfig
 from podplay.node.contract.cluster import ClusterState, Endpoint, NodeInfo, Service, ServicePort
 from podplay.node.contract.errors import ContractError
@@ -52,8 +53,7 @@ class LocalNode(NamedTuple):
     @property
     def gateway(self) -> str:
         """The pod bridge's address (.1 of the pod CIDR): where the node-local DNS listens."""
-        net = ipaddress.ip_network(self.pod_cidr, strict=False)
-        return str(net.network_address + 1)
+        return addresses.gateway(self.pod_cidr)
 
 
 def local_node(cfg: AgentConfig) -> LocalNode:

@@ -12,7 +12,7 @@ from podplay.node.contract.agent import AgentConfig
 from podplay.node.contract.errors import ContractError
 from podplay.node.rollout.wait import Look
 
-PROXY_STATUS = "/run/podplay/proxy.json"
+PROXY_STATUS = defaults.PROXY_STATUS_JSON
 TIMEOUT = 5.0
 
 

@@ -7,7 +7,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from podplay.node.contract.rollout import PodRef, WaitSpec
+from podplay.node.contract.proxy_status import routed_or_none
+from podplay.node.contract.rollout import PodRef, WaitSpec, parse_pod_key
 
 POLL = 0.2
 MESSAGE_LIMIT = 100
@@ -43,9 +44,8 @@ def routes_here(spec: WaitSpec, node: str) -> bool:
 
 def routed(proxy: Proxy) -> Optional[set]:
     """The endpoints this node routes to now (`ns/pod@ip`); None when unknown."""
-    if not isinstance(proxy, dict) or not isinstance(proxy.get("ready_endpoints"), list):
-        return None
-    return set(proxy["ready_endpoints"])
+    now = routed_or_none(proxy)
+    return None if now is None else set(now)
 
 
 def still_routed(spec: WaitSpec, node: str, proxy: Proxy) -> List[str]:
@@ -63,7 +63,8 @@ def not_yet(spec: WaitSpec, node: str, pods: Pods, why: str, proxy: Proxy) -> Li
         if pods is None:
             return ["the agent on %s does not answer (%s)" % (node, why)]
         by_key = {(p.get("namespace"), p.get("name")): p for p in pods}
-        out += ["%s still running on %s" % (k, node) for k in spec.stopped if _key(k) in by_key]
+        running = [k for k in spec.stopped if parse_pod_key(k) in by_key]
+        out += ["%s still running on %s" % (k, node) for k in running]
         for pod in spec.ready:
             if pod.node == node:
                 reason = why_not_ready(pod, by_key.get((pod.namespace, pod.name)))
@@ -73,11 +74,6 @@ def not_yet(spec: WaitSpec, node: str, pods: Pods, why: str, proxy: Proxy) -> Li
         missing = spec.routed if now is None else [e for e in spec.routed if e not in now]
         out += ["%s: not yet routed on %s" % (e, node) for e in missing]
     return out
-
-
-def _key(pod: str) -> Tuple[str, str]:
-    namespace, _, name = pod.partition("/")
-    return namespace, name
 
 
 def why_not_ready(pod: PodRef, status: Optional[Dict[str, Any]]) -> Optional[str]:

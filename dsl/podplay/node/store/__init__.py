@@ -1,14 +1,14 @@
-"""The cluster's store (etcd) as the node side uses it: a client over etcd's v3 JSON gateway,
-the key layout, and `store.json` (how a node reaches the store). See the node README."""
+"""The cluster's store (etcd) as the node side uses it: a client over etcd's v3 JSON gateway
+and the key layout. How a node reaches the store (`store.json`) is a contract record,
+`podplay.node.contract.store_config`. See the node README."""
+
+from podplay.node.contract.store_config import Member, StoreConfig
 
 from .client import Compacted, Store, StoreError, Unavailable
-from .config import DEFAULT_CONFIG, ConfigError, Member, StoreConfig, load_config, parse_config
 from .wire import Event, KeyValue, Lease, Range, TxnResult
 
 __all__ = [
-    "DEFAULT_CONFIG",
     "Compacted",
-    "ConfigError",
     "Event",
     "KeyValue",
     "Lease",
@@ -19,6 +19,4 @@ __all__ = [
     "StoreError",
     "TxnResult",
     "Unavailable",
-    "load_config",
-    "parse_config",
 ]

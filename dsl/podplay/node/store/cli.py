@@ -23,11 +23,12 @@ import sys
 import time
 from typing import Any, Dict, List
 
+from podplay.node.contract import defaults
 from podplay.node.contract.errors import ContractError
+from podplay.node.contract.store_config import StoreConfig
 from podplay.node.util.desired import add_desired_option, print_failure, print_result, read_desired
 
 from .client import Store, StoreError
-from .config import DEFAULT_CONFIG, ConfigError, StoreConfig, load_config
 from .table import apply_table, clear_table
 
 
@@ -109,7 +110,9 @@ def _get(store: Store, args: argparse.Namespace) -> int:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="podplay-node store")
-    p.add_argument("--config", default=DEFAULT_CONFIG, help="store.json (endpoints, certificates)")
+    p.add_argument(
+        "--config", default=defaults.STORE_JSON, help="store.json (endpoints, certificates)"
+    )
     sub = p.add_subparsers(dest="command", required=True)
     health = sub.add_parser("health", help="is every member healthy, who leads")
     health.add_argument("--wait", type=float, default=0.0, metavar="SECONDS")
@@ -146,8 +149,8 @@ def _apply_table(store: Store, args: argparse.Namespace) -> int:
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
     try:
-        cfg = load_config(args.config)
-    except ConfigError as err:
+        cfg = StoreConfig.load(args.config)
+    except ContractError as err:
         if args.command == "apply-table":
             print(json.dumps({"changed": False, "failed": True, "msg": str(err)}))
         print("store: %s" % err, file=sys.stderr)

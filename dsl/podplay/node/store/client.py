@@ -1,7 +1,7 @@
 """A small client of the cluster's store (etcd 3.4) over its v3 JSON gateway, HTTPS with the
 node's client certificate (standard library + `requests`, which the node bundle carries).
 
-    store = Store.from_config(load_config())          # /etc/podplay/store.json
+    store = Store.from_config(StoreConfig.load())     # /etc/podplay/store.json
     store.put(node_key("shop", "node1"), "{...}", lease=lease.id)
     kv = store.get(leader_key("shop"))                # KeyValue or None
     for event in store.watch_prefix(bindings_prefix("shop"), start_revision=r + 1): ...
@@ -20,8 +20,10 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import requests
 
+from podplay.node.contract.store_config import StoreConfig
+from podplay.node.util.backoff import Backoff
+
 from . import wire
-from .config import StoreConfig
 from .wire import Event, KeyValue, Lease, Range, TxnResult, Value
 
 CONNECT_TIMEOUT = 1.0
@@ -286,7 +288,7 @@ class Store:
         stop = stop or threading.Event()
         wait = sleep or stop.wait
         cursor = _Cursor(start_revision)
-        failures = 0
+        backoff = Backoff.stepped(RECONNECT_DELAYS)
         session = self.new_session()
         try:
             while not stop.is_set():
@@ -295,11 +297,10 @@ class Store:
                         return
                     try:
                         for event in self._stream(session, endpoint, prefix, cursor, stop):
-                            failures = 0
+                            backoff.succeeded()
                             yield event
                     except _Retry:
-                        failures += 1
-                        wait(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS)) - 1])
+                        wait(backoff.failed())
         finally:
             session.close()
 

@@ -21,6 +21,8 @@ import logging
 import threading
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
+from podplay.node.util.backoff import Backoff
+
 from . import keys, wire
 from .client import Compacted, Store, StoreError
 from .wire import Event, KeyValue
@@ -120,20 +122,19 @@ class Mirror:
 
     def run(self, stop: threading.Event) -> None:
         """List, then follow the store until `stop`; never raises (keeps the last copy)."""
-        failures = 0
+        backoff = Backoff.stepped(RETRY_DELAYS)
         while not stop.is_set():
             try:
                 if not self._listed:
                     self.list_once()
-                failures = 0
+                backoff.succeeded()
                 self._follow(stop)
             except Compacted as err:
                 log.info("store mirror: %s; listing again", err)
                 self._listed = False
             except StoreError as err:
-                delay = RETRY_DELAYS[min(failures, len(RETRY_DELAYS) - 1)]
-                failures += 1
-                if failures == 1:
+                delay = backoff.failed()
+                if backoff.failures == 1:
                     log.warning("store mirror: %s (keeping the last copy)", err)
                 stop.wait(delay)
             except Exception:  # a bug must not end the copy for good

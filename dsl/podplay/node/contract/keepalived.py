@@ -1,4 +1,6 @@
-"""keepalived.conf for the cluster's LoadBalancer IPs (pure; written by `files apply proxy`).
+"""keepalived.conf, `/etc/keepalived/keepalived.conf` (`defaults.KEEPALIVED_CONF`): the
+cluster's LoadBalancer IPs. Written here, as text, by `files apply proxy` (the proxy role);
+its interface names are read and rewritten here too, by the network repairer. Pure.
 
 Why keepalived (Debian's) for LoadBalancer IPs rather than an election among the agents:
 VRRP is the proven protocol for exactly this (one holder, gratuitous ARP on takeover,
@@ -9,16 +11,31 @@ well inside the 3 s promise. Instances are spread: the LB IP with index k prefer
 at position k, so several LoadBalancer services do not all land on one node. `nopreempt`
 keeps an IP where it is when a preferred node returns (no second interruption). A node
 whose proxy is not running gives up its IPs (track_script).
+
+The file names the interface that held the node address when it was written (`interface
+eth0`, `<ip>/32 dev eth0`). Interface names are not stable: a node container disconnected
+from its network and connected again gets its address back on `eth1`, and keepalived, still
+bound to `eth0`, holds nothing. The repairer owns exactly those names in the file: when an
+interface the file names no longer exists and another one holds the node address, it
+rewrites the names (`retarget`), leaving every other byte alone, and reloads keepalived.
+Why rewrite rather than give the uplink a stable name: renaming an interface needs it down
+(an outage of its own), the engine that made it finds it by its name when disconnecting, and
+on a real host the uplink's name belongs to the host's own network setup. An interface
+named by the user (`podplay_lb.interface`) that still exists is never touched.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from typing import Dict, Iterable, List, Optional, Sequence
 
 from podplay.node.contract.cluster import NodeInfo, Service
 
 DEFAULT_ADVERT_INT = 0.5
+# The lines that name an interface (what the repairer rewrites).
+_INTERFACE = re.compile(r"^(\s*interface\s+)(\S+)(.*)$")
+_DEV = re.compile(r"^(\s*\S+\s.*?\bdev\s+)(\S+)(.*)$")
 
 
 def lb_ips(services: Iterable[Service]) -> List[str]:
@@ -38,17 +55,6 @@ def router_ids(ips: Sequence[str]) -> Dict[str, int]:
             vrid = vrid % 255 + 1
         used[ip] = vrid
     return used
-
-
-def interface_for(address: str, ip_addr_output: str) -> Optional[str]:
-    """The interface holding `address`, from `ip -o -4 addr show` output."""
-    for line in ip_addr_output.splitlines():
-        words = line.split()
-        if "inet" in words:
-            cidr = words[words.index("inet") + 1]
-            if cidr.split("/")[0] == address:
-                return words[1].rstrip(":").split("@")[0]
-    return None
 
 
 def keepalived_text(
@@ -123,3 +129,43 @@ def _global_defs(cluster: str, node: str) -> List[str]:
 def _number(value: float) -> str:
     value = float(value)
     return ("%d" % value) if value == int(value) else ("%g" % value)
+
+
+# -- the interface names in a written file (the repairer) ------------------------------
+
+
+def _match(line: str) -> Optional["re.Match[str]"]:
+    if line.lstrip().startswith(("#", "!")):
+        return None
+    return _INTERFACE.match(line) or _DEV.match(line)
+
+
+def named_interfaces(text: str) -> List[str]:
+    """Interfaces the file names (`interface X` lines, `dev X` of addresses), in order, once."""
+    seen: List[str] = []
+    for line in text.splitlines():
+        m = _match(line)
+        if m and m.group(2) not in seen:
+            seen.append(m.group(2))
+    return seen
+
+
+def retarget(text: str, interface: str) -> str:
+    """The same file with every named interface replaced by `interface`."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        m = _match(body)
+        if m:
+            line = m.group(1) + interface + m.group(3) + line[len(body) :]
+        out.append(line)
+    return "".join(out)
+
+
+def needs_retarget(text: str, uplink: Optional[str], links: Iterable[str]) -> bool:
+    """True when the file names an interface that is gone while `uplink` holds the address."""
+    if not uplink:
+        return False
+    present = set(links)
+    named = named_interfaces(text)
+    return any(name not in present for name in named) and named != [uplink]

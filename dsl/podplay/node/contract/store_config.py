@@ -1,5 +1,7 @@
 """`/etc/podplay/store.json`: how a node reaches the cluster's store (written by the
-`control_plane` role; the one definition of the format, see the node README).
+`control_plane` role through `files apply store`, read by every store client on the node:
+the agent, the proxy, the controller and `store ...`; the one definition of the format, see
+the node README).
 
     {"apiVersion": "podplay/v1", "kind": "StoreConfig", "cluster": "shop", "node": "node1",
      "members": [{"name": "node1", "endpoint": "https://172.30.5.11:2379"}, ...],
@@ -7,28 +9,23 @@
      "key": "/etc/podplay/pki/node.key"}
 
 `endpoints` puts this node's own member first (no network hop when it is one), then the
-others in the file's order.
+others in the file's order. Messages start with the file's path ("/etc/podplay/store.json:
+members[0]: endpoint: a non-empty string is required").
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from podplay.node.contract import defaults
+from podplay.node.contract.errors import ContractError
+from podplay.node.contract.jsontext import read_json
 
-DEFAULT_CONFIG = defaults.STORE_JSON
-PKI_DIR = "/etc/podplay/pki"
-CA_FILE = PKI_DIR + "/ca.crt"
-CERT_FILE = PKI_DIR + "/node.crt"
-KEY_FILE = PKI_DIR + "/node.key"
-API_VERSION = "podplay/v1"
+CA_FILE = defaults.PKI_DIR + "/ca.crt"
+CERT_FILE = defaults.PKI_DIR + "/node.crt"
+KEY_FILE = defaults.PKI_DIR + "/node.key"
 KIND = "StoreConfig"
-
-
-class ConfigError(ValueError):
-    """store.json is missing, unreadable or wrong; the message names the field."""
 
 
 @dataclass(frozen=True)
@@ -46,6 +43,16 @@ class StoreConfig:
     cert: Optional[str] = CERT_FILE
     key: Optional[str] = KEY_FILE
 
+    @classmethod
+    def from_json(cls, doc: Any, path: str = defaults.STORE_JSON) -> StoreConfig:
+        """Validate store.json's content; ContractError with a sentence naming the field."""
+        return _config(doc, path)
+
+    @classmethod
+    def load(cls, path: str = defaults.STORE_JSON) -> StoreConfig:
+        """Read and validate store.json."""
+        return _config(read_json(path), path)
+
     @property
     def endpoints(self) -> List[str]:
         """Member endpoints to try, this node's own first."""
@@ -56,9 +63,9 @@ class StoreConfig:
     def is_member(self) -> bool:
         return any(m.name == self.node for m in self.members)
 
-    def to_doc(self) -> Dict[str, Any]:
+    def to_json(self) -> Dict[str, Any]:
         return {
-            "apiVersion": API_VERSION,
+            "apiVersion": defaults.API_VERSION,
             "kind": KIND,
             "cluster": self.cluster,
             "node": self.node,
@@ -69,36 +76,30 @@ class StoreConfig:
         }
 
 
-def config_text(cfg: StoreConfig) -> str:
-    """Canonical text: same config, same bytes."""
-    return json.dumps(cfg.to_doc(), indent=1, sort_keys=True) + "\n"
-
-
 def _string(doc: Dict[str, Any], field: str, path: str, optional: bool = False) -> Any:
     value = doc.get(field)
     if optional and value is None:
         return None
     if not isinstance(value, str) or not value:
-        raise ConfigError("%s: %s: a non-empty string is required" % (path, field))
+        raise ContractError("%s: %s: a non-empty string is required" % (path, field))
     return value
 
 
-def parse_config(doc: Any, path: str = DEFAULT_CONFIG) -> StoreConfig:
-    """Validate store.json's content; raises ConfigError with a sentence naming the field."""
+def _config(doc: Any, path: str) -> StoreConfig:
     if not isinstance(doc, dict):
-        raise ConfigError("%s: expected a JSON object" % path)
+        raise ContractError("%s: expected a JSON object" % path)
     if doc.get("kind", KIND) != KIND:
-        raise ConfigError("%s: kind: expected %s, got %r" % (path, KIND, doc.get("kind")))
+        raise ContractError("%s: kind: expected %s, got %r" % (path, KIND, doc.get("kind")))
     members = doc.get("members")
     if not isinstance(members, list) or not members:
-        raise ConfigError("%s: members: a non-empty list of {name, endpoint} is required" % path)
+        raise ContractError("%s: members: a non-empty list of {name, endpoint} is required" % path)
     parsed = []
     for i, m in enumerate(members):
         if not isinstance(m, dict):
-            raise ConfigError("%s: members[%d]: expected an object" % (path, i))
+            raise ContractError("%s: members[%d]: expected an object" % (path, i))
         endpoint = _string(m, "endpoint", "%s: members[%d]" % (path, i))
         if not endpoint.startswith(("https://", "http://")):
-            raise ConfigError(
+            raise ContractError(
                 "%s: members[%d].endpoint: expected https://<address>:<port>, got %r"
                 % (path, i, endpoint)
             )
@@ -113,15 +114,3 @@ def parse_config(doc: Any, path: str = DEFAULT_CONFIG) -> StoreConfig:
         cert=_string(doc, "cert", path, optional=True),
         key=_string(doc, "key", path, optional=True),
     )
-
-
-def load_config(path: str = DEFAULT_CONFIG) -> StoreConfig:
-    """Read and validate store.json."""
-    try:
-        with open(path) as handle:
-            doc = json.load(handle)
-    except OSError as err:
-        raise ConfigError("%s: cannot read: %s" % (path, err.strerror or err)) from None
-    except ValueError as err:
-        raise ConfigError("%s: not JSON: %s" % (path, err)) from None
-    return parse_config(doc, path)
