@@ -37,6 +37,12 @@ CLUSTER_JSON = ETC_DIR + "/cluster.json"
 NETWORK_JSON = ETC_DIR + "/network.json"
 STORE_JSON = ETC_DIR + "/store.json"  # how a node reaches the store (podplay.node.store.config)
 STATE_DIR = "/var/lib/podplay"
+# The cluster CA and this node's certificate and key (the control_plane role writes them on
+# every node): the store's TLS, and the agent API's (issue 12 item 6).
+PKI_DIR = ETC_DIR + "/pki"
+CA_FILE = PKI_DIR + "/ca.crt"
+NODE_CERT = PKI_DIR + "/node.crt"
+NODE_KEY = PKI_DIR + "/node.key"
 # Pod manifests and the agent's state carry the pods' env values: root's only (issue 12).
 PRIVATE_FILE_MODE = 0o600
 BUNDLE_PATH = "/opt/podplay/podplay-node.pyz"

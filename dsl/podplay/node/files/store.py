@@ -44,7 +44,7 @@ DEFAULTS: Dict[str, Any] = {
     "heartbeat_ms": 100,
     "election_ms": 1000,
     "data_dir": "/var/lib/etcd/podplay",
-    "pki_dir": defaults.ETC_DIR + "/pki",
+    "pki_dir": defaults.PKI_DIR,
     "config_path": defaults.STORE_JSON,
     "env_path": defaults.ETC_DIR + "/etcd.env",
     "unit_path": defaults.UNIT_DIR + "/etcd.service",

@@ -19,10 +19,10 @@ from typing import Any, Dict, List, Optional, Tuple
 from podplay.node.contract import defaults
 
 DEFAULT_CONFIG = defaults.STORE_JSON
-PKI_DIR = "/etc/podplay/pki"
-CA_FILE = PKI_DIR + "/ca.crt"
-CERT_FILE = PKI_DIR + "/node.crt"
-KEY_FILE = PKI_DIR + "/node.key"
+PKI_DIR = defaults.PKI_DIR
+CA_FILE = defaults.CA_FILE
+CERT_FILE = defaults.NODE_CERT
+KEY_FILE = defaults.NODE_KEY
 API_VERSION = "podplay/v1"
 KIND = "StoreConfig"
 
