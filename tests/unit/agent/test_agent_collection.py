@@ -257,7 +257,8 @@ def test_agent_files_are_written_once_token_private_and_diff_hides_it(
     )
     again = ac.apply_agent(desired, str(bundle), check=False, diff=True)
     assert again == {"changed": False, "config_changed": False, "token_changed": False,
-                     "unit_changed": False, "restart": False}  # fmt: skip
+                     "unit_changed": False, "restart": False,
+                     "proxy_restart": False}  # fmt: skip
     bundle.write_bytes(b"a new bundle")
     newer = ac.apply_agent(desired, str(bundle), check=False, diff=False)
     assert newer["unit_changed"] and not newer["config_changed"] and newer["restart"]

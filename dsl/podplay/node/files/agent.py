@@ -58,6 +58,9 @@ def apply_agent(desired: Dict[str, Any], bundle: str, check: bool, diff: bool) -
         "token_changed": token.path in done,
         "unit_changed": unit.path in done,
         "restart": bool(done),  # anything the running agent reads at start changed
+        # a new bundle where a proxy runs: restart it first, so that no older proxy (plain
+        # HTTP) outlives the older agents (the new agent speaks TLS only)
+        "proxy_restart": unit.path in done and os.path.exists(defaults.PROXY_UNIT),
     }
     if diff and made:
         result["diff"] = changes.diffs(made)
