@@ -129,8 +129,8 @@ class Watcher(threading.Thread):
             return
         try:
             conn.connect()  # TCP and the TLS handshake, the agent's certificate checked
-        except ssl.SSLCertVerificationError:
-            raise
+        except (ssl.SSLCertVerificationError, ConnectionRefusedError):
+            raise  # not ours, or nothing listens: nothing to ask in plain HTTP
         except (OSError, ValueError) as err:
             self._plain_probe()
             raise ConnectionError("TLS handshake: %s" % tls.describe(err)) from None
