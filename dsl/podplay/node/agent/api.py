@@ -3,8 +3,8 @@
 Standard library only: a threaded `http.server` over TLS only (the node's certificate,
 `podplay.node.util.tls`; the handshake runs in the connection's thread, never the accepting
 one); every path but `/healthz` needs the cluster's bearer token, which therefore never
-crosses the network in clear. `/v1/pods?watch=1` streams NDJSON over chunked HTTP/1.1: a snapshot
-when anything changes, a heartbeat every half second otherwise.
+crosses the network in clear. `/v1/pods?watch=1` streams NDJSON over chunked HTTP/1.1: a
+snapshot when anything changes, a heartbeat every half second otherwise.
 
 Every connection costs a thread, so what a client may hold is bounded (`limits`): a request
 head must arrive whole within 10 s (an idle kept-alive connection is closed after as long),
