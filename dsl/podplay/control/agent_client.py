@@ -5,13 +5,19 @@ cluster is found by its Docker labels (`podplay.substrate`), any cluster by an A
 inventory with `podplay_nodes` and `podplay_agent_token_file` (what `cluster create` and
 `podplay compile` write). Nodes are asked in parallel; a node that does not answer is
 reported, never fatal.
+
+The API is HTTPS only: each agent's certificate is checked against the cluster's CA (its
+`pki/ca.crt` on this machine: the inventory's `podplay_pki_dir`, else the cluster's own
+directory under PODPLAY_HOME) and the node's address, so the token never crosses in clear.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
+import ssl
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,8 +30,10 @@ from typing import Any, TypeVar
 import yaml
 
 from podplay import paths
+from podplay.artifacts import pki
 from podplay.errors import EnvironmentProblem, UserInputError
 from podplay.node.contract import defaults
+from podplay.node.util import tls
 
 DEFAULT_PORT = defaults.AGENT_API_PORT
 CLUSTER_ENV = "PODPLAY_CLUSTER"
@@ -50,9 +58,10 @@ class ClusterAccess:
     name: str
     nodes: tuple[NodeEndpoint, ...]
     token: str = field(repr=False)
+    ca: Path | None = None  # the cluster CA the agents' certificates are checked against
 
     def client(self, node: NodeEndpoint, timeout: float = 5.0) -> AgentClient:
-        return AgentClient(node, self.token, timeout)
+        return AgentClient(node, self.token, timeout, self.ca)
 
     def node(self, name: str) -> NodeEndpoint:
         for n in self.nodes:
@@ -84,22 +93,26 @@ class AgentError(Exception):
 class AgentClient:
     """The agent API of one node (endpoints in dsl/podplay/node/README.md)."""
 
-    def __init__(self, node: NodeEndpoint, token: str, timeout: float = 5.0) -> None:
+    def __init__(
+        self, node: NodeEndpoint, token: str, timeout: float = 5.0, ca: Path | None = None
+    ) -> None:
         self.node = node
         self.token = token
         self.timeout = timeout
+        self.ca = ca
 
     @property
     def base(self) -> str:
         host = f"[{self.node.address}]" if ":" in self.node.address else self.node.address
-        return f"http://{host}:{self.node.port}"
+        return f"https://{host}:{self.node.port}"
 
     def _open(self, path: str, query: dict[str, Any] | None = None, timeout: float | None = None):
         q = {k: v for k, v in (query or {}).items() if v is not None and v is not False}
         url = self.base + path + (("?" + urllib.parse.urlencode(q)) if q else "")
         req = urllib.request.Request(url, headers={"Authorization": f"Bearer {self.token}"})
+        context = self._context()
         try:
-            return urllib.request.urlopen(req, timeout=timeout or self.timeout)
+            return urllib.request.urlopen(req, timeout=timeout or self.timeout, context=context)
         except urllib.error.HTTPError as err:
             detail = err.read().decode(errors="replace").strip()
             with contextlib.suppress(ValueError, AttributeError):
@@ -107,8 +120,20 @@ class AgentClient:
             raise AgentError(f"node {self.node.name}: {detail or err.reason}") from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
+            if isinstance(reason, ssl.SSLError):
+                reason = tls.describe(reason)
             raise AgentError(
                 f"node {self.node.name}: agent at {self.base} does not answer ({reason})"
+            ) from None
+
+    def _context(self) -> ssl.SSLContext:
+        if self.ca is None:
+            raise AgentError(f"node {self.node.name}: no cluster CA to check its agent against")
+        try:
+            return _client_context(str(self.ca), _mtime(self.ca))
+        except OSError as err:  # ssl.SSLError too
+            raise AgentError(
+                f"node {self.node.name}: cannot read the cluster CA {self.ca} ({err})"
             ) from None
 
     def _json(self, path: str, query: dict[str, Any] | None = None) -> Any:
@@ -163,6 +188,19 @@ class AgentClient:
                 if not chunk:
                     return
                 yield chunk
+
+
+@functools.lru_cache(maxsize=8)
+def _client_context(ca: str, mtime: int) -> ssl.SSLContext:
+    """One context per CA file version (every node of a cluster shares it)."""
+    return tls.client_context(ca)
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 # -- finding a cluster's agents -----------------------------------------------------------
@@ -242,7 +280,9 @@ def access_from_inventory(inventory: Path, name: str | None = None) -> ClusterAc
                 container=h.get("podplay_container") or "",
             )
         )
-    return ClusterAccess(cname, tuple(nodes), read_token(Path(token_file)))
+    pki_dir = cluster_vars.get("podplay_pki_dir")
+    ca = Path(pki_dir) / "ca.crt" if pki_dir else pki.Pki(pki.pki_dir(cname)).ca_cert
+    return ClusterAccess(cname, tuple(nodes), read_token(Path(token_file)), ca)
 
 
 def read_token(path: Path) -> str:

@@ -22,7 +22,7 @@ AGENT_PORT = defaults.AGENT_API_PORT
 
 
 def test_node_healthy(podplay_cluster: Any, podplay_check_node: str) -> None:
-    """The engine, agent and proxy run, and the agent answers on its address."""
+    """The engine, agent and proxy run, and the agent answers on its address (over TLS)."""
     host = podplay_cluster.host(podplay_check_node)
     stopped = [
         unit
@@ -31,7 +31,10 @@ def test_node_healthy(podplay_cluster: Any, podplay_check_node: str) -> None:
     ]
     assert not stopped, f"not running on {podplay_check_node}: {', '.join(stopped)}"
     address = podplay_cluster.node_address(podplay_check_node)
-    answer = host.run(f"curl -s -m 3 http://{address}:{AGENT_PORT}/healthz")
+    # HTTPS only, its certificate checked against the cluster CA the node holds
+    answer = host.run(
+        f"curl -s -m 3 --cacert {defaults.CA_FILE} https://{address}:{AGENT_PORT}/healthz"
+    )
     assert answer.stdout.strip() == "ok", f"agent /healthz said {answer.stdout!r}"
 
 

@@ -315,7 +315,7 @@ def _t(iso: str) -> float:
 
 def test_api_needs_the_token(access: ClusterAccess, pods) -> None:
     node = access.node(NODE)
-    bad = AgentClient(node, "wrong-token")
+    bad = AgentClient(node, "wrong-token", ca=access.ca)
     assert bad.healthz()[0]  # /healthz is open
     with pytest.raises(Exception, match="unauthorized"):
         bad.pods()

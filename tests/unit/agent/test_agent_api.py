@@ -1,9 +1,11 @@
-"""The agent's HTTP API over a real socket on 127.0.0.1 (no Docker): auth, endpoints, the
-NDJSON watch stream, and `podplay get` / the control client reading it."""
+"""The agent's HTTP API over a real socket on 127.0.0.1 (no Docker), over TLS with a
+throwaway cluster PKI: auth, endpoints, the NDJSON watch stream, and `podplay get` / the
+control client reading it."""
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 import urllib.error
@@ -33,9 +35,9 @@ POD = {
 
 
 @pytest.fixture
-def server():
+def server(cluster_pki):
     cfg = parse_config({"node": "node1", "address": "127.0.0.1", "pod_cidr": "10.244.1.0/24",
-                        "api_port": 0})  # fmt: skip
+                        "api_port": 0, **cluster_pki.agent_fields()})  # fmt: skip
     board, events = StatusBoard(), EventLog()
     board.publish([POD], True, "")
     events.record("default", "web-1", "Normal", "Started", "container web started")
@@ -47,7 +49,7 @@ def server():
 
 def client(srv, token: str = TOKEN) -> AgentClient:
     return AgentClient(NodeEndpoint("node1", "127.0.0.1", "10.244.1.0/24", srv.server_address[1]),
-                       token)  # fmt: skip
+                       token, ca=Path(srv.cfg.tls_ca))  # fmt: skip
 
 
 def test_healthz_is_open_and_follows_node_readiness(server) -> None:
@@ -60,9 +62,10 @@ def test_healthz_is_open_and_follows_node_readiness(server) -> None:
 
 def test_everything_else_needs_the_token(server) -> None:
     port = server.server_address[1]
+    context = ssl.create_default_context(cafile=server.cfg.tls_ca)
     for path in ("/v1/pods", "/v1/node", "/v1/events", "/v1/pods/default/web-1/logs"):
         with pytest.raises(urllib.error.HTTPError) as err:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}")
+            urllib.request.urlopen(f"https://127.0.0.1:{port}{path}", context=context)
         assert err.value.code == 401
     with pytest.raises(Exception, match="unauthorized"):
         client(server, "wrong").pods()
@@ -111,12 +114,15 @@ def test_unknown_path_is_404(server) -> None:
         client(server)._json("/v2/things")
 
 
-def inventory(tmp_path: Path, port: int) -> Path:
+def inventory(tmp_path: Path, srv) -> Path:
+    """node1 is `srv`; node2 does not answer; the cluster's CA is the server's."""
+    port, pki_dir = srv.server_address[1], Path(srv.cfg.tls_ca).parent
     token = tmp_path / "token"
     token.write_text(TOKEN + "\n")
     inv = tmp_path / "inventory.yml"
     inv.write_text(yaml.safe_dump({"all": {
         "vars": {"podplay_cluster_name": "shop", "podplay_agent_token_file": str(token),
+                 "podplay_pki_dir": str(pki_dir),
                  "podplay_agent_api_port": port,
                  "podplay_nodes": [{"name": "node1", "address": "127.0.0.1",
                                     "pod_cidr": "10.244.1.0/24"},
@@ -129,14 +135,14 @@ def inventory(tmp_path: Path, port: int) -> Path:
 
 
 def test_access_from_inventory(server, tmp_path: Path) -> None:
-    access = access_from_inventory(inventory(tmp_path, server.server_address[1]))
+    access = access_from_inventory(inventory(tmp_path, server))
     assert access.name == "shop" and access.token == TOKEN
     n1, n2 = access.nodes
     assert (n1.container, n1.port, n2.port) == ("shop-node1", server.server_address[1], 1)
 
 
 def test_get_pods_table_and_json(server, tmp_path: Path) -> None:
-    inv = inventory(tmp_path, server.server_address[1])
+    inv = inventory(tmp_path, server)
     out = CliRunner().invoke(get_cmd, ["pods", "-i", str(inv)])
     assert out.exit_code == 0, out.output
     lines = out.stdout.splitlines()
@@ -148,7 +154,7 @@ def test_get_pods_table_and_json(server, tmp_path: Path) -> None:
 
 
 def test_get_nodes(server, tmp_path: Path) -> None:
-    inv = inventory(tmp_path, server.server_address[1])
+    inv = inventory(tmp_path, server)
     out = CliRunner().invoke(get_cmd, ["nodes", "-i", str(inv)])
     assert out.exit_code == 0, out.output
     rows = [line.split() for line in out.stdout.splitlines()]
@@ -159,7 +165,7 @@ def test_get_nodes(server, tmp_path: Path) -> None:
 
 def test_get_nodes_reports_an_agent_that_answers_but_is_not_ready(server, tmp_path) -> None:
     server.board.publish([POD], False, "container engine unreachable: gone")
-    inv = inventory(tmp_path, server.server_address[1])
+    inv = inventory(tmp_path, server)
     out = CliRunner().invoke(get_cmd, ["nodes", "-i", str(inv), "-o", "json"])
     assert out.exit_code == 0, out.output
     nodes = {n["name"]: n for n in json.loads(out.stdout)["nodes"]}
@@ -182,7 +188,7 @@ def test_logs_of_a_pod_with_several_containers_asks_for_one_by_its_flag(server, 
         ],
     }
     server.board.publish([POD, duo], True, "")
-    inv = str(inventory(tmp_path, server.server_address[1]))
+    inv = str(inventory(tmp_path, server))
     out = CliRunner().invoke(logs_cmd, ["duo", "-i", inv])
     assert isinstance(out.exception, UserInputError)
     assert str(out.exception) == "pod duo has containers web, side: choose one with -c CONTAINER"
@@ -209,7 +215,7 @@ def test_describe_node_asks_a_node_that_is_down_once(server, tmp_path, monkeypat
     from podplay.cli.describe import describe
 
     seen = _requests(monkeypatch)
-    inv = str(inventory(tmp_path, server.server_address[1]))
+    inv = str(inventory(tmp_path, server))
     out = CliRunner().invoke(describe, ["node", "node2", "-i", inv])
     assert out.exit_code == 0, out.output
     assert seen == [("node2", "/v1/node")]
@@ -223,7 +229,7 @@ def test_describe_node_reads_readiness_from_the_node_info(server, tmp_path, monk
 
     server.board.publish([POD], False, "container engine unreachable: gone")
     seen = _requests(monkeypatch)
-    inv = str(inventory(tmp_path, server.server_address[1]))
+    inv = str(inventory(tmp_path, server))
     out = CliRunner().invoke(describe, ["node", "node1", "-i", inv])
     assert out.exit_code == 0, out.output
     assert "/healthz" not in {path for _, path in seen}
@@ -255,7 +261,7 @@ def _applied_plan(directory: Path) -> object:
 def test_get_pods_lists_an_unreachable_nodes_pods_as_unknown(server, tmp_path) -> None:
     """kubectl shows the pods of a node it lost touch with as Unknown: so does get pods, from
     the applied plan, and still warns about the node."""
-    inv = str(inventory(tmp_path, server.server_address[1]))
+    inv = str(inventory(tmp_path, server))
     applied = _applied_plan(tmp_path)
     lost = next(p for p in applied.pods if p.node == "node2")  # type: ignore[attr-defined]
     out = CliRunner().invoke(get_cmd, ["pods", "-i", inv])

@@ -174,6 +174,32 @@ def test_agent_json_is_what_the_agent_parses() -> None:
     # the contract's defaults are written out, so every reader sees the same values
     assert json.loads(text)["api_port"] == 10250
     assert json.loads(text)["token_file"] == "/etc/podplay/token"
+    assert (cfg.tls_cert, cfg.tls_key, cfg.tls_ca) == (
+        "/etc/podplay/pki/node.crt",
+        "/etc/podplay/pki/node.key",
+        "/etc/podplay/pki/ca.crt",
+    )  # where the control_plane role writes them on every node
+    assert json.loads(text)["tls_cert"] == "/etc/podplay/pki/node.crt"
+
+
+def test_the_agent_is_not_configured_before_its_certificate_is_on_the_node(
+    tmp_path: Path, cluster_pki
+) -> None:
+    """It serves TLS only: without the files the control_plane role writes, nothing is
+    written and the message says which role to run (check mode does not ask: that role
+    writes nothing in check mode either)."""
+    bundle = tmp_path / "podplay-node.pyz"
+    bundle.write_bytes(b"bundle")
+    config = {**DESIRED["config"], "token_file": str(tmp_path / "etc" / "token"),
+              **cluster_pki.agent_fields(), "tls_key": str(tmp_path / "missing.key")}  # fmt: skip
+    desired = {**DESIRED, "config": config, "config_path": str(tmp_path / "etc" / "agent.json"),
+               "unit_path": str(tmp_path / "unit" / "podplay-agent.service")}  # fmt: skip
+    assert ac.apply_agent(desired, str(bundle), check=True, diff=False)["changed"]
+    with pytest.raises(ContractError) as err:
+        ac.apply_agent(desired, str(bundle), check=False, diff=False)
+    assert f"tls_key: {config['tls_key']} does not exist" in str(err.value)
+    assert "control_plane role" in str(err.value)
+    assert not (tmp_path / "etc").exists() and not (tmp_path / "unit").exists()
 
 
 def test_backoff_override_reaches_the_agent() -> None:
@@ -203,10 +229,13 @@ def test_bad_agent_input_is_refused_before_anything_is_written(change, words) ->
     assert words in str(err.value)
 
 
-def test_agent_files_are_written_once_token_private_and_diff_hides_it(tmp_path: Path) -> None:
+def test_agent_files_are_written_once_token_private_and_diff_hides_it(
+    tmp_path: Path, cluster_pki
+) -> None:
     bundle = tmp_path / "podplay-node.pyz"
     bundle.write_bytes(b"bundle")
-    config = {**DESIRED["config"], "token_file": str(tmp_path / "etc" / "token")}
+    config = {**DESIRED["config"], "token_file": str(tmp_path / "etc" / "token"),
+              **cluster_pki.agent_fields()}  # fmt: skip
     desired = {**DESIRED, "config": config, "config_path": str(tmp_path / "etc" / "agent.json"),
                "unit_path": str(tmp_path / "unit" / "podplay-agent.service")}  # fmt: skip
     check = ac.apply_agent(desired, str(bundle), check=True, diff=True)
@@ -228,7 +257,8 @@ def test_agent_files_are_written_once_token_private_and_diff_hides_it(tmp_path: 
     )
     again = ac.apply_agent(desired, str(bundle), check=False, diff=True)
     assert again == {"changed": False, "config_changed": False, "token_changed": False,
-                     "unit_changed": False, "restart": False}  # fmt: skip
+                     "unit_changed": False, "restart": False,
+                     "proxy_restart": False}  # fmt: skip
     bundle.write_bytes(b"a new bundle")
     newer = ac.apply_agent(desired, str(bundle), check=False, diff=False)
     assert newer["unit_changed"] and not newer["config_changed"] and newer["restart"]

@@ -1,7 +1,9 @@
 """A tiny stand-in for a node agent's watch API (`GET /v1/pods?watch=1`), per the node README.
 
 Chunked NDJSON: a snapshot line on connect and on every `set_pods`, heartbeats every
-`heartbeat` seconds unless `silent` is set (a hung node). Bearer token required.
+`heartbeat` seconds unless `silent` is set (a hung node). Bearer token required. Over TLS
+with the certificate and key given (as every agent now), else plain HTTP (an agent of an
+older bundle); `/healthz` needs no token.
 """
 
 from __future__ import annotations
@@ -11,9 +13,18 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from podplay.node.util.tls import server_context
+
 
 class FakeAgent:
-    def __init__(self, node: str, token: str = "s3cret", heartbeat: float = 0.2) -> None:
+    def __init__(
+        self,
+        node: str,
+        token: str = "s3cret",
+        heartbeat: float = 0.2,
+        tls: tuple[str, str] | None = None,
+        address: str = "127.0.0.1",
+    ) -> None:
         self.node = node
         self.token = token
         self.heartbeat = heartbeat
@@ -31,6 +42,13 @@ class FakeAgent:
                 pass
 
             def do_GET(self) -> None:
+                agent.requests.append((self.path, self.headers.get("Authorization")))
+                if self.path == "/healthz":
+                    self.send_response(200)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                    return
                 if self.headers.get("Authorization") != f"Bearer {agent.token}":
                     body = b'{"error": "unauthorized"}'
                     self.send_response(401)
@@ -72,8 +90,12 @@ class FakeAgent:
                 self.wfile.flush()
 
         self.closed = threading.Event()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.requests: list[tuple[str, str | None]] = []
+        self.server = ThreadingHTTPServer((address, 0), Handler)
         self.server.daemon_threads = True
+        if tls is not None:
+            context = server_context(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = self.server.server_address[1]
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 

@@ -53,10 +53,11 @@ class FakeKernel:
 class FakeWatcher:
     instances: dict[str, FakeWatcher] = {}
 
-    def __init__(self, node, address, port, token, on_snapshot, on_heartbeat) -> None:
+    def __init__(self, node, address, port, token, on_snapshot, on_heartbeat, **tls) -> None:
         self.node, self.address, self.port = node, address, port
         self.token = token
         self.snapshot, self.heartbeat = on_snapshot, on_heartbeat
+        self.on_plain = tls.get("on_plain")
         self.running = False
         FakeWatcher.instances[node] = self
 
@@ -177,6 +178,59 @@ def test_start_grace_ends_after_2_5_seconds_even_if_a_node_is_down(env):
     proxier.step(clock.now)
     assert len(kernel.ipt.restores) == 2
     assert dnat_targets(kernel) == {"10.244.1.5:8080", "10.244.1.6:8080", "10.244.1.8:8080"}
+
+
+def test_a_restarted_proxy_keeps_routing_to_a_node_whose_agent_is_still_plain_http(env):
+    """An `up` that upgrades the bundle: this node's proxy restarts with the new bundle while
+    node2's agent is still the older, plain-HTTP one. The proxy never sends it the token;
+    while node2's agent answers its plain /healthz (on_plain), node2's endpoints stay as the
+    previous proxy process routed them (its status file), then follow node2's TLS agent."""
+    proxier, kernel, clock, tmp, *_ = env
+    proxier.step(clock.now)
+    feed_all(clock)
+    proxier.step(clock.now)
+    assert "10.244.2.5:8080" in dnat_targets(kernel)
+    FakeWatcher.instances = {}
+    restarted = Proxier(str(tmp / "agent.json"), kernel, clock=clock, watcher_factory=FakeWatcher,
+                        status_path=str(tmp / "run" / "proxy.json"),
+                        udp_cleanup=lambda _: None)  # fmt: skip
+    restarted.step(clock.now)
+    for name in ("node1", "node3"):
+        FakeWatcher.instances[name].snapshot(name, READY[name], 1)
+    FakeWatcher.instances["node2"].on_plain("node2")
+    restarted.step(clock.now)
+    assert {"10.244.2.5:8080", "10.244.2.7:8080", "10.244.1.5:8080"} <= dnat_targets(kernel)
+    for _ in range(3):  # node2 keeps answering plain HTTP, the others beat
+        clock.now += 1.0
+        FakeWatcher.instances["node2"].on_plain("node2")
+        for name in ("node1", "node3"):
+            FakeWatcher.instances[name].heartbeat(name)
+        restarted.step(clock.now)
+    assert "10.244.2.5:8080" in dnat_targets(kernel)
+    FakeWatcher.instances["node2"].snapshot("node2", READY["node2"][1:], 2)  # TLS at last
+    restarted.step(clock.now)
+    assert "10.244.2.5:8080" not in dnat_targets(kernel)  # what it says counts now
+    assert "10.244.2.7:8080" in dnat_targets(kernel)
+
+
+def test_a_restarted_proxy_does_not_hold_a_node_that_answers_nothing(env):
+    proxier, kernel, clock, tmp, *_ = env
+    proxier.step(clock.now)
+    feed_all(clock)
+    proxier.step(clock.now)
+    FakeWatcher.instances = {}
+    restarted = Proxier(str(tmp / "agent.json"), kernel, clock=clock, watcher_factory=FakeWatcher,
+                        status_path=str(tmp / "run" / "proxy.json"),
+                        udp_cleanup=lambda _: None)  # fmt: skip
+    restarted.step(clock.now)
+    for name in ("node1", "node3"):
+        FakeWatcher.instances[name].snapshot(name, READY[name], 1)
+    clock.now += 2.6  # the start-up grace is over; node2 never answered at all
+    for name in ("node1", "node3"):
+        FakeWatcher.instances[name].heartbeat(name)
+    restarted.step(clock.now)
+    assert "10.244.1.5:8080" in dnat_targets(kernel)
+    assert "10.244.2.5:8080" not in dnat_targets(kernel)
 
 
 def test_pod_unready_is_one_partial_restore_of_one_chain(env):
@@ -301,8 +355,9 @@ def test_node_removed_from_cluster_stops_its_watcher(env):
 # -- real watcher threads, real clock ----------------------------------------------------------
 
 
-def test_real_watchers_drop_an_unready_pod_pushed_by_its_agent(tmp_path: Path):
-    agents = {name: FakeAgent(name, heartbeat=0.2).start() for name in ("node1", "node2", "node3")}
+def test_real_watchers_drop_an_unready_pod_pushed_by_its_agent(tmp_path: Path, cluster_pki):
+    tls = (cluster_pki.cert, cluster_pki.key)
+    agents = {n: FakeAgent(n, heartbeat=0.2, tls=tls).start() for n in ("node1", "node2", "node3")}
     try:
         raw = cluster_json()
         for n in raw["nodes"]:
@@ -317,6 +372,7 @@ def test_real_watchers_drop_an_unready_pod_pushed_by_its_agent(tmp_path: Path):
                     "pod_cidr": "10.244.1.0/24",
                     "token_file": str(tmp_path / "token"),
                     "cluster_file": str(tmp_path / "cluster.json"),
+                    "tls_ca": cluster_pki.ca,
                 }
             )
         )

@@ -225,7 +225,7 @@ def status(pod: PodPlan, node: str, ip: str) -> dict[str, Any]:
 
 @pytest.fixture
 def shop(
-    members: list[FakeMember], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    members: list[FakeMember], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, cluster_pki
 ) -> Iterator[dict[str, Any]]:
     """Cluster shop: node1's agent answers (it runs both pods of `web`: web's node2 pod was
     moved there by the controller); node2 is down (no lease, NotReady since 35 s)."""
@@ -242,7 +242,7 @@ def shop(
     victim = next(x for x in p.pods if x.node == "node2")
     ip = "10.244.1.9"
     cfg = parse_config({"node": "node1", "address": "127.0.0.1", "pod_cidr": "10.244.1.0/24",
-                        "api_port": 0})  # fmt: skip
+                        "api_port": 0, **cluster_pki.agent_fields()})  # fmt: skip
     board, events = StatusBoard(), EventLog()
     board.publish([status(kept, "node1", kept.ip), status(victim, "node1", ip)], True, "")
     events.record("default", victim.name, "Normal", "Started", "container web started")
@@ -265,6 +265,7 @@ def shop(
     inv = tmp_path / "inventory.yml"
     inv.write_text(yaml.safe_dump({"all": {
         "vars": {"podplay_cluster_name": "shop", "podplay_agent_token_file": str(token),
+                 "podplay_pki_dir": str(cluster_pki.directory),
                  "podplay_agent_api_port": srv.server_address[1],
                  "podplay_nodes": [{"name": "node1", "address": "127.0.0.1",
                                     "pod_cidr": "10.244.1.0/24"},

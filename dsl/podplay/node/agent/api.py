@@ -1,13 +1,16 @@
 """The agent's status API on port 10250 (endpoints in dsl/podplay/node/README.md).
 
-Standard library only: a threaded `http.server`; every path but `/healthz` needs the
-cluster's bearer token. `/v1/pods?watch=1` streams NDJSON over chunked HTTP/1.1: a snapshot
-when anything changes, a heartbeat every half second otherwise.
+Standard library only: a threaded `http.server` over TLS only (the node's certificate,
+`podplay.node.util.tls`; the handshake runs in the connection's thread, never the accepting
+one); every path but `/healthz` needs the cluster's bearer token, which therefore never
+crosses the network in clear. `/v1/pods?watch=1` streams NDJSON over chunked HTTP/1.1: a
+snapshot when anything changes, a heartbeat every half second otherwise.
 
 Every connection costs a thread, so what a client may hold is bounded (`limits`): a request
 head must arrive whole within 10 s (an idle kept-alive connection is closed after as long),
 a reader that takes nothing for 10 s is dropped, and connections beyond 256, or beyond 32 from
-one address, are answered 503 without a thread. A stream, once its request is in, has no
+one address, are closed at once without a thread (before TLS: no answer can be sent there).
+The TLS handshake gets the same 10 s, in all. A stream, once its request is in, has no
 read deadline (watch streams live as long as the watcher).
 """
 
@@ -26,6 +29,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
+
+from podplay.node.util.tls import ServerTls, describe
 
 from .board import EventLog, StatusBoard
 from .config import AgentConfig
@@ -66,7 +71,10 @@ class AgentServer(ThreadingHTTPServer):
         limits: Optional[ConnectionLimits] = None,
         request_timeout: float = REQUEST_TIMEOUT,
         write_timeout: float = WRITE_TIMEOUT,
+        tls: Optional[ServerTls] = None,
     ) -> None:
+        # first: certificate files that cannot be loaded leave no socket bound (OSError)
+        self.tls = tls or ServerTls(cfg.tls_cert, cfg.tls_key)
         self.cfg = cfg
         self.board = board
         self.events = events
@@ -92,15 +100,33 @@ class AgentServer(ThreadingHTTPServer):
             return self._line
 
     def verify_request(self, request: Any, client_address: Any) -> bool:
-        """On the accepting thread: over a cap, answer 503 and close (no thread is made)."""
+        """On the accepting thread: over a cap, close at once (no thread is made)."""
         why = self.limits.admit(request, str(client_address[0]))
         if why is None:
             return True
         log.debug("refused a connection from %s: %s", client_address[0], why)
-        refuse(request, why)
+        refuse(request)
         return False
 
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """In the connection's own thread: the TLS handshake (within the request deadline, so
+        a silent or dripping client holds a thread no longer than a half-sent request), then
+        the HTTP exchange. A client speaking plain HTTP gets no answer."""
+        try:
+            conn = self.tls.wrap(request, self.request_timeout)
+        except (OSError, ValueError) as err:  # ssl.SSLError and socket.timeout are OSErrors
+            log.debug("TLS handshake with %s failed: %s", client_address[0], describe(err))
+            return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_WR)
+            conn.close()
+
     def shutdown_request(self, request: Any) -> None:
+        """`request` is the accepted socket, which the TLS socket took over (a no-op close
+        then); its count is released here whatever happened."""
         self.limits.release(request)
         super().shutdown_request(request)
 
@@ -109,7 +135,8 @@ def serve(
     cfg: AgentConfig, board: StatusBoard, events: EventLog, token: str, **limits: Any
 ) -> AgentServer:
     """Start serving in a daemon thread; returns the server (its port if 0 was asked).
-    `limits`: AgentServer's `limits`, `request_timeout`, `write_timeout` (tests)."""
+    `limits`: AgentServer's `limits`, `request_timeout`, `write_timeout`, `tls` (tests).
+    OSError (ssl.SSLError included) when it cannot listen or load its certificate."""
     server = AgentServer(cfg, board, events, token, **limits)
     t = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="api", daemon=True

@@ -120,12 +120,24 @@ class _Signals:
 def _serve(
     cfg: AgentConfig, board: "StatusBoard", events: "EventLog", token: str, signals: _Signals
 ) -> Optional["AgentServer"]:
-    """The API server, retried every second until it listens (None: stopped meanwhile)."""
+    """The API server, retried every second until it listens (None: stopped meanwhile).
+    It serves TLS only: without its certificate and key it waits for them."""
+    from podplay.node.util.tls import ServerTls
+
     from .api import serve
 
     while not signals.received:
         try:
-            return serve(cfg, board, events, token)
+            tls = ServerTls(cfg.tls_cert, cfg.tls_key)
+        except OSError as err:  # ssl.SSLError too: a file missing or not a certificate/key
+            log.warning(
+                "cannot load the API's certificate %s and key %s (%s); retrying",
+                cfg.tls_cert, cfg.tls_key, err,
+            )  # fmt: skip
+            time.sleep(1)
+            continue
+        try:
+            return serve(cfg, board, events, token, tls=tls)
         except OSError as err:  # the node address may not be up yet at boot
             log.warning(
                 "cannot listen on %s:%d (%s); retrying", cfg.listen_address, cfg.api_port, err

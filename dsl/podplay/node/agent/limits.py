@@ -4,8 +4,8 @@ closed after it).
 
 The API listens on the node's address, which every pod can route to; the server runs one
 thread per connection, so without these a pod holding idle or half-sent connections open
-made one thread each for as long as it liked. A connection over a cap is answered `503` and
-closed by the accepting thread itself: it never gets a thread.
+made one thread each for as long as it liked. A connection over a cap is closed by the
+accepting thread itself: it never gets a thread (nor a TLS handshake, so no answer).
 """
 
 from __future__ import annotations
@@ -63,21 +63,16 @@ class ConnectionLimits:
             return len(self._open), dict(self._per_address)
 
 
-def refuse(conn: socket.socket, why: str) -> None:
-    """Answer `503` without blocking (the accepting thread must never wait on a client),
-    reading first what the client already sent, so closing does not reset the answer away."""
-    body = ("%s; try again later\n" % why).encode()
-    head = (
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
-        "Content-Length: %d\r\nConnection: close\r\nRetry-After: 1\r\n\r\n" % len(body)
-    ).encode()
+def refuse(conn: socket.socket) -> None:
+    """Close without blocking (the accepting thread must never wait on a client), reading
+    first what the client already sent (its TLS hello), so the close is a plain FIN and not a
+    reset. No answer: the API speaks TLS, whose handshake would need a thread."""
     try:
         conn.setblocking(False)
         with contextlib.suppress(BlockingIOError, InterruptedError):
             conn.recv(65536)
-        conn.send(head + body)
     except OSError:
-        pass  # the client is gone already, or its window is full: it gets the close
+        pass  # the client is gone already: it gets the close
 
 
 class DeadlineReader:

@@ -27,6 +27,9 @@ _OPTIONAL_STR = (
     "bridge_network",
     "dns_ip",
     "cluster_domain",
+    "tls_cert",
+    "tls_key",
+    "tls_ca",
 )
 _BACKOFF_FIELDS = ("initial", "maximum", "reset_after")
 _FIELDS = _REQUIRED + _OPTIONAL_STR + ("api_port", "backoff", "resync_seconds", "workers")
@@ -64,6 +67,10 @@ class AgentConfig:
     bridge_network: str = defaults.BRIDGE_NETWORK
     dns_ip: str = defaults.DNS_IP
     cluster_domain: str = defaults.CLUSTER_DOMAIN
+    # the API's TLS: the agent serves with cert/key, its clients on the node trust `tls_ca`
+    tls_cert: str = defaults.NODE_CERT
+    tls_key: str = defaults.NODE_KEY
+    tls_ca: str = defaults.CA_FILE
     backoff: Backoff = field(default_factory=Backoff)
     resync_seconds: float = RESYNC_SECONDS
     workers: int = WORKERS
@@ -97,6 +104,9 @@ class AgentConfig:
             "pause_image": self.pause_image,
             "dns_ip": self.dns_ip,
             "cluster_domain": self.cluster_domain,
+            "tls_cert": self.tls_cert,
+            "tls_key": self.tls_key,
+            "tls_ca": self.tls_ca,
         }
         if self.bind_address is not None:
             doc["bind_address"] = self.bind_address

@@ -47,6 +47,11 @@ PKI_DIR = ETC_DIR + "/pki"  # the cluster CA, this node's certificate and key
 STATE_DIR = "/var/lib/podplay"
 RUN_DIR = "/run/podplay"  # emptied at boot
 PROXY_STATUS_JSON = RUN_DIR + "/proxy.json"  # what the proxy routes (contract.proxy_status)
+# The cluster CA and this node's certificate and key (the control_plane role writes them on
+# every node): the store's TLS, and the agent API's (issue 12 item 6).
+CA_FILE = PKI_DIR + "/ca.crt"
+NODE_CERT = PKI_DIR + "/node.crt"
+NODE_KEY = PKI_DIR + "/node.key"
 # Pod manifests and the agent's state carry the pods' env values: root's only (issue 12).
 PRIVATE_FILE_MODE = 0o600
 BUNDLE_PATH = "/opt/podplay/podplay-node.pyz"

@@ -22,9 +22,9 @@ from podplay.node.contract import defaults
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import read_json
 
-CA_FILE = defaults.PKI_DIR + "/ca.crt"
-CERT_FILE = defaults.PKI_DIR + "/node.crt"
-KEY_FILE = defaults.PKI_DIR + "/node.key"
+CA_FILE = defaults.CA_FILE
+CERT_FILE = defaults.NODE_CERT
+KEY_FILE = defaults.NODE_KEY
 KIND = "StoreConfig"
 
 

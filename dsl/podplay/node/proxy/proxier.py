@@ -49,8 +49,9 @@ from podplay.node.proxy.state import (
     StateError,
     parse_agent_config,
     parse_cluster,
+    previously_routed,
 )
-from podplay.node.proxy.watch import Watcher, read_token
+from podplay.node.proxy.watch import Watcher, cluster_ca, read_token
 from podplay.node.util.backoff import Backoff
 from podplay.node.util.files import write_atomic
 
@@ -106,6 +107,7 @@ class Proxier:
         self._lock = threading.Lock()
         self.cluster_sha: Optional[str] = None
         self.readiness = Readiness()
+        self.readiness.seed(previously_routed(status_path))
         self.watchers: Dict[str, Any] = {}
         self.wake = threading.Event()
 
@@ -148,6 +150,7 @@ class Proxier:
                 elif node != self.node:
                     self.node, changed = node, True
                     self._token = read_token(node.token_file)
+                    self._tls = cluster_ca(node.tls_ca)
             except (OSError, ValueError) as err:
                 if self.node is None:
                     raise StateError("cannot read %s: %s" % (self.agent_config, err)) from None
@@ -218,7 +221,9 @@ class Proxier:
         for name, (address, port) in sorted(want.items()):
             if name not in self.watchers:
                 w = self.watcher_factory(
-                    name, address, port, self._token, self._on_snapshot, self._on_heartbeat
+                    *(name, address, port, self._token, self._on_snapshot, self._on_heartbeat),
+                    tls_context=self._tls,
+                    on_plain=self._on_plain,
                 )
                 self.watchers[name] = w
                 w.start()
@@ -229,6 +234,10 @@ class Proxier:
 
     def _on_heartbeat(self, node: str) -> None:
         if self.readiness.heartbeat(node, self.clock()):
+            self.wake.set()
+
+    def _on_plain(self, node: str) -> None:
+        if self.readiness.hold(node, self.clock()):
             self.wake.set()
 
     # -- the loop ----------------------------------------------------------------------------

@@ -8,6 +8,11 @@ within the last `timeout` seconds (2 s by contract): a node that stops answering
 its endpoints with it. A broken connection alone does not (an agent restart reconnects
 within the timeout and must not flap every service); silence does.
 
+An agent of an older bundle speaks plain HTTP, which the watchers no longer use (the token
+would cross in clear); while it answers its plain `/healthz`, `hold` keeps that node alive
+with its last snapshot, or, in a proxy started meanwhile, with what the previous proxy
+process routed (`seed`, from its status file): fail static for the seconds of an upgrade.
+
 The clock is passed in, so tests drive time exactly (no sleeping).
 """
 
@@ -46,6 +51,7 @@ class Readiness:
         self._pods: Dict[str, Dict[PodKey, str]] = {}
         self._seen: Dict[str, float] = {}
         self._generation: Dict[str, int] = {}
+        self._seed: Dict[PodKey, str] = {}
 
     def snapshot(self, node: str, pods: Iterable[Any], now: float, generation: int = 0) -> bool:
         """Record a snapshot; True when the node's set of ready pods changed."""
@@ -63,6 +69,28 @@ class Readiness:
         with self._lock:
             if node not in self._pods:
                 return False  # nothing known yet: wait for the snapshot
+            was_alive = now - self._seen.get(node, float("-inf")) <= self.timeout
+            self._seen[node] = now
+        return not was_alive
+
+    def seed(self, ready: Iterable[str]) -> None:
+        """What the previous proxy process routed ("ns/pod@ip"), for nodes held before this
+        process heard their agent."""
+        table: Dict[PodKey, str] = {}
+        for item in ready:
+            key, _, ip = str(item).rpartition("@")
+            namespace, _, name = key.partition("/")
+            if namespace and name and ip:
+                table[(namespace, name)] = ip
+        with self._lock:
+            self._seed = table
+
+    def hold(self, node: str, now: float) -> bool:
+        """The node's agent is alive but speaks plain HTTP (an older bundle): keep its last
+        snapshot (else the seed) in force. True when that brings the node back."""
+        with self._lock:
+            if node not in self._pods:
+                self._pods[node] = dict(self._seed)  # endpoints planned elsewhere never match
             was_alive = now - self._seen.get(node, float("-inf")) <= self.timeout
             self._seen[node] = now
         return not was_alive

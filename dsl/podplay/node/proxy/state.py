@@ -12,9 +12,10 @@ renderer stays a pure function.
 from __future__ import annotations
 
 import ipaddress
-from typing import Any, NamedTuple
+import json
+from typing import Any, List, NamedTuple, Optional
 
-from podplay.node.contract import addresses
+from podplay.node.contract import addresses, defaults
 from podplay.node.contract.agent import AgentConfig
 from podplay.node.contract.cluster import ClusterState, Endpoint, NodeInfo, Service, ServicePort
 from podplay.node.contract.errors import ContractError
@@ -31,6 +32,7 @@ __all__ = [
     "parse_agent_config",
     "parse_cluster",
     "parse_service",
+    "previously_routed",
     "routing_order",
 ]
 
@@ -49,6 +51,7 @@ class LocalNode(NamedTuple):
     cluster_file: str
     dns_ip: str
     cluster_domain: str
+    tls_ca: str = defaults.CA_FILE  # the agents' certificates are checked against it
 
     @property
     def gateway(self) -> str:
@@ -67,6 +70,7 @@ def local_node(cfg: AgentConfig) -> LocalNode:
         cluster_file=cfg.cluster_file,
         dns_ip=cfg.dns_ip,
         cluster_domain=cfg.cluster_domain,
+        tls_ca=cfg.tls_ca,
     )
 
 
@@ -106,3 +110,13 @@ def _routed(service: Service) -> Service:
 
 def _ip_key(ip: str) -> int:
     return int(ipaddress.IPv4Address(ip))
+
+
+def previously_routed(status_path: Optional[str]) -> List[str]:
+    """`ready_endpoints` of the status file the previous proxy process left (none: [])."""
+    try:
+        with open(status_path or "", encoding="utf-8") as f:
+            ready = json.load(f).get("ready_endpoints")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [str(e) for e in ready] if isinstance(ready, list) else []

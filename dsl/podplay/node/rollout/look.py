@@ -1,5 +1,6 @@
-"""This node's live state for `rollout step`: its agent's pods (the local API, with the
-node's token) and its proxy's status file."""
+"""This node's live state for `rollout step`: its agent's pods (the local API over TLS, its
+certificate checked against the cluster CA, with the node's token) and its proxy's status
+file."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from podplay.node.contract import defaults
 from podplay.node.contract.agent import AgentConfig
 from podplay.node.contract.errors import ContractError
 from podplay.node.rollout.wait import Look
+from podplay.node.util import tls
 
 PROXY_STATUS = defaults.PROXY_STATUS_JSON
 TIMEOUT = 5.0
@@ -29,7 +31,19 @@ def agent_pods(agent_json: str) -> Tuple[Optional[List[Dict[str, Any]]], str]:
             token = handle.read().strip()
     except (ContractError, OSError) as err:
         return None, str(err)
-    conn = http.client.HTTPConnection(config.listen_address, config.api_port, timeout=TIMEOUT)
+    host = config.listen_address
+    if host in ("0.0.0.0", "::"):  # listening everywhere: dial the address its certificate names
+        host = config.address
+    try:
+        context = tls.client_context(config.tls_ca)
+    except OSError as err:  # ssl.SSLError too
+        return None, "cluster CA %s: %s" % (config.tls_ca, err)
+    conn = http.client.HTTPSConnection(host, config.api_port, timeout=TIMEOUT, context=context)
+    try:
+        conn.connect()
+    except (OSError, ValueError) as err:
+        conn.close()
+        return None, "agent at %s:%d: %s" % (host, config.api_port, tls.describe(err))
     try:
         conn.request("GET", "/v1/pods", headers={"Authorization": "Bearer " + token})
         response = conn.getresponse()

@@ -113,6 +113,12 @@ restart:
   description: Anything the running agent reads at start changed; restart it.
   type: bool
   returned: always
+proxy_restart:
+  description:
+    - A new bundle on a node where the podplay-proxy unit exists; restart the proxy before the
+      agent (the new agent serves its API over TLS only, which an older proxy cannot read).
+  type: bool
+  returned: always
 """
 
 
@@ -159,7 +165,8 @@ def main():
         config["token_file"] = p["token_path"]
     desired = dict(config=config, token=p["token"], config_path=p["config_path"],
                    unit_path=p["unit_path"])  # fmt: skip
-    would_change = dict(config_changed=True, token_changed=True, unit_changed=True, restart=True)
+    would_change = dict(config_changed=True, token_changed=True, unit_changed=True, restart=True,
+                        proxy_restart=False)  # fmt: skip
     result = files_apply(module, "agent", desired, "agent_config: ", would_change)
     module.exit_json(**result)
 
