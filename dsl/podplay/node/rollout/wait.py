@@ -9,7 +9,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from podplay.node.contract.rollout import PodRef, WaitSpec
 
-POLL = 0.2
+POLL = 0.1  # a local read of the agent and the proxy status: cheap; every stage waits on it
 MESSAGE_LIMIT = 100
 
 Pods = Optional[List[Dict[str, Any]]]  # the local agent's pod statuses; None: it did not answer
