@@ -1,12 +1,14 @@
 """`podplay-node.pyz rollout step --desired - [--check] [--diff]`.
 
-stdin: `{"node": "node1", "pods"?: <files apply pods' desired>, "proxy"?: <files apply
-proxy's desired>, "wait"?: <WaitSpec>}`. Writes the pods and cluster.json that differ (the
-same writers as `files apply`; nothing with --check), then waits on this node (not in check
-mode) and prints one JSON object: `changed`, `pods` and `proxy` (those writers' results),
-`waited` (seconds), `warnings`, and `diff` with --diff. Bad input, or a wait that times out:
-`{"failed": true, "msg": ...}` and exit status 1 (files already written stay written: the
-next `podplay up` carries on from the step that failed).
+stdin: `{"node": "node1", "table"?: <store apply-table's desired>, "pods"?: <files apply
+pods' desired>, "proxy"?: <files apply proxy's desired>, "wait"?: <WaitSpec>}`. Writes the
+binding table into the store (one node of a stage does, in a stage with no wait: a stage
+that only stops pods saves a task), then the pods and cluster.json that differ (the same
+writers as `store apply-table` and `files apply`; nothing with --check), then waits on this
+node (not in check mode) and prints one JSON object: `changed`, `table`, `pods` and `proxy`
+(those writers' results), `waited` (seconds), `warnings`, and `diff` with --diff. Bad
+input, or a wait that times out: `{"failed": true, "msg": ...}` and exit status 1 (files
+already written stay written: the next `podplay up` carries on from the step that failed).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ from podplay.node.files.pods import apply_pods
 from podplay.node.files.proxy import apply_proxy
 from podplay.node.rollout.look import local_look
 from podplay.node.rollout.wait import Look, wait
+from podplay.node.store.client import Store, StoreError
+from podplay.node.store.config import ConfigError, load_config
+from podplay.node.store.table import apply_table
 from podplay.node.util.bundle import bundle_path
 
 
@@ -35,11 +40,13 @@ def step(desired: Dict[str, Any], check: bool, diff: bool, look: Look) -> Dict[s
     spec = WaitSpec.from_json(desired["wait"]) if desired.get("wait") is not None else WaitSpec()
     result: Dict[str, Any] = {"changed": False, "waited": 0.0, "warnings": []}
     diffs: List[Any] = []
+    if desired.get("table") is not None:
+        result["table"] = write_table(desired["table"], check, diff)
     if desired.get("pods") is not None:
         result["pods"] = apply_pods(desired["pods"], check, diff)
     if desired.get("proxy") is not None:
         result["proxy"] = apply_proxy(desired["proxy"], bundle_path(), check, diff)
-    for part in ("pods", "proxy"):
+    for part in ("table", "pods", "proxy"):
         if part in result:
             result["changed"] = result["changed"] or bool(result[part].get("changed"))
             found = result[part].pop("diff", None) or []
@@ -54,6 +61,14 @@ def step(desired: Dict[str, Any], check: bool, diff: bool, look: Look) -> Dict[s
     if not outcome.ok:
         result.update(failed=True, msg=outcome.msg)
     return result
+
+
+def write_table(table: Any, check: bool, diff: bool) -> Dict[str, Any]:
+    """The binding table into the store, as `store apply-table` writes it."""
+    try:
+        return apply_table(Store.from_config(load_config()), table, check, diff)
+    except (ConfigError, StoreError) as err:
+        raise ApplyError("the binding table: %s" % err) from None
 
 
 def main(argv: Optional[List[str]] = None) -> int:
