@@ -14,7 +14,9 @@ the nodes (`podplay-node.pyz rollout step`): each node checks its own agent and 
 node. The zero-failed-request rules are the ones `up` used to check from the controller:
 
 - before pods that serve traffic go, their endpoints leave cluster.json and every node waits
-  until its proxy routes none of them (then a second for requests in flight);
+  until its proxy routes none of them (then a second for requests in flight); each node
+  does so at the end of its call of the stage before (`then`, once its own wait is over: a
+  task fewer per stage), or in a drain task of the stage's own when there is none;
 - after a stage starts pods, every node waits until the ones planned there are ready and
   every Ready node routes each of them, before the next stage removes an old one;
 - a `Recreate` stage's old pods are no longer reported by any agent before new ones start.
@@ -71,10 +73,14 @@ def rollout(
     entries: list[dict[str, Any]] = []
     current = before
     write_also = set(pods_on)  # written by the first stage play there is
+    last: dict[str, Any] | None = None  # the stage play before: it may drain for this one
     for i, stage in enumerate(plans):
         label = f"rollout step {offset + i + 1}/{total}"
         gone = _gone(current, stage, skipped)
         drain = _drain(current, stage, gone, routing) if current and gone else None
+        if drain is not None and last is not None:
+            last["then"], drain = drain, None  # at the end of its nodes' call: a task fewer
+        last = None
         wait = None if i == len(plans) - 1 else _wait(current, stage, routing, timeout)
         if i == 0 and first is not None:
             if drain:
@@ -82,6 +88,7 @@ def rollout(
             entries.append({"name": f"{label}: every role (site)", _IMPORT: first})
             if wait is not None:
                 entries.append(_stage(f"{label}: wait on every node", None, None, wait))
+                last = entries[-1]["vars"]["podplay_stage"]
             current = stage
             continue
         was = current or _empty(stage)
@@ -95,6 +102,7 @@ def rollout(
         apply = {"pods": pods, "services": _services(stage)}
         entries.append(_stage(_describe(label, was, stage), drain, apply, wait, images=images))
         images, current = False, stage
+        last = entries[-1]["vars"]["podplay_stage"]
     return dump(entries, _header(plans[-1], first or STAGE_PLAYBOOK, total), literal=True)
 
 

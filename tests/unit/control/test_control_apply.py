@@ -135,23 +135,30 @@ class FakeWorld:
                 continue
             stage = play["vars"]["podplay_stage"]
             assert stage["name"] == play["name"]
-            steps = [
-                (stage["drain"] and "drain", lambda s=stage: self._drained(s["drain"]["services"])),
-                (stage["apply"] and "stage", lambda s=stage: self._applied(base, s["apply"])),
-            ]
-            for book, plan in steps:
-                if book:
-                    self.converge(book, plan())
-                    wait = stage["drain"]["wait"] if book == "drain" else stage["wait"]
-                    failed = self.wait_on_nodes(wait, play["name"])
-                    if failed is not None:
-                        return failed
-            if not stage["apply"] and stage["wait"]:
-                failed = self.wait_on_nodes(stage["wait"], play["name"])
-                if failed is not None:
-                    return failed
+            failed = self._play_stage(base, stage, play["name"])
+            if failed is not None:
+                return failed
         assert self.current is not None
         return PlaybookResult(rc=0, hosts={n.name: HostStats(ok=2) for n in self.current.nodes})
+
+    def _play_stage(self, base: Plan, stage: dict[str, Any], name: str) -> PlaybookResult | None:
+        """Drain, pods and routing, the wait, then the next stage's drain (`then`)."""
+        drain, then = stage["drain"], stage.get("then")
+        steps = [
+            (drain and "drain", lambda: self._drained(drain["services"]), drain and drain["wait"]),
+            (stage["apply"] and "stage", lambda: self._applied(base, stage["apply"]), None),
+        ]
+        for book, plan, wait in steps:
+            if book:
+                self.converge(book, plan())
+                failed = self.wait_on_nodes(wait, name)
+                if failed is not None:
+                    return failed
+        failed = self.wait_on_nodes(stage["wait"], name)
+        if failed is not None or then is None:
+            return failed
+        self.converge("drain", self._drained(then["services"]))
+        return self.wait_on_nodes(then["wait"], name)
 
     def _with_services(self, plan: Plan, services: list[dict[str, Any]]) -> Plan:
         endpoints = {

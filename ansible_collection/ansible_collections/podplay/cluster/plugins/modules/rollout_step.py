@@ -52,6 +52,12 @@ options:
   wait:
     description: What to wait for (see the description; format in the node README).
     type: dict
+  then:
+    description:
+      - Once the wait is over, C(cluster.json) as I(then.proxy) says (as I(proxy)) and a
+        second wait, I(then.wait) (the next step's drain, in the same call). Not in check
+        mode.
+    type: dict
   bundle_path:
     description: The node bundle on the node.
     type: path
@@ -115,12 +121,13 @@ def main():
             pods=dict(type="dict"),
             proxy=dict(type="dict"),
             wait=dict(type="dict"),
+            then=dict(type="dict"),
             bundle_path=dict(type="path", default=BUNDLE_PATH),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    keys = ("node", "table", "pods", "proxy", "wait")
+    keys = ("node", "table", "pods", "proxy", "wait", "then")
     desired = dict((k, p[k]) for k in keys if p[k] is not None)
     result = bundle_apply(
         module, ["rollout", "step"], "the rollout step", desired, "rollout_step: ",
