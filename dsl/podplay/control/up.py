@@ -65,7 +65,7 @@ from podplay.node.contract.proxy_status import endpoint_pod
 from podplay.plan import Plan, plan, stages
 from podplay.plan.rollout import drained, removed_endpoints, same_plan
 from podplay.render import ROLLOUT, rollout
-from podplay.render.parts import PARTS, converge_scope
+from podplay.render.parts import APP_PARTS, PARTS, Scope, app_only, converge_scope
 
 ROLLOUT_PLAY = re.compile(r"rollout step (\d+)/\d+")
 
@@ -178,10 +178,11 @@ def begin(
 
 
 def converge_stages(run: Run) -> None:
-    """A rolling update (two stages or more left) is one ansible-playbook run whose drains
-    and waits run on the nodes (`converge_rollout`); a single stage is drained from here
-    (what it removes leaves every node's routing first), then converged."""
-    if len(run.plans) - run.start.stage > 1:
+    """A rolling update (two stages or more left), or a change of the app part only, is one
+    ansible-playbook run whose drains and waits run on the nodes (`converge_rollout`); any
+    other single stage is drained from here (what it removes leaves every node's routing
+    first), then converged."""
+    if len(run.plans) - run.start.stage > 1 or app_scope(run) is not None:
         converge_rollout(run)
         return
     i = run.start.stage
@@ -199,21 +200,25 @@ def converge_rollout(run: Run) -> None:
     failed run is resumed from there; the build directory then says the final plan."""
     first = run.start.stage
     current = run.plans[first - 1] if first > 0 else run.start.before
-    book = first_playbook(run)
+    scope = app_scope(run)
     text = rollout(
         current,
         run.plans[first:],
-        first=book,
+        first=first_playbook(run, scope),
+        images=scope is not None and "images" in scope.tags,
+        pods_on=[h for h, parts in scope.needed.items() if "pods" in parts] if scope else (),
         offset=first,
         total=len(run.plans),
         skipped=frozenset(run.skipped),
         timeout=run.wait_timeout,
     )
     run.prep.state.advance("converge", first)
-    if run.applied is not None:  # every part may change: unknown until the run succeeds
-        run.applied.forget(run.workspace.hosts(run.plans[first]), PARTS)
+    if run.applied is not None:  # the parts it may change: unknown until the run succeeds
+        run.applied.forget(run.workspace.hosts(run.plans[first]), APP_PARTS if scope else PARTS)
     run.site_done = True
     steps = f"steps {first + 1}-{len(run.plans)} of {len(run.plans)}"
+    if len(run.plans) == 1:
+        steps = "the app part: " + ", ".join(scope.tags if scope else PARTS)
     run.reporter.phase("converge", f"ansible-playbook {ROLLOUT} ({steps}, waits on the nodes)")
     output = run.reporter.ansible_line if run.verbose else None
     try:
@@ -227,11 +232,23 @@ def converge_rollout(run: Run) -> None:
     run.workspace.write(run.desired)
 
 
-def first_playbook(run: Run) -> str:
-    """The playbook that converges a rollout's first stage: site.yml, every role (drift on
-    the nodes is put right before the first pod is replaced)."""
-    del run  # the same for every run today; the place to choose a smaller one
-    return "site.yml"
+def first_playbook(run: Run, scope: Scope | None) -> str | None:
+    """The playbook that converges a rollout's first stage: site.yml, every role, unless
+    only the app part changed (`scope`, see `app_scope`): then None, a stage play like the
+    later ones (images, pods and routing; the rollout's one ansible-playbook run stays)."""
+    return None if scope is not None and not run.full else "site.yml"
+
+
+def app_scope(run: Run) -> Scope | None:
+    """The scope of the run's first converge when it touches only the app part (images, pods,
+    services: `podplay.render.parts.app_only`); None when more must run (or `--full`)."""
+    if run.applied is None or run.full:
+        return None
+    first = run.start.stage
+    stage = run.plans[first]
+    before = run.plans[first - 1] if first > 0 else run.start.before
+    scope = run.applied.scope(stage, run.workspace.hosts(stage))
+    return scope if app_only(scope, before, stage) else None
 
 
 def stage_reached(plays: list[str], first: int) -> int:

@@ -212,3 +212,16 @@ def converge_scope(
         hosts=tuple(h for h in hosts if h in needed),
         needed=needed,
     )
+
+
+def app_only(scope: Scope, before: Plan | None, stage: Plan) -> bool:
+    """Whether a converge from `before` to `stage` that runs `scope` touches only the app part
+    (images, pods, services) with no LoadBalancer IP coming or going (keepalived follows
+    its config in site.yml's proxy role only): one play of pods and routing can do it."""
+    if scope.empty or not set(scope.tags) <= set(APP_PARTS) or before is None:
+        return False
+    return _lb_ips(before) == _lb_ips(stage)
+
+
+def _lb_ips(plan: Plan) -> set[str]:
+    return {s.load_balancer_ip for s in plan.services if s.load_balancer_ip}

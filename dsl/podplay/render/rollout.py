@@ -2,15 +2,21 @@
 
 `podplay up` converges a rollout's stages (`podplay.plan.rollout.stages`) with one run of
 this playbook: first the run's first stage by site.yml (every role; the build directory's
-variables are that stage's), then one play of the collection's `podplay.cluster.rollout_stage`
-per later stage, in order, each with its own `podplay_stage` (the pods of the nodes whose
-pods change, the service table, what to drain first and what to wait for). The waits run on
+variables are that stage's) or, when only the app part changed (`first=None`: images, pods,
+services), by a play of the collection's `podplay.cluster.rollout_stage` like the others
+(images side-loaded first when they changed); then one such play per later stage, in order,
+each with its own `podplay_stage` (the pods of the nodes whose pods change, the service
+table, what to drain first and what to wait for). A change of one stage only (a deploy, a
+scale, a removal) is such a playbook too: its drain runs on the nodes, in the same run. The
+waits run on
 the nodes (`podplay-node.pyz rollout step`): each node checks its own agent and proxy, and
 `any_errors_fatal` plus Ansible's task-by-task order make the next stage wait for every
 node. The zero-failed-request rules are the ones `up` used to check from the controller:
 
 - before pods that serve traffic go, their endpoints leave cluster.json and every node waits
-  until its proxy routes none of them (then a second for requests in flight);
+  until its proxy routes none of them (then a second for requests in flight); each node
+  does so at the end of its call of the stage before (`then`, once its own wait is over: a
+  task fewer per stage), or in a drain task of the stage's own when there is none;
 - after a stage starts pods, every node waits until the ones planned there are ready and
   every Ready node routes each of them, before the next stage removes an old one;
 - a `Recreate` stage's old pods are no longer reported by any agent before new ones start.
@@ -21,12 +27,12 @@ progress and messages are the same for a rollout as for any apply).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from podplay.node.contract.proxy_status import endpoint_pod
 from podplay.node.contract.rollout import TIMEOUT, PodRef, WaitSpec, pod_key
-from podplay.plan import Plan
+from podplay.plan import Plan, PodPlan
 from podplay.plan.rollout import (
     drained,
     endpoint_key,
@@ -47,7 +53,9 @@ def rollout(
     before: Plan | None,
     plans: Sequence[Plan],
     *,
-    first: str = "site.yml",
+    first: str | None = "site.yml",
+    images: bool = False,
+    pods_on: Collection[str] = (),
     offset: int = 0,
     total: int | None = None,
     skipped: frozenset[str] = frozenset(),
@@ -56,31 +64,54 @@ def rollout(
     """The playbook converging the nodes from `before` through `plans` in order.
 
     `first` is the playbook that converges `plans[0]` (its variables are the build
-    directory's); `offset`/`total` number the stages as the whole rollout does (a resumed
-    rollout starts at a later stage); pods on `skipped` nodes (left out of the run) are
-    not drained, their node already routes nothing to them."""
+    directory's); None: a stage play does, writing the pods of the nodes whose pods change
+    and of `pods_on` (nodes whose files may differ from the plan: a failed run's), after
+    side-loading the images when `images`. `offset`/`total` number the stages as the whole
+    rollout does (a resumed rollout starts at a later stage); pods on `skipped` nodes (left
+    out of the run) are not drained, their node already routes nothing to them."""
     total = total if total is not None else offset + len(plans)
     routing = tuple(n.name for n in plans[-1].ready_nodes() if n.name not in skipped)
     entries: list[dict[str, Any]] = []
     current = before
+    write_also = set(pods_on)  # written by the first stage play there is
+    last: dict[str, Any] | None = None  # the stage play before: it may drain for this one
     for i, stage in enumerate(plans):
         label = f"rollout step {offset + i + 1}/{total}"
         gone = _gone(current, stage, skipped)
         drain = _drain(current, stage, gone, routing) if current and gone else None
-        last = i == len(plans) - 1
-        wait = None if last else _wait(current, stage, routing, timeout)
-        if i == 0:
+        if drain is not None and last is not None:
+            last["then"], drain = drain, None  # at the end of its nodes' call: a task fewer
+        last = None
+        wait = None if i == len(plans) - 1 else _wait(current, stage, routing, timeout)
+        if i == 0 and first is not None:
             if drain:
                 entries.append(_stage(f"{label}: drain before site", drain, None, None))
             entries.append({"name": f"{label}: every role (site)", _IMPORT: first})
             if wait is not None:
                 entries.append(_stage(f"{label}: wait on every node", None, None, wait))
-        else:
-            assert current is not None
-            apply = {"pods": _changed_pods(plans[0], current, stage), "services": _services(stage)}
-            entries.append(_stage(_describe(label, current, stage), drain, apply, wait))
-        current = stage
-    return dump(entries, _header(plans[-1], first, total), literal=True)
+                last = entries[-1]["vars"]["podplay_stage"]
+            current = stage
+            continue
+        was = current or _empty(stage)
+        pods = _changed_pods(plans[0], was, stage)
+        if i == 0 and len(plans) > 1 and _idle(was, stage, pods, drain, wait) and not images:
+            current = stage  # nothing a node sees: the next stage writes the binding table
+            continue
+        for node in sorted(write_also - set(pods)):
+            pods[node] = [p.manifest for p in _sorted_pods(stage) if p.node == node]
+        write_also = set()
+        apply = {"pods": pods, "services": _services(stage)}
+        entries.append(_stage(_describe(label, was, stage), drain, apply, wait, images=images))
+        images, current = False, stage
+        last = entries[-1]["vars"]["podplay_stage"]
+    return dump(entries, _header(plans[-1], first or STAGE_PLAYBOOK, total), literal=True)
+
+
+def _idle(was: Plan, stage: Plan, pods: dict[str, Any], drain: Any, wait: Any) -> bool:
+    """A stage that starts, stops and reroutes nothing (a rollout's first, when the
+    replacements are all it does: only the store's node records differ, which the next
+    stage's binding table carries)."""
+    return not pods and drain is None and wait is None and _services(was) == _services(stage)
 
 
 _IMPORT = "ansible.builtin.import_playbook"
@@ -97,13 +128,17 @@ def _header(plan: Plan, first: str, total: int) -> str:
     )
 
 
-def _stage(name: str, drain: Any, apply: Any, wait: WaitSpec | None) -> dict[str, Any]:
+def _stage(
+    name: str, drain: Any, apply: Any, wait: WaitSpec | None, *, images: bool = False
+) -> dict[str, Any]:
     stage = {
         "name": name,
         "drain": drain,
         "apply": apply,
         "wait": wait.to_json() if wait is not None else None,
     }
+    if images:  # the build directory's podplay_images, side-loaded before anything else
+        stage["images"] = True
     return {"name": name, _IMPORT: STAGE_PLAYBOOK, "vars": {"podplay_stage": stage}}
 
 
@@ -164,10 +199,19 @@ def _changed_pods(base: Plan, current: Plan, stage: Plan) -> dict[str, list[dict
     want, was, now = _pods_by_node(stage), _pods_by_node(base), _pods_by_node(current)
     nodes = sorted(n for n in want if want[n] != was.get(n, []) or want[n] != now.get(n, []))
     by_node: dict[str, list[dict[str, Any]]] = {n: [] for n in nodes}
-    for p in sorted(stage.pods, key=lambda p: (p.namespace, p.name)):
+    for p in _sorted_pods(stage):
         if p.node in by_node:
             by_node[p.node].append(p.manifest)
     return by_node
+
+
+def _sorted_pods(plan: Plan) -> list[PodPlan]:
+    return sorted(plan.pods, key=lambda p: (p.namespace, p.name))
+
+
+def _empty(plan: Plan) -> Plan:
+    """`plan` without pods: what a node ran before its first pods (no `before` plan)."""
+    return plan.model_copy(update={"pods": []})
 
 
 def _describe(label: str, current: Plan, stage: Plan) -> str:

@@ -35,13 +35,12 @@ from podplay.verify import checks
 pytestmark = pytest.mark.integration
 
 PODPLAY = str(Path(sys.executable).parent / "podplay")
-# the tasks a change of deployments and services may run (`role: task`, stats_json)
-APP_TASKS = {
-    "agent: Images the pods need, side-loaded where the node lacks them (compared by image id)",
-    "agent: The binding table in the store (which pod runs on which node)",
-    "agent: Pods bound to this node",
-    "proxy: Cluster state, proxy unit and LoadBalancer VRRP config",
-    "proxy: Keepalived holds the LoadBalancer IPs (stopped when there are none)",
+# what a change of the app part runs (one play of podplay.cluster.rollout_stage per stage)
+STAGE_TASKS = {
+    "-: Images the pods need, side-loaded where the node lacks them",
+    "-: Drain - the endpoints about to go leave every node's routing",
+    "-: The binding table of this stage in the store",
+    "-: Pods and routing of this stage, then the wait on every node",
 }
 
 
@@ -297,8 +296,12 @@ def test_image_change_replaces_pods_one_at_a_time_without_a_failed_request(
     assert loop.failures == [], f"{len(loop.failures)} of {len(loop.answers)} failed"
     assert "an earlier up was interrupted; converging to the program as it is now" in out
     assert "in 8 steps" in out  # the broken pod goes first, then three replacements
-    # ... and all of them in one ansible-playbook run, the waits on the nodes
-    assert [p["playbook"] for p in app.last_up["playbooks"]] == ["rollout.yml"]
+    # ... and all of them in one ansible-playbook run, the waits on the nodes, no role of
+    # site.yml (the nodes, runtime, network, control plane, agent config: only the app changed)
+    [run] = app.last_up["playbooks"]
+    assert run["playbook"] == "rollout.yml"
+    assert run["roles"] == [] and set(run["tasks"]) <= STAGE_TASKS, run["tasks"]
+    assert "-: Pods and routing of this stage, then the wait on every node" in run["tasks"]
     versions = [a.split()[0] for a in loop.answers]
     assert versions[0] == "v1" and versions[-1] == "v2" and len(versions) > 50
 
@@ -330,12 +333,12 @@ def test_scale_3_to_5_adds_two_pods_and_keeps_the_others(app: App) -> None:
     after = {p["name"]: [c["container_id"] for c in p["containers"]] for p in app.pods()}
     assert len(after) == 5
     assert {name: after[name] for name in before} == before
-    # only the app part ran: the pods (binding table, manifests) and the routing, no role
-    # of the nodes, the runtime, the network, the control plane nor the agent's config
+    # only the app part ran: the pods (binding table, manifests) and the routing, in one
+    # play, no role of the nodes, the runtime, the network, the control plane nor the agent
     [run] = app.last_up["playbooks"]
-    assert run["roles"] == ["agent", "proxy"], run["tasks"]
-    assert set(run["tasks"]) <= APP_TASKS, run["tasks"]
-    assert "agent: Pods bound to this node" in run["tasks"]
+    assert run["playbook"] == "rollout.yml"
+    assert run["roles"] == [] and set(run["tasks"]) <= STAGE_TASKS, run["tasks"]
+    assert "-: Pods and routing of this stage, then the wait on every node" in run["tasks"]
 
 
 def test_after_up_a_plain_site_yml_of_the_build_changes_nothing(app: App) -> None:

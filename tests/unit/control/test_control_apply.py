@@ -41,6 +41,7 @@ from podplay.plan.model import EndpointPlan
 from podplay.plan.refresh import Move
 from podplay.plan.rollout import endpoint_key
 from podplay.render import ROLLOUT, RenderOptions
+from podplay.render.rollout import STAGE_PLAYBOOK
 
 
 def _pod(node: str, manifest: dict[str, Any]) -> PodPlan:
@@ -75,6 +76,7 @@ class FakeWorld:
         self.converges: list[tuple[str, Plan]] = []
         self.tags: list[tuple[str, ...]] = []  # of each converge: () is every part
         self.limits: list[list[str] | None] = []  # of each converge: None is every node
+        self.rollouts: list[list[str]] = []  # of each rollout.yml run: what each play imports
         self.removed_while_routed: list[str] = []
         self.observed_serving: list[tuple[str, int]] = []
         self.fail_at: int | None = None
@@ -92,7 +94,9 @@ class FakeWorld:
         assert self.written is not None
         if book == ROLLOUT:
             assert self.rollout is not None and env is not None
-            return self.play_rollout(yaml.safe_load(self.rollout), Path(env[PLAYS_ENV]))
+            plays = yaml.safe_load(self.rollout)
+            self.rollouts.append([play["ansible.builtin.import_playbook"] for play in plays])
+            return self.play_rollout(plays, Path(env[PLAYS_ENV]))
         self.tags.append(tuple(kw.get("tags", ())))
         self.limits.append(kw.get("hosts"))
         return self.converge(book, self.written)
@@ -131,23 +135,30 @@ class FakeWorld:
                 continue
             stage = play["vars"]["podplay_stage"]
             assert stage["name"] == play["name"]
-            steps = [
-                (stage["drain"] and "drain", lambda s=stage: self._drained(s["drain"]["services"])),
-                (stage["apply"] and "stage", lambda s=stage: self._applied(base, s["apply"])),
-            ]
-            for book, plan in steps:
-                if book:
-                    self.converge(book, plan())
-                    wait = stage["drain"]["wait"] if book == "drain" else stage["wait"]
-                    failed = self.wait_on_nodes(wait, play["name"])
-                    if failed is not None:
-                        return failed
-            if not stage["apply"] and stage["wait"]:
-                failed = self.wait_on_nodes(stage["wait"], play["name"])
-                if failed is not None:
-                    return failed
+            failed = self._play_stage(base, stage, play["name"])
+            if failed is not None:
+                return failed
         assert self.current is not None
         return PlaybookResult(rc=0, hosts={n.name: HostStats(ok=2) for n in self.current.nodes})
+
+    def _play_stage(self, base: Plan, stage: dict[str, Any], name: str) -> PlaybookResult | None:
+        """Drain, pods and routing, the wait, then the next stage's drain (`then`)."""
+        drain, then = stage["drain"], stage.get("then")
+        steps = [
+            (drain and "drain", lambda: self._drained(drain["services"]), drain and drain["wait"]),
+            (stage["apply"] and "stage", lambda: self._applied(base, stage["apply"]), None),
+        ]
+        for book, plan, wait in steps:
+            if book:
+                self.converge(book, plan())
+                failed = self.wait_on_nodes(wait, name)
+                if failed is not None:
+                    return failed
+        failed = self.wait_on_nodes(stage["wait"], name)
+        if failed is not None or then is None:
+            return failed
+        self.converge("drain", self._drained(then["services"]))
+        return self.wait_on_nodes(then["wait"], name)
 
     def _with_services(self, plan: Plan, services: list[dict[str, Any]]) -> Plan:
         endpoints = {
@@ -347,7 +358,9 @@ def test_a_failed_converge_leaves_its_parts_unknown(world: FakeWorld, tmp_path: 
     assert all("pods" not in p and "services" not in p for p in recorded.values())
     assert all("node" in p and "network" in p for p in recorded.values())
     _up(state, replicas=3)
-    assert world.tags[-1] == ("pods", "services")
+    # the app part again, by one stage play writing every node's pods (all unknown now)
+    assert world.rollouts[-1] == [STAGE_PLAYBOOK]
+    assert world.converges[-1][0] == "stage" and _pods(world.current) == _pods(world.written)
 
 
 def test_scale_up_adds_pods_without_draining_or_moving(world: FakeWorld, tmp_path: Path) -> None:
@@ -357,8 +370,9 @@ def test_scale_up_adds_pods_without_draining_or_moving(world: FakeWorld, tmp_pat
     added = [c for c in second.changes if c.kind == "Pod"]
     assert [c.op for c in added] == ["+", "+"]
     assert _pods(first.plan) < _pods(second.plan)
-    assert [b for b, _ in world.converges] == ["site.yml", "site.yml"]
-    assert world.tags == [(), ("pods", "services")]  # only the app part the second time
+    # every part the first time, then only the app part: one stage play, no site.yml
+    assert [b for b, _ in world.converges] == ["site.yml", "stage"]
+    assert world.tags == [()] and world.rollouts == [[STAGE_PLAYBOOK]]
 
 
 def test_scale_down_drains_before_removing(world: FakeWorld, tmp_path: Path) -> None:
@@ -366,7 +380,8 @@ def test_scale_down_drains_before_removing(world: FakeWorld, tmp_path: Path) -> 
     _up(state, replicas=5)
     _up(state, replicas=3)
     books = [b for b, _ in world.converges]
-    assert books == ["site.yml", "stage.yml", "site.yml"]  # drain, then remove
+    assert books == ["site.yml", "drain", "stage"]  # drain, then remove: in one run
+    assert world.rollouts == [[STAGE_PLAYBOOK]]
     drain = world.converges[1][1]
     assert len(_pods(drain)) == 5  # the pods still run while routing drops two
     assert sum(len(s.endpoints) for s in drain.services if s.name == "web") == 3
@@ -390,11 +405,13 @@ def test_rolling_update_keeps_replicas_routed_and_drains_first(
     # ... and the routed pods of web never dropped below its 3 replicas
     during = [n for d, n in world.observed_serving[start:] if d == "web"]
     assert during and min(during) >= 3
-    # one ansible-playbook run: site.yml (every role) for the first stage, then each step's
-    # drain and pods and routing, waited for on the nodes
+    # one ansible-playbook run: each step's drain and pods and routing, waited for on the
+    # nodes; no site.yml (only the app part changed), no play for the first stage (the same
+    # pods and routing as before)
     assert [name for name, _ in second.playbooks] == [ROLLOUT]
+    assert world.rollouts == [[STAGE_PLAYBOOK] * 6]
     books = [b for b, _ in world.converges[1:]]
-    assert books[0] == "site.yml" and set(books[1:]) == {"drain", "stage"}
+    assert set(books) == {"drain", "stage"}
     assert books.count("drain") == 3  # each old pod leaves routing before it goes
     # the build directory says the final plan; the rollout playbook is gone with the rollout
     assert world.written == second.plan and world.rollout is None
@@ -415,7 +432,8 @@ def test_interrupted_rollout_resumes_where_it_stopped(world: FakeWorld, tmp_path
     assert [c.op for c in prep.changes if c.kind == "Pod"] == ["+-"] * 3
     result = up.apply(prep, wait_timeout=30)
     assert result.resumed_stage == journal.stage
-    assert world.converges[done_before][0] == "site.yml"
+    assert world.converges[done_before][0] in ("drain", "stage")  # the app part only
+    assert STAGE_PLAYBOOK in world.rollouts[-1] and "site.yml" not in world.rollouts[-1]
     assert state.journal() is None
     assert world.removed_while_routed == []
     assert _pods(world.current) == _pods(result.plan)
@@ -490,7 +508,7 @@ def test_recreate_stops_every_old_pod_before_any_new_one_starts(
     second = _up(state, image="busybox:2", recreate=True)
     assert second.stages == 3  # before, every old pod gone, every new pod there
     web = [len(_pods(p)) for _, p in world.converges[start:]]
-    assert web == [3, 3, 0, 3]  # site.yml, drained routing, old pods deleted, new created
+    assert web == [3, 0, 3]  # drained routing, old pods deleted, new created
     assert world.two_versions == []  # the old pods had stopped before the new ones started
     assert world.removed_while_routed == []
     assert _pods(world.current) == _pods(second.plan)
@@ -524,4 +542,5 @@ def test_pods_the_controller_moved_get_their_pods_and_routing_converged(
     prep = prepare.prepare("app.py", shop(), state, build=False)
     prep.moves = [Move(pod.namespace, pod.name, pod.node, "node3", pod.ip)]
     up.apply(prep, wait_timeout=30)
-    assert world.tags == [(), ("pods", "services")]
+    assert world.tags == [()] and world.rollouts == [[STAGE_PLAYBOOK]]
+    assert world.converges[-1][0] == "stage" and _pods(world.current) == _pods(world.written)

@@ -13,7 +13,14 @@ from control_builders import shop_plan
 from podplay import paths
 from podplay.plan import ImagePlan, Plan
 from podplay.render import RenderOptions
-from podplay.render.parts import APP_PARTS, PARTS, ControllerFiles, converge_scope, part_digests
+from podplay.render.parts import (
+    APP_PARTS,
+    PARTS,
+    ControllerFiles,
+    app_only,
+    converge_scope,
+    part_digests,
+)
 
 COLLECTION = paths.collection_dir()
 OPTIONS = RenderOptions(
@@ -138,3 +145,22 @@ def test_every_task_of_site_yml_carries_a_part_tag_and_every_part_is_one() -> No
                     assert own and own <= set(PARTS), (name, task["name"], own)
                     tags |= own
     assert tags == set(PARTS)
+
+
+def test_app_only_when_just_pods_images_services_change_and_no_lb_ip_comes_or_goes() -> None:
+    """The converge a stage play can do (no keepalived change, no other role)."""
+    before = shop_plan()
+    scaled = shop_plan(before, replicas=5)
+    digests = lambda p: part_digests(p, OPTIONS, FILES)  # noqa: E731
+    scope = converge_scope(digests(scaled), digests(before), NODES)
+    assert set(scope.tags) <= set(APP_PARTS) and app_only(scope, before, scaled)
+    assert not app_only(scope, None, scaled)  # nothing known of before: site.yml
+    moved = before.model_copy(
+        update={"services": [s.model_copy(update={"load_balancer_ip": "172.30.9.99"})
+                             if s.load_balancer_ip else s for s in before.services]}
+    )  # fmt: skip
+    assert not app_only(scope, moved, scaled)  # keepalived.conf changes: site.yml's proxy role
+    bundle = ControllerFiles({**FILES.digests, "bundle": "b2"}, FILES.collection, FILES.nodes)
+    wider = converge_scope(part_digests(scaled, OPTIONS, bundle), digests(before), NODES)
+    assert "agent" in wider.tags and not app_only(wider, before, scaled)
+    assert not app_only(converge_scope(digests(before), digests(before), NODES), before, before)

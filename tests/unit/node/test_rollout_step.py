@@ -187,3 +187,34 @@ def test_step_fails_when_the_wait_times_out(tmp_path: Path) -> None:
     assert result["failed"] and "not reported by the agent yet" in result["msg"]
     with pytest.raises(ContractError, match="node: a non-empty string is required"):
         cli.step({"wait": None}, check=False, diff=False, look=node.look())
+
+
+def test_then_drains_the_next_step_once_this_nodes_wait_is_over(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`then`: cluster.json without the old endpoint, written only after the new pod is
+    ready and routed here, then the drain's own wait (unrouted, then the settle)."""
+    node = FakeNode()
+    node.routed = [OLD_KEY]
+    node.at(2.0, lambda: node.pods.append(status("web-b")))  # type: ignore[union-attr]
+    node.at(2.0, lambda: node.routed.append(NEW_KEY))
+    written: list[tuple[float, Any]] = []
+
+    def apply_proxy(desired: Any, bundle: str, check: bool, diff: bool) -> dict[str, Any]:
+        written.append((node.now, desired))
+        node.at(node.now + 0.5, lambda: node.routed.remove(OLD_KEY))
+        return {"changed": True}
+
+    monkeypatch.setattr(cli, "apply_proxy", apply_proxy)
+    drain = WaitSpec(unrouted=(OLD_KEY,), routing_nodes=NODES, settle=1.0)
+    desired = {
+        "node": "node1",
+        "wait": WaitSpec(ready=(NEW,), routed=(NEW_KEY,), routing_nodes=NODES).to_json(),
+        "then": {"proxy": {"state": "drained"}, "wait": drain.to_json()},
+    }
+    assert cli.step(desired, check=True, diff=False, look=node.look())["waited"] == 0.0
+    assert written == []  # check mode: no wait, no drain
+    done = cli.step(desired, check=False, diff=False, look=node.look())
+    assert [(round(t, 1), d) for t, d in written] == [(2.0, {"state": "drained"})]
+    assert done["changed"] and "failed" not in done
+    assert done["waited"] == pytest.approx(3.5, abs=0.15)  # 2 s ready, 0.5 s unrouted, 1 s

@@ -79,17 +79,22 @@ def test_a_rolling_update_is_site_then_one_play_per_stage_in_order() -> None:
 def test_old_pods_leave_routing_everywhere_before_they_go() -> None:
     before, plans = rolled()
     plays = yaml.safe_load(rollout(before, plans))
-    for i, play in enumerate(plays[1:], start=1):
-        stage = play["vars"]["podplay_stage"]
+    stages = [play["vars"]["podplay_stage"] for play in plays[1:]]
+    for i, stage in enumerate(stages, start=1):
         gone = removed_endpoints(plans[i - 1], plans[i])
+        # the stage before drains at the end of its nodes' call (`then`), once its wait is
+        # over; a stage with none before it drains in a task of its own
+        drain = stages[i - 2].get("then") if i > 1 else stage["drain"]
+        assert stage["drain"] is None or i == 1
         if not gone:
-            assert stage["drain"] is None
+            assert drain is None
             continue
-        spec = WaitSpec.from_json(stage["drain"]["wait"])
+        assert drain is not None and (i == 1 or stages[i - 2]["wait"] is not None)
+        spec = WaitSpec.from_json(drain["wait"])
         assert list(spec.unrouted) == gone
         assert spec.routing_nodes == ("node1", "node2", "node3")
         routed = {endpoint_key(e["namespace"], e["pod"], e["ip"])
-                  for s in stage["drain"]["services"] for e in s["endpoints"]}  # fmt: skip
+                  for s in drain["services"] for e in s["endpoints"]}  # fmt: skip
         assert routed and not routed & set(gone)  # drained, the others still served
 
 
@@ -139,3 +144,32 @@ def test_a_resumed_rollout_numbers_its_stages_as_the_whole_and_skips_lost_nodes(
                 lost = {p.name for p in plans[2].pods if p.node == "node2"}
                 assert not {e.split("/")[1].split("@")[0] for e in spec.unrouted} & lost
     assert rollout(plans[2], plans[3:], offset=3, total=7, skipped=frozenset({"node2"})) == text
+
+
+def test_when_only_the_app_changed_every_stage_is_a_stage_play_and_the_idle_first_goes() -> None:
+    """No site.yml: the first stage (the same pods and routing as before) has no play, the
+    nodes whose files may differ (`pods_on`) are written by the first play there is."""
+    before, plans = rolled()
+    plays = yaml.safe_load(rollout(before, plans, first=None, pods_on=["node3"]))
+    assert [p[IMPORT] for p in plays] == ["podplay.cluster.rollout_stage"] * 6
+    assert plays[0]["name"].startswith("rollout step 2/7: start ")
+    first = plays[0]["vars"]["podplay_stage"]
+    written = {n: sorted(m["name"] for m in ms) for n, ms in first["apply"]["pods"].items()}
+    assert written["node3"] == pods_of(plans[1])["node3"]
+    later = [p["vars"]["podplay_stage"] for p in plays[1:]]
+    assert all("images" not in s for s in [first, *later])
+
+
+def test_a_single_app_stage_drains_and_side_loads_in_its_one_play() -> None:
+    """A scale-down (one stage): images first, then the drain on every node, then the pods."""
+    before = plan(app("busybox:1", replicas=3), None, facts())
+    after = plan(app("busybox:1", replicas=1), before, facts())
+    plays = yaml.safe_load(rollout(before, [after], first=None, images=True))
+    assert len(plays) == 1 and plays[0][IMPORT] == "podplay.cluster.rollout_stage"
+    stage = plays[0]["vars"]["podplay_stage"]
+    assert stage["images"] is True and stage["wait"] is None
+    gone = set(WaitSpec.from_json(stage["drain"]["wait"]).unrouted)
+    assert gone == set(removed_endpoints(before, after)) and len(gone) == 2
+    written = {n: sorted(m["name"] for m in ms) for n, ms in stage["apply"]["pods"].items()}
+    assert written == {n: pods_of(after)[n] for n in written} and len(written) == 2
+    assert plays[0]["name"].startswith("rollout step 1/1: stop ")

@@ -218,3 +218,31 @@ def test_an_up_after_a_move_finds_the_store_as_it_should_be() -> None:
     refreshed = {"node1": TWO_PODS["node1"], "node3": [pod("web-b", "10.244.3.9")]}
     plan = tb.changes(tb.parse_desired(desired(refreshed)), stored)
     assert plan.kept == ["default/web-b"] and plan.changes == [] and plan.table is None
+
+
+def test_a_rollout_step_writes_the_table_as_apply_table_does(
+    etcd: Etcd, monkeypatch: pytest.MonkeyPatch, tmp_path: object
+) -> None:
+    """A stage with no wait writes the binding table in one node's `rollout step` call."""
+    from podplay.node.files.changes import ApplyError
+    from podplay.node.rollout import cli
+    from podplay.node.rollout.wait import Look
+
+    store = etcd.client()
+    monkeypatch.setattr(cli.StoreConfig, "load", staticmethod(lambda: object()))
+    monkeypatch.setattr(cli.Store, "from_config", staticmethod(lambda cfg: store))
+    look = Look(pods=lambda: ([], ""), proxy=dict, clock=lambda: 0.0, sleep=lambda s: None)
+    step = {"node": "node1", "table": desired(TWO_PODS)}
+    checked = cli.step(step, check=True, diff=False, look=look)
+    assert checked["changed"] and checked["table"]["bindings"] == 2
+    assert store.get(keys.table_key(CLUSTER)) is None  # check mode writes nothing
+    done = cli.step(step, check=False, diff=False, look=look)
+    assert done["changed"] and store.get(keys.table_key(CLUSTER)) is not None
+    assert not cli.step(step, check=False, diff=False, look=look)["changed"]
+
+    def no_config() -> object:
+        raise cli.ContractError("/etc/podplay/store.json: missing")
+
+    monkeypatch.setattr(cli.StoreConfig, "load", staticmethod(no_config))
+    with pytest.raises(ApplyError, match=r"the binding table: /etc/podplay/store\.json"):
+        cli.step(step, check=False, diff=False, look=look)

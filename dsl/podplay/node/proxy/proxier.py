@@ -57,7 +57,7 @@ from podplay.node.util.files import write_atomic
 
 log = logging.getLogger("podplay.proxy")
 
-POLL_FILES = 0.5
+POLL_FILES = 0.25  # a stat of two files: a new cluster.json is routed within ~0.25 s
 CANARY_PERIOD = 1.0  # a flush is repaired within ~1 s (two `iptables -S` of one tiny chain)
 FULL_SYNC_PERIOD = 900.0
 STARTUP_GRACE = 2.5

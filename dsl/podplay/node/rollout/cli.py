@@ -1,12 +1,16 @@
 """`podplay-node.pyz rollout step --desired - [--check] [--diff]`.
 
-stdin: `{"node": "node1", "pods"?: <files apply pods' desired>, "proxy"?: <files apply
-proxy's desired>, "wait"?: <WaitSpec>}`. Writes the pods and cluster.json that differ (the
-same writers as `files apply`; nothing with --check), then waits on this node (not in check
-mode) and prints one JSON object: `changed`, `pods` and `proxy` (those writers' results),
-`waited` (seconds), `warnings`, and `diff` with --diff. Bad input, or a wait that times out:
-`{"failed": true, "msg": ...}` and exit status 1 (files already written stay written: the
-next `podplay up` carries on from the step that failed).
+stdin: `{"node": "node1", "table"?: <store apply-table's desired>, "pods"?: <files apply
+pods' desired>, "proxy"?: <files apply proxy's desired>, "wait"?: <WaitSpec>, "then"?:
+{"proxy", "wait"}}`. Writes the binding table into the store (one node of a stage with no
+wait gets it: a task fewer), then the pods and cluster.json that differ (the same writers
+as `store apply-table` and `files apply`; nothing with --check), then waits on this node
+(not in check mode); `then`, once that wait is over: cluster.json as `then.proxy` says and
+a second wait (the next stage's drain, in this call: a task fewer; not in check mode).
+Prints one JSON object: `changed`, `table`, `pods` and `proxy` (those writers' results),
+`waited` (seconds), `warnings`, and `diff` with --diff. Bad input, or a wait that times
+out: `{"failed": true, "msg": ...}` and exit status 1 (files already written stay written:
+the next `podplay up` carries on from the step that failed).
 """
 
 from __future__ import annotations
@@ -17,11 +21,14 @@ from typing import Any, Dict, List, Optional
 
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.rollout import WaitSpec
+from podplay.node.contract.store_config import StoreConfig
 from podplay.node.files.changes import ApplyError
 from podplay.node.files.pods import apply_pods
 from podplay.node.files.proxy import apply_proxy
 from podplay.node.rollout.look import local_look
-from podplay.node.rollout.wait import Look, wait
+from podplay.node.rollout.wait import Look, Outcome, wait
+from podplay.node.store.client import Store, StoreError
+from podplay.node.store.table import apply_table
 from podplay.node.util.bundle import bundle_path
 from podplay.node.util.desired import (
     add_desired_option,
@@ -39,25 +46,45 @@ def step(desired: Dict[str, Any], check: bool, diff: bool, look: Look) -> Dict[s
     spec = WaitSpec.from_json(desired["wait"]) if desired.get("wait") is not None else WaitSpec()
     result: Dict[str, Any] = {"changed": False, "waited": 0.0, "warnings": []}
     diffs: List[Any] = []
+    if desired.get("table") is not None:
+        result["table"] = write_table(desired["table"], check, diff)
     if desired.get("pods") is not None:
         result["pods"] = apply_pods(desired["pods"], check, diff)
     if desired.get("proxy") is not None:
         result["proxy"] = apply_proxy(desired["proxy"], bundle_path(), check, diff)
-    for part in ("pods", "proxy"):
+    for part in ("table", "pods", "proxy"):
         if part in result:
             result["changed"] = result["changed"] or bool(result[part].get("changed"))
             found = result[part].pop("diff", None) or []
             diffs += [found] if isinstance(found, dict) else list(found)
     if diff:
         result["diff"] = diffs
-    if check or spec.empty:
+    if check:
         return result
-    outcome = wait(spec, node, look)
-    result["waited"] = round(outcome.waited, 3)
-    result["warnings"] = outcome.warnings
+    if not spec.empty:
+        _waited(result, wait(spec, node, look))
+    then = desired.get("then")
+    if then is not None and not result.get("failed"):
+        drained = apply_proxy(then["proxy"], bundle_path(), False, False)
+        result["changed"] = result["changed"] or bool(drained.get("changed"))
+        _waited(result, wait(WaitSpec.from_json(then["wait"]), node, look))
+    return result
+
+
+def _waited(result: Dict[str, Any], outcome: Outcome) -> None:
+    """Add a wait's seconds, warnings and failure to the step's result."""
+    result["waited"] = round(result["waited"] + outcome.waited, 3)
+    result["warnings"] += outcome.warnings
     if not outcome.ok:
         result.update(failed=True, msg=outcome.msg)
-    return result
+
+
+def write_table(table: Any, check: bool, diff: bool) -> Dict[str, Any]:
+    """The binding table into the store, as `store apply-table` writes it."""
+    try:
+        return apply_table(Store.from_config(StoreConfig.load()), table, check, diff)
+    except (ContractError, StoreError) as err:
+        raise ApplyError("the binding table: %s" % err) from None
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 from podplay.node.contract.proxy_status import routed_or_none
 from podplay.node.contract.rollout import PodRef, WaitSpec, parse_pod_key
 
-POLL = 0.2
+POLL = 0.1  # a local read of the agent and the proxy status: cheap; every stage waits on it
 MESSAGE_LIMIT = 100
 
 Pods = Optional[List[Dict[str, Any]]]  # the local agent's pod statuses; None: it did not answer

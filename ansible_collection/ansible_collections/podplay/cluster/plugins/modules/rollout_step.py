@@ -29,6 +29,14 @@ options:
     description: This node's name (the plan's; the pods in I(wait.ready) name their node).
     type: str
     required: true
+  table:
+    description:
+      - The binding table after the step, as M(podplay.cluster.store_table) takes it (keys
+        C(cluster), C(node_grace), C(nodes), C(pods), C(node_selectors)), written into the
+        store first. Give it to one node of a step that has no I(wait) (a step with a wait
+        writes the table in a task of its own, before any node waits). Unset, the store is
+        left as it is.
+    type: dict
   pods:
     description:
       - The pods bound to this node after the step, as C(files apply pods) takes them (keys
@@ -43,6 +51,12 @@ options:
     type: dict
   wait:
     description: What to wait for (see the description; format in the node README).
+    type: dict
+  then:
+    description:
+      - Once the wait is over, C(cluster.json) as I(then.proxy) says (as I(proxy)) and a
+        second wait, I(then.wait) (the next step's drain, in the same call). Not in check
+        mode.
     type: dict
 attributes:
   check_mode:
@@ -68,6 +82,10 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+table:
+  description: What writing the binding table did (as M(podplay.cluster.store_table) returns it).
+  type: dict
+  returned: when table is set
 pods:
   description: What writing the pod files did (C(written), C(removed), C(pods)).
   type: dict
@@ -93,15 +111,18 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             node=dict(type="str", required=True),
+            table=dict(type="dict"),
             pods=dict(type="dict"),
             proxy=dict(type="dict"),
             wait=dict(type="dict"),
+            then=dict(type="dict"),
             bundle_path=dict(type="path", default=BUNDLE_PATH),
         ),
         supports_check_mode=True,
     )
     p = module.params
-    desired = dict((k, p[k]) for k in ("node", "pods", "proxy", "wait") if p[k] is not None)
+    keys = ("node", "table", "pods", "proxy", "wait", "then")
+    desired = dict((k, p[k]) for k in keys if p[k] is not None)
     result = bundle_apply(
         module, ["rollout", "step"], "the rollout step", desired, "rollout_step: ",
         dict(waited=0.0),
