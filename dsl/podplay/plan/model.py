@@ -20,7 +20,7 @@ from pydantic import (
 from podplay.node.contract import defaults
 
 API_VERSION = defaults.API_VERSION  # plan.json shares the node files' version
-DEFAULT_MAX_PODS = 110  # the kubelet's default
+DEFAULT_MAX_PODS = defaults.MAX_PODS  # the kubelet's default
 
 
 class _Data(BaseModel):

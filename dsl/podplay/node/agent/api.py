@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import hmac
-import ipaddress
 import json
 import logging
 import os
@@ -30,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Dict, Iterable, Optional, Tuple
 from urllib.parse import parse_qs, urlsplit
 
+from podplay.node.contract import addresses, defaults
 from podplay.node.util.tls import ServerTls, describe
 
 from .board import EventLog, StatusBoard
@@ -328,9 +328,8 @@ def _mem_total() -> int:
 
 
 def _pod_capacity(cidr: str) -> int:
-    """Addresses a pod can get (network, gateway, broadcast excluded), at most 110."""
-    hosts = ipaddress.ip_network(cidr, strict=False).num_addresses - 3
-    return max(0, min(110, hosts))
+    """Addresses a pod can get (the contract's pod address rule), at most MAX_PODS."""
+    return min(defaults.MAX_PODS, addresses.pod_address_count(cidr))
 
 
 def _line(doc: Dict[str, Any]) -> bytes:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Dict, FrozenSet, Iterable, List, Optional, Tuple
 
+from podplay.node.contract.proxy_status import parse_endpoint_key
 from podplay.node.proxy.state import ClusterState, Endpoint
 
 NODE_TIMEOUT = 2.0
@@ -78,8 +79,7 @@ class Readiness:
         process heard their agent."""
         table: Dict[PodKey, str] = {}
         for item in ready:
-            key, _, ip = str(item).rpartition("@")
-            namespace, _, name = key.partition("/")
+            namespace, name, ip = parse_endpoint_key(str(item))
             if namespace and name and ip:
                 table[(namespace, name)] = ip
         with self._lock:
