@@ -26,10 +26,10 @@ class ClusterPki:
         return {"tls_cert": self.cert, "tls_key": self.key, "tls_ca": self.ca}
 
 
-@pytest.fixture(scope="session")
-def cluster_pki(tmp_path_factory: pytest.TempPathFactory) -> ClusterPki:
-    directory = tmp_path_factory.mktemp("pki") / "pki"
-    pki = ensure_pki(directory, "unit", [("node1", "127.0.0.1"), ("node2", "127.0.0.2")])
+def make_pki(tmp_path_factory: pytest.TempPathFactory, cluster: str) -> ClusterPki:
+    """A throwaway PKI for `cluster`: node1 on 127.0.0.1, node2 on 127.0.0.2."""
+    directory = tmp_path_factory.mktemp(cluster) / "pki"
+    pki = ensure_pki(directory, cluster, [("node1", "127.0.0.1"), ("node2", "127.0.0.2")])
     return ClusterPki(
         str(pki.ca_cert),
         str(pki.node_cert("node1")),
@@ -38,18 +38,14 @@ def cluster_pki(tmp_path_factory: pytest.TempPathFactory) -> ClusterPki:
         str(pki.node_key("node2")),
         directory,
     )
+
+
+@pytest.fixture(scope="session")
+def cluster_pki(tmp_path_factory: pytest.TempPathFactory) -> ClusterPki:
+    return make_pki(tmp_path_factory, "unit")
 
 
 @pytest.fixture(scope="session")
 def foreign_pki(tmp_path_factory: pytest.TempPathFactory) -> ClusterPki:
     """Another cluster's: same names and addresses, another CA."""
-    directory = tmp_path_factory.mktemp("foreign") / "pki"
-    pki = ensure_pki(directory, "foreign", [("node1", "127.0.0.1"), ("node2", "127.0.0.2")])
-    return ClusterPki(
-        str(pki.ca_cert),
-        str(pki.node_cert("node1")),
-        str(pki.node_key("node1")),
-        str(pki.node_cert("node2")),
-        str(pki.node_key("node2")),
-        directory,
-    )
+    return make_pki(tmp_path_factory, "foreign")

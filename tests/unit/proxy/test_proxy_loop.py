@@ -180,6 +180,19 @@ def test_start_grace_ends_after_2_5_seconds_even_if_a_node_is_down(env):
     assert dnat_targets(kernel) == {"10.244.1.5:8080", "10.244.1.6:8080", "10.244.1.8:8080"}
 
 
+def restart_proxy(kernel, clock, tmp):
+    """A new proxy process on the same node (its status file left by the one before), whose
+    watchers of node1 and node3 have had their first snapshot."""
+    FakeWatcher.instances = {}
+    restarted = Proxier(str(tmp / "agent.json"), kernel, clock=clock, watcher_factory=FakeWatcher,
+                        status_path=str(tmp / "run" / "proxy.json"),
+                        udp_cleanup=lambda _: None)  # fmt: skip
+    restarted.step(clock.now)
+    for name in ("node1", "node3"):
+        FakeWatcher.instances[name].snapshot(name, READY[name], 1)
+    return restarted
+
+
 def test_a_restarted_proxy_keeps_routing_to_a_node_whose_agent_is_still_plain_http(env):
     """An `up` that upgrades the bundle: this node's proxy restarts with the new bundle while
     node2's agent is still the older, plain-HTTP one. The proxy never sends it the token;
@@ -190,13 +203,7 @@ def test_a_restarted_proxy_keeps_routing_to_a_node_whose_agent_is_still_plain_ht
     feed_all(clock)
     proxier.step(clock.now)
     assert "10.244.2.5:8080" in dnat_targets(kernel)
-    FakeWatcher.instances = {}
-    restarted = Proxier(str(tmp / "agent.json"), kernel, clock=clock, watcher_factory=FakeWatcher,
-                        status_path=str(tmp / "run" / "proxy.json"),
-                        udp_cleanup=lambda _: None)  # fmt: skip
-    restarted.step(clock.now)
-    for name in ("node1", "node3"):
-        FakeWatcher.instances[name].snapshot(name, READY[name], 1)
+    restarted = restart_proxy(kernel, clock, tmp)
     FakeWatcher.instances["node2"].on_plain("node2")
     restarted.step(clock.now)
     assert {"10.244.2.5:8080", "10.244.2.7:8080", "10.244.1.5:8080"} <= dnat_targets(kernel)
@@ -218,13 +225,7 @@ def test_a_restarted_proxy_does_not_hold_a_node_that_answers_nothing(env):
     proxier.step(clock.now)
     feed_all(clock)
     proxier.step(clock.now)
-    FakeWatcher.instances = {}
-    restarted = Proxier(str(tmp / "agent.json"), kernel, clock=clock, watcher_factory=FakeWatcher,
-                        status_path=str(tmp / "run" / "proxy.json"),
-                        udp_cleanup=lambda _: None)  # fmt: skip
-    restarted.step(clock.now)
-    for name in ("node1", "node3"):
-        FakeWatcher.instances[name].snapshot(name, READY[name], 1)
+    restarted = restart_proxy(kernel, clock, tmp)
     clock.now += 2.6  # the start-up grace is over; node2 never answered at all
     for name in ("node1", "node3"):
         FakeWatcher.instances[name].heartbeat(name)
