@@ -21,8 +21,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from podplay.artifacts.pki import RENEW_BEFORE, Pki
-
 CA_YEARS = 10
 LEAF_YEARS = 5
 BACKDATE = datetime.timedelta(days=1)  # a node's clock a little behind ours still accepts it
@@ -48,9 +46,10 @@ class Leaf:
 
 
 def ensure_ca(
-    pki: Pki, cluster: str, now: datetime.datetime
+    cert_path: Path, key_path: Path, cluster: str, now: datetime.datetime
 ) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    existing = _load_pair(pki.ca_cert, pki.ca_key)
+    """The cluster CA: the one there when both files load, else a new one."""
+    existing = _load_pair(cert_path, key_path)
     if existing is not None:
         return existing
     key = ec.generate_private_key(ec.SECP256R1())
@@ -62,8 +61,8 @@ def ensure_ca(
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .sign(key, hashes.SHA256())
     )
-    _write_key(pki.ca_key, key)
-    _write_cert(pki.ca_cert, cert)
+    _write_key(key_path, key)
+    _write_cert(cert_path, cert)
     return key, cert
 
 
@@ -74,10 +73,12 @@ def ensure_leaf(
     ca_key: ec.EllipticCurvePrivateKey,
     ca_cert: x509.Certificate,
     now: datetime.datetime,
+    renew_before: datetime.timedelta,
 ) -> x509.Certificate:
-    """The leaf's certificate: the one there when it is still good, else a new one."""
+    """The leaf's certificate: the one there when it is still good (and not expiring within
+    `renew_before`, the caller's renewal policy), else a new one."""
     existing = _load_pair(cert_path, key_path)
-    if existing is not None and _still_good(existing[1], leaf, ca_cert, now):
+    if existing is not None and _still_good(existing[1], leaf, ca_cert, now + renew_before):
         return existing[1]
     key = ec.generate_private_key(ec.SECP256R1())
     usages = [ExtendedKeyUsageOID.CLIENT_AUTH]
@@ -109,9 +110,9 @@ def ensure_leaf(
 
 
 def _still_good(
-    cert: x509.Certificate, leaf: Leaf, ca_cert: x509.Certificate, now: datetime.datetime
+    cert: x509.Certificate, leaf: Leaf, ca_cert: x509.Certificate, valid_until: datetime.datetime
 ) -> bool:
-    """Signed by this CA, for this name and these addresses, not about to expire."""
+    """Signed by this CA, for this name and these addresses, valid until `valid_until`."""
     try:
         ca_cert.public_key().verify(  # type: ignore[call-arg,union-attr]
             cert.signature,
@@ -123,7 +124,7 @@ def _still_good(
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if not names or names[0].value != leaf.name or cert.issuer != ca_cert.subject:
         return False
-    if cert.not_valid_after_utc - RENEW_BEFORE < now:
+    if cert.not_valid_after_utc < valid_until:
         return False
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value

@@ -108,14 +108,16 @@ def _issue(pki: Pki, cluster: str, wanted: list[tuple[str, str]], now: datetime.
     """Check (and make what is missing or due) with `cryptography`; record what is good."""
     from podplay.artifacts import certificates  # only when the record does not say it all
 
-    ca_key, ca_cert = certificates.ensure_ca(pki, cluster, now)
+    ca_key, ca_cert = certificates.ensure_ca(pki.ca_cert, pki.ca_key, cluster, now)
     client = certificates.Leaf(CLIENT_NAME, None, server=False)
-    made = certificates.ensure_leaf(pki.client_cert, pki.client_key, client, ca_key, ca_cert, now)
+    made = certificates.ensure_leaf(
+        pki.client_cert, pki.client_key, client, ca_key, ca_cert, now, RENEW_BEFORE
+    )
     record: dict[str, Any] = {"client": _leaf_record(None, made.not_valid_after_utc), "nodes": {}}
     for name, address in wanted:
         leaf = certificates.Leaf(name, address, server=True)
         made = certificates.ensure_leaf(
-            pki.node_cert(name), pki.node_key(name), leaf, ca_key, ca_cert, now
+            pki.node_cert(name), pki.node_key(name), leaf, ca_key, ca_cert, now, RENEW_BEFORE
         )
         record["nodes"][name] = _leaf_record(address, made.not_valid_after_utc)
     record["files"] = _digests(pki, [n for n, _ in wanted])
