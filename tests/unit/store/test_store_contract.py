@@ -140,11 +140,13 @@ def test_store_json_as_the_role_writes_it_is_what_the_node_reads() -> None:
     ("doc", "words"),
     [
         ([], "expected a JSON object"),
-        ({"cluster": "c", "node": "n", "members": []}, "members: a non-empty list"),
-        ({"cluster": "c", "node": "n", "members": [{"name": "a"}]}, "members[0]: endpoint"),
+        ({"cluster": "c", "node": "n", "members": []}, "members: expected a non-empty list"),
+        ({"cluster": "c", "node": "n", "members": [{"name": "a"}]},
+         "members[0].endpoint: missing (a non-empty string is required)"),
         ({"cluster": "c", "node": "n", "members": [{"name": "a", "endpoint": "a:1"}]},
          "members[0].endpoint: expected https://"),
-        ({"node": "n", "members": [{"name": "a", "endpoint": "https://a:1"}]}, "cluster: a non"),
+        ({"node": "n", "members": [{"name": "a", "endpoint": "https://a:1"}]},
+         "cluster: missing (a non-empty string is required)"),
     ],
 )  # fmt: skip
 def test_a_bad_store_json_names_the_field(doc: object, words: str) -> None:

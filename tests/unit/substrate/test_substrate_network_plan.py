@@ -220,10 +220,10 @@ def test_bridge_plan():
     [
         ({"pod_cidr": "10.9.1.0/24"}, "outside"),
         ({"address": "not-an-ip"}, "not-an-ip"),
-        ({"nodes": [{"name": "node1"}]}, "lacks field"),
-        ({"node_only_ports": [22, "10250"]}, "node_only_ports must be a list of TCP ports"),
-        ({"node_only_ports": [0]}, "node_only_ports must be a list of TCP ports"),
-        ({"node_only_ports": []}, "node_only_ports must be a list of TCP ports"),
+        ({"nodes": [{"name": "node1"}]}, "nodes\\[0\\].address: missing"),
+        ({"node_only_ports": [22, "10250"]}, "node_only_ports: expected a list of TCP ports"),
+        ({"node_only_ports": [0]}, "node_only_ports: expected a list of TCP ports"),
+        ({"node_only_ports": []}, "node_only_ports: expected a list of TCP ports"),
     ],
 )
 def test_bad_config_is_reported(change, message):

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
-from podplay.node.contract import defaults
+from podplay.node.contract import defaults, fields
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import canonical_text, decode
 from podplay.node.contract.pods import PodSpec
@@ -33,33 +33,21 @@ EVENT_TYPES = ("Normal", "Warning")
 
 
 def _doc(doc: Any, known: Tuple[str, ...], where: str) -> Dict[str, Any]:
-    if not isinstance(doc, dict):
-        raise ContractError("%s: expected a JSON object" % where)
-    unknown = sorted(set(doc) - set(known))
-    if unknown:
-        raise ContractError("%s has an unknown field %s" % (where, unknown[0]))
+    fields.only(fields.document(doc, where), known, where, fields.sep_after(where))
     return doc
 
 
 def _get(doc: Dict[str, Any], field: str, kinds: Any, where: str, default: Any = ...) -> Any:
-    if field not in doc or doc[field] is None:
-        if default is ...:
-            raise ContractError("%s.%s is missing" % (where, field))
-        return default
-    value = doc[field]
-    bad_bool = isinstance(value, bool) and bool not in (
-        kinds if isinstance(kinds, tuple) else (kinds,)
-    )
-    if bad_bool or not isinstance(value, kinds):
-        raise ContractError("%s.%s has the wrong type (%s)" % (where, field, type(value).__name__))
-    return value
+    """A field of type `kinds` (str, int, bool, dict or fields.NUMBER); required unless a
+    default is given."""
+    if default is ...:
+        return fields.required(doc, field, where, kinds, fields.sep_after(where))
+    value = fields.optional(doc, field, where, kinds, fields.sep_after(where))
+    return default if value is None else value
 
 
 def _strings(doc: Dict[str, Any], field: str, where: str) -> Dict[str, str]:
-    value = _get(doc, field, dict, where, {})
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ContractError("%s.%s: expected an object of strings" % (where, field))
-    return dict(value)
+    return fields.string_map(doc, field, where, fields.sep_after(where))
 
 
 class _Record:
@@ -92,7 +80,7 @@ class NodeLease(_Record, NamedTuple("NodeLease", [("node", str), ("address", str
             _get(d, "node", str, where),
             _get(d, "address", str, where),
             _get(d, "boot_id", str, where, ""),
-            float(_get(d, "started", (int, float), where, 0.0)),
+            float(_get(d, "started", fields.NUMBER, where, 0.0)),
             _get(d, "version", str, where, ""),
         )
 
@@ -108,7 +96,7 @@ class Leader(_Record, NamedTuple("Leader", [("node", str), ("since", float), ("p
         d = _doc(doc, cls._fields, where)
         return cls(
             _get(d, "node", str, where),
-            float(_get(d, "since", (int, float), where, 0.0)),
+            float(_get(d, "since", fields.NUMBER, where, 0.0)),
             _get(d, "pid", int, where, 0),
         )
 
@@ -141,10 +129,12 @@ class Binding(_Record, NamedTuple("Binding", [
     @classmethod
     def from_json(cls, doc: Any, where: str = "binding") -> Binding:
         d = _doc(doc, cls._fields, where)
-        req = _doc(_get(d, "requests", dict, where, {}), Requests._fields, where + ".requests")
+        at_req = fields.child(where, "requests")
+        req = _doc(_get(d, "requests", dict, where, {}), Requests._fields, at_req)
         placed_by = _get(d, "placed_by", str, where, PLACED_BY_PLAN)
-        if placed_by not in (PLACED_BY_PLAN, PLACED_BY_CONTROLLER):
-            raise ContractError("%s.placed_by must be plan or controller" % where)
+        fields.one_of(
+            placed_by, (PLACED_BY_PLAN, PLACED_BY_CONTROLLER), fields.child(where, "placed_by")
+        )
         manifest = _get(d, "manifest", dict, where)
         binding = cls(
             _get(d, "namespace", str, where),
@@ -155,8 +145,8 @@ class Binding(_Record, NamedTuple("Binding", [
             _get(d, "template_hash", str, where, ""),
             _strings(d, "node_selector", where),
             Requests(
-                _get(req, "cpu_millis", int, where + ".requests", 0),
-                _get(req, "memory_bytes", int, where + ".requests", 0),
+                _get(req, "cpu_millis", int, at_req, 0),
+                _get(req, "memory_bytes", int, at_req, 0),
             ),
             manifest,
             placed_by,
@@ -276,14 +266,13 @@ class Table(_Record, _TableFields):
     @classmethod
     def from_json(cls, doc: Any, where: str = "table") -> Table:
         d = _doc(doc, cls._fields, where)
-        grace = float(_get(d, "node_grace", (int, float), where))
-        if grace <= 0:
-            raise ContractError("%s.node_grace must be more than 0 seconds" % where)
+        grace = _get(d, "node_grace", fields.NUMBER, where)
+        grace = float(fields.above_zero(grace, fields.child(where, "node_grace")))
         return cls(
             _get(d, "generation", int, where),
             _get(d, "plan_sha", str, where, ""),
             grace,
-            float(_get(d, "written_at", (int, float), where, 0.0)),
+            float(_get(d, "written_at", fields.NUMBER, where, 0.0)),
         )
 
     def to_json(self) -> Dict[str, Any]:
@@ -301,7 +290,7 @@ class NodeStatus(_Record, NamedTuple("NodeStatus", [("node", str), ("ready", boo
         return cls(
             _get(d, "node", str, where),
             _get(d, "ready", bool, where),
-            float(_get(d, "since", (int, float), where)),
+            float(_get(d, "since", fields.NUMBER, where)),
             _get(d, "reason", str, where, ""),
             _get(d, "message", str, where, ""),
         )
@@ -319,11 +308,9 @@ class Event(_Record, NamedTuple("Event", [
     @classmethod
     def from_json(cls, doc: Any, where: str = "event") -> Event:
         d = _doc(doc, cls._fields, where)
-        kind = _get(d, "type", str, where)
-        if kind not in EVENT_TYPES:
-            raise ContractError("%s.type must be Normal or Warning" % where)
+        kind = fields.one_of(_get(d, "type", str, where), EVENT_TYPES, fields.child(where, "type"))
         return cls(
-            float(_get(d, "time", (int, float), where)),
+            float(_get(d, "time", fields.NUMBER, where)),
             kind,
             _get(d, "reason", str, where),
             _get(d, "message", str, where, ""),
@@ -339,5 +326,5 @@ class Event(_Record, NamedTuple("Event", [
 
 
 def _opt_float(doc: Dict[str, Any], field: str, where: str) -> Optional[float]:
-    value = _get(doc, field, (int, float), where, None)
+    value = _get(doc, field, fields.NUMBER, where, None)
     return None if value is None else float(value)
