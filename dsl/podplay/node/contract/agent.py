@@ -13,7 +13,7 @@ from typing import Any, Dict, Optional
 
 from podplay.node.contract import defaults, fields
 from podplay.node.contract.errors import ContractError
-from podplay.node.contract.jsontext import read_json
+from podplay.node.contract.jsontext import FileRecord
 
 _REQUIRED = ("node", "address", "pod_cidr")
 _OPTIONAL_STR = (
@@ -52,7 +52,7 @@ class Backoff:
 
 
 @dataclass(frozen=True)
-class AgentConfig:
+class AgentConfig(FileRecord):
     node: str
     address: str
     pod_cidr: str
@@ -75,14 +75,11 @@ class AgentConfig:
     resync_seconds: float = RESYNC_SECONDS
     workers: int = WORKERS
 
-    @classmethod
-    def from_json(cls, doc: Any, path: str = defaults.AGENT_JSON) -> AgentConfig:
-        """Validate agent.json's content; ContractError with a sentence naming the field."""
-        return _config(doc, path)
+    DEFAULT_PATH = defaults.AGENT_JSON
 
     @classmethod
-    def load(cls, path: str = defaults.AGENT_JSON) -> AgentConfig:
-        return _config(read_json(path), path)
+    def _read(cls, doc: Any, path: str) -> AgentConfig:
+        return _config(doc, path)
 
     @property
     def listen_address(self) -> str:

@@ -50,22 +50,47 @@ def _strings(doc: Dict[str, Any], field: str, where: str) -> Dict[str, str]:
     return fields.string_map(doc, field, where, fields.sep_after(where))
 
 
-class _Record:
-    """Text in and out, the same for every record."""
+STRINGS = "an object of strings"  # a schema type: labels, selectors
 
-    def to_json(self) -> Dict[str, Any]:  # pragma: no cover - every record defines it
-        raise NotImplementedError
+
+class _Record:
+    """Text in and out, the same for every record: a record declares its fields' types and
+    defaults once (`_schema`, in field order: (type, default), `...` for required; the type
+    is str, int, bool, fields.NUMBER, read as a float, or STRINGS) and reads through it."""
+
+    _where = "record"  # what messages call it when no key is given
+    _schema: Tuple[Tuple[Any, Any], ...] = ()
+
+    def to_json(self) -> Dict[str, Any]:
+        items = self._asdict().items()  # type: ignore[attr-defined]
+        return {k: dict(v) if isinstance(v, dict) else v for k, v in items}
 
     def to_text(self) -> str:
         return canonical_text(self.to_json())
 
     @classmethod
-    def from_json(cls, doc: Any, where: str = "") -> Any:  # pragma: no cover
-        raise NotImplementedError
+    def from_json(cls, doc: Any, where: Optional[str] = None) -> Any:
+        at = where or cls._where
+        d = _doc(doc, cls._fields, at)  # type: ignore[attr-defined]
+        names = cls._fields  # type: ignore[attr-defined]
+        values = [_value(d, name, *cls._schema[i], at) for i, name in enumerate(names)]
+        return cls._checked(cls(*values), at)  # type: ignore[call-arg]
+
+    @classmethod
+    def _checked(cls, record: Any, where: str) -> Any:
+        """What a record checks across its fields, once they read."""
+        return record
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str) -> Any:
         return cls.from_json(decode(data, where), where)
+
+
+def _value(doc: Dict[str, Any], field: str, typ: Any, default: Any, where: str) -> Any:
+    if typ is STRINGS:
+        return _strings(doc, field, where)
+    value = _get(doc, field, typ, where, default)
+    return float(value) if typ is fields.NUMBER and value is not None else value
 
 
 class NodeLease(_Record, NamedTuple("NodeLease", [("node", str), ("address", str),
@@ -73,35 +98,15 @@ class NodeLease(_Record, NamedTuple("NodeLease", [("node", str), ("address", str
                                                    ("version", str)])):  # fmt: skip
     """Held under `nodes/<node>` with the agent's lease: present while the agent lives."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "node lease") -> NodeLease:
-        d = _doc(doc, cls._fields, where)
-        return cls(
-            _get(d, "node", str, where),
-            _get(d, "address", str, where),
-            _get(d, "boot_id", str, where, ""),
-            float(_get(d, "started", fields.NUMBER, where, 0.0)),
-            _get(d, "version", str, where, ""),
-        )
-
-    def to_json(self) -> Dict[str, Any]:
-        return dict(self._asdict())
+    _where = "node lease"
+    _schema = ((str, ...), (str, ...), (str, ""), (fields.NUMBER, 0.0), (str, ""))
 
 
 class Leader(_Record, NamedTuple("Leader", [("node", str), ("since", float), ("pid", int)])):
     """Held under `leader` with the leading controller's lease."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "leader") -> Leader:
-        d = _doc(doc, cls._fields, where)
-        return cls(
-            _get(d, "node", str, where),
-            float(_get(d, "since", fields.NUMBER, where, 0.0)),
-            _get(d, "pid", int, where, 0),
-        )
-
-    def to_json(self) -> Dict[str, Any]:
-        return dict(self._asdict())
+    _where = "leader"
+    _schema = ((str, ...), (fields.NUMBER, 0.0), (int, 0))
 
 
 class Requests(NamedTuple):
@@ -219,38 +224,17 @@ class NodeSpec(_Record, NamedTuple("NodeSpec", [
 ])):  # fmt: skip
     """`nodespecs/<node>`: the node as the plan describes it, for placing pods on it."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "node spec") -> NodeSpec:
-        d = _doc(doc, cls._fields, where)
-        return cls(
-            _get(d, "name", str, where),
-            _get(d, "address", str, where),
-            _get(d, "pod_cidr", str, where),
-            _strings(d, "labels", where),
-            _get(d, "cpu_millis", int, where, None),
-            _get(d, "memory_bytes", int, where, None),
-            _get(d, "max_pods", int, where, defaults.MAX_PODS),
-            _get(d, "last_pod_ip", str, where, None),
-            _get(d, "control_plane", bool, where, False),
-        )
-
-    def to_json(self) -> Dict[str, Any]:
-        out = dict(self._asdict())
-        out["labels"] = dict(self.labels)
-        return out
+    _where = "node spec"
+    _schema = ((str, ...), (str, ...), (str, ...), (STRINGS, None), (int, None), (int, None),
+               (int, defaults.MAX_PODS), (str, None), (bool, False))  # fmt: skip
 
 
 class Cursor(_Record, NamedTuple("Cursor", [("last_pod_ip", str), ("base", Optional[str])])):
     """`cursors/<node>`: the last pod IP the controller handed out on a node, and the plan's
     cursor (`NodeSpec.last_pod_ip`) it continued from; `up` keeps whichever is later."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "cursor") -> Cursor:
-        d = _doc(doc, cls._fields, where)
-        return cls(_get(d, "last_pod_ip", str, where), _get(d, "base", str, where, None))
-
-    def to_json(self) -> Dict[str, Any]:
-        return dict(self._asdict())
+    _where = "cursor"
+    _schema = ((str, ...), (str, None))
 
 
 _TableFields = NamedTuple(
@@ -263,20 +247,13 @@ class Table(_Record, _TableFields):
     """`table`: the binding table is complete as of this generation (agents trust the store
     over their manifest files only once it exists)."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "table") -> Table:
-        d = _doc(doc, cls._fields, where)
-        grace = _get(d, "node_grace", fields.NUMBER, where)
-        grace = float(fields.above_zero(grace, fields.child(where, "node_grace")))
-        return cls(
-            _get(d, "generation", int, where),
-            _get(d, "plan_sha", str, where, ""),
-            grace,
-            float(_get(d, "written_at", fields.NUMBER, where, 0.0)),
-        )
+    _where = "table"
+    _schema = ((int, ...), (str, ""), (fields.NUMBER, ...), (fields.NUMBER, 0.0))
 
-    def to_json(self) -> Dict[str, Any]:
-        return dict(self._asdict())
+    @classmethod
+    def _checked(cls, record: Table, where: str) -> Table:
+        fields.above_zero(record.node_grace, fields.child(where, "node_grace"))
+        return record
 
 
 class NodeStatus(_Record, NamedTuple("NodeStatus", [("node", str), ("ready", bool),
@@ -284,19 +261,8 @@ class NodeStatus(_Record, NamedTuple("NodeStatus", [("node", str), ("ready", boo
                                                      ("message", str)])):  # fmt: skip
     """`status/<node>`: the leading controller's view of a node (NotReady since when)."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "node status") -> NodeStatus:
-        d = _doc(doc, cls._fields, where)
-        return cls(
-            _get(d, "node", str, where),
-            _get(d, "ready", bool, where),
-            float(_get(d, "since", fields.NUMBER, where)),
-            _get(d, "reason", str, where, ""),
-            _get(d, "message", str, where, ""),
-        )
-
-    def to_json(self) -> Dict[str, Any]:
-        return dict(self._asdict())
+    _where = "node status"
+    _schema = ((str, ...), (bool, ...), (fields.NUMBER, ...), (str, ""), (str, ""))
 
 
 class Event(_Record, NamedTuple("Event", [
@@ -305,24 +271,14 @@ class Event(_Record, NamedTuple("Event", [
 ])):  # fmt: skip
     """`events/<ms>-<id>`: one event about a Pod, Deployment or Node (as kubectl shows them)."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "event") -> Event:
-        d = _doc(doc, cls._fields, where)
-        kind = fields.one_of(_get(d, "type", str, where), EVENT_TYPES, fields.child(where, "type"))
-        return cls(
-            float(_get(d, "time", fields.NUMBER, where)),
-            kind,
-            _get(d, "reason", str, where),
-            _get(d, "message", str, where, ""),
-            _get(d, "kind", str, where),
-            _get(d, "namespace", str, where, ""),
-            _get(d, "name", str, where),
-            _get(d, "node", str, where, ""),
-            _get(d, "source", str, where, ""),
-        )
+    _where = "event"
+    _schema = ((fields.NUMBER, ...), (str, ...), (str, ...), (str, ""), (str, ...), (str, ""),
+               (str, ...), (str, ""), (str, ""))  # fmt: skip
 
-    def to_json(self) -> Dict[str, Any]:
-        return dict(self._asdict())
+    @classmethod
+    def _checked(cls, record: Event, where: str) -> Event:
+        fields.one_of(record.type, EVENT_TYPES, fields.child(where, "type"))
+        return record
 
 
 def _opt_float(doc: Dict[str, Any], field: str, where: str) -> Optional[float]:

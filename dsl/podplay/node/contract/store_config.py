@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from podplay.node.contract import defaults, fields
 from podplay.node.contract.errors import ContractError
-from podplay.node.contract.jsontext import read_json
+from podplay.node.contract.jsontext import FileRecord
 
 CA_FILE = defaults.CA_FILE
 CERT_FILE = defaults.NODE_CERT
@@ -35,7 +35,7 @@ class Member:
 
 
 @dataclass(frozen=True)
-class StoreConfig:
+class StoreConfig(FileRecord):
     cluster: str
     node: str
     members: Tuple[Member, ...]
@@ -43,15 +43,11 @@ class StoreConfig:
     cert: Optional[str] = CERT_FILE
     key: Optional[str] = KEY_FILE
 
-    @classmethod
-    def from_json(cls, doc: Any, path: str = defaults.STORE_JSON) -> StoreConfig:
-        """Validate store.json's content; ContractError with a sentence naming the field."""
-        return _config(doc, path)
+    DEFAULT_PATH = defaults.STORE_JSON
 
     @classmethod
-    def load(cls, path: str = defaults.STORE_JSON) -> StoreConfig:
-        """Read and validate store.json."""
-        return _config(read_json(path), path)
+    def _read(cls, doc: Any, path: str) -> StoreConfig:
+        return _config(doc, path)
 
     @property
     def endpoints(self) -> List[str]:
