@@ -10,7 +10,7 @@ import subprocess
 import time
 from typing import Any
 
-from helpers import ExecResult, node_exec, run_playbook
+from helpers import ExecResult, apply_pods_and_services, node_exec
 
 from podplay.substrate import Cluster
 
@@ -64,17 +64,7 @@ def service(cluster: Cluster) -> dict[str, Any]:
 
 def apply(cluster: Cluster, pods: dict[str, list], svcs: list[dict], images: list) -> None:
     """agent.yml (pods) then services.yml (routing), as site.yml runs them."""
-    extra = {
-        "podplay_pause_image": images[0].as_var(),
-        "podplay_images": [i.as_var() for i in images[1:]],
-        "podplay_chaos_pods": pods,
-        "podplay_pods": "{{ podplay_chaos_pods[inventory_hostname] | default([]) }}",
-        "podplay_services": svcs,
-    }
-    for play in ("agent.yml", "services.yml"):
-        result = run_playbook(cluster, play, extra)
-        if not result.ok:
-            raise AssertionError(f"{play} failed:\n{result.output_tail[-3000:]}")
+    apply_pods_and_services(cluster, pods, svcs, images, "podplay_chaos_pods")
 
 
 def ready_endpoints(cluster: Cluster, node: str) -> set[str]:
