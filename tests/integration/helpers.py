@@ -135,6 +135,19 @@ def apply_pods_and_services(
             raise AssertionError(f"{play} failed:\n{result.output_tail[-3000:]}")
 
 
+def pod_exec(cluster: Cluster, node: str, pod: str, cmd: str, timeout: float = 60) -> ExecResult:
+    """`sh -c cmd` in the app container (named `web`) of a pod (docker exec on the node's
+    engine)."""
+    find = (
+        f"docker ps -q --filter label=io.podplay.pod={pod} "
+        "--filter label=io.podplay.container=web | head -1"
+    )
+    return node_exec(
+        cluster, node, ["sh", "-c", f'exec docker exec -i "$({find})" sh -c "$0"', cmd],
+        timeout=timeout,
+    )  # fmt: skip
+
+
 def testinfra_host(cluster: Cluster, node: str | int | Node) -> Any:
     """A testinfra Host for a node, over SSH with the cluster's inventory (ansible:// backend)."""
     import testinfra

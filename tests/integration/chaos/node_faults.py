@@ -10,7 +10,7 @@ import subprocess
 import time
 from typing import Any
 
-from helpers import ExecResult, apply_pods_and_services, node_exec
+from helpers import apply_pods_and_services, node_exec
 
 from podplay.substrate import Cluster
 
@@ -84,18 +84,6 @@ def wait_routed(cluster: Cluster, pods: set[str], timeout: float = 90) -> None:
             return
         assert time.monotonic() < deadline, f"not routed everywhere: {missing}"
         time.sleep(0.3)
-
-
-def pod_exec(cluster: Cluster, node: str, pod: str, cmd: str, timeout: float = 60) -> ExecResult:
-    """`sh -c cmd` in the app container of a pod (docker exec on the node's engine)."""
-    find = (
-        f"docker ps -q --filter label=io.podplay.pod={pod} "
-        "--filter label=io.podplay.container=web | head -1"
-    )
-    return node_exec(
-        cluster, node, ["sh", "-c", f'exec docker exec -i "$({find})" sh -c "$0"', cmd],
-        timeout=timeout,
-    )  # fmt: skip
 
 
 def wait_booted(cluster: Cluster, node: str, timeout: float = 120) -> None:

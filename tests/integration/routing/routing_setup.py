@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from helpers import ExecResult, apply_pods_and_services, node_exec, run_playbook
+from helpers import apply_pods_and_services, node_exec, pod_exec, run_playbook
 
 from podplay.substrate import Cluster
 
@@ -144,18 +144,6 @@ def run_services(cluster: Cluster, svcs: list[dict]) -> Any:
 
 
 # -- looking at nodes and pods ------------------------------------------------------------------
-
-
-def pod_exec(cluster: Cluster, node: str, pod: str, cmd: str, timeout: float = 60) -> ExecResult:
-    """`sh -c cmd` in the app container of a pod (docker exec on the node's engine)."""
-    find = (
-        f"docker ps -q --filter label=io.podplay.pod={pod} "
-        "--filter label=io.podplay.container=web | head -1"
-    )
-    return node_exec(
-        cluster, node, ["sh", "-c", f'exec docker exec -i "$({find})" sh -c "$0"', cmd],
-        timeout=timeout,
-    )  # fmt: skip
 
 
 def http_get_many(cluster: Cluster, node: str, pod: str, target: str, port: int, n: int) -> list:

@@ -16,7 +16,7 @@ import urllib.request
 from collections import Counter
 
 import pytest
-from helpers import node_exec, run_playbook, wait_until
+from helpers import node_exec, pod_exec, run_playbook, wait_until
 from routing_setup import (
     CLUSTER_IPS,
     LB_NODE_PORT,
@@ -27,7 +27,6 @@ from routing_setup import (
     http_get_many,
     lb_holders,
     nat_rules,
-    pod_exec,
     pod_ip,
     proxy_status,
     run_services,
