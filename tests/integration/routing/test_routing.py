@@ -79,8 +79,8 @@ def test_services_play_check_mode_and_bad_input_touch_nothing(cluster, routing):
     assert not result.ok
     messages = {f.msg for f in result.failures}
     assert messages == {
-        "invalid service table: service default/web.ports[0].target_port must be a port "
-        "number 1-65535, not 70000"
+        "invalid service table: service default/web: ports[0].target_port: expected a port "
+        "number 1-65535, got 70000"
     }, messages
     assert {n.name: cluster_json_sha(cluster, n.name) for n in cluster.nodes} == shas
 
