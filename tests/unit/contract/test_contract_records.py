@@ -188,6 +188,8 @@ def test_cluster_json_defaults_come_from_the_contract() -> None:
          "service default/web: sessionAffinity: unknown field"),
         ({"node_port_range": [32767, 30000]},
          "cluster.json: node_port_range: expected [first, last]"),
+        ({"services": [{}]},
+         "cluster.json: services[0].name: missing (a non-empty string is required)"),
     ],
 )  # fmt: skip
 def test_a_bad_cluster_json_names_the_field(change: dict, message: str) -> None:

@@ -174,8 +174,9 @@ def _port_number(value: Any, where: str) -> int:
 
 
 def _service(raw: Any, where: str) -> Service:
-    name = fields.string(fields.document(raw, where, "an object"), "name", where, ".")
-    namespace = fields.optional(raw, "namespace", where, str, ".") or "default"
+    sep = fields.sep_after(where)  # "cluster.json: services[0]" + ".name"
+    name = fields.string(fields.document(raw, where, "an object"), "name", where, sep)
+    namespace = fields.optional(raw, "namespace", where, str, sep) or "default"
     where = "service %s/%s" % (namespace, name)
     fields.only(raw, SERVICE_FIELDS, where)
     kind = fields.optional(raw, "type", where, str) or "ClusterIP"
