@@ -258,9 +258,9 @@ def test_a_member_whose_store_was_made_with_other_members_is_refused(tmp_path: P
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"cert": ""}, "cert: a non-empty string"),
-        ({"client_port": "2379"}, "client_port: a positive whole number"),
-        ({"colour": "red"}, "unknown field colour"),
+        ({"cert": ""}, "store: cert: expected a non-empty string, got ''"),
+        ({"client_port": "2379"}, "store: client_port: expected an integer >= 1, got '2379'"),
+        ({"colour": "red"}, "store: colour: unknown field"),
     ],
 )
 def test_bad_desired_state_names_the_field(change: dict[str, Any], words: str) -> None:
