@@ -117,6 +117,37 @@ def run_playbook(
     return _run_playbook(playbook, cluster.inventory, merged, **kwargs)
 
 
+def apply_pods_and_services(
+    cluster: Cluster, pods: dict[str, list], svcs: list[dict], images: list, pods_var: str
+) -> None:
+    """agent.yml (pods: `pods` by node, handed over as `pods_var`) then services.yml
+    (routing), as site.yml runs them; AssertionError with the output's tail on a failure."""
+    extra = {
+        "podplay_pause_image": images[0].as_var(),
+        "podplay_images": [i.as_var() for i in images[1:]],
+        pods_var: pods,
+        "podplay_pods": "{{ " + pods_var + "[inventory_hostname] | default([]) }}",
+        "podplay_services": svcs,
+    }
+    for play in ("agent.yml", "services.yml"):
+        result = run_playbook(cluster, play, extra)
+        if not result.ok:
+            raise AssertionError(f"{play} failed:\n{result.output_tail[-3000:]}")
+
+
+def pod_exec(cluster: Cluster, node: str, pod: str, cmd: str, timeout: float = 60) -> ExecResult:
+    """`sh -c cmd` in the app container (named `web`) of a pod (docker exec on the node's
+    engine)."""
+    find = (
+        f"docker ps -q --filter label=io.podplay.pod={pod} "
+        "--filter label=io.podplay.container=web | head -1"
+    )
+    return node_exec(
+        cluster, node, ["sh", "-c", f'exec docker exec -i "$({find})" sh -c "$0"', cmd],
+        timeout=timeout,
+    )  # fmt: skip
+
+
 def testinfra_host(cluster: Cluster, node: str | int | Node) -> Any:
     """A testinfra Host for a node, over SSH with the cluster's inventory (ansible:// backend)."""
     import testinfra

@@ -19,19 +19,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from podplay.artifacts import pki
 from podplay.node.contract import defaults
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.store import Binding, Cursor, Event, NodeLease, NodeStatus, Table
-from podplay.node.store import Store, StoreError
+from podplay.node.store import Store, StoreError, snapshot
 from podplay.node.store import keys as store_keys
+from podplay.node.store.wire import KeyValue
 from podplay.plan import Plan
 
 CONNECT_TIMEOUT = 0.7
 REQUEST_TIMEOUT = 2.0
-R = TypeVar("R")
 
 
 class StoreUnavailable(Exception):
@@ -111,60 +111,63 @@ def access_for_plan(plan: Plan | None, pki_dir: str | Path) -> StoreAccess | Non
 
 def read_view(access: StoreAccess, store: Store | None = None) -> StoreView:
     """Bindings, cursors, leases, node status and the table, all as of one revision (the
-    first read's); StoreUnavailable when it cannot be read."""
+    first read's), decoded by the nodes' own reader of a store snapshot; StoreUnavailable
+    when it cannot be read."""
     store = store or access.client()
     c = access.cluster
     reader = _Reader(store)
-    bindings = reader.records(store_keys.bindings_prefix(c), Binding)
-    cursors = reader.records(store_keys.kind_prefix(c, store_keys.CURSORS), Cursor)
-    leases = reader.records(store_keys.kind_prefix(c, store_keys.NODES), NodeLease)
-    statuses = reader.records(store_keys.kind_prefix(c, store_keys.STATUS), NodeStatus)
-    table = reader.records(store_keys.table_key(c), Table, exact=True)
+    kvs = [
+        kv
+        for prefix in (
+            store_keys.bindings_prefix(c),
+            store_keys.kind_prefix(c, store_keys.CURSORS),
+            store_keys.kind_prefix(c, store_keys.NODES),
+            store_keys.kind_prefix(c, store_keys.STATUS),
+            store_keys.table_key(c),
+        )
+        for kv in reader.read(prefix)
+        if prefix.endswith("/") or kv.key == prefix  # the table's key, not longer ones
+    ]
+    snap = snapshot.decode(reader.revision, kvs)
     return StoreView(
         cluster=c,
-        bindings={(b.namespace, b.name): b for b in bindings.values()},
-        cursors={_node(k): v for k, v in cursors.items()},
-        leases={_node(k): v for k, v in leases.items()},
-        statuses={_node(k): v for k, v in statuses.items()},
-        table=next(iter(table.values()), None),
-        unreadable=reader.unreadable,
+        bindings={key: b for key, (b, _) in snap.bindings.items()},
+        cursors=snap.cursors,
+        leases=snap.leases,
+        statuses={node: status for node, (status, _) in snap.statuses.items()},
+        table=snap.table,
+        unreadable=[why for _, why in snap.unreadable],
     )
 
 
 def read_events(access: StoreAccess, store: Store | None = None) -> list[Event]:
-    """Every event the store keeps, oldest first (their keys sort by time)."""
-    found = _Reader(store or access.client()).records(
-        store_keys.events_prefix(access.cluster), Event
-    )
-    return [found[k] for k in sorted(found)]
+    """Every event the store keeps, oldest first (their keys sort by time); an event that
+    does not read is skipped."""
+    events = []
+    for kv in _Reader(store or access.client()).read(store_keys.events_prefix(access.cluster)):
+        try:
+            events.append((kv.key, Event.from_bytes(kv.value, kv.key)))
+        except ContractError:
+            continue
+    return [event for _, event in sorted(events)]
 
 
 class _Reader:
-    """Reads records of several prefixes at the revision of its first read, so a view never
-    mixes bindings of one moment with leases of another."""
+    """Reads several prefixes at the revision of its first read, so a view never mixes
+    bindings of one moment with leases of another."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
         self.revision = 0  # 0: now; set by the first read
-        self.unreadable: list[str] = []
 
-    def records(self, prefix: str, record: type[R], exact: bool = False) -> dict[str, R]:
-        """Each key under `prefix` (or the key itself) read as `record`; a value that does
-        not parse is noted and skipped (one bad record must not hide the rest)."""
+    def read(self, prefix: str) -> list[KeyValue]:
+        """The pairs under `prefix` at the pinned revision."""
         try:
             found = self.store.get_prefix(prefix, revision=self.revision)
         except StoreError as err:
             raise StoreUnavailable(why_unavailable(self.store, err)) from None
         self.revision = self.revision or found.revision
-        out: dict[str, R] = {}
-        for kv in found.kvs:
-            if exact and kv.key != prefix:
-                continue
-            try:
-                out[kv.key] = record.from_bytes(kv.value, kv.key)  # type: ignore[attr-defined]
-            except ContractError as err:
-                self.unreadable.append(str(err))
-        return out
+        return list(found.kvs)
 
 
 def why_unavailable(store: Store, err: Exception) -> str:
@@ -186,11 +189,6 @@ def why_unavailable(store: Store, err: Exception) -> str:
 def _no_answer(reason: str) -> bool:
     words = ("refused", "timed out", "timeout", "unreachable", "no route", "connection", "reset")
     return any(w in reason.lower() for w in words)
-
-
-def _node(key: str) -> str:
-    """The node a per-node key names (`podplay.node.store.keys` builds and parses keys)."""
-    return store_keys.parse_key(key).node or ""
 
 
 def _short(err: Any) -> str:

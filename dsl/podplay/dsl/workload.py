@@ -7,6 +7,7 @@ pods. Everything here is checked where it is declared, so a message points at th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -91,22 +92,23 @@ class Image(Spec):
         return self._used_by
 
 
-def _cpu(value: Any) -> Any:
-    if value is not None:
-        try:
-            cpu_millis(value)
-        except ValueError as err:
-            raise bad(f"{show(value)} is not a CPU quantity: {err}") from None
-    return value
+def _quantity(parse: Callable[[Any], int], what: str) -> Callable[[Any], Any]:
+    """A validator that keeps a quantity as written once `parse` reads it ("250m", "64Mi")."""
+
+    def check(value: Any) -> Any:
+        if value is not None:
+            try:
+                parse(value)
+            except ValueError as err:
+                raise bad(f"{show(value)} is not a {what} quantity: {err}") from None
+        return value
+
+    return check
 
 
-def _memory(value: Any) -> Any:
-    if value is not None:
-        try:
-            memory_bytes(value)
-        except ValueError as err:
-            raise bad(f"{show(value)} is not a memory quantity: {err}") from None
-    return value
+# Module-level: inside Resources the names cpu_millis and memory_bytes are its properties.
+_CPU = BeforeValidator(_quantity(cpu_millis, "CPU"))
+_MEMORY = BeforeValidator(_quantity(memory_bytes, "memory"))
 
 
 class Resources(Spec):
@@ -114,8 +116,8 @@ class Resources(Spec):
 
     _positional = ("cpu", "memory")
 
-    cpu: Annotated[str | int | float | None, BeforeValidator(_cpu)] = None
-    memory: Annotated[str | int | None, BeforeValidator(_memory)] = None
+    cpu: Annotated[str | int | float | None, _CPU] = None
+    memory: Annotated[str | int | None, _MEMORY] = None
 
     @property
     def cpu_millis(self) -> int | None:

@@ -10,7 +10,7 @@ import subprocess
 import time
 from typing import Any
 
-from helpers import ExecResult, node_exec, run_playbook
+from helpers import apply_pods_and_services, node_exec
 
 from podplay.substrate import Cluster
 
@@ -64,17 +64,7 @@ def service(cluster: Cluster) -> dict[str, Any]:
 
 def apply(cluster: Cluster, pods: dict[str, list], svcs: list[dict], images: list) -> None:
     """agent.yml (pods) then services.yml (routing), as site.yml runs them."""
-    extra = {
-        "podplay_pause_image": images[0].as_var(),
-        "podplay_images": [i.as_var() for i in images[1:]],
-        "podplay_chaos_pods": pods,
-        "podplay_pods": "{{ podplay_chaos_pods[inventory_hostname] | default([]) }}",
-        "podplay_services": svcs,
-    }
-    for play in ("agent.yml", "services.yml"):
-        result = run_playbook(cluster, play, extra)
-        if not result.ok:
-            raise AssertionError(f"{play} failed:\n{result.output_tail[-3000:]}")
+    apply_pods_and_services(cluster, pods, svcs, images, "podplay_chaos_pods")
 
 
 def ready_endpoints(cluster: Cluster, node: str) -> set[str]:
@@ -94,18 +84,6 @@ def wait_routed(cluster: Cluster, pods: set[str], timeout: float = 90) -> None:
             return
         assert time.monotonic() < deadline, f"not routed everywhere: {missing}"
         time.sleep(0.3)
-
-
-def pod_exec(cluster: Cluster, node: str, pod: str, cmd: str, timeout: float = 60) -> ExecResult:
-    """`sh -c cmd` in the app container of a pod (docker exec on the node's engine)."""
-    find = (
-        f"docker ps -q --filter label=io.podplay.pod={pod} "
-        "--filter label=io.podplay.container=web | head -1"
-    )
-    return node_exec(
-        cluster, node, ["sh", "-c", f'exec docker exec -i "$({find})" sh -c "$0"', cmd],
-        timeout=timeout,
-    )  # fmt: skip
 
 
 def wait_booted(cluster: Cluster, node: str, timeout: float = 120) -> None:

@@ -14,13 +14,12 @@ import time
 from typing import Any
 
 import pytest
-from helpers import node_exec, wait_until
+from helpers import node_exec, pod_exec, wait_until
 from node_faults import (
     SERVICE_IP,
     UNUSED_SERVICE_IP,
     ClientLoop,
     apply,
-    pod_exec,
     pod_ip,
     ready_endpoints,
     service,

@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from helpers import ExecResult, node_exec, run_playbook
+from helpers import apply_pods_and_services, node_exec, pod_exec, run_playbook
 
 from podplay.substrate import Cluster
 
@@ -135,18 +135,8 @@ def services(cluster: Cluster, lb_ip: str, without: tuple[str, ...] = ()) -> lis
 
 
 def apply(cluster: Cluster, pods: dict[str, list], svcs: list[dict], images: list) -> None:
-    """agent.yml (pods) then services.yml (routing), as site.yml would run them."""
-    extra = {
-        "podplay_pause_image": images[0].as_var(),
-        "podplay_images": [i.as_var() for i in images[1:]],
-        "podplay_routing_pods": pods,
-        "podplay_pods": "{{ podplay_routing_pods[inventory_hostname] | default([]) }}",
-        "podplay_services": svcs,
-    }
-    for play in ("agent.yml", "services.yml"):
-        result = run_playbook(cluster, play, extra)
-        if not result.ok:
-            raise AssertionError(f"{play} failed:\n{result.output_tail[-3000:]}")
+    """agent.yml (pods) then services.yml (routing), as site.yml runs them."""
+    apply_pods_and_services(cluster, pods, svcs, images, "podplay_routing_pods")
 
 
 def run_services(cluster: Cluster, svcs: list[dict]) -> Any:
@@ -154,18 +144,6 @@ def run_services(cluster: Cluster, svcs: list[dict]) -> Any:
 
 
 # -- looking at nodes and pods ------------------------------------------------------------------
-
-
-def pod_exec(cluster: Cluster, node: str, pod: str, cmd: str, timeout: float = 60) -> ExecResult:
-    """`sh -c cmd` in the app container of a pod (docker exec on the node's engine)."""
-    find = (
-        f"docker ps -q --filter label=io.podplay.pod={pod} "
-        "--filter label=io.podplay.container=web | head -1"
-    )
-    return node_exec(
-        cluster, node, ["sh", "-c", f'exec docker exec -i "$({find})" sh -c "$0"', cmd],
-        timeout=timeout,
-    )  # fmt: skip
 
 
 def http_get_many(cluster: Cluster, node: str, pod: str, target: str, port: int, n: int) -> list:

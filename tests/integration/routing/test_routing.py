@@ -16,7 +16,7 @@ import urllib.request
 from collections import Counter
 
 import pytest
-from helpers import node_exec, run_playbook, wait_until
+from helpers import node_exec, pod_exec, run_playbook, wait_until
 from routing_setup import (
     CLUSTER_IPS,
     LB_NODE_PORT,
@@ -27,7 +27,6 @@ from routing_setup import (
     http_get_many,
     lb_holders,
     nat_rules,
-    pod_exec,
     pod_ip,
     proxy_status,
     run_services,
@@ -80,8 +79,8 @@ def test_services_play_check_mode_and_bad_input_touch_nothing(cluster, routing):
     assert not result.ok
     messages = {f.msg for f in result.failures}
     assert messages == {
-        "invalid service table: service default/web.ports[0].target_port must be a port "
-        "number 1-65535, not 70000"
+        "invalid service table: service default/web: ports[0].target_port: expected a port "
+        "number 1-65535, got 70000"
     }, messages
     assert {n.name: cluster_json_sha(cluster, n.name) for n in cluster.nodes} == shas
 

@@ -21,8 +21,8 @@ def test_readme_example() -> None:
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"node": ""}, "node: a non-empty string is required"),
-        ({"address": "nope"}, "does not appear to be an IPv4 or IPv6 address"),
+        ({"node": ""}, "node: expected a non-empty string, got ''"),
+        ({"address": "nope"}, "address: expected an IP address, got 'nope'"),
         ({"api_port": "x"}, "api_port"),
         ({"backoff": {"initial": "fast"}}, "backoff"),
         ({"pods_dir": 3}, "pods_dir: expected a string"),

@@ -4,25 +4,17 @@ is read, and the table it prints."""
 
 from __future__ import annotations
 
-import importlib.util
 import sys
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "bench_failover.py"
+from bench_modules import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_failover", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_failover"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bench_failover")
 
 
 def pod(name: str, node: str, ip: str, **fields: Any) -> dict[str, Any]:

@@ -4,26 +4,17 @@ steady rate, and its table says both sides' figures, ratios and failed requests.
 from __future__ import annotations
 
 import http.server
-import importlib.util
-import sys
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 
 import pytest
-
-BENCH = Path(__file__).resolve().parents[3] / "bench" / "bench_vs_swarm.py"
+from bench_modules import load_bench
 
 
 @pytest.fixture(scope="module")
 def bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_vs_swarm", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["bench_vs_swarm"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_bench("bench_vs_swarm")
 
 
 @pytest.fixture

@@ -50,13 +50,20 @@ def test_a_status_round_trips_and_names_what_is_routed() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"ready_endpoints": None}, "proxy status ready_endpoints must be a list of endpoint keys"),
-        ({"ready_endpoints": [1]}, "proxy status ready_endpoints must be a list of endpoint keys"),
-        ({"synced": "yes"}, "proxy status synced must be true or false"),
-        ({"services": True}, "proxy status services must be an integer or null"),
-        ({"wall_time": "now"}, "proxy status wall_time must be a number or null"),
-        ({"nodes": {}}, "proxy status nodes must be a list of objects"),
-        ({"routes": []}, "proxy status has an unknown field routes"),
+        (
+            {"ready_endpoints": None},
+            "proxy status: ready_endpoints: expected a list of endpoint keys, got None",
+        ),
+        (
+            {"ready_endpoints": [1]},
+            "proxy status: ready_endpoints: expected a list of endpoint keys, got [1]",
+        ),
+        ({"synced": "yes"}, "proxy status: synced: expected true or false, got 'yes'"),
+        ({"services": True}, "proxy status: services: expected an integer, got True"),
+        ({"wall_time": "now"}, "proxy status: wall_time: expected a number, got 'now'"),
+        ({"nodes": {}}, "proxy status: nodes: expected a list, got {}"),
+        ({"nodes": [1]}, "proxy status: nodes: expected a list of objects, got [1]"),
+        ({"routes": []}, "proxy status: routes: unknown field"),
     ],
 )
 def test_a_bad_status_is_refused_naming_the_field(change: dict, message: str) -> None:

@@ -179,14 +179,17 @@ def test_cluster_json_defaults_come_from_the_contract() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"kind": "Pod"}, "cluster.json apiVersion/kind must be podplay/v1 ClusterState"),
+        ({"kind": "Pod"}, "cluster.json: apiVersion/kind: expected podplay/v1 ClusterState"),
         ({"nodes": [{"name": "n", "address": "x", "pod_cidr": "10.244.1.0/24"}]},
-         "cluster.json nodes[0].address must be an IPv4 address, not 'x'"),
+         "cluster.json: nodes[0].address: expected an IPv4 address, got 'x'"),
         ({"services": [{**SERVICE, "type": "Magic"}]},
-         "service default/web.type must be one of ClusterIP, NodePort, LoadBalancer"),
+         "service default/web: type: expected one of ClusterIP, NodePort, LoadBalancer"),
         ({"services": [{**SERVICE, "sessionAffinity": "ClientIP"}]},
-         "service default/web.sessionAffinity is not a field the node contract knows"),
-        ({"node_port_range": [32767, 30000]}, "cluster.json.node_port_range must be [first, last]"),
+         "service default/web: sessionAffinity: unknown field"),
+        ({"node_port_range": [32767, 30000]},
+         "cluster.json: node_port_range: expected [first, last]"),
+        ({"services": [{}]},
+         "cluster.json: services[0].name: missing (a non-empty string is required)"),
     ],
 )  # fmt: skip
 def test_a_bad_cluster_json_names_the_field(change: dict, message: str) -> None:
@@ -213,8 +216,8 @@ def test_agent_json_writes_every_field_and_the_optional_ones_only_when_set() -> 
     [
         ({"podCidr": "x"}, "/etc/podplay/agent.json: podCidr: unknown field"),
         ({"workers": 0}, "/etc/podplay/agent.json: workers: expected an integer >= 1, got 0"),
-        ({"backoff": {"initial": 1, "max": 2}}, "agent.json: backoff: max: unknown field"),
-        ({"dns_ip": "ten"}, "'ten' does not appear to be an IPv4 or IPv6 address"),
+        ({"backoff": {"initial": 1, "max": 2}}, "agent.json: backoff.max: unknown field"),
+        ({"dns_ip": "ten"}, "agent.json: dns_ip: expected an IP address, got 'ten'"),
     ],
 )
 def test_a_bad_agent_json_names_the_field(change: dict, message: str) -> None:
@@ -231,7 +234,7 @@ def test_network_json_round_trips_and_refuses_unknown_fields() -> None:
     nodes = [NETWORK["nodes"][0], {**NETWORK["nodes"][1], "port": 1}]
     with pytest.raises(ContractError) as err:
         NetworkConfig.from_json({**NETWORK, "nodes": nodes})
-    assert str(err.value) == "network.json nodes[1] has an unknown field port"
+    assert str(err.value) == "network.json: nodes[1].port: unknown field"
 
 
 def test_canonical_text_is_stable_and_decode_names_the_file() -> None:

@@ -42,10 +42,14 @@ def test_pods_check_then_apply_then_nothing(tmp_path: Path, capsys, monkeypatch)
         ({"pods": [{"name": "web", "namespace": "x", "containers": []}]}, "pods",
          "pods[0]: uid: missing (a non-empty string is required)"),
         ({"config": {"node": "n"}, "token": "t"}, "agent",
-         "/etc/podplay/agent.json: address: a non-empty string is required"),
+         "/etc/podplay/agent.json: address: missing (a non-empty string is required)"),
         ({"state": {"services": [{"name": "web", "ports": [{"port": 0}]}]}, "node": "n",
           "address": "10.0.0.1"}, "proxy",
-         "invalid service table: service default/web.ports[0].port must be a port number"),
+         "invalid service table: service default/web: ports[0].port: expected a port number"),
+        ({"state": {"services": [{"name": "lb", "type": "LoadBalancer", "cluster_ip": "10.96.0.5",
+                                  "load_balancer_ip": "172.30.5.200", "ports": [{"port": 80}]}]},
+          "lb": {"interface": "eth0"}}, "proxy",
+         "proxy: node: missing (a non-empty string is required)"),
     ],
 )  # fmt: skip
 def test_bad_input_fails_with_one_sentence_and_writes_nothing(

@@ -12,9 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from program_cases import UPDATE, read_case, write_case
-
-from podplay.cli.main import main
+from program_cases import compile_invalid_case, read_case
 
 CASES = sorted((Path(__file__).parent / "invalid").glob("*.case"))
 
@@ -27,26 +25,8 @@ def test_there_are_at_least_thirty_cases() -> None:
 def test_invalid_program(
     case: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    sections = read_case(case)
-    (tmp_path / "app.py").write_text(sections["program"])
-    args = ["compile", "app.py", "-o", "out"]
-    if "facts" in sections:
-        (tmp_path / "facts.json").write_text(sections["facts"])
-        args += ["--facts", "facts.json"]
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PODPLAY_HOME", str(tmp_path / "home"))
-
-    status = main(args)
-    err = capsys.readouterr().err
-
-    if UPDATE:
-        assert err.startswith("error: ")
-        sections["error"] = err[len("error: ") :]
-        write_case(case, sections)
-    assert status == 2
-    assert err == f"error: {sections['error'].rstrip()}\n"
+    err = compile_invalid_case(case, "app.py", tmp_path, monkeypatch, capsys)
     assert "Traceback (most recent call last):" not in err
-    assert not (tmp_path / "out").exists()
 
 
 def test_the_installed_command_prints_the_message_alone(tmp_path: Path) -> None:

@@ -51,8 +51,8 @@ def test_a_bad_service_table_names_the_field():
     with pytest.raises(ContractError) as err:
         pc.cluster_state({"state": bad})
     assert str(err.value) == (
-        "invalid service table: service default/web.ports[0].target_port must be a port "
-        "number 1-65535, not 70000"
+        "invalid service table: service default/web: ports[0].target_port: expected a port "
+        "number 1-65535, got 70000"
     )
 
 

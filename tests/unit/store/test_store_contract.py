@@ -140,11 +140,13 @@ def test_store_json_as_the_role_writes_it_is_what_the_node_reads() -> None:
     ("doc", "words"),
     [
         ([], "expected a JSON object"),
-        ({"cluster": "c", "node": "n", "members": []}, "members: a non-empty list"),
-        ({"cluster": "c", "node": "n", "members": [{"name": "a"}]}, "members[0]: endpoint"),
+        ({"cluster": "c", "node": "n", "members": []}, "members: expected a non-empty list"),
+        ({"cluster": "c", "node": "n", "members": [{"name": "a"}]},
+         "members[0].endpoint: missing (a non-empty string is required)"),
         ({"cluster": "c", "node": "n", "members": [{"name": "a", "endpoint": "a:1"}]},
          "members[0].endpoint: expected https://"),
-        ({"node": "n", "members": [{"name": "a", "endpoint": "https://a:1"}]}, "cluster: a non"),
+        ({"node": "n", "members": [{"name": "a", "endpoint": "https://a:1"}]},
+         "cluster: missing (a non-empty string is required)"),
     ],
 )  # fmt: skip
 def test_a_bad_store_json_names_the_field(doc: object, words: str) -> None:
@@ -256,9 +258,9 @@ def test_a_member_whose_store_was_made_with_other_members_is_refused(tmp_path: P
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"cert": ""}, "cert: a non-empty string"),
-        ({"client_port": "2379"}, "client_port: a positive whole number"),
-        ({"colour": "red"}, "unknown field colour"),
+        ({"cert": ""}, "store: cert: expected a non-empty string, got ''"),
+        ({"client_port": "2379"}, "store: client_port: expected an integer >= 1, got '2379'"),
+        ({"colour": "red"}, "store: colour: unknown field"),
     ],
 )
 def test_bad_desired_state_names_the_field(change: dict[str, Any], words: str) -> None:

@@ -93,7 +93,7 @@ def test_a_field_renamed_on_one_side_only_is_refused(record) -> None:
     doc = record.to_json()
     first = next(iter(doc))
     doc["x_" + first] = doc.pop(first)
-    with pytest.raises(ContractError, match="unknown field x_"):
+    with pytest.raises(ContractError, match=r"x_\w+: unknown field"):
         type(record).from_json(doc)
 
 
@@ -107,11 +107,16 @@ def test_a_binding_and_its_manifest_agree_on_name_and_ip() -> None:
 @pytest.mark.parametrize(
     ("record", "field", "value", "message"),
     [
-        (RECORDS[2], "placed_by", "someone", "placed_by must be plan or controller"),
-        (RECORDS[6], "node_grace", 0, "node_grace must be more than 0"),
-        (RECORDS[8], "type", "Info", "type must be Normal or Warning"),
-        (RECORDS[7], "ready", "yes", "ready has the wrong type"),
-        (RECORDS[4], "max_pods", True, "max_pods has the wrong type"),
+        (
+            RECORDS[2],
+            "placed_by",
+            "someone",
+            "placed_by: expected one of plan, controller, got 'someone'",
+        ),
+        (RECORDS[6], "node_grace", 0, "node_grace: expected a number > 0, got 0"),
+        (RECORDS[8], "type", "Info", "type: expected one of Normal, Warning, got 'Info'"),
+        (RECORDS[7], "ready", "yes", "ready: expected true or false, got 'yes'"),
+        (RECORDS[4], "max_pods", True, "max_pods: expected an integer, got True"),
     ],
 )
 def test_bad_values_name_the_field(record, field, value, message) -> None:

@@ -61,13 +61,14 @@ def test_the_desired_table_reads_pods_by_node_with_their_deployment_and_requests
 @pytest.mark.parametrize(
     ("change", "words"),
     [
-        ({"node_grace": 0}, "node_grace must be a number of seconds above 0"),
-        ({"cluster": ""}, "cluster: a non-empty string"),
+        ({"node_grace": 0}, "desired table: node_grace: expected a number > 0, got 0"),
+        ({"cluster": ""}, "desired table: cluster: expected a non-empty string"),
         ({"pods": {"node1": [{"name": "x"}]}}, "desired table: pods.node1[0]"),
         ({"pods": {"node1": [pod("a", "10.244.1.2")], "node2": [pod("a", "10.244.2.2")]}},
          "pod default/a is bound twice"),
-        ({"nodes": [{"name": "node1"}]}, "desired table: nodes[0].address is missing"),
-        ({"colour": 1}, "unknown field colour"),
+        ({"nodes": [{"name": "node1"}]},
+         "desired table: nodes[0].address: missing (a string is required)"),
+        ({"colour": 1}, "desired table: colour: unknown field"),
         ({"node_selectors": {"default/web": {"a": 1}}, "pods": TWO_PODS},
          "node selector must map strings"),
     ],

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "network"))
+from network_fakes import CFG, DOC  # the three-node network.json of the network tests
 
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.network import NetworkConfig
@@ -13,22 +19,6 @@ from podplay.node.network.plan import (
     plan_iptables,
     plan_routes,
 )
-
-DOC = {
-    "node": "node1",
-    "address": "172.30.5.11",
-    "pod_cidr": "10.244.1.0/24",
-    "cluster_pod_cidr": "10.244.0.0/16",
-    "service_cidr": "10.96.0.0/16",
-    "bridge_network": "podplay",
-    "bridge_name": "podplay0",
-    "nodes": [
-        {"name": "node1", "address": "172.30.5.11", "pod_cidr": "10.244.1.0/24"},
-        {"name": "node2", "address": "172.30.5.12", "pod_cidr": "10.244.2.0/24"},
-        {"name": "node3", "address": "172.30.5.13", "pod_cidr": "10.244.3.0/24"},
-    ],
-}
-CFG = NetworkConfig.from_json(DOC)
 
 NODE_ONLY = "-p tcp -m multiport --dports 22,2379,2380,10250 -j REJECT --reject-with tcp-reset"
 # VRRP between the nodes' addresses only (issue 12, item 10), as iptables-save prints it
@@ -220,10 +210,10 @@ def test_bridge_plan():
     [
         ({"pod_cidr": "10.9.1.0/24"}, "outside"),
         ({"address": "not-an-ip"}, "not-an-ip"),
-        ({"nodes": [{"name": "node1"}]}, "lacks field"),
-        ({"node_only_ports": [22, "10250"]}, "node_only_ports must be a list of TCP ports"),
-        ({"node_only_ports": [0]}, "node_only_ports must be a list of TCP ports"),
-        ({"node_only_ports": []}, "node_only_ports must be a list of TCP ports"),
+        ({"nodes": [{"name": "node1"}]}, "nodes\\[0\\].address: missing"),
+        ({"node_only_ports": [22, "10250"]}, "node_only_ports: expected a list of TCP ports"),
+        ({"node_only_ports": [0]}, "node_only_ports: expected a list of TCP ports"),
+        ({"node_only_ports": []}, "node_only_ports: expected a list of TCP ports"),
     ],
 )
 def test_bad_config_is_reported(change, message):

@@ -61,21 +61,14 @@ def test_every_service_is_checked_from_every_node() -> None:
     assert ext.dns_name("cluster.local") == "ext.default.svc.cluster.local"
 
 
-def test_connect_command_tells_ok_from_refused() -> None:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    closed_port = closed.getsockname()[1]
-    closed.close()
+def test_connect_command_tells_ok_from_refused(tcp_ports: tuple[int, int]) -> None:
+    open_port, closed_port = tcp_ports
     targets = [
-        checks.Target("ClusterIP", "127.0.0.1", server.getsockname()[1]),
+        checks.Target("ClusterIP", "127.0.0.1", open_port),
         checks.Target("NodePort", "127.0.0.1", closed_port),
     ]
     cmd = checks.connect_command(targets).replace("python3 ", f"{sys.executable} ", 1)
     out = subprocess.run(cmd, shell=True, capture_output=True, text=True, check=True)
-    server.close()
     assert json.loads(out.stdout) == ["ok", "refused"]
 
 

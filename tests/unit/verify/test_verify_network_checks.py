@@ -61,23 +61,16 @@ def test_the_check_runs_in_the_sandboxs_network_namespace() -> None:
     assert f"else PODPLAY_SOURCE={case.bridge_address} python3" in cmd  # no sandbox running
 
 
-def test_reach_tells_a_path_from_no_path_and_names_the_pair() -> None:
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen()
-    closed = socket.socket()
-    closed.bind(("127.0.0.1", 0))
-    closed_port = closed.getsockname()[1]
-    closed.close()
+def test_reach_tells_a_path_from_no_path_and_names_the_pair(tcp_ports: tuple[int, int]) -> None:
+    open_port, closed_port = tcp_ports
     targets = (
-        PeerTarget("node2", "pod default/a", "127.0.0.1", server.getsockname()[1]),
+        PeerTarget("node2", "pod default/a", "127.0.0.1", open_port),
         PeerTarget("node3", "pod default/b", "127.0.0.1", closed_port),
         PeerTarget("node4", "pod default/c", "192.0.2.1", 80),  # TEST-NET: never answers
     )
     case = FromNode("node1", None, "127.0.0.1", targets)
     script = network_checks.reach_script(targets, timeout=0.5)
     answer = run(network_checks.in_pod_netns(case, script))
-    server.close()
     assert answer["from"] == "bridge 127.0.0.1"
     assert answer["results"][:2] == ["ok", "refused"]
     failed = network_checks.unreachable(case, answer["results"])

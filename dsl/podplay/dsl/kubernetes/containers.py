@@ -29,6 +29,10 @@ from podplay.dsl.workload import Resources
 CONTAINER_FIELDS = ("name", "image", "command", "args", "env", "ports", "resources", *PROBES)
 # harmless: nothing is ever pulled, and podplay keeps no termination message
 CONTAINER_IGNORED = ("imagePullPolicy", "terminationMessagePath", "terminationMessagePolicy")
+# A port's protocols (SCTP is not offered) and the words that refuse another, for
+# containers' and services' ports alike.
+PROTOCOLS = ("TCP", "UDP")
+PROTOCOL_REFUSAL = 'is not supported (only "TCP" or "UDP")'
 _PORT_NAME = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 
@@ -112,13 +116,7 @@ def _ports(subject: Subject, fields: Fields) -> list[PortDecl]:
         path = f"{fields.path('ports')}[{i}]"
         port = Fields(subject, item, path, ("containerPort", "name", "protocol"))
         number = port_number(subject, port.required("containerPort"), port.path("containerPort"))
-        protocol = port.string("protocol", "TCP")
-        if protocol not in ("TCP", "UDP"):
-            subject.fail(
-                port.get("protocol"),
-                port.path("protocol"),
-                f'{show(protocol)} is not supported (only "TCP" or "UDP")',
-            )
+        protocol = port.choice("protocol", "TCP", PROTOCOLS, PROTOCOL_REFUSAL)
         for j, other in enumerate(out):
             if (other.number, other.protocol) == (number, protocol):
                 subject.fail(

@@ -160,13 +160,10 @@ def _strategy(subject: Subject, spec: Fields, replicas: int) -> RollingUpdate | 
     node = spec.get("strategy")
     if node is not None:
         strategy = Fields(subject, node, spec.path("strategy"), ("type", "rollingUpdate"))
-        kind = strategy.string("type", "RollingUpdate")
-        if kind not in ("RollingUpdate", "Recreate"):
-            subject.fail(
-                strategy.get("type"),
-                strategy.path("type"),
-                f'{show(kind)} must be "RollingUpdate" or "Recreate"',
-            )
+        kind = strategy.choice(
+            "type", "RollingUpdate", ("RollingUpdate", "Recreate"),
+            'must be "RollingUpdate" or "Recreate"',
+        )  # fmt: skip
         rolling = strategy.get("rollingUpdate")
         if kind == "Recreate":
             if rolling is not None:  # the API server forbids it too

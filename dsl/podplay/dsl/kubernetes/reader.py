@@ -101,6 +101,14 @@ class Fields:
         value = self.get(key)
         return default if value is None else string(self.subject, value, self.path(key))
 
+    def choice(self, key: str, default: str, allowed: tuple[str, ...], refusal: str) -> str:
+        """An optional string field that must be one of `allowed`; `refusal` says so after
+        the value given ('must be "None" or "ClientIP"')."""
+        value = self.string(key, default) or default
+        if value not in allowed:
+            self.subject.fail(self.get(key), self.path(key), f"{show(value)} {refusal}")
+        return value
+
     def integer(self, key: str, default: int | None = None, minimum: int | None = None) -> Any:
         """An optional integer field (at least `minimum`)."""
         value = self.get(key)

@@ -12,7 +12,7 @@ from typing import Any
 
 from podplay.dsl.diagnostics import show
 from podplay.dsl.fields import NODE_PORT_RANGE, is_dns_label, is_dns_subdomain
-from podplay.dsl.kubernetes.containers import check_port_name
+from podplay.dsl.kubernetes.containers import PROTOCOL_REFUSAL, PROTOCOLS, check_port_name
 from podplay.dsl.kubernetes.deployments import DeploymentDraft
 from podplay.dsl.kubernetes.reader import Fields, Subject, labels, port_number, sequence, strings
 from podplay.dsl.kubernetes.yamlfile import Located
@@ -112,13 +112,9 @@ def _external_name(subject: Subject, spec: Fields, kwargs: dict[str, Any]) -> No
 
 
 def _affinity(subject: Subject, spec: Fields, kwargs: dict[str, Any]) -> None:
-    affinity = spec.string("sessionAffinity", "None")
-    if affinity not in ("None", "ClientIP"):
-        subject.fail(
-            spec.get("sessionAffinity"),
-            spec.path("sessionAffinity"),
-            f'{show(affinity)} must be "None" or "ClientIP"',
-        )
+    affinity = spec.choice(
+        "sessionAffinity", "None", ("None", "ClientIP"), 'must be "None" or "ClientIP"'
+    )
     config = spec.get("sessionAffinityConfig")
     if affinity == "ClientIP":
         if kwargs["type"] == "ExternalName":
@@ -205,13 +201,7 @@ def _ports(subject: Subject, spec: Fields, kind: str) -> list[PortDraft]:
         kwargs: dict[str, Any] = {
             "port": port_number(subject, port.required("port"), port.path("port"))
         }
-        protocol = port.string("protocol", "TCP")
-        if protocol not in ("TCP", "UDP"):
-            subject.fail(
-                port.get("protocol"),
-                port.path("protocol"),
-                f'{show(protocol)} is not supported (only "TCP" or "UDP")',
-            )
+        protocol = port.choice("protocol", "TCP", PROTOCOLS, PROTOCOL_REFUSAL)
         kwargs["protocol"] = protocol
         _port_name(subject, port, kwargs, len(items), out)
         _node_port(subject, port, kind, kwargs)

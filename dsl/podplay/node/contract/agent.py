@@ -2,18 +2,18 @@
 
 Written by `files apply agent` (the agent role), read once per process by the agent and by
 the proxy (which takes what it needs from the same record: node/proxy/state.py). Messages
-start with the file's path: "/etc/podplay/agent.json: node: a non-empty string is required".
+start with the file's path: "/etc/podplay/agent.json: node: missing (a non-empty string is
+required)".
 """
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional
 
-from podplay.node.contract import defaults
+from podplay.node.contract import defaults, fields
 from podplay.node.contract.errors import ContractError
-from podplay.node.contract.jsontext import read_json
+from podplay.node.contract.jsontext import FileRecord
 
 _REQUIRED = ("node", "address", "pod_cidr")
 _OPTIONAL_STR = (
@@ -52,7 +52,7 @@ class Backoff:
 
 
 @dataclass(frozen=True)
-class AgentConfig:
+class AgentConfig(FileRecord):
     node: str
     address: str
     pod_cidr: str
@@ -75,14 +75,11 @@ class AgentConfig:
     resync_seconds: float = RESYNC_SECONDS
     workers: int = WORKERS
 
-    @classmethod
-    def from_json(cls, doc: Any, path: str = defaults.AGENT_JSON) -> AgentConfig:
-        """Validate agent.json's content; ContractError with a sentence naming the field."""
-        return _config(doc, path)
+    DEFAULT_PATH = defaults.AGENT_JSON
 
     @classmethod
-    def load(cls, path: str = defaults.AGENT_JSON) -> AgentConfig:
-        return _config(read_json(path), path)
+    def _read(cls, doc: Any, path: str) -> AgentConfig:
+        return _config(doc, path)
 
     @property
     def listen_address(self) -> str:
@@ -120,31 +117,17 @@ class AgentConfig:
 
 
 def _config(doc: Any, path: str) -> AgentConfig:
-    if not isinstance(doc, dict):
-        raise ContractError("%s: expected a JSON object" % path)
-    _only(doc, _FIELDS, path)
-    values: Dict[str, Any] = {}
-    for k in _REQUIRED:
-        v = doc.get(k)
-        if not isinstance(v, str) or not v:
-            raise ContractError("%s: %s: a non-empty string is required" % (path, k))
-        values[k] = v
+    fields.only(fields.document(doc, path), _FIELDS, path)
+    values: Dict[str, Any] = {k: fields.string(doc, k, path) for k in _REQUIRED}
     for k in _OPTIONAL_STR:
-        v = doc.get(k)
+        v = fields.optional(doc, k, path, str)
         if v is not None:
-            if not isinstance(v, str):
-                raise ContractError("%s: %s: expected a string" % (path, k))
             values[k] = v
     port = doc.get("api_port", defaults.AGENT_API_PORT)
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ContractError("%s: api_port: expected a port number, got %r" % (path, port))
-    values["api_port"] = port
-    try:
-        ipaddress.ip_network(values["pod_cidr"], strict=False)
-        ipaddress.ip_address(values["address"])
-        ipaddress.ip_address(values.get("dns_ip", defaults.DNS_IP))
-    except ValueError as err:
-        raise ContractError("%s: %s" % (path, err)) from None
+    values["api_port"] = fields.port(port, path + ": api_port", low=0)
+    fields.ip_network(values["pod_cidr"], path + ": pod_cidr")
+    fields.ip_address(values["address"], path + ": address")
+    fields.ip_address(values.get("dns_ip", defaults.DNS_IP), path + ": dns_ip")
     if "cluster_domain" in values:
         values["cluster_domain"] = values["cluster_domain"].strip(".")
     values["backoff"] = _backoff(doc.get("backoff"), path)
@@ -155,37 +138,22 @@ def _config(doc: Any, path: str) -> AgentConfig:
 def _backoff(raw: Any, path: str) -> Backoff:
     if not raw:
         return Backoff()
-    wrong = "%s: backoff: expected numbers initial/maximum/reset_after" % path
-    if not isinstance(raw, dict):
-        raise ContractError(wrong)
-    _only(raw, _BACKOFF_FIELDS, path + ": backoff")
-    given = {k: v for k, v in raw.items() if v is not None}
-    if not all(_is_number(v) and v >= 0 for v in given.values()):
-        raise ContractError(wrong)
+    where = path + ": backoff"
+    fields.only(fields.document(raw, where, "an object"), _BACKOFF_FIELDS, where, ".")
+    given = {}
+    for k in _BACKOFF_FIELDS:
+        v = fields.optional(raw, k, where, fields.NUMBER, ".")
+        if v is not None and v < 0:
+            raise ContractError("%s.%s: expected a number >= 0, got %r" % (where, k, v))
+        if v is not None:
+            given[k] = v
     return Backoff(**given)
 
 
 def _tuning(doc: Dict[str, Any], path: str) -> Dict[str, Any]:
     out: Dict[str, Any] = {}
     if doc.get("resync_seconds") is not None:
-        v = doc["resync_seconds"]
-        if not _is_number(v) or v <= 0:
-            raise ContractError("%s: resync_seconds: expected a number > 0, got %r" % (path, v))
-        out["resync_seconds"] = v
+        out["resync_seconds"] = fields.above_zero(doc["resync_seconds"], path + ": resync_seconds")
     if doc.get("workers") is not None:
-        v = doc["workers"]
-        if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-            raise ContractError("%s: workers: expected an integer >= 1, got %r" % (path, v))
-        out["workers"] = v
+        out["workers"] = fields.at_least_one(doc, "workers", path, WORKERS, ": ")
     return out
-
-
-def _only(doc: Dict[str, Any], known: Tuple[str, ...], where: str) -> None:
-    """Strict about names: a field renamed on one side only is caught where it is read."""
-    unknown = sorted(set(doc) - set(known))
-    if unknown:
-        raise ContractError("%s: %s: unknown field" % (where, unknown[0]))
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)

@@ -4,16 +4,15 @@ Written on every node by `files apply proxy` from the controller's `podplay_serv
 the renderer produces through `Service.to_json`), read by the proxy (routing and cluster DNS).
 Records are immutable and hashable; `from_json` keeps the document's order (the proxy sorts
 what it routes, see node/proxy/state.py) and is strict about shape, lenient about fields it
-does not know. Messages name the field: "service default/web.ports[0].target_port must be a
-port number 1-65535, not 70000".
+does not know. Messages name the field: "service default/web: ports[0].target_port: expected
+a port number 1-65535, got 70000".
 """
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
-from podplay.node.contract import defaults
+from podplay.node.contract import defaults, fields
 from podplay.node.contract.errors import ContractError
 
 KIND = "ClusterState"
@@ -52,17 +51,17 @@ class ServicePort(NamedTuple):
 
     @classmethod
     def from_json(cls, raw: Any, where: str) -> ServicePort:
-        protocol = (_get(raw, "protocol", where, str, optional=True) or "TCP").upper()
-        _only(raw, PORT_FIELDS, where)
-        if protocol not in PROTOCOLS:
-            raise ContractError("%s.protocol must be one of %s" % (where, ", ".join(PROTOCOLS)))
+        """One port of a service; `where` is its path ("service default/web: ports[0]")."""
+        fields.only(fields.document(raw, where, "an object"), PORT_FIELDS, where, ".")
+        protocol = (fields.optional(raw, "protocol", where, str, ".") or "TCP").upper()
+        fields.one_of(protocol, PROTOCOLS, where + ".protocol")
         port = _port_number(raw.get("port"), where + ".port")
         target = raw.get("target_port")
         target_port = port if target is None else _port_number(target, where + ".target_port")
         node_port = raw.get("node_port")
         if node_port is not None:
             node_port = _port_number(node_port, where + ".node_port")
-        name = _get(raw, "name", where, str, optional=True)
+        name = fields.optional(raw, "name", where, str, ".")
         return cls(name, port, target_port, node_port, protocol)
 
     def to_json(self) -> Dict[str, Any]:
@@ -164,79 +163,41 @@ class ClusterState(NamedTuple):
         }
 
 
-# -- reading -----------------------------------------------------------------------------------
-
-
-def _get(obj: Any, key: str, where: str, kind: Any, optional: bool = False) -> Any:
-    if not isinstance(obj, dict):
-        raise ContractError("%s must be an object" % where)
-    value = obj.get(key)
-    if value is None:
-        if optional:
-            return None
-        raise ContractError("%s.%s is missing" % (where, key))
-    if kind is int and isinstance(value, bool):
-        raise ContractError("%s.%s must be an integer, not %r" % (where, key, value))
-    if not isinstance(value, kind):
-        raise ContractError("%s.%s must be %s, not %r" % (where, key, _kind_name(kind), value))
-    return value
-
-
-def _only(obj: Any, known: Tuple[str, ...], where: str) -> None:
-    """Strict about names: a field renamed on one side only is caught where it is read."""
-    unknown = sorted(set(obj) - set(known)) if isinstance(obj, dict) else []
-    if unknown:
-        raise ContractError("%s.%s is not a field the node contract knows" % (where, unknown[0]))
-
-
-def _kind_name(kind: Any) -> str:
-    names = {str: "a string", int: "an integer", list: "a list", dict: "an object"}
-    return names.get(kind, getattr(kind, "__name__", str(kind)))
-
-
-def _ip(value: str, where: str) -> str:
-    try:
-        return str(ipaddress.IPv4Address(value))
-    except ValueError:
-        raise ContractError("%s must be an IPv4 address, not %r" % (where, value)) from None
-
-
-def _cidr(value: str, where: str) -> str:
-    try:
-        return str(ipaddress.IPv4Network(value, strict=False))
-    except ValueError:
-        raise ContractError("%s must be an IPv4 CIDR, not %r" % (where, value)) from None
+# -- reading: "<where>: <field>: <what is allowed>" (contract/fields.py) --------------------
 
 
 def _port_number(value: Any, where: str) -> int:
+    """A port; digits in a string are taken as the number (a YAML-written table)."""
     if isinstance(value, str) and value.isdigit():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        raise ContractError("%s must be a port number 1-65535, not %r" % (where, value))
-    return value
+    return fields.port(value, where)
 
 
 def _service(raw: Any, where: str) -> Service:
-    name = _get(raw, "name", where, str)
-    namespace = _get(raw, "namespace", where, str, optional=True) or "default"
+    sep = fields.sep_after(where)  # "cluster.json: services[0]" + ".name"
+    name = fields.string(fields.document(raw, where, "an object"), "name", where, sep)
+    namespace = fields.optional(raw, "namespace", where, str, sep) or "default"
     where = "service %s/%s" % (namespace, name)
-    _only(raw, SERVICE_FIELDS, where)
-    kind = _get(raw, "type", where, str, optional=True) or "ClusterIP"
-    if kind not in SERVICE_TYPES:
-        raise ContractError("%s.type must be one of %s" % (where, ", ".join(SERVICE_TYPES)))
-    external_name = _get(raw, "external_name", where, str, optional=True)
+    fields.only(raw, SERVICE_FIELDS, where)
+    kind = fields.optional(raw, "type", where, str) or "ClusterIP"
+    fields.one_of(kind, SERVICE_TYPES, where + ": type")
+    external_name = fields.optional(raw, "external_name", where, str)
     if kind == "ExternalName" and not external_name:
-        raise ContractError("%s.external_name is missing" % where)
-    cluster_ip = _get(raw, "cluster_ip", where, str, optional=True)
-    cluster_ip = None if cluster_ip in (None, "None") else _ip(cluster_ip, where + ".cluster_ip")
-    ports = tuple(
-        ServicePort.from_json(p, "%s.ports[%d]" % (where, i))
-        for i, p in enumerate(_get(raw, "ports", where, list, optional=True) or [])
+        raise ContractError("%s: external_name: missing (an ExternalName needs one)" % where)
+    cluster_ip = fields.optional(raw, "cluster_ip", where, str)
+    cluster_ip = (
+        None if cluster_ip in (None, "None") else fields.ipv4(cluster_ip, where + ": cluster_ip")
     )
-    affinity = _get(raw, "session_affinity", where, str, optional=True)
+    ports = tuple(
+        ServicePort.from_json(p, "%s: ports[%d]" % (where, i))
+        for i, p in enumerate(fields.optional(raw, "ports", where, list) or [])
+    )
+    affinity = fields.optional(raw, "session_affinity", where, str)
     if affinity not in (None, "None", "ClientIP"):
-        raise ContractError("%s.session_affinity must be ClientIP or null" % where)
-    lb_ip = _get(raw, "load_balancer_ip", where, str, optional=True)
+        raise ContractError(
+            "%s: session_affinity: expected ClientIP or null, got %r" % (where, affinity)
+        )
+    lb_ip = fields.optional(raw, "load_balancer_ip", where, str)
     return Service(
         name=name,
         namespace=namespace,
@@ -245,9 +206,11 @@ def _service(raw: Any, where: str) -> Service:
         ports=ports,
         session_affinity="ClientIP" if affinity == "ClientIP" else None,
         affinity_timeout=(
-            _get(raw, "affinity_timeout", where, int, optional=True) or defaults.AFFINITY_TIMEOUT
+            fields.optional(raw, "affinity_timeout", where, int) or defaults.AFFINITY_TIMEOUT
         ),
-        load_balancer_ip=None if lb_ip is None else _ip(lb_ip, where + ".load_balancer_ip"),
+        load_balancer_ip=None
+        if lb_ip is None
+        else fields.ipv4(lb_ip, where + ": load_balancer_ip"),
         external_name=external_name,
         endpoints=_endpoints(raw, namespace, where),
         selector=_selector(raw, where),
@@ -256,84 +219,81 @@ def _service(raw: Any, where: str) -> Service:
 
 def _endpoints(raw: Dict[str, Any], namespace: str, where: str) -> Tuple[Endpoint, ...]:
     endpoints = []
-    for i, ep in enumerate(_get(raw, "endpoints", where, list, optional=True) or []):
-        at = "%s.endpoints[%d]" % (where, i)
-        _only(ep, ENDPOINT_FIELDS, at)
+    for i, ep in enumerate(fields.optional(raw, "endpoints", where, list) or []):
+        at = "%s: endpoints[%d]" % (where, i)
+        fields.only(fields.document(ep, at, "an object"), ENDPOINT_FIELDS, at, ".")
         endpoints.append(
             Endpoint(
-                node=_get(ep, "node", at, str),
-                namespace=_get(ep, "namespace", at, str, optional=True) or namespace,
-                pod=_get(ep, "pod", at, str),
-                ip=_ip(_get(ep, "ip", at, str), at + ".ip"),
+                node=fields.string(ep, "node", at, "."),
+                namespace=fields.optional(ep, "namespace", at, str, ".") or namespace,
+                pod=fields.string(ep, "pod", at, "."),
+                ip=fields.ipv4(fields.string(ep, "ip", at, "."), at + ".ip"),
             )
         )
     return tuple(endpoints)
 
 
 def _selector(raw: Dict[str, Any], where: str) -> Optional[Tuple[Tuple[str, str], ...]]:
-    selector = _get(raw, "selector", where, dict, optional=True)
-    if selector is None:
+    if raw.get("selector") is None:
         return None
-    if not all(isinstance(v, str) for v in selector.values()):
-        raise ContractError("%s.selector must be an object of strings" % where)
-    return tuple(selector.items())
+    return tuple(fields.string_map(raw, "selector", where).items())
 
 
 def _node(raw: Any, where: str) -> NodeInfo:
-    _only(raw, NODE_FIELDS, where)
+    fields.only(fields.document(raw, where, "an object"), NODE_FIELDS, where, ".")
     return NodeInfo(
-        name=_get(raw, "name", where, str),
-        address=_ip(_get(raw, "address", where, str), where + ".address"),
-        pod_cidr=_cidr(_get(raw, "pod_cidr", where, str), where + ".pod_cidr"),
-        api_port=_get(raw, "api_port", where, int, optional=True) or defaults.AGENT_API_PORT,
+        name=fields.string(raw, "name", where, "."),
+        address=fields.ipv4(fields.string(raw, "address", where, "."), where + ".address"),
+        pod_cidr=fields.ipv4_cidr(fields.string(raw, "pod_cidr", where, "."), where + ".pod_cidr"),
+        api_port=fields.optional(raw, "api_port", where, int, ".") or defaults.AGENT_API_PORT,
     )
 
 
 def _node_port_range(raw: Dict[str, Any], where: str) -> Tuple[int, int]:
-    value = _get(raw, "node_port_range", where, list, optional=True)
+    value = fields.optional(raw, "node_port_range", where, list)
     if value is None:
         return defaults.NODE_PORT_RANGE
+    wrong = "%s: node_port_range: expected [first, last], got %r" % (where, value)
     if len(value) != 2:
-        raise ContractError("%s.node_port_range must be [first, last], not %r" % (where, value))
-    first, last = (_port_number(v, where + ".node_port_range") for v in value)
+        raise ContractError(wrong)
+    first, last = (_port_number(v, where + ": node_port_range") for v in value)
     if first > last:
-        raise ContractError("%s.node_port_range must be [first, last], not %r" % (where, value))
+        raise ContractError(wrong)
     return (first, last)
 
 
 def _cluster(raw: Any) -> ClusterState:
     where = "cluster.json"
-    if not isinstance(raw, dict):
-        raise ContractError("%s must be an object" % where)
+    fields.document(raw, where)
     if raw.get("apiVersion", defaults.API_VERSION) != defaults.API_VERSION or (
         raw.get("kind", KIND) != KIND
     ):
         raise ContractError(
-            "%s apiVersion/kind must be %s %s, not %s %s"
+            "%s: apiVersion/kind: expected %s %s, got %s %s"
             % (where, defaults.API_VERSION, KIND, raw.get("apiVersion"), raw.get("kind"))
         )
-    _only(raw, STATE_FIELDS, where)
+    fields.only(raw, STATE_FIELDS, where)
     nodes = tuple(
-        _node(n, "cluster.json nodes[%d]" % i)
-        for i, n in enumerate(_get(raw, "nodes", where, list, optional=True) or [])
+        _node(n, "%s: nodes[%d]" % (where, i))
+        for i, n in enumerate(fields.optional(raw, "nodes", where, list) or [])
     )
     services = tuple(
-        Service.from_json(s, "cluster.json services[%d]" % i)
-        for i, s in enumerate(_get(raw, "services", where, list, optional=True) or [])
+        Service.from_json(s, "%s: services[%d]" % (where, i))
+        for i, s in enumerate(fields.optional(raw, "services", where, list) or [])
     )
     return ClusterState(
-        cluster=_get(raw, "cluster", where, str, optional=True) or "",
-        pod_cidr=_cidr(_optional_str(raw, "pod_cidr", defaults.POD_CIDR), where + ".pod_cidr"),
-        service_cidr=_cidr(
-            _optional_str(raw, "service_cidr", defaults.SERVICE_CIDR), where + ".service_cidr"
+        cluster=fields.optional(raw, "cluster", where, str) or "",
+        pod_cidr=fields.ipv4_cidr(_text(raw, "pod_cidr", defaults.POD_CIDR), where + ": pod_cidr"),
+        service_cidr=fields.ipv4_cidr(
+            _text(raw, "service_cidr", defaults.SERVICE_CIDR), where + ": service_cidr"
         ),
-        dns_ip=_ip(_optional_str(raw, "dns_ip", defaults.DNS_IP), where + ".dns_ip"),
-        cluster_domain=_optional_str(raw, "cluster_domain", defaults.CLUSTER_DOMAIN).strip("."),
+        dns_ip=fields.ipv4(_text(raw, "dns_ip", defaults.DNS_IP), where + ": dns_ip"),
+        cluster_domain=_text(raw, "cluster_domain", defaults.CLUSTER_DOMAIN).strip("."),
         nodes=nodes,
         services=services,
         node_port_range=_node_port_range(raw, where),
     )
 
 
-def _optional_str(raw: Dict[str, Any], key: str, default: str) -> str:
-    return _get(raw, key, "cluster.json", str, optional=True) or default
+def _text(raw: Dict[str, Any], field: str, default: str) -> str:
+    return fields.optional(raw, field, "cluster.json", str) or default

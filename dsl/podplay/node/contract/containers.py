@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from podplay.node.contract import manifest_fields as fields
+from podplay.node.contract import fields
 from podplay.node.contract.errors import ContractError
 
 PROBE_TYPES = ("http", "tcp", "exec")

@@ -8,7 +8,7 @@ changed, and a reader's sha256 names a state.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Dict, Optional, Type, TypeVar
 
 from podplay.node.contract.errors import ContractError
 
@@ -40,3 +40,31 @@ def read_json(path: str) -> Any:
 
 def first_line(err: Exception) -> str:
     return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+R = TypeVar("R", bound="FileRecord")
+
+
+class FileRecord:
+    """A record kept in one JSON file (agent.json, store.json): `from_json` checks a decoded
+    document, `load` reads the file; ContractError messages start with the file's path."""
+
+    DEFAULT_PATH = ""  # where the file is on a node
+
+    @classmethod
+    def from_json(cls: Type[R], doc: Any, path: Optional[str] = None) -> R:
+        """Check a decoded document; ContractError with a sentence naming the field."""
+        return cls._read(doc, path or cls.DEFAULT_PATH)
+
+    @classmethod
+    def load(cls: Type[R], path: Optional[str] = None) -> R:
+        """Read and check the file."""
+        path = path or cls.DEFAULT_PATH
+        return cls._read(read_json(path), path)
+
+    @classmethod
+    def _read(cls: Type[R], doc: Any, path: str) -> R:  # pragma: no cover - each defines it
+        raise NotImplementedError
+
+    def to_json(self) -> Dict[str, Any]:  # pragma: no cover - each defines it
+        raise NotImplementedError

@@ -2,7 +2,7 @@
 
 Written by `network apply --desired -` (the network role), read by `network apply` at boot.
 The `nodes` entries are the shape of the inventory's `podplay_nodes` (the renderer builds
-them as `Peer` records). Messages start with "network.json".
+them as `Peer` records). Messages start with "network.json: " and name the field.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Dict, List, NamedTuple, Tuple
 
-from podplay.node.contract import addresses, defaults
+from podplay.node.contract import addresses, defaults, fields
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import read_json
 
@@ -75,53 +75,61 @@ class NetworkConfig(NamedTuple):
         }
 
 
-def _only(doc: Any, known: Tuple[str, ...], where: str) -> None:
-    """Strict about names: a field renamed on one side only is caught where it is read."""
-    unknown = sorted(set(doc) - set(known)) if isinstance(doc, dict) else []
-    if unknown:
-        raise ContractError("%s has an unknown field %s" % (where, unknown[0]))
+WHERE = "network.json"
 
 
-def _peer(n: Any, where: str) -> Peer:
-    _only(n, PEER_FIELDS, where)
-    return Peer(str(n["name"]), str(n["address"]), str(n["pod_cidr"]))
+def _peer(raw: Any, where: str) -> Peer:
+    fields.only(fields.document(raw, where, "an object"), PEER_FIELDS, where, ".")
+    return Peer(
+        fields.string(raw, "name", where, "."),
+        fields.ip_address(fields.string(raw, "address", where, "."), where + ".address"),
+        fields.ip_network(
+            fields.string(raw, "pod_cidr", where, "."), where + ".pod_cidr", strict=True
+        ),
+    )
 
 
 def _ports(value: Any) -> Tuple[int, ...]:
     ok = isinstance(value, (list, tuple)) and value
     if not ok or not all(type(p) is int and 0 < p < 65536 for p in value):
-        raise ContractError("network.json node_only_ports must be a list of TCP ports (1-65535)")
+        raise ContractError(
+            "%s: node_only_ports: expected a list of TCP ports (1-65535), got %r" % (WHERE, value)
+        )
     return tuple(value)
 
 
+def _text(doc: Dict[str, Any], field: str, default: str) -> str:
+    return fields.optional(doc, field, WHERE, str) or default
+
+
 def _config(doc: Any) -> NetworkConfig:
-    if not isinstance(doc, dict):
-        raise ContractError("network.json must hold a JSON object")
-    _only(doc, CONFIG_FIELDS, "network.json")
-    try:
-        nodes = tuple(_peer(n, "network.json nodes[%d]" % i) for i, n in enumerate(doc["nodes"]))
-        cfg = NetworkConfig(
-            node=str(doc["node"]),
-            address=str(doc["address"]),
-            pod_cidr=str(doc["pod_cidr"]),
-            cluster_pod_cidr=str(doc.get("cluster_pod_cidr", defaults.POD_CIDR)),
-            service_cidr=str(doc.get("service_cidr", defaults.SERVICE_CIDR)),
-            bridge_network=str(doc.get("bridge_network", defaults.BRIDGE_NETWORK)),
-            bridge_name=str(doc.get("bridge_name", defaults.BRIDGE_NAME)),
-            nodes=nodes,
-            node_only_ports=_ports(doc.get("node_only_ports", defaults.NODE_ONLY_PORTS)),
-        )
-    except (KeyError, TypeError) as err:
-        raise ContractError("network.json lacks field %s" % err) from None
-    try:
-        cluster = ipaddress.ip_network(cfg.cluster_pod_cidr)
-        cidrs = [ipaddress.ip_network(c) for c in [cfg.pod_cidr] + [n.pod_cidr for n in nodes]]
-        ipaddress.ip_network(cfg.service_cidr)
-        for addr in [cfg.address] + [n.address for n in nodes]:
-            ipaddress.ip_address(addr)
-    except ValueError as err:
-        raise ContractError(str(err)) from None
-    for cidr in cidrs:
-        if not cidr.subnet_of(cluster):  # type: ignore[arg-type]
-            raise ContractError("pod CIDR %s is outside %s" % (cidr, cluster))
+    fields.only(fields.document(doc, WHERE), CONFIG_FIELDS, WHERE)
+    nodes = fields.required(doc, "nodes", WHERE, list)
+    cfg = NetworkConfig(
+        node=fields.string(doc, "node", WHERE),
+        address=fields.ip_address(fields.string(doc, "address", WHERE), WHERE + ": address"),
+        pod_cidr=fields.ip_network(
+            fields.string(doc, "pod_cidr", WHERE), WHERE + ": pod_cidr", strict=True
+        ),
+        cluster_pod_cidr=fields.ip_network(
+            _text(doc, "cluster_pod_cidr", defaults.POD_CIDR),
+            WHERE + ": cluster_pod_cidr",
+            strict=True,
+        ),
+        service_cidr=fields.ip_network(
+            _text(doc, "service_cidr", defaults.SERVICE_CIDR), WHERE + ": service_cidr", strict=True
+        ),
+        bridge_network=_text(doc, "bridge_network", defaults.BRIDGE_NETWORK),
+        bridge_name=_text(doc, "bridge_name", defaults.BRIDGE_NAME),
+        nodes=tuple(_peer(n, "%s: nodes[%d]" % (WHERE, i)) for i, n in enumerate(nodes)),
+        node_only_ports=_ports(doc.get("node_only_ports", defaults.NODE_ONLY_PORTS)),
+    )
+    cluster = ipaddress.ip_network(cfg.cluster_pod_cidr)
+    for at, cidr in [("pod_cidr", cfg.pod_cidr)] + [
+        ("nodes[%d].pod_cidr" % i, n.pod_cidr) for i, n in enumerate(cfg.nodes)
+    ]:
+        if not ipaddress.ip_network(cidr).subnet_of(cluster):  # type: ignore[arg-type]
+            raise ContractError(
+                "%s: %s: %s is outside the cluster's pod CIDR %s" % (WHERE, at, cidr, cluster)
+            )
     return cfg

@@ -11,8 +11,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from podplay.node.contract import defaults
-from podplay.node.contract import manifest_fields as fields
+from podplay.node.contract import defaults, fields
 from podplay.node.contract.containers import ContainerSpec, stable_hash
 from podplay.node.contract.errors import ContractError
 

@@ -12,14 +12,14 @@ the same function the proxy spells its `ready_endpoints` with.
      "stats": {...}, "last_error": null}
 
 Only `ready_endpoints` is required of a reader's document (the others describe the proxy
-for people and tests). Messages start with "proxy status".
+for people and tests). Messages start with "proxy status: " and name the field.
 """
 
 from __future__ import annotations
 
 from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
 
-from podplay.node.contract import defaults
+from podplay.node.contract import defaults, fields
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import read_json
 
@@ -91,46 +91,23 @@ def routed_or_none(doc: Any) -> Optional[FrozenSet[str]]:
 
 
 def _status(doc: Any) -> ProxyStatus:
-    if not isinstance(doc, dict):
-        raise ContractError("%s must hold a JSON object" % WHERE)
-    unknown = sorted(set(doc) - set(FIELDS))
-    if unknown:
-        raise ContractError("%s has an unknown field %s" % (WHERE, unknown[0]))
+    fields.only(fields.document(doc, WHERE), FIELDS, WHERE)
     ready = doc.get("ready_endpoints")
     if not isinstance(ready, list) or not all(isinstance(e, str) for e in ready):
-        raise ContractError("%s ready_endpoints must be a list of endpoint keys" % WHERE)
-    nodes: List[Dict[str, Any]] = doc.get("nodes", [])
-    nodes = [] if nodes is None else nodes
-    if not isinstance(nodes, list) or not all(isinstance(n, dict) for n in nodes):
-        raise ContractError("%s nodes must be a list of objects" % WHERE)
-    stats = doc.get("stats")
-    if stats is not None and not isinstance(stats, dict):
-        raise ContractError("%s stats must be an object" % WHERE)
+        raise ContractError(
+            "%s: ready_endpoints: expected a list of endpoint keys, got %r" % (WHERE, ready)
+        )
+    nodes: List[Dict[str, Any]] = fields.optional(doc, "nodes", WHERE, list) or []
+    if not all(isinstance(n, dict) for n in nodes):
+        raise ContractError("%s: nodes: expected a list of objects, got %r" % (WHERE, nodes))
     return ProxyStatus(
         ready_endpoints=frozenset(ready),
-        node=_optional(doc, "node", str),
-        cluster_sha256=_optional(doc, "cluster_sha256", str),
-        synced=_synced(doc.get("synced", False)),
-        wall_time=_optional(doc, "wall_time", (int, float)),
-        services=_optional(doc, "services", int) or 0,
+        node=fields.optional(doc, "node", WHERE, str),
+        cluster_sha256=fields.optional(doc, "cluster_sha256", WHERE, str),
+        synced=bool(fields.optional(doc, "synced", WHERE, bool)),
+        wall_time=fields.optional(doc, "wall_time", WHERE, fields.NUMBER),
+        services=fields.optional(doc, "services", WHERE, int) or 0,
         nodes=tuple(nodes),
-        stats=stats,
-        last_error=_optional(doc, "last_error", str),
+        stats=fields.optional(doc, "stats", WHERE, dict),
+        last_error=fields.optional(doc, "last_error", WHERE, str),
     )
-
-
-def _synced(value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise ContractError("%s synced must be true or false" % WHERE)
-    return value
-
-
-def _optional(doc: Dict[str, Any], name: str, kind: Any) -> Any:
-    value = doc.get(name)
-    if value is not None and (isinstance(value, bool) or not isinstance(value, kind)):
-        raise ContractError("%s %s must be %s or null" % (WHERE, name, _kind_name(kind)))
-    return value
-
-
-def _kind_name(kind: Any) -> str:
-    return {str: "a string", int: "an integer"}.get(kind, "a number")

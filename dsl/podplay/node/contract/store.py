@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, NamedTuple, Optional, Tuple
 
-from podplay.node.contract import defaults
+from podplay.node.contract import defaults, fields
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import canonical_text, decode
 from podplay.node.contract.pods import PodSpec
@@ -33,51 +33,64 @@ EVENT_TYPES = ("Normal", "Warning")
 
 
 def _doc(doc: Any, known: Tuple[str, ...], where: str) -> Dict[str, Any]:
-    if not isinstance(doc, dict):
-        raise ContractError("%s: expected a JSON object" % where)
-    unknown = sorted(set(doc) - set(known))
-    if unknown:
-        raise ContractError("%s has an unknown field %s" % (where, unknown[0]))
+    fields.only(fields.document(doc, where), known, where, fields.sep_after(where))
     return doc
 
 
 def _get(doc: Dict[str, Any], field: str, kinds: Any, where: str, default: Any = ...) -> Any:
-    if field not in doc or doc[field] is None:
-        if default is ...:
-            raise ContractError("%s.%s is missing" % (where, field))
-        return default
-    value = doc[field]
-    bad_bool = isinstance(value, bool) and bool not in (
-        kinds if isinstance(kinds, tuple) else (kinds,)
-    )
-    if bad_bool or not isinstance(value, kinds):
-        raise ContractError("%s.%s has the wrong type (%s)" % (where, field, type(value).__name__))
-    return value
+    """A field of type `kinds` (str, int, bool, dict or fields.NUMBER); required unless a
+    default is given."""
+    if default is ...:
+        return fields.required(doc, field, where, kinds, fields.sep_after(where))
+    value = fields.optional(doc, field, where, kinds, fields.sep_after(where))
+    return default if value is None else value
 
 
 def _strings(doc: Dict[str, Any], field: str, where: str) -> Dict[str, str]:
-    value = _get(doc, field, dict, where, {})
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ContractError("%s.%s: expected an object of strings" % (where, field))
-    return dict(value)
+    return fields.string_map(doc, field, where, fields.sep_after(where))
+
+
+STRINGS = "an object of strings"  # a schema type: labels, selectors
 
 
 class _Record:
-    """Text in and out, the same for every record."""
+    """Text in and out, the same for every record: a record declares its fields' types and
+    defaults once (`_schema`, in field order: (type, default), `...` for required; the type
+    is str, int, bool, fields.NUMBER, read as a float, or STRINGS) and reads through it."""
 
-    def to_json(self) -> Dict[str, Any]:  # pragma: no cover - every record defines it
-        raise NotImplementedError
+    _where = "record"  # what messages call it when no key is given
+    _schema: Tuple[Tuple[Any, Any], ...] = ()
+
+    def to_json(self) -> Dict[str, Any]:
+        items = self._asdict().items()  # type: ignore[attr-defined]
+        return {k: dict(v) if isinstance(v, dict) else v for k, v in items}
 
     def to_text(self) -> str:
         return canonical_text(self.to_json())
 
     @classmethod
-    def from_json(cls, doc: Any, where: str = "") -> Any:  # pragma: no cover
-        raise NotImplementedError
+    def from_json(cls, doc: Any, where: Optional[str] = None) -> Any:
+        at = where or cls._where
+        d = _doc(doc, cls._fields, at)  # type: ignore[attr-defined]
+        names = cls._fields  # type: ignore[attr-defined]
+        values = [_value(d, name, *cls._schema[i], at) for i, name in enumerate(names)]
+        return cls._checked(cls(*values), at)  # type: ignore[call-arg]
+
+    @classmethod
+    def _checked(cls, record: Any, where: str) -> Any:
+        """What a record checks across its fields, once they read."""
+        return record
 
     @classmethod
     def from_bytes(cls, data: bytes, where: str) -> Any:
         return cls.from_json(decode(data, where), where)
+
+
+def _value(doc: Dict[str, Any], field: str, typ: Any, default: Any, where: str) -> Any:
+    if typ is STRINGS:
+        return _strings(doc, field, where)
+    value = _get(doc, field, typ, where, default)
+    return float(value) if typ is fields.NUMBER and value is not None else value
 
 
 class NodeLease(_Record, NamedTuple("NodeLease", [("node", str), ("address", str),
@@ -85,35 +98,15 @@ class NodeLease(_Record, NamedTuple("NodeLease", [("node", str), ("address", str
                                                    ("version", str)])):  # fmt: skip
     """Held under `nodes/<node>` with the agent's lease: present while the agent lives."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "node lease") -> NodeLease:
-        d = _doc(doc, cls._fields, where)
-        return cls(
-            _get(d, "node", str, where),
-            _get(d, "address", str, where),
-            _get(d, "boot_id", str, where, ""),
-            float(_get(d, "started", (int, float), where, 0.0)),
-            _get(d, "version", str, where, ""),
-        )
-
-    def to_json(self) -> Dict[str, Any]:
-        return dict(self._asdict())
+    _where = "node lease"
+    _schema = ((str, ...), (str, ...), (str, ""), (fields.NUMBER, 0.0), (str, ""))
 
 
 class Leader(_Record, NamedTuple("Leader", [("node", str), ("since", float), ("pid", int)])):
     """Held under `leader` with the leading controller's lease."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "leader") -> Leader:
-        d = _doc(doc, cls._fields, where)
-        return cls(
-            _get(d, "node", str, where),
-            float(_get(d, "since", (int, float), where, 0.0)),
-            _get(d, "pid", int, where, 0),
-        )
-
-    def to_json(self) -> Dict[str, Any]:
-        return dict(self._asdict())
+    _where = "leader"
+    _schema = ((str, ...), (fields.NUMBER, 0.0), (int, 0))
 
 
 class Requests(NamedTuple):
@@ -141,10 +134,12 @@ class Binding(_Record, NamedTuple("Binding", [
     @classmethod
     def from_json(cls, doc: Any, where: str = "binding") -> Binding:
         d = _doc(doc, cls._fields, where)
-        req = _doc(_get(d, "requests", dict, where, {}), Requests._fields, where + ".requests")
+        at_req = fields.child(where, "requests")
+        req = _doc(_get(d, "requests", dict, where, {}), Requests._fields, at_req)
         placed_by = _get(d, "placed_by", str, where, PLACED_BY_PLAN)
-        if placed_by not in (PLACED_BY_PLAN, PLACED_BY_CONTROLLER):
-            raise ContractError("%s.placed_by must be plan or controller" % where)
+        fields.one_of(
+            placed_by, (PLACED_BY_PLAN, PLACED_BY_CONTROLLER), fields.child(where, "placed_by")
+        )
         manifest = _get(d, "manifest", dict, where)
         binding = cls(
             _get(d, "namespace", str, where),
@@ -155,8 +150,8 @@ class Binding(_Record, NamedTuple("Binding", [
             _get(d, "template_hash", str, where, ""),
             _strings(d, "node_selector", where),
             Requests(
-                _get(req, "cpu_millis", int, where + ".requests", 0),
-                _get(req, "memory_bytes", int, where + ".requests", 0),
+                _get(req, "cpu_millis", int, at_req, 0),
+                _get(req, "memory_bytes", int, at_req, 0),
             ),
             manifest,
             placed_by,
@@ -229,38 +224,17 @@ class NodeSpec(_Record, NamedTuple("NodeSpec", [
 ])):  # fmt: skip
     """`nodespecs/<node>`: the node as the plan describes it, for placing pods on it."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "node spec") -> NodeSpec:
-        d = _doc(doc, cls._fields, where)
-        return cls(
-            _get(d, "name", str, where),
-            _get(d, "address", str, where),
-            _get(d, "pod_cidr", str, where),
-            _strings(d, "labels", where),
-            _get(d, "cpu_millis", int, where, None),
-            _get(d, "memory_bytes", int, where, None),
-            _get(d, "max_pods", int, where, defaults.MAX_PODS),
-            _get(d, "last_pod_ip", str, where, None),
-            _get(d, "control_plane", bool, where, False),
-        )
-
-    def to_json(self) -> Dict[str, Any]:
-        out = dict(self._asdict())
-        out["labels"] = dict(self.labels)
-        return out
+    _where = "node spec"
+    _schema = ((str, ...), (str, ...), (str, ...), (STRINGS, None), (int, None), (int, None),
+               (int, defaults.MAX_PODS), (str, None), (bool, False))  # fmt: skip
 
 
 class Cursor(_Record, NamedTuple("Cursor", [("last_pod_ip", str), ("base", Optional[str])])):
     """`cursors/<node>`: the last pod IP the controller handed out on a node, and the plan's
     cursor (`NodeSpec.last_pod_ip`) it continued from; `up` keeps whichever is later."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "cursor") -> Cursor:
-        d = _doc(doc, cls._fields, where)
-        return cls(_get(d, "last_pod_ip", str, where), _get(d, "base", str, where, None))
-
-    def to_json(self) -> Dict[str, Any]:
-        return dict(self._asdict())
+    _where = "cursor"
+    _schema = ((str, ...), (str, None))
 
 
 _TableFields = NamedTuple(
@@ -273,21 +247,13 @@ class Table(_Record, _TableFields):
     """`table`: the binding table is complete as of this generation (agents trust the store
     over their manifest files only once it exists)."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "table") -> Table:
-        d = _doc(doc, cls._fields, where)
-        grace = float(_get(d, "node_grace", (int, float), where))
-        if grace <= 0:
-            raise ContractError("%s.node_grace must be more than 0 seconds" % where)
-        return cls(
-            _get(d, "generation", int, where),
-            _get(d, "plan_sha", str, where, ""),
-            grace,
-            float(_get(d, "written_at", (int, float), where, 0.0)),
-        )
+    _where = "table"
+    _schema = ((int, ...), (str, ""), (fields.NUMBER, ...), (fields.NUMBER, 0.0))
 
-    def to_json(self) -> Dict[str, Any]:
-        return dict(self._asdict())
+    @classmethod
+    def _checked(cls, record: Table, where: str) -> Table:
+        fields.above_zero(record.node_grace, fields.child(where, "node_grace"))
+        return record
 
 
 class NodeStatus(_Record, NamedTuple("NodeStatus", [("node", str), ("ready", bool),
@@ -295,19 +261,8 @@ class NodeStatus(_Record, NamedTuple("NodeStatus", [("node", str), ("ready", boo
                                                      ("message", str)])):  # fmt: skip
     """`status/<node>`: the leading controller's view of a node (NotReady since when)."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "node status") -> NodeStatus:
-        d = _doc(doc, cls._fields, where)
-        return cls(
-            _get(d, "node", str, where),
-            _get(d, "ready", bool, where),
-            float(_get(d, "since", (int, float), where)),
-            _get(d, "reason", str, where, ""),
-            _get(d, "message", str, where, ""),
-        )
-
-    def to_json(self) -> Dict[str, Any]:
-        return dict(self._asdict())
+    _where = "node status"
+    _schema = ((str, ...), (bool, ...), (fields.NUMBER, ...), (str, ""), (str, ""))
 
 
 class Event(_Record, NamedTuple("Event", [
@@ -316,28 +271,16 @@ class Event(_Record, NamedTuple("Event", [
 ])):  # fmt: skip
     """`events/<ms>-<id>`: one event about a Pod, Deployment or Node (as kubectl shows them)."""
 
-    @classmethod
-    def from_json(cls, doc: Any, where: str = "event") -> Event:
-        d = _doc(doc, cls._fields, where)
-        kind = _get(d, "type", str, where)
-        if kind not in EVENT_TYPES:
-            raise ContractError("%s.type must be Normal or Warning" % where)
-        return cls(
-            float(_get(d, "time", (int, float), where)),
-            kind,
-            _get(d, "reason", str, where),
-            _get(d, "message", str, where, ""),
-            _get(d, "kind", str, where),
-            _get(d, "namespace", str, where, ""),
-            _get(d, "name", str, where),
-            _get(d, "node", str, where, ""),
-            _get(d, "source", str, where, ""),
-        )
+    _where = "event"
+    _schema = ((fields.NUMBER, ...), (str, ...), (str, ...), (str, ""), (str, ...), (str, ""),
+               (str, ...), (str, ""), (str, ""))  # fmt: skip
 
-    def to_json(self) -> Dict[str, Any]:
-        return dict(self._asdict())
+    @classmethod
+    def _checked(cls, record: Event, where: str) -> Event:
+        fields.one_of(record.type, EVENT_TYPES, fields.child(where, "type"))
+        return record
 
 
 def _opt_float(doc: Dict[str, Any], field: str, where: str) -> Optional[float]:
-    value = _get(doc, field, (int, float), where, None)
+    value = _get(doc, field, fields.NUMBER, where, None)
     return None if value is None else float(value)

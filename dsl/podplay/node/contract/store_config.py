@@ -10,7 +10,7 @@ the node README).
 
 `endpoints` puts this node's own member first (no network hop when it is one), then the
 others in the file's order. Messages start with the file's path ("/etc/podplay/store.json:
-members[0]: endpoint: a non-empty string is required").
+members[0].endpoint: missing (a non-empty string is required)").
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from podplay.node.contract import defaults
+from podplay.node.contract import defaults, fields
 from podplay.node.contract.errors import ContractError
-from podplay.node.contract.jsontext import read_json
+from podplay.node.contract.jsontext import FileRecord
 
 CA_FILE = defaults.CA_FILE
 CERT_FILE = defaults.NODE_CERT
@@ -35,7 +35,7 @@ class Member:
 
 
 @dataclass(frozen=True)
-class StoreConfig:
+class StoreConfig(FileRecord):
     cluster: str
     node: str
     members: Tuple[Member, ...]
@@ -43,15 +43,11 @@ class StoreConfig:
     cert: Optional[str] = CERT_FILE
     key: Optional[str] = KEY_FILE
 
-    @classmethod
-    def from_json(cls, doc: Any, path: str = defaults.STORE_JSON) -> StoreConfig:
-        """Validate store.json's content; ContractError with a sentence naming the field."""
-        return _config(doc, path)
+    DEFAULT_PATH = defaults.STORE_JSON
 
     @classmethod
-    def load(cls, path: str = defaults.STORE_JSON) -> StoreConfig:
-        """Read and validate store.json."""
-        return _config(read_json(path), path)
+    def _read(cls, doc: Any, path: str) -> StoreConfig:
+        return _config(doc, path)
 
     @property
     def endpoints(self) -> List[str]:
@@ -76,41 +72,35 @@ class StoreConfig:
         }
 
 
-def _string(doc: Dict[str, Any], field: str, path: str, optional: bool = False) -> Any:
-    value = doc.get(field)
-    if optional and value is None:
-        return None
-    if not isinstance(value, str) or not value:
-        raise ContractError("%s: %s: a non-empty string is required" % (path, field))
-    return value
-
-
 def _config(doc: Any, path: str) -> StoreConfig:
-    if not isinstance(doc, dict):
-        raise ContractError("%s: expected a JSON object" % path)
+    fields.document(doc, path)
     if doc.get("kind", KIND) != KIND:
         raise ContractError("%s: kind: expected %s, got %r" % (path, KIND, doc.get("kind")))
     members = doc.get("members")
     if not isinstance(members, list) or not members:
-        raise ContractError("%s: members: a non-empty list of {name, endpoint} is required" % path)
-    parsed = []
-    for i, m in enumerate(members):
-        if not isinstance(m, dict):
-            raise ContractError("%s: members[%d]: expected an object" % (path, i))
-        endpoint = _string(m, "endpoint", "%s: members[%d]" % (path, i))
-        if not endpoint.startswith(("https://", "http://")):
-            raise ContractError(
-                "%s: members[%d].endpoint: expected https://<address>:<port>, got %r"
-                % (path, i, endpoint)
-            )
-        parsed.append(
-            Member(name=_string(m, "name", "%s: members[%d]" % (path, i)), endpoint=endpoint)
+        raise ContractError(
+            "%s: members: expected a non-empty list of {name, endpoint}, got %r" % (path, members)
         )
     return StoreConfig(
-        cluster=_string(doc, "cluster", path),
-        node=_string(doc, "node", path),
-        members=tuple(parsed),
-        ca=_string(doc, "ca", path, optional=True),
-        cert=_string(doc, "cert", path, optional=True),
-        key=_string(doc, "key", path, optional=True),
+        cluster=fields.string(doc, "cluster", path),
+        node=fields.string(doc, "node", path),
+        members=tuple(_member(m, "%s: members[%d]" % (path, i)) for i, m in enumerate(members)),
+        ca=_optional_string(doc, "ca", path),
+        cert=_optional_string(doc, "cert", path),
+        key=_optional_string(doc, "key", path),
     )
+
+
+def _member(raw: Any, where: str) -> Member:
+    fields.document(raw, where, "an object")
+    endpoint = fields.string(raw, "endpoint", where, ".")
+    if not endpoint.startswith(("https://", "http://")):
+        raise ContractError(
+            "%s.endpoint: expected https://<address>:<port>, got %r" % (where, endpoint)
+        )
+    return Member(name=fields.string(raw, "name", where, "."), endpoint=endpoint)
+
+
+def _optional_string(doc: Dict[str, Any], field: str, path: str) -> Optional[str]:
+    """A path that may be null (no TLS), but not empty."""
+    return None if doc.get(field) is None else fields.string(doc, field, path)

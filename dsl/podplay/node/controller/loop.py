@@ -18,11 +18,12 @@ from typing import Callable, Dict, Optional, Set, Tuple
 from podplay.node.store import keys
 from podplay.node.store.client import Store
 from podplay.node.store.mirror import Mirror
+from podplay.node.store.snapshot import KINDS
 
 from .actuate import Actuator
 from .decide import NodeView, moves, readiness, status_writes
 from .election import Leadership
-from .world import KINDS, read_world
+from .world import read_world
 
 log = logging.getLogger("podplay.controller")
 

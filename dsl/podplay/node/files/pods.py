@@ -17,8 +17,8 @@ from typing import Any, Dict, List, Tuple
 
 from podplay.node.contract import defaults
 from podplay.node.contract.errors import ContractError
+from podplay.node.contract.fields import DNS_LABEL
 from podplay.node.contract.jsontext import canonical_text
-from podplay.node.contract.manifest_fields import DNS_LABEL
 from podplay.node.contract.pods import PodSpec, key_from_filename, manifest_filename
 from podplay.node.files.changes import ApplyError
 from podplay.node.util.files import write_atomic

@@ -11,7 +11,7 @@ import os
 import shutil
 from typing import Any, Dict, List, Optional
 
-from podplay.node.contract import defaults, keepalived
+from podplay.node.contract import defaults, fields, keepalived
 from podplay.node.contract.cluster import ClusterState
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import canonical_text
@@ -19,6 +19,8 @@ from podplay.node.files import changes, units
 from podplay.node.files.changes import ApplyError
 from podplay.node.util.bundle import sha256_file
 from podplay.node.util.uplink import interface_holding
+
+WHERE = "proxy"  # how messages name the desired state of `files apply proxy`
 
 
 def cluster_state(desired: Dict[str, Any]) -> ClusterState:
@@ -36,7 +38,8 @@ def keepalived_conf(
     ips = keepalived.lb_ips(state.services)
     if not ips:
         return None
-    node, address = _string(desired, "node"), _string(desired, "address")
+    node = fields.string(desired, "node", WHERE)
+    address = fields.string(desired, "address", WHERE)
     if not interface:
         raise ApplyError("no interface holds node address %s" % address)
     advert_int = _lb(desired).get("advert_int", keepalived.DEFAULT_ADVERT_INT)
@@ -77,7 +80,9 @@ def apply_proxy(desired: Dict[str, Any], bundle: str, check: bool, diff: bool) -
     ips = keepalived.lb_ips(state.services)
     interface = None
     if ips:
-        interface = _lb(desired).get("interface") or interface_holding(_string(desired, "address"))
+        interface = _lb(desired).get("interface") or interface_holding(
+            fields.string(desired, "address", WHERE)
+        )
     cluster, unit, conf = proxy_files(state, desired, bundle, interface)
     made = changes.converge([cluster, unit, conf], check)
     done = changes.changed_paths(made)
@@ -105,10 +110,3 @@ def _lb(desired: Dict[str, Any]) -> Dict[str, Any]:
     if not isinstance(lb, dict):
         raise ContractError("lb: expected an object {advert_int, interface}, got %r" % (lb,))
     return lb
-
-
-def _string(desired: Dict[str, Any], field: str) -> str:
-    value = desired.get(field)
-    if not isinstance(value, str) or not value:
-        raise ContractError("%s: a non-empty string is required" % field)
-    return value

@@ -29,7 +29,7 @@ import os
 import pwd
 from typing import Any, Dict, List, Optional, Tuple
 
-from podplay.node.contract import defaults
+from podplay.node.contract import defaults, fields
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import canonical_text
 from podplay.node.contract.store_config import Member, StoreConfig
@@ -60,17 +60,15 @@ def settings(desired: Dict[str, Any]) -> Dict[str, Any]:
     """The desired state with its defaults, checked (ContractError names the field)."""
     p = dict(DEFAULTS)
     p.update({k: v for k, v in desired.items() if v is not None})
-    unknown = sorted(
-        set(p) - set(DEFAULTS) - {"node", "address", "cluster", "members", "ca", "cert", "key"}
-    )
-    if unknown:
-        raise ContractError("store: unknown field %s" % unknown[0])
+    known = (*DEFAULTS, "node", "address", "cluster", "members", "ca", "cert", "key")
+    fields.only(p, known, "store")
     for field in ("node", "address", "cluster", "ca", "cert", "key", "user"):
-        if not isinstance(p.get(field), str) or not p[field].strip():
-            raise ContractError("store: %s: a non-empty string is required" % field)
+        if not fields.string(p, field, "store").strip():
+            raise ContractError(
+                "store: %s: expected a non-empty string, got %r" % (field, p[field])
+            )
     for field in ("client_port", "peer_port", "heartbeat_ms", "election_ms"):
-        if isinstance(p[field], bool) or not isinstance(p[field], int) or p[field] <= 0:
-            raise ContractError("store: %s: a positive whole number is required" % field)
+        fields.at_least_one(p, field, "store", 0, ": ")
     p["members"] = check_members(p.get("members"))
     return p
 

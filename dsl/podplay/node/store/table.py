@@ -26,6 +26,7 @@ import hashlib
 import time
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
+from podplay.node.contract import fields
 from podplay.node.contract.errors import ContractError
 from podplay.node.contract.jsontext import canonical_text
 from podplay.node.contract.store import PLACED_BY_CONTROLLER, Binding, NodeSpec, Table
@@ -61,6 +62,9 @@ class Change(NamedTuple):
     before: Optional[KeyValue]
 
 
+DESIRED_FIELDS = ("cluster", "node_grace", "nodes", "pods", "node_selectors")
+
+
 class Plan(NamedTuple):
     changes: List[Change]
     kept: List[str]  # bindings the controller made, kept (pod keys `ns/name`)
@@ -69,28 +73,19 @@ class Plan(NamedTuple):
 
 def parse_desired(doc: Any) -> Desired:
     """The desired table, checked with the store's records (ContractError names the field)."""
-    if not isinstance(doc, dict):
-        raise ContractError("desired table: expected a JSON object")
-    unknown = sorted(set(doc) - {"cluster", "node_grace", "nodes", "pods", "node_selectors"})
-    if unknown:
-        raise ContractError("desired table has an unknown field %s" % unknown[0])
-    cluster = doc.get("cluster")
-    if not isinstance(cluster, str) or not cluster:
-        raise ContractError("desired table: cluster: a non-empty string is required")
-    grace = doc.get("node_grace")
-    if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace <= 0:
-        raise ContractError("desired table: node_grace must be a number of seconds above 0")
+    where = "desired table"
+    fields.only(fields.document(doc, where), DESIRED_FIELDS, where)
+    cluster = fields.string(doc, "cluster", where)
+    grace = fields.above_zero(
+        fields.required(doc, "node_grace", where, fields.NUMBER), where + ": node_grace"
+    )
     nodes: Dict[str, NodeSpec] = {}
     for i, raw in enumerate(_list(doc, "nodes")):
         spec = NodeSpec.from_json(raw, "desired table: nodes[%d]" % i)
         nodes[keys.nodespec_key(cluster, spec.name)] = spec
-    selectors = doc.get("node_selectors") or {}
-    if not isinstance(selectors, dict):
-        raise ContractError("desired table: node_selectors: expected an object")
+    selectors = fields.optional(doc, "node_selectors", where, dict) or {}
     bindings: Dict[str, Binding] = {}
-    pods = doc.get("pods") or {}
-    if not isinstance(pods, dict):
-        raise ContractError("desired table: pods: expected an object of node -> pods")
+    pods = fields.optional(doc, "pods", where, dict) or {}
     for node in sorted(pods):
         for i, manifest in enumerate(pods[node] or []):
             where = "desired table: pods.%s[%d]" % (node, i)
@@ -103,10 +98,7 @@ def parse_desired(doc: Any) -> Desired:
 
 
 def _list(doc: Dict[str, Any], field: str) -> List[Any]:
-    value = doc.get(field) or []
-    if not isinstance(value, list):
-        raise ContractError("desired table: %s: expected a list" % field)
-    return value
+    return fields.optional(doc, field, "desired table", list) or []
 
 
 def _binding(node: str, manifest: Any, selectors: Dict[str, Any], where: str) -> Binding:
