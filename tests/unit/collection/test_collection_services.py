@@ -171,3 +171,32 @@ def test_a_converged_node_runs_no_command() -> None:
     assert (done, module.ran) == ([], [])
     assert not sd.started(done)
     assert not sd.started(["systemctl reload keepalived.service", "systemctl daemon-reload"])
+
+
+# -- network_config: the kernel settings ------------------------------------------------------
+
+
+class SysctlModule(FakeModule):
+    def __init__(self, check_mode: bool = False) -> None:
+        super().__init__({}, check_mode)
+
+    def atomic_move(self, src: str, dest: str) -> None:
+        Path(src).replace(dest)
+
+
+def test_kernel_settings_written_once_applied_then_left_alone(tmp_path: Path) -> None:
+    from ansible_collections.podplay.cluster.plugins.modules import network_config as nc
+
+    path = tmp_path / "sysctl.d" / "90-podplay.conf"
+    check = SysctlModule(check_mode=True)
+    diff = nc.ensure_sysctl(check, str(path))
+    assert diff is not None and diff["before"] == "" and "net.ipv4.ip_forward = 1" in diff["after"]
+    assert not path.parent.exists() and check.ran == []  # check mode: nothing written nor run
+    real = SysctlModule()
+    assert nc.ensure_sysctl(real, str(path)) is not None
+    assert path.read_text() == nc.SYSCTL_TEXT and path.stat().st_mode & 0o777 == 0o644
+    assert real.ran == [["restart", "systemd-sysctl.service"]]
+    again = SysctlModule()
+    assert nc.ensure_sysctl(again, str(path)) is None and again.ran == []  # idempotent
+    path.chmod(0o600)
+    assert nc.ensure_sysctl(SysctlModule(), str(path)) is not None  # a wrong mode is put right
