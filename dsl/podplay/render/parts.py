@@ -4,15 +4,15 @@
 `ansible-playbook site.yml` runs them all; `podplay up` runs only the ones whose inputs
 changed, with `--tags` and `--limit`):
 
-    node           node role: directories, kernel settings, the node bundle
+    node           node role: the node bundle (and its directory)
     runtime        runtime role: the Docker engine
-    network        network role: bridge, routes, NAT
+    network        network role: kernel settings, bridge, routes, NAT
     control_plane  control_plane role: certificates, store.json, etcd and the controller
     agent          agent role: its config, API token, unit, service
     images         agent role: the images the pods need, side-loaded
     pods           agent role: the binding table in the store, the node's pod manifests
-    services       proxy role: cluster.json, keepalived.conf (and keepalived following it)
-    proxy          proxy role: the podplay-proxy service (its unit comes with `services`)
+    services       proxy role: cluster.json, keepalived.conf, the services following them
+    proxy          proxy role: the same one task (run for a new bundle: the proxy's unit)
 
 A part's digest on a node hashes exactly what that part consumes there: the rendered
 variables it reads (`group_vars`, the node's `host_vars` and inventory entry) and the

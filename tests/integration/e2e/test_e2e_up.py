@@ -350,6 +350,15 @@ def test_after_up_a_plain_site_yml_of_the_build_changes_nothing(app: App) -> Non
     assert result.roles_ran == ["node", "runtime", "network", "control_plane", "agent", "proxy"]
 
 
+def test_after_up_site_yml_check_diff_of_the_build_reports_no_change(app: App) -> None:
+    """Every role computes its whole state in its module call, check mode included."""
+    build = app.stack / "build"
+    result = run_playbook(build / "site.yml", build / "inventory.yml", quiet=True, check=True,
+                          diff=True)  # fmt: skip
+    assert result.ok, result.output_tail[-2000:]
+    assert result.changed == 0, [f"{e.host}: {e.task}" for e in result.changed_tasks]
+
+
 def _ansible_running(build: Path) -> list[str]:
     found = []
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):

@@ -99,6 +99,16 @@ def test_site_yml_second_run_changes_nothing(cluster, site_result):
     assert set(again.hosts) == {n.name for n in cluster.nodes}
 
 
+def test_site_yml_check_diff_on_a_converged_cluster_changes_nothing(cluster, site_result):
+    """Each role is one module call that computes its whole state, check mode included: on a
+    converged cluster `--check --diff` reports no change on any node, and no diff."""
+    assert site_result.ok
+    check = run_playbook(cluster, "site.yml", check=True, diff=True)
+    assert check.ok, check.failures
+    assert check.changed == 0, [(e.host, e.task) for e in check.changed_tasks]
+    assert set(check.hosts) == {n.name for n in cluster.nodes}
+
+
 def test_network_service_restores_routes_and_chains(cluster):
     """What a rebooted node relies on: podplay-network.service applies network.json at start
     (before it says it is ready); running, it is the repairer (the chaos tests break more)."""

@@ -22,6 +22,23 @@ def test_config_written_once_then_left_alone(tmp_path, monkeypatch):
     assert [p.name for p in (tmp_path / "etc" / "podplay").iterdir()] == ["network.json"]
 
 
+def test_diff_shows_network_json_before_and_after_only_when_it_changes(tmp_path, monkeypatch):
+    monkeypatch.setattr(files, "has_systemd", lambda: False)
+    path = str(tmp_path / "network.json")
+    diff: list = []
+    files.ensure_files({"node": "node1"}, path, "/b.pyz", check=True, diff=diff)
+    assert [(d["before_header"], d["before"]) for d in diff] == [(path, "")]
+    assert json.loads(diff[0]["after"]) == {"node": "node1"}
+    files.ensure_files({"node": "node1"}, path, "/b.pyz")
+    diff.clear()
+    files.ensure_files({"node": "node2"}, path, "/b.pyz", check=True, diff=diff)
+    assert json.loads(diff[0]["before"]) == {"node": "node1"}
+    assert json.loads(diff[0]["after"]) == {"node": "node2"}
+    diff.clear()
+    files.ensure_files({"node": "node1"}, path, "/b.pyz", diff=diff)
+    assert diff == []  # unchanged: no entry
+
+
 def test_unit_runs_the_repairer_of_this_bundle_on_this_config():
     unit = files.unit_text("/opt/podplay/podplay-node.pyz", "/etc/podplay/network.json", "ab12")
     assert (

@@ -1,4 +1,4 @@
-"""`podplay-node.pyz network apply [--config PATH] [--desired -] [--check] [--json]`
+"""`podplay-node.pyz network apply [--config PATH] [--desired -] [--check] [--diff] [--json]`
 and `podplay-node.pyz network watch [--config PATH] [-v]`.
 
 apply: with `--desired -` the desired network.json comes on stdin and is written to
@@ -6,7 +6,8 @@ apply: with `--desired -` the desired network.json comes on stdin and is written
 is converged: that is how the network role applies a node's whole network state in one
 call. Without it, the file at `--config` is applied. Exit 0 when the network is (or, with
 --check, already was) as configured; 1 on failure with one line on stderr. `--json` prints
-`{"changed": bool, "changes": [...]}`.
+`{"changed": bool, "changes": [...]}`, with `--diff` also `"diff": [...]` (Ansible's
+entries: network.json and the unit before and after, for the network_config module).
 
 watch: what the unit runs: apply, tell systemd it is ready, then keep the network true
 until SIGTERM (watch.py). Exit 2 when network.json is unusable at start.
@@ -39,6 +40,7 @@ def main(argv=None) -> int:
     cmd.add_argument("--config", default=NETWORK_JSON)
     cmd.add_argument("--desired", metavar="-", help="'-': read the desired network.json on stdin")
     cmd.add_argument("--check", action="store_true", help="report, change nothing")
+    cmd.add_argument("--diff", action="store_true", help="with --json: the files before/after")
     cmd.add_argument("--json", action="store_true", help="machine-readable result on stdout")
     watch = sub.add_parser("watch", help="apply, then keep the network true (the repairer)")
     watch.add_argument("--config", default=NETWORK_JSON)
@@ -48,10 +50,13 @@ def main(argv=None) -> int:
         return _watch(args.config, args.verbose)
     try:
         changes = []
+        diff = [] if args.diff else None
         if args.desired == "-":
             cfg = NetworkConfig.from_json(decode(sys.stdin.buffer.read(), "desired network.json"))
             # validated before anything is written
-            changes += ensure_files(cfg.to_json(), args.config, bundle_path(), check=args.check)
+            changes += ensure_files(
+                cfg.to_json(), args.config, bundle_path(), check=args.check, diff=diff
+            )
         else:
             cfg = NetworkConfig.load(args.config)
         changes += apply(cfg, check=args.check)
@@ -63,7 +68,10 @@ def main(argv=None) -> int:
         print("network apply: %s" % message, file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({"changed": bool(changes), "changes": changes}))
+        result = {"changed": bool(changes), "changes": changes}
+        if diff is not None:
+            result["diff"] = diff
+        print(json.dumps(result))
     else:
         for change in changes:
             print(change)

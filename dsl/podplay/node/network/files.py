@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from typing import Any, List
+from typing import Any, Dict, List, Optional
 
 from podplay.node.contract.defaults import NETWORK_UNIT
 from podplay.node.contract.jsontext import canonical_text
@@ -62,12 +62,20 @@ def has_systemd() -> bool:
     return os.path.isdir("/run/systemd/system")
 
 
-def ensure_files(desired_doc: Any, config_path: str, bundle: str, check: bool = False) -> List[str]:
+def ensure_files(
+    desired_doc: Any,
+    config_path: str,
+    bundle: str,
+    check: bool = False,
+    diff: Optional[List[Dict[str, str]]] = None,
+) -> List[str]:
     """Write network.json and the unit when they differ; enable the unit and have it running
-    (restarted when the unit changed). Returns changes."""
+    (restarted when the unit changed). Returns changes; appends Ansible's diff entries (the
+    files before and after) to `diff` when given."""
     changes: List[str] = []
     text = canonical_text(desired_doc)
     if read(config_path) != text:
+        _record(diff, config_path, text)
         changes.append("%s written" % config_path)
         if not check:
             write_atomic(config_path, text)
@@ -76,6 +84,7 @@ def ensure_files(desired_doc: Any, config_path: str, bundle: str, check: bool = 
     unit = unit_text(bundle, config_path, sha256_file(bundle))
     unit_changed = read(UNIT_PATH) != unit
     if unit_changed:
+        _record(diff, UNIT_PATH, unit)
         changes.append("%s written" % UNIT_PATH)
         if not check:
             write_atomic(UNIT_PATH, unit)
@@ -90,6 +99,12 @@ def ensure_files(desired_doc: Any, config_path: str, bundle: str, check: bool = 
         if not check:
             systemctl(action, UNIT_NAME)  # returns once the repairer's first pass is done
     return changes
+
+
+def _record(diff: Optional[List[Dict[str, str]]], path: str, after: str) -> None:
+    if diff is not None:
+        diff.append({"before_header": path, "after_header": path, "before": read(path),
+                     "after": after})  # fmt: skip
 
 
 def systemctl(*args: str, check: bool = True) -> str:

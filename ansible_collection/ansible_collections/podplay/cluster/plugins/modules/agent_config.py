@@ -9,13 +9,19 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: agent_config
-short_description: Write a node agent's configuration, API token and systemd unit in one step
+short_description: A node agent's configuration, API token, systemd unit and service in one step
 description:
   - Hands the desired agent configuration and token to the node bundle
     (C(podplay-node.pyz files apply agent)), which checks it with the node contract and writes
     C(/etc/podplay/agent.json), the agent API token (mode 0600) and the C(podplay-agent)
     systemd unit, each atomically and only when its content differs.
   - The unit names the node bundle's sha256, so a new bundle reports I(unit_changed).
+  - Then (I(service), the default) runs the services from what changed, with systemctl. On a
+    new bundle the C(podplay-proxy) service is restarted first (the new agent serves its API
+    over TLS only, which an older proxy cannot read); systemd is reloaded when the unit
+    changed; C(podplay-agent) is enabled, and restarted when its config, token, unit or
+    bundle changed, else started if it is not running. Restarting the agent restarts no
+    pod (it adopts them).
   - Options left unset take the node contract's defaults (see the node README).
   - Supports check mode and diff (the token is never shown). In check mode on a node whose
     bundle is not installed yet, reports a change with a message instead of failing.
@@ -79,6 +85,12 @@ options:
   state_dir:
     description: The agent's own state directory (unset, C(/var/lib/podplay)).
     type: path
+  service:
+    description:
+      - Bring the C(podplay-agent) service (and, on a new bundle, the C(podplay-proxy)
+        service) to the state the files call for. C(false) writes the files only.
+    type: bool
+    default: true
 extends_documentation_fragment:
   - podplay.cluster.node_bundle
 author: podplay developers (!UNKNOWN)
@@ -93,7 +105,6 @@ EXAMPLES = r"""
     cluster: "{{ podplay_cluster_name }}"
     token: "{{ lookup('ansible.builtin.file', podplay_agent_token_file) }}"
     pause_image: "{{ podplay_pause_image.ref }}"
-  register: podplay_agent
 """
 
 RETURN = r"""
@@ -115,10 +126,17 @@ restart:
   returned: always
 proxy_restart:
   description:
-    - A new bundle on a node where the podplay-proxy unit exists; restart the proxy before the
-      agent (the new agent serves its API over TLS only, which an older proxy cannot read).
+    - A new bundle on a node where the podplay-proxy unit exists; the proxy is restarted
+      before the agent (the new agent serves its API over TLS only, which an older proxy
+      cannot read).
   type: bool
   returned: always
+services:
+  description: The systemctl commands run (or, in check mode, that would run), in order.
+  type: list
+  elements: str
+  returned: always
+  sample: ["systemctl daemon-reload", "systemctl restart podplay-agent.service"]
 """
 
 
@@ -126,6 +144,10 @@ from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.podplay.cluster.plugins.module_utils._bundle import (  # noqa: E402
     BUNDLE_PATH,
     files_apply,
+)
+from ansible_collections.podplay.cluster.plugins.module_utils._systemd import (  # noqa: E402
+    agent_steps,
+    converge_units,
 )
 
 # Options that are agent.json fields of the same name (token_path is its `token_file`).
@@ -156,6 +178,7 @@ def main():
             pods_dir=dict(type="path"),
             cluster_file=dict(type="path"),
             state_dir=dict(type="path"),
+            service=dict(type="bool", default=True),
         ),
         supports_check_mode=True,
     )
@@ -166,8 +189,13 @@ def main():
     desired = dict(config=config, token=p["token"], config_path=p["config_path"],
                    unit_path=p["unit_path"])  # fmt: skip
     would_change = dict(config_changed=True, token_changed=True, unit_changed=True, restart=True,
-                        proxy_restart=False)  # fmt: skip
+                        proxy_restart=False, services=[])  # fmt: skip
     result = files_apply(module, "agent", desired, "agent_config: ", would_change)
+    result["services"] = []
+    if p["service"]:
+        daemon_reload, steps = agent_steps(result)
+        result["services"] = converge_units(module, daemon_reload, steps, "agent_config: ")
+    result["changed"] = bool(result.get("changed") or result["services"])
     module.exit_json(**result)
 
 

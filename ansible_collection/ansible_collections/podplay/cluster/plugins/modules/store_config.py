@@ -9,7 +9,7 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: store_config
-short_description: Everything a node needs of the cluster's store (etcd), in one step
+short_description: Everything a node needs of the cluster's store (etcd), services too, in one step
 description:
   - On every node, writes the cluster CA, this node's certificate and key (mode 0600) under
     I(pki_dir) and C(/etc/podplay/store.json) (endpoints and certificate paths for the
@@ -19,6 +19,12 @@ description:
     etcd's settings (C(/etc/podplay/etcd.env)), a systemd unit C(etcd.service) and the
     controller's unit C(podplay-controller.service), and makes the data directory. The key
     is then owned by the etcd user.
+  - Then, on members (I(service), the default), runs etcd and the controller with systemctl.
+    systemd reloaded when a unit changed, each enabled and restarted when what it reads at
+    start changed (else started if it is not running), without blocking (a new member is
+    ready only once a majority has started, and the members start in parallel, one per
+    host); when either was (re)started, waits up to I(wait) seconds until the store has a
+    quorum with this member healthy in it (C(podplay-node.pyz store health --quorum)).
   - An existing member keeps its data; a member whose store was made with other members is
     refused (podplay does not change the members of an existing store).
   - The files are written by the node bundle (C(podplay-node.pyz files apply store)), which
@@ -109,6 +115,16 @@ options:
     description: Where the controller's unit is written (members).
     type: path
     default: /etc/systemd/system/podplay-controller.service
+  service:
+    description:
+      - On members, bring etcd and the controller to the state the files call for and wait
+        for the quorum after a (re)start. C(false) writes the files (and installs etcd) only.
+    type: bool
+    default: true
+  wait:
+    description: Seconds to wait, after etcd or the controller (re)started, for the quorum.
+    type: int
+    default: 120
 extends_documentation_fragment:
   - podplay.cluster.node_bundle
 author: podplay developers (!UNKNOWN)
@@ -124,7 +140,6 @@ EXAMPLES = r"""
     ca: "{{ lookup('ansible.builtin.file', podplay_pki_dir ~ '/ca.crt') }}"
     cert: "{{ lookup('ansible.builtin.file', podplay_pki_dir ~ '/nodes/node1.crt') }}"
     key: "{{ lookup('ansible.builtin.file', podplay_pki_dir ~ '/nodes/node1.key') }}"
-  register: podplay_store
 """
 
 RETURN = r"""
@@ -156,14 +171,30 @@ changed_files:
   description: Paths written (or that would be).
   type: list
   returned: always
+services:
+  description: The systemctl commands run (or, in check mode, that would run), in order.
+  type: list
+  elements: str
+  returned: always
+  sample: ["systemctl --no-block restart podplay-controller.service"]
+waited:
+  description: Seconds spent waiting for the quorum (0 when nothing was (re)started).
+  type: float
+  returned: always
 """
 
 import os  # noqa: E402
+import time  # noqa: E402
 
 from ansible.module_utils.basic import AnsibleModule  # noqa: E402
 from ansible_collections.podplay.cluster.plugins.module_utils._bundle import (  # noqa: E402
     BUNDLE_PATH,
     files_apply,
+)
+from ansible_collections.podplay.cluster.plugins.module_utils._systemd import (  # noqa: E402
+    converge_units,
+    started,
+    store_steps,
 )
 
 ETCD_BINARY = "/usr/bin/etcd"
@@ -202,6 +233,27 @@ def install_etcd(module, packages):
                          % (" ".join(packages), err.strip()[-800:]))  # fmt: skip
 
 
+def wait_for_quorum(module):
+    """The bundle's own health check: every member answers, and this one is in a quorum."""
+    p = module.params
+    start = time.monotonic()
+    argv = ["python3", p["bundle_path"], "store", "health", "--quorum", "--wait", str(p["wait"])]
+    rc, out, err = module.run_command(argv)
+    if rc != 0:
+        said = (err or out).strip().splitlines() or ["exit status %d" % rc]
+        module.fail_json(msg="store_config: the store has no quorum with %s healthy in it "
+                         "after %ss: %s" % (p["node"], p["wait"], said[-1]))  # fmt: skip
+    return round(time.monotonic() - start, 2)
+
+
+def run_services(module, result):
+    """etcd and the controller as the files call for; the quorum waited for after a start."""
+    daemon_reload, steps = store_steps(result)
+    done = converge_units(module, daemon_reload, steps, "store_config: ")
+    waited = wait_for_quorum(module) if started(done) and not module.check_mode else 0.0
+    return done, waited
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -228,6 +280,8 @@ def main():
             packages=dict(type="list", elements="str", default=["etcd-server", "etcd-client"]),
             user=dict(type="str", default="etcd"),
             bundle_path=dict(type="path", default=BUNDLE_PATH),
+            service=dict(type="bool", default=True),
+            wait=dict(type="int", default=120),
         ),
         supports_check_mode=True,
     )
@@ -244,10 +298,14 @@ def main():
     desired = {k: p[k] for k in DESIRED}
     would_change = dict(member=member, installed=installed, unit_changed=member,
                         restart=member, controller_unit_changed=member,
-                        controller_restart=member, changed_files=[])  # fmt: skip
+                        controller_restart=member, changed_files=[], services=[],
+                        waited=0.0)  # fmt: skip
     result = files_apply(module, "store", desired, "store_config: ", would_change)
     result["installed"] = installed
-    result["changed"] = bool(result.get("changed")) or installed
+    result["services"], result["waited"] = [], 0.0
+    if p["service"]:
+        result["services"], result["waited"] = run_services(module, result)
+    result["changed"] = bool(result.get("changed") or installed or result["services"])
     module.exit_json(**result)
 
 
