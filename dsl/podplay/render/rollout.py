@@ -36,6 +36,7 @@ from podplay.plan import Plan, PodPlan
 from podplay.plan.rollout import (
     drained,
     endpoint_key,
+    leaving_endpoints,
     must_stop,
     new_pods,
     removed_endpoints,
@@ -82,7 +83,8 @@ def rollout(
         if drain is not None and last is not None:
             last["then"], drain = drain, None  # at the end of its nodes' call: a task fewer
         last = None
-        wait = None if i == len(plans) - 1 else _wait(current, stage, routing, timeout)
+        last_one = i == len(plans) - 1
+        wait = _wait(current, stage, routing, timeout, skipped=skipped, last=last_one)
         if i == 0 and first is not None:
             if drain:
                 entries.append(_stage(f"{label}: drain before site", drain, None, None))
@@ -150,6 +152,13 @@ def _gone(current: Plan | None, stage: Plan, skipped: frozenset[str]) -> list[st
     return [e for e in removed_endpoints(current, stage) if _pod_of(e) not in lost]
 
 
+def _leaving(current: Plan, stage: Plan, skipped: frozenset[str]) -> list[str]:
+    """Endpoints that serve now and that `stage` still runs, routed nowhere (those on
+    skipped nodes left out)."""
+    lost = {(p.namespace, p.name) for p in current.pods if p.node in skipped}
+    return [e for e in leaving_endpoints(current, stage) if _pod_of(e) not in lost]
+
+
 def _pod_of(endpoint: str) -> tuple[str, str]:
     return endpoint_pod(endpoint)
 
@@ -161,15 +170,25 @@ def _drain(current: Plan, stage: Plan, gone: list[str], routing: tuple[str, ...]
 
 
 def _wait(
-    current: Plan | None, stage: Plan, routing: tuple[str, ...], timeout: float
+    current: Plan | None,
+    stage: Plan,
+    routing: tuple[str, ...],
+    timeout: float,
+    *,
+    skipped: frozenset[str] = frozenset(),
+    last: bool = False,
 ) -> WaitSpec | None:
-    """New pods ready where planned and routed on every Ready node; a Recreate's old pods
-    stopped. None when there is nothing to wait for."""
-    created = new_pods(current, stage)
+    """Old pods that stay bound but leave routing here unrouted on every Ready node (then
+    the settle), at the same time as the new pods start: ready where planned and routed on
+    every Ready node; a Recreate's old pods stopped. On the `last` stage only the first
+    (`up` waits for every deployment afterwards). Pods on `skipped` nodes are routed nowhere
+    already. None when there is nothing to wait for."""
+    created = new_pods(current, stage) if not last else set()
     behind = routed_pods(stage)
     pods = [p for p in stage.pods if (p.namespace, p.name) in created]
-    stopping = must_stop(current, stage) if current is not None else set()
+    stopping = must_stop(current, stage) if current is not None and not last else set()
     spec = WaitSpec(
+        unrouted=tuple(_leaving(current, stage, skipped)) if current is not None else (),
         ready=tuple(PodRef(p.namespace, p.name, p.node, p.ip) for p in pods),
         routed=tuple(
             endpoint_key(p.namespace, p.name, p.ip) for p in pods if (p.namespace, p.name) in behind
@@ -215,11 +234,26 @@ def _empty(plan: Plan) -> Plan:
 
 
 def _describe(label: str, current: Plan, stage: Plan) -> str:
-    """`rollout step 3/7: start default/web-x7k2q` (what the stage changes)."""
+    """`rollout step 3/6: stop default/web-a1 (drained); drain default/web-a2 while starting
+    default/web-b3` (what the stage changes)."""
     before = {(p.namespace, p.name) for p in current.pods}
     after = {(p.namespace, p.name) for p in stage.pods}
-    parts = []
-    for verb, keys in (("start", after - before), ("stop", before - after)):
-        if keys:
-            parts.append(f"{verb} " + ", ".join(f"{ns}/{name}" for ns, name in sorted(keys)))
+    leaving = sorted(endpoint_pod(e) for e in leaving_endpoints(current, stage))
+
+    def names(keys: Collection[tuple[str, str]]) -> str:
+        return ", ".join(f"{ns}/{name}" for ns, name in sorted(keys))
+
+    stopped = before - after
+    parts = [f"stop {names(stopped)}" + (" (drained)" if stopped <= _unrouted(current) else "")]
+    parts = parts if stopped else []
+    started = f"starting {names(after - before)}" if after - before else ""
+    if leaving:
+        parts.append(f"drain {names(leaving)}" + (f" while {started}" if started else ""))
+    elif started:
+        parts.append(f"start {names(after - before)}")
     return f"{label}: {'; '.join(parts) or 'pods and routing'}"
+
+
+def _unrouted(plan: Plan) -> set[tuple[str, str]]:
+    """Pods `plan` runs and routes nothing to."""
+    return {(p.namespace, p.name) for p in plan.pods} - routed_pods(plan)
