@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from podplay.node.contract.proxy_status import endpoint_key
+from podplay.node.contract.proxy_status import endpoint_key, endpoint_pod
 from podplay.plan.model import Plan, PodPlan, RolloutStep, ServicePlan, Strategy
 from podplay.plan.services import endpoints_for
 
@@ -216,6 +216,39 @@ def leaving_endpoints(current: Plan, nxt: Plan) -> list[str]:
         for p in current.pods
         if (p.namespace, p.name) in serving - still and (p.namespace, p.name) in keep
     )
+
+
+def stage_words(
+    current: Plan, nxt: Plan, deployment: tuple[str, str] | None = None, short: bool = False
+) -> str:
+    """What `nxt` does after `current`, in words ('' for nothing): `stop default/web-a1
+    (drained); drain default/web-a2 while starting default/web-b3` (drained: it left routing
+    a stage before). Only `deployment`'s pods when given; `short`: pod names alone. The
+    rollout playbook's play names and `preview`'s rolling-update notes say it the same."""
+
+    def mine(plan: Plan) -> set[PodKey]:
+        return {
+            (p.namespace, p.name)
+            for p in plan.pods
+            if deployment is None or (p.namespace, p.deployment) == deployment
+        }
+
+    def names(keys: Collection[PodKey]) -> str:
+        return ", ".join(name if short else f"{ns}/{name}" for ns, name in sorted(keys))
+
+    before, after = mine(current), mine(nxt)
+    stopped, started = before - after, after - before
+    leaving = {endpoint_pod(e) for e in leaving_endpoints(current, nxt)} & before
+    parts = []
+    if stopped:
+        quiet = not stopped & routed_pods(current)
+        parts.append(f"stop {names(stopped)}" + (" (drained)" if quiet else ""))
+    if leaving:
+        meanwhile = f" while starting {names(started)}" if started else ""
+        parts.append(f"drain {names(leaving)}{meanwhile}")
+    elif started:
+        parts.append(f"start {names(started)}")
+    return "; ".join(parts)
 
 
 def drained(current: Plan, nxt: Plan) -> Plan:

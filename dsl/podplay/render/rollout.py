@@ -41,6 +41,7 @@ from podplay.plan.rollout import (
     new_pods,
     removed_endpoints,
     routed_pods,
+    stage_words,
 )
 from podplay.render.playbook import COLLECTION
 from podplay.render.variables import contract_service
@@ -236,24 +237,4 @@ def _empty(plan: Plan) -> Plan:
 def _describe(label: str, current: Plan, stage: Plan) -> str:
     """`rollout step 3/6: stop default/web-a1 (drained); drain default/web-a2 while starting
     default/web-b3` (what the stage changes)."""
-    before = {(p.namespace, p.name) for p in current.pods}
-    after = {(p.namespace, p.name) for p in stage.pods}
-    leaving = sorted(endpoint_pod(e) for e in leaving_endpoints(current, stage))
-
-    def names(keys: Collection[tuple[str, str]]) -> str:
-        return ", ".join(f"{ns}/{name}" for ns, name in sorted(keys))
-
-    stopped = before - after
-    parts = [f"stop {names(stopped)}" + (" (drained)" if stopped <= _unrouted(current) else "")]
-    parts = parts if stopped else []
-    started = f"starting {names(after - before)}" if after - before else ""
-    if leaving:
-        parts.append(f"drain {names(leaving)}" + (f" while {started}" if started else ""))
-    elif started:
-        parts.append(f"start {names(after - before)}")
-    return f"{label}: {'; '.join(parts) or 'pods and routing'}"
-
-
-def _unrouted(plan: Plan) -> set[tuple[str, str]]:
-    """Pods `plan` runs and routes nothing to."""
-    return {(p.namespace, p.name) for p in plan.pods} - routed_pods(plan)
+    return f"{label}: {stage_words(current, stage) or 'pods and routing'}"
