@@ -7,22 +7,32 @@ services), by a play of the collection's `podplay.cluster.rollout_stage` like th
 (images side-loaded first when they changed); then one such play per later stage, in order,
 each with its own `podplay_stage` (the pods of the nodes whose pods change, the service
 table, what to drain first and what to wait for). A change of one stage only (a deploy, a
-scale, a removal) is such a playbook too: its drain runs on the nodes, in the same run. The
-waits run on
-the nodes (`podplay-node.pyz rollout step`): each node checks its own agent and proxy, and
+scale, a removal) is such a playbook too: its drain runs on the nodes, in the same run. Each
+node's part of a stage is ONE `rollout_step` call (`podplay-node.pyz rollout step`): the
+binding table into the store (every node writes the same table, a compare-and-swap write:
+the first changes the store, the others find it done, a node whose write fails fails at
+once), its pods and cluster.json, then its wait on its own agent and proxy;
 `any_errors_fatal` plus Ansible's task-by-task order make the next stage wait for every
-node. The zero-failed-request rules are the ones `up` used to check from the controller:
+node.
 
-- before pods that serve traffic go, their endpoints leave cluster.json and every node waits
-  until its proxy routes none of them (then a second for requests in flight); each node
-  does so at the end of its call of the stage before (`then`, once its own wait is over: a
-  task fewer per stage), or in a drain task of the stage's own when there is none;
+A rolling update overlaps as Kubernetes' RollingUpdate does (terminating pods do not count
+toward max_surge): the stage that starts new pod k+1 also takes old pod k out of routing
+(new pod k is ready and routed on every node since the stage before) and unbinds old pod
+k-1 (drained everywhere in the stage before); each node waits, in the same call, until old
+pod k is unrouted there plus the settle, and new pod k+1 ready and routed there. The rules
+that keep every request served, as `up` used to check them from the controller:
+
+- an endpoint leaves routing a stage before its pod is unbound, and every node waits until
+  its proxy routes it no more (then a second for requests in flight); a pod unbound in the
+  stage that unroutes it (a `Recreate`, a scale-down) is drained first: at the end of the
+  stage before's call (`then`, once its own wait is over) or in a drain task of its own;
 - after a stage starts pods, every node waits until the ones planned there are ready and
-  every Ready node routes each of them, before the next stage removes an old one;
+  every Ready node routes each of them, before the next stage takes an old one out of
+  routing;
 - a `Recreate` stage's old pods are no longer reported by any agent before new ones start.
 
-The last stage is not waited for here: `up` waits for every deployment afterwards (its
-progress and messages are the same for a rollout as for any apply).
+The last stage's new pods are not waited for here: `up` waits for every deployment
+afterwards (its progress and messages are the same for a rollout as for any apply).
 """
 
 from __future__ import annotations
@@ -124,10 +134,11 @@ def _header(plan: Plan, first: str, total: int) -> str:
     return (
         f'A rolling update of cluster "{plan.cluster.name}" in {total} stages, in one\n'
         f"ansible-playbook run (written by podplay up): {first} converges the first stage, then\n"
-        f"each later stage is one play of {STAGE_PLAYBOOK} (drain, binding table, pods and\n"
-        "routing, then a wait on every node before the next stage). podplay up renders the\n"
-        "final plan over the build directory when it is done; running this again after that\n"
-        "would walk the stages again from its first."
+        f"each later stage is one play of {STAGE_PLAYBOOK} (binding table, pods and routing,\n"
+        "then a wait on every node before the next stage: the old pods it takes out of routing\n"
+        "drained while its new pods start). podplay up renders the final plan over the build\n"
+        "directory when it is done; running this again after that would walk the stages again\n"
+        "from its first."
     )
 
 

@@ -223,7 +223,8 @@ def test_an_up_after_a_move_finds_the_store_as_it_should_be() -> None:
 def test_a_rollout_step_writes_the_table_as_apply_table_does(
     etcd: Etcd, monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
-    """A stage with no wait writes the binding table in one node's `rollout step` call."""
+    """Every node's `rollout step` call of a stage writes the binding table first; a write
+    that fails fails the step at once, before its wait looks at anything."""
     from podplay.node.files.changes import ApplyError
     from podplay.node.rollout import cli
     from podplay.node.rollout.wait import Look
@@ -244,8 +245,13 @@ def test_a_rollout_step_writes_the_table_as_apply_table_does(
         raise cli.ContractError("/etc/podplay/store.json: missing")
 
     monkeypatch.setattr(cli.StoreConfig, "load", staticmethod(no_config))
+    looked: list[str] = []
+    watched = Look(pods=lambda: (looked.append("agent"), ([], ""))[1], proxy=dict,
+                   clock=lambda: 0.0, sleep=lambda s: None)  # fmt: skip
+    ready = [{"namespace": "default", "name": "web-a", "node": "node1", "ip": "10.244.1.2"}]
     with pytest.raises(ApplyError, match=r"the binding table: /etc/podplay/store\.json"):
-        cli.step(step, check=False, diff=False, look=look)
+        cli.step({**step, "wait": {"ready": ready}}, check=False, diff=False, look=watched)
+    assert looked == []
 
 
 class Interleaved:
