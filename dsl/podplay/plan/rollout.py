@@ -1,17 +1,20 @@
 """The order in which a changed template replaces pods (planned, never improvised).
 
-Kubernetes' rolling update as arithmetic: never more than `replicas + max_surge` pods, never
-fewer than `replicas - max_unavailable` available. Each `create` step is followed by waiting
-until its pods are ready; each `delete` step removes old pods. A `Recreate` deployment has
-two steps: delete every old pod, then create every new one; `must_stop` names the pods whose
-containers must have stopped before the next step starts (two versions never run at once).
-`stages` turns the steps into the sequence of pod sets to converge to, one per step, ending
-at the plan.
+Kubernetes' rolling update as arithmetic: never more than `replicas + max_surge` pods that
+are not terminating, never fewer than `replicas - max_unavailable` available. Each `create`
+step is followed by waiting until its pods are ready; each `delete` step removes old pods. A
+`Recreate` deployment has two steps: delete every old pod, then create every new one;
+`must_stop` names the pods whose containers must have stopped before the next step starts
+(two versions never run at once). `stages` turns the steps into the sequence of pod sets to
+converge to, ending at the plan, with Kubernetes' overlap (`stage_steps`): a rolling delete
+and the create after it are one stage, its old pods leave routing there while the new ones
+start, and are unbound a stage later (terminating pods do not count toward max_surge).
 
 The plans `up` converges to between those stages are pure functions of two plans too:
 `drained` (routing already as the next stage has it, so pods about to go are nobody's
 endpoint), `in_flight` (what the nodes may run after an apply stopped half way) and
-`empty_plan` (what `destroy --keep-cluster` converges to).
+`empty_plan` (what `destroy --keep-cluster` converges to); `stage_words` says a stage in
+words (the rollout playbook's play names, `preview`'s rolling-update notes).
 """
 
 from __future__ import annotations
