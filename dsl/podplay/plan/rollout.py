@@ -93,9 +93,11 @@ def stage_steps(plan: Plan) -> list[list[int]]:
 
     Kubernetes' RollingUpdate overlap: a rolling `delete` step and the `create` step after
     it are one stage (the old pods leave routing while the next new ones start: terminating
-    pods do not count toward max_surge); the pods a rolling delete drains stay bound until
-    the stage after it, which unbinds them (an extra stage with no step after a rollout's
-    last delete). A `Recreate` step is a stage of its own, as before."""
+    pods do not count toward max_surge); the pods it drains stay bound until the stage
+    after it, which unbinds them (an extra stage with no step when it is the last). A
+    rolling delete with no create after it (the last old pods) is a stage of its own that
+    removes them, as a `Recreate` step is: the rollout playbook drains them first, on each
+    node at the end of its call of the stage before (once that node routes the new pods)."""
     rolling = _rolling(plan)
 
     def drains(i: int) -> bool:
@@ -105,11 +107,11 @@ def stage_steps(plan: Plan) -> list[list[int]]:
     groups: list[list[int]] = []
     for i, s in enumerate(plan.rollout):
         rolling_create = s.action == "create" and (s.namespace, s.deployment) in rolling
-        if rolling_create and groups and groups[-1] and drains(groups[-1][-1]):
+        if rolling_create and groups and len(groups[-1]) == 1 and drains(groups[-1][0]):
             groups[-1].append(i)
         else:
             groups.append([i])
-    if groups and any(drains(i) for i in groups[-1]):
+    if groups and len(groups[-1]) == 2:
         groups.append([])  # the last drained pods unbound
     return groups
 
@@ -130,7 +132,6 @@ def stages(previous: Plan | None, plan: Plan) -> list[Plan]:
     current = {n: p for n, p in new.items() if n not in created}
     current.update({n: old[n] for n in deleted if n in old})
     out = [_with_pods(plan, current)]
-    rolling = _rolling(plan)
     draining: set[str] = set()
     for group in stage_steps(plan):
         for name in draining:  # drained everywhere in the stage before
@@ -140,7 +141,7 @@ def stages(previous: Plan | None, plan: Plan) -> list[Plan]:
             for name in s.pods:
                 if s.action == "create":
                     current[name] = new[name]
-                elif (s.namespace, s.deployment) in rolling:
+                elif len(group) == 2:
                     draining.add(name)  # bound until the next stage, out of routing now
                 else:
                     current.pop(name, None)
@@ -226,8 +227,9 @@ def stage_words(
 ) -> str:
     """What `nxt` does after `current`, in words ('' for nothing): `stop default/web-a1
     (drained); drain default/web-a2 while starting default/web-b3` (drained: it left routing
-    a stage before). Only `deployment`'s pods when given; `short`: pod names alone. The
-    rollout playbook's play names and `preview`'s rolling-update notes say it the same."""
+    a stage before), `drain and stop default/web-a3` (drained first, then unbound). Only
+    `deployment`'s pods when given; `short`: pod names alone. The rollout playbook's play
+    names and `preview`'s rolling-update notes say it the same."""
 
     def mine(plan: Plan) -> set[PodKey]:
         return {
@@ -243,9 +245,11 @@ def stage_words(
     stopped, started = before - after, after - before
     leaving = {endpoint_pod(e) for e in leaving_endpoints(current, nxt)} & before
     parts = []
-    if stopped:
-        quiet = not stopped & routed_pods(current)
-        parts.append(f"stop {names(stopped)}" + (" (drained)" if quiet else ""))
+    quiet = stopped - routed_pods(current)
+    if quiet:
+        parts.append(f"stop {names(quiet)} (drained)")
+    if stopped - quiet:
+        parts.append(f"drain and stop {names(stopped - quiet)}")
     if leaving:
         meanwhile = f" while starting {names(started)}" if started else ""
         parts.append(f"drain {names(leaving)}{meanwhile}")

@@ -295,9 +295,10 @@ def test_image_change_replaces_pods_one_at_a_time_without_a_failed_request(
     assert "StartError" in failed.stderr and "executable file not found" in failed.stderr
     assert loop.failures == [], f"{len(loop.failures)} of {len(loop.answers)} failed"
     assert "an earlier up was interrupted; converging to the program as it is now" in out
-    # the broken pod drains while the first replacement starts, then three replacements
-    # each overlapping the next old pod's drain, then the last old pod unbound
-    assert "in 6 steps" in out
+    # the broken pod drains while the first replacement starts, the next two replacements
+    # each overlap an old pod's drain, then the last two old pods go (the last drained at
+    # the end of the step before)
+    assert "in 5 steps" in out
     # ... and all of them in one ansible-playbook run, the waits on the nodes, no role of
     # site.yml (the nodes, runtime, network, control plane, agent config: only the app changed)
     [run] = app.last_up["playbooks"]

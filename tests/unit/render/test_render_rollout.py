@@ -65,11 +65,11 @@ def pods_of(p: Plan) -> dict[str, list[str]]:
 def test_a_rolling_update_is_site_then_one_play_per_stage_in_order() -> None:
     before, plans = rolled()
     plays = yaml.safe_load(rollout(before, plans))
-    assert len(plans) == 6
-    assert plays[0] == {"name": "rollout step 1/6: every role (site)", IMPORT: "site.yml"}
-    assert [p[IMPORT] for p in plays[1:]] == ["podplay.cluster.rollout_stage"] * 5
+    assert len(plans) == 5
+    assert plays[0] == {"name": "rollout step 1/5: every role (site)", IMPORT: "site.yml"}
+    assert [p[IMPORT] for p in plays[1:]] == ["podplay.cluster.rollout_stage"] * 4
     assert [p["name"].split(":")[0] for p in plays[1:]] == [
-        f"rollout step {k}/6" for k in range(2, 7)
+        f"rollout step {k}/5" for k in range(2, 6)
     ]
     table = pods_of(plans[0])  # the build directory's pods: where the binding table starts
     for i, play in enumerate(plays[1:], start=1):
@@ -121,7 +121,9 @@ def test_an_old_pod_drains_while_the_next_new_one_starts_and_goes_a_stage_later(
     """Kubernetes' RollingUpdate overlap (max_surge 1, max_unavailable 0): the stage that
     starts new pod k+1 also takes old pod k out of routing (new pod k serves everywhere
     since the stage before) and unbinds old pod k-1 (drained everywhere in the stage
-    before); every node waits for both at once."""
+    before); every node waits for both at once. The last old pod, with no new one left to
+    start, drains at the end of each node's call of the stage that starts the last new one
+    (`then`: once that node routes it), and goes with the one before it."""
     before, plans = rolled()
     plays = yaml.safe_load(rollout(before, plans, first=None))
     old = [p.name for p in sorted(before.pods, key=lambda p: p.serial)]
@@ -130,19 +132,27 @@ def test_an_old_pod_drains_while_the_next_new_one_starts_and_goes_a_stage_later(
     for play in plays:
         stage = play["vars"]["podplay_stage"]
         spec = WaitSpec.from_json(stage["wait"]) if stage["wait"] else WaitSpec()
+        then = WaitSpec.from_json(stage["then"]["wait"]) if "then" in stage else WaitSpec()
         table = {m["name"] for ms in stage["apply"]["pods"].values() for m in ms}
-        seen.append(([p.name for p in spec.ready], [pod_of(e) for e in spec.unrouted]))
-        assert stage["drain"] is None and "then" not in stage
+        seen.append(
+            (
+                [p.name for p in spec.ready],
+                [pod_of(e) for e in spec.unrouted],
+                [pod_of(e) for e in then.unrouted],
+            )
+        )
+        assert stage["drain"] is None
         assert table <= set(old) | set(new)
     assert seen == [
-        ([new[0]], []),
-        ([new[1]], [old[0]]),
-        ([new[2]], [old[1]]),
-        ([], [old[2]]),
-        ([], []),
+        ([new[0]], [], []),
+        ([new[1]], [old[0]], []),
+        ([new[2]], [old[1]], [old[2]]),
+        ([], [], []),
     ]
     assert f"drain default/{old[0]} while starting default/{new[1]}" in plays[1]["name"]
     assert plays[2]["name"].split(": ")[1].startswith(f"stop default/{old[0]} (drained); ")
+    last = f"stop default/{old[1]} (drained); drain and stop default/{old[2]}"
+    assert plays[3]["name"].endswith(last)
 
 
 def test_new_pods_are_waited_for_on_every_node_before_the_next_stage() -> None:
@@ -178,10 +188,10 @@ def test_recreate_waits_for_every_old_pod_to_stop_before_the_new_ones_start() ->
 
 def test_a_resumed_rollout_numbers_its_stages_as_the_whole_and_skips_lost_nodes() -> None:
     _, plans = rolled()
-    text = rollout(plans[2], plans[3:], offset=3, total=6, skipped=frozenset({"node2"}))
+    text = rollout(plans[2], plans[3:], offset=3, total=5, skipped=frozenset({"node2"}))
     plays = yaml.safe_load(text)
-    assert plays[0]["name"] == "rollout step 4/6: every role (site)"
-    assert plays[-1]["name"].startswith("rollout step 6/6: ")
+    assert plays[0]["name"] == "rollout step 4/5: every role (site)"
+    assert plays[-1]["name"].startswith("rollout step 5/5: ")
     for play in plays[1:]:
         stage = play["vars"]["podplay_stage"]
         for part in (stage["drain"] and stage["drain"]["wait"], stage["wait"]):
@@ -190,7 +200,7 @@ def test_a_resumed_rollout_numbers_its_stages_as_the_whole_and_skips_lost_nodes(
                 assert spec.routing_nodes == ("node1", "node3")
                 lost = {p.name for p in plans[2].pods if p.node == "node2"}
                 assert not {e.split("/")[1].split("@")[0] for e in spec.unrouted} & lost
-    assert rollout(plans[2], plans[3:], offset=3, total=6, skipped=frozenset({"node2"})) == text
+    assert rollout(plans[2], plans[3:], offset=3, total=5, skipped=frozenset({"node2"})) == text
 
 
 def test_when_only_the_app_changed_every_stage_is_a_stage_play_and_the_idle_first_goes() -> None:
@@ -198,8 +208,8 @@ def test_when_only_the_app_changed_every_stage_is_a_stage_play_and_the_idle_firs
     nodes whose files may differ (`pods_on`) are written by the first play there is."""
     before, plans = rolled()
     plays = yaml.safe_load(rollout(before, plans, first=None, pods_on=["node3"]))
-    assert [p[IMPORT] for p in plays] == ["podplay.cluster.rollout_stage"] * 5
-    assert plays[0]["name"].startswith("rollout step 2/6: start ")
+    assert [p[IMPORT] for p in plays] == ["podplay.cluster.rollout_stage"] * 4
+    assert plays[0]["name"].startswith("rollout step 2/5: start ")
     first = plays[0]["vars"]["podplay_stage"]
     written = {n: sorted(m["name"] for m in ms) for n, ms in first["apply"]["pods"].items()}
     assert written["node3"] == pods_of(plans[1])["node3"]
@@ -219,4 +229,4 @@ def test_a_single_app_stage_drains_and_side_loads_in_its_one_play() -> None:
     assert gone == set(removed_endpoints(before, after)) and len(gone) == 2
     written = {n: sorted(m["name"] for m in ms) for n, ms in stage["apply"]["pods"].items()}
     assert written == {n: pods_of(after)[n] for n in written} and len(written) == 2
-    assert plays[0]["name"].startswith("rollout step 1/1: stop ")
+    assert plays[0]["name"].startswith("rollout step 1/1: drain and stop ")
