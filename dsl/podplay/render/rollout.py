@@ -19,8 +19,11 @@ A rolling update overlaps as Kubernetes' RollingUpdate does (terminating pods do
 toward max_surge): the stage that starts new pod k+1 also takes old pod k out of routing
 (new pod k is ready and routed on every node since the stage before) and unbinds old pod
 k-1 (drained everywhere in the stage before); each node waits, in the same call, until old
-pod k is unrouted there plus the settle, and new pod k+1 ready and routed there. The rules
-that keep every request served, as `up` used to check them from the controller:
+pod k is unrouted there plus the settle, and new pod k+1 ready and routed there. The last
+old pod, with no new one left to start, drains at the end of each node's call of the stage
+that starts the last new one (`then`, once that node routes it) and goes in the last stage
+with the one before it. The rules that keep every request served, as `up` used to check
+them from the controller:
 
 - an endpoint leaves routing a stage before its pod is unbound, and every node waits until
   its proxy routes it no more (then a second for requests in flight); a pod unbound in the
