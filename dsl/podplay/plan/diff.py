@@ -2,18 +2,20 @@
 
 `+` create, `~` update (naming the changed fields), `-` delete, `+-` replace (a pod replaced
 by a new one because its template changed, naming the fields that force it). Endpoints are
-left out: they follow from pods and readiness, not from the program. A deployment replaced by
-`Recreate` says so (`rollout`): how many pods stop, then start, and which services have no
-ready endpoint meanwhile.
+left out: they follow from pods and readiness, not from the program. A deployment whose pods
+are replaced says how on its line (`rollout`): a rolling update its steps as `up` runs them
+(an old pod drained while the next new one starts, stopped a step later); `Recreate` how
+many pods stop, then start, and which services have no ready endpoint meanwhile.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from typing import Any, Literal
 
 from podplay.plan.model import Plan
-from podplay.plan.rollout import stages
+from podplay.plan.rollout import stage_words, stages
 
 Op = Literal["+", "~", "-", "+-"]
 PodKey = tuple[str, str]  # (namespace, pod name)
@@ -111,8 +113,8 @@ def diff(previous: Plan | None, plan: Plan) -> list[Change]:
 
 
 def _with_recreates(changes: list[Change], previous: Plan, plan: Plan) -> list[Change]:
-    """Deployment changes, each `Recreate` rollout said in words on its deployment's line."""
-    notes = recreate_notes(previous, plan)
+    """Deployment changes, each rollout said in words on its deployment's line."""
+    notes = {**rolling_notes(previous, plan), **recreate_notes(previous, plan)}
     if not notes:
         return changes
     out = []
@@ -122,6 +124,30 @@ def _with_recreates(changes: list[Change], previous: Plan, plan: Plan) -> list[C
     for (namespace, name), note in notes.items():  # template unchanged: an unfinished rollout
         out.append(Change("~", "Deployment", name, namespace, rollout=note))
     return sorted(out, key=lambda c: (c.namespace or "", c.name))
+
+
+SHOWN_STEPS = 6  # a longer rolling update shows its first and last steps
+
+
+def rolling_notes(previous: Plan, plan: Plan) -> dict[tuple[str, str], str]:
+    """`rolling update (5 steps: start web-b1 | drain web-a1 while starting web-b2 | stop
+    web-a1 (drained); drain web-a2 while starting web-b3 | ...)` for every RollingUpdate
+    deployment of `plan` that replaces pods: each step as the rollout playbook runs it (an
+    old pod leaves routing while the next new one starts, and stops a step later)."""
+    rolling = {(d.namespace, d.name) for d in plan.deployments if d.strategy.type != "Recreate"}
+    keys = {(s.namespace, s.deployment) for s in plan.rollout} & rolling
+    if not keys:
+        return {}
+    plans = stages(previous, plan)
+    notes = {}
+    for key in sorted(keys):
+        said = [w for w in (stage_words(a, b, key, short=True) for a, b in pairwise(plans)) if w]
+        count = len(said)
+        if count > SHOWN_STEPS:
+            head, tail = SHOWN_STEPS // 2, SHOWN_STEPS // 2 - 1
+            said = [*said[:head], f"... {count - head - tail} more ...", *said[count - tail :]]
+        notes[key] = f"rolling update ({count} steps: " + " | ".join(said) + ")"
+    return notes
 
 
 def recreate_notes(previous: Plan, plan: Plan) -> dict[tuple[str, str], str]:

@@ -7,22 +7,35 @@ services), by a play of the collection's `podplay.cluster.rollout_stage` like th
 (images side-loaded first when they changed); then one such play per later stage, in order,
 each with its own `podplay_stage` (the pods of the nodes whose pods change, the service
 table, what to drain first and what to wait for). A change of one stage only (a deploy, a
-scale, a removal) is such a playbook too: its drain runs on the nodes, in the same run. The
-waits run on
-the nodes (`podplay-node.pyz rollout step`): each node checks its own agent and proxy, and
+scale, a removal) is such a playbook too: its drain runs on the nodes, in the same run. Each
+node's part of a stage is ONE `rollout_step` call (`podplay-node.pyz rollout step`): the
+binding table into the store (every node writes the same table, a compare-and-swap write:
+the first changes the store, the others find it done, a node whose write fails fails at
+once), its pods and cluster.json, then its wait on its own agent and proxy;
 `any_errors_fatal` plus Ansible's task-by-task order make the next stage wait for every
-node. The zero-failed-request rules are the ones `up` used to check from the controller:
+node.
 
-- before pods that serve traffic go, their endpoints leave cluster.json and every node waits
-  until its proxy routes none of them (then a second for requests in flight); each node
-  does so at the end of its call of the stage before (`then`, once its own wait is over: a
-  task fewer per stage), or in a drain task of the stage's own when there is none;
+A rolling update overlaps as Kubernetes' RollingUpdate does (terminating pods do not count
+toward max_surge): the stage that starts new pod k+1 also takes old pod k out of routing
+(new pod k is ready and routed on every node since the stage before) and unbinds old pod
+k-1 (drained everywhere in the stage before); each node waits, in the same call, until old
+pod k is unrouted there plus the settle, and new pod k+1 ready and routed there. The last
+old pod, with no new one left to start, drains at the end of each node's call of the stage
+that starts the last new one (`then`, once that node routes it) and goes in the last stage
+with the one before it. The rules that keep every request served, as `up` used to check
+them from the controller:
+
+- an endpoint leaves routing a stage before its pod is unbound, and every node waits until
+  its proxy routes it no more (then a second for requests in flight); a pod unbound in the
+  stage that unroutes it (a `Recreate`, a scale-down) is drained first: at the end of the
+  stage before's call (`then`, once its own wait is over) or in a drain task of its own;
 - after a stage starts pods, every node waits until the ones planned there are ready and
-  every Ready node routes each of them, before the next stage removes an old one;
+  every Ready node routes each of them, before the next stage takes an old one out of
+  routing;
 - a `Recreate` stage's old pods are no longer reported by any agent before new ones start.
 
-The last stage is not waited for here: `up` waits for every deployment afterwards (its
-progress and messages are the same for a rollout as for any apply).
+The last stage's new pods are not waited for here: `up` waits for every deployment
+afterwards (its progress and messages are the same for a rollout as for any apply).
 """
 
 from __future__ import annotations
@@ -36,10 +49,12 @@ from podplay.plan import Plan, PodPlan
 from podplay.plan.rollout import (
     drained,
     endpoint_key,
+    leaving_endpoints,
     must_stop,
     new_pods,
     removed_endpoints,
     routed_pods,
+    stage_words,
 )
 from podplay.render.playbook import COLLECTION
 from podplay.render.variables import contract_service
@@ -82,7 +97,8 @@ def rollout(
         if drain is not None and last is not None:
             last["then"], drain = drain, None  # at the end of its nodes' call: a task fewer
         last = None
-        wait = None if i == len(plans) - 1 else _wait(current, stage, routing, timeout)
+        last_one = i == len(plans) - 1
+        wait = _wait(current, stage, routing, timeout, skipped=skipped, last=last_one)
         if i == 0 and first is not None:
             if drain:
                 entries.append(_stage(f"{label}: drain before site", drain, None, None))
@@ -121,10 +137,11 @@ def _header(plan: Plan, first: str, total: int) -> str:
     return (
         f'A rolling update of cluster "{plan.cluster.name}" in {total} stages, in one\n'
         f"ansible-playbook run (written by podplay up): {first} converges the first stage, then\n"
-        f"each later stage is one play of {STAGE_PLAYBOOK} (drain, binding table, pods and\n"
-        "routing, then a wait on every node before the next stage). podplay up renders the\n"
-        "final plan over the build directory when it is done; running this again after that\n"
-        "would walk the stages again from its first."
+        f"each later stage is one play of {STAGE_PLAYBOOK} (binding table, pods and routing,\n"
+        "then a wait on every node before the next stage: the old pods it takes out of routing\n"
+        "drained while its new pods start). podplay up renders the final plan over the build\n"
+        "directory when it is done; running this again after that would walk the stages again\n"
+        "from its first."
     )
 
 
@@ -150,6 +167,13 @@ def _gone(current: Plan | None, stage: Plan, skipped: frozenset[str]) -> list[st
     return [e for e in removed_endpoints(current, stage) if _pod_of(e) not in lost]
 
 
+def _leaving(current: Plan, stage: Plan, skipped: frozenset[str]) -> list[str]:
+    """Endpoints that serve now and that `stage` still runs, routed nowhere (those on
+    skipped nodes left out)."""
+    lost = {(p.namespace, p.name) for p in current.pods if p.node in skipped}
+    return [e for e in leaving_endpoints(current, stage) if _pod_of(e) not in lost]
+
+
 def _pod_of(endpoint: str) -> tuple[str, str]:
     return endpoint_pod(endpoint)
 
@@ -161,15 +185,25 @@ def _drain(current: Plan, stage: Plan, gone: list[str], routing: tuple[str, ...]
 
 
 def _wait(
-    current: Plan | None, stage: Plan, routing: tuple[str, ...], timeout: float
+    current: Plan | None,
+    stage: Plan,
+    routing: tuple[str, ...],
+    timeout: float,
+    *,
+    skipped: frozenset[str] = frozenset(),
+    last: bool = False,
 ) -> WaitSpec | None:
-    """New pods ready where planned and routed on every Ready node; a Recreate's old pods
-    stopped. None when there is nothing to wait for."""
-    created = new_pods(current, stage)
+    """Old pods that stay bound but leave routing here unrouted on every Ready node (then
+    the settle), at the same time as the new pods start: ready where planned and routed on
+    every Ready node; a Recreate's old pods stopped. On the `last` stage only the first
+    (`up` waits for every deployment afterwards). Pods on `skipped` nodes are routed nowhere
+    already. None when there is nothing to wait for."""
+    created = new_pods(current, stage) if not last else set()
     behind = routed_pods(stage)
     pods = [p for p in stage.pods if (p.namespace, p.name) in created]
-    stopping = must_stop(current, stage) if current is not None else set()
+    stopping = must_stop(current, stage) if current is not None and not last else set()
     spec = WaitSpec(
+        unrouted=tuple(_leaving(current, stage, skipped)) if current is not None else (),
         ready=tuple(PodRef(p.namespace, p.name, p.node, p.ip) for p in pods),
         routed=tuple(
             endpoint_key(p.namespace, p.name, p.ip) for p in pods if (p.namespace, p.name) in behind
@@ -215,11 +249,6 @@ def _empty(plan: Plan) -> Plan:
 
 
 def _describe(label: str, current: Plan, stage: Plan) -> str:
-    """`rollout step 3/7: start default/web-x7k2q` (what the stage changes)."""
-    before = {(p.namespace, p.name) for p in current.pods}
-    after = {(p.namespace, p.name) for p in stage.pods}
-    parts = []
-    for verb, keys in (("start", after - before), ("stop", before - after)):
-        if keys:
-            parts.append(f"{verb} " + ", ".join(f"{ns}/{name}" for ns, name in sorted(keys)))
-    return f"{label}: {'; '.join(parts) or 'pods and routing'}"
+    """`rollout step 3/6: stop default/web-a1 (drained); drain default/web-a2 while starting
+    default/web-b3` (what the stage changes)."""
+    return f"{label}: {stage_words(current, stage) or 'pods and routing'}"

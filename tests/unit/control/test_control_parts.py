@@ -56,7 +56,9 @@ def test_drained_plan_keeps_pods_and_drops_their_endpoints() -> None:
     old = shop_plan()
     new = shop_plan(old, image="busybox:2")
     steps = stages(old, new)
-    before, after = steps[1], steps[2]  # after the first create, the first delete
+    # after the first create; the stage that unbinds the first old pod (drained in the
+    # stage between, where the second one leaves routing and stays bound)
+    before, after = steps[1], steps[3]
     gone = removed_endpoints(before, after)
     assert len(gone) == 1
     d = drained(before, after)

@@ -144,12 +144,18 @@ def test_stages_walk_from_the_old_pods_to_the_plan() -> None:
     before = replan(web_program(2))
     after = replan(web_program(2, env={"MODE": "v2"}), before)
     steps = stages(before, after)
-    assert len(steps) == len(after.rollout) + 1
+    # create, then (drain the first old one while the second new one starts: it stays bound
+    # one stage more), then remove both old ones (the last drained first, on the nodes)
+    assert [s.action for s in after.rollout] == ["create", "delete", "create", "delete"]
     counts = [len(s.pods) for s in steps]
-    assert counts == [2, 3, 2, 3, 2]
+    assert counts == [2, 3, 4, 2]
     assert steps[-1] == after
     service = next(s for s in steps[1].services if s.name == "web")
     assert len(service.endpoints) == 3, "old and new pods are both endpoints mid-rollout"
+    service = next(s for s in steps[2].services if s.name == "web")
+    draining = set(after.rollout[1].pods)
+    assert len(service.endpoints) == 3 and not {e.pod for e in service.endpoints} & draining
+    assert draining <= {p.name for p in steps[2].pods}, "bound until the stage after"
 
 
 def test_node_selector_limits_nodes() -> None:

@@ -9,6 +9,7 @@ import yaml
 
 import podplay as pp
 from podplay.dsl import Stack
+from podplay.node.contract.proxy_status import endpoint_pod
 from podplay.node.contract.rollout import WaitSpec
 from podplay.plan import ClusterFacts, NodeFacts, Plan, plan, stages
 from podplay.plan.rollout import endpoint_key, removed_endpoints
@@ -46,6 +47,14 @@ def rolled(**kw: Any) -> tuple[Plan, list[Plan]]:
     return before, stages(before, after)
 
 
+def routed_endpoints(p: Plan) -> set[str]:
+    return {endpoint_key(e.namespace, e.pod, e.ip) for s in p.services for e in s.endpoints}
+
+
+def pod_of(endpoint: str) -> str:
+    return endpoint_pod(endpoint)[1]
+
+
 def pods_of(p: Plan) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {n.name: [] for n in p.nodes}
     for pod in p.pods:
@@ -56,11 +65,11 @@ def pods_of(p: Plan) -> dict[str, list[str]]:
 def test_a_rolling_update_is_site_then_one_play_per_stage_in_order() -> None:
     before, plans = rolled()
     plays = yaml.safe_load(rollout(before, plans))
-    assert len(plans) == 7
-    assert plays[0] == {"name": "rollout step 1/7: every role (site)", IMPORT: "site.yml"}
-    assert [p[IMPORT] for p in plays[1:]] == ["podplay.cluster.rollout_stage"] * 6
+    assert len(plans) == 5
+    assert plays[0] == {"name": "rollout step 1/5: every role (site)", IMPORT: "site.yml"}
+    assert [p[IMPORT] for p in plays[1:]] == ["podplay.cluster.rollout_stage"] * 4
     assert [p["name"].split(":")[0] for p in plays[1:]] == [
-        f"rollout step {k}/7" for k in range(2, 8)
+        f"rollout step {k}/5" for k in range(2, 6)
     ]
     table = pods_of(plans[0])  # the build directory's pods: where the binding table starts
     for i, play in enumerate(plays[1:], start=1):
@@ -77,25 +86,73 @@ def test_a_rolling_update_is_site_then_one_play_per_stage_in_order() -> None:
 
 
 def test_old_pods_leave_routing_everywhere_before_they_go() -> None:
+    """An endpoint leaves routing either in the stage's own call, its pod still bound (the
+    stage's wait drains it on every node, while new pods start) and unbound only by the
+    next stage; or, its pod unbound in the same stage (a Recreate, a scale-down), first: in
+    the stage before's call (`then`) or a drain task of the stage's own."""
+    for kw in ({}, {"recreate": True}):
+        before, plans = rolled(**kw)
+        plays = yaml.safe_load(rollout(before, plans))
+        stages = [play["vars"]["podplay_stage"] for play in plays[1:]]
+        for i, stage in enumerate(stages, start=1):
+            prev, now = plans[i - 1], plans[i]
+            bound = {p.name for p in now.pods}
+            leaving = {e for e in routed_endpoints(prev) - routed_endpoints(now)}
+            stays = {e for e in leaving if pod_of(e) in bound}
+            gone = leaving - stays
+            assert gone == set(removed_endpoints(prev, now))
+            waited = WaitSpec.from_json(stage["wait"]).unrouted if stage["wait"] else ()
+            assert set(waited) == stays
+            drain = stages[i - 2].get("then") if i > 1 else stage["drain"]
+            assert stage["drain"] is None or i == 1
+            if not gone:
+                assert drain is None
+                continue
+            assert drain is not None and (i == 1 or stages[i - 2]["wait"] is not None)
+            spec = WaitSpec.from_json(drain["wait"])
+            assert set(spec.unrouted) == gone
+            assert spec.routing_nodes == ("node1", "node2", "node3")
+            routed = {endpoint_key(e["namespace"], e["pod"], e["ip"])
+                      for s in drain["services"] for e in s["endpoints"]}  # fmt: skip
+            assert not routed & gone  # drained, the others still served
+
+
+def test_an_old_pod_drains_while_the_next_new_one_starts_and_goes_a_stage_later() -> None:
+    """Kubernetes' RollingUpdate overlap (max_surge 1, max_unavailable 0): the stage that
+    starts new pod k+1 also takes old pod k out of routing (new pod k serves everywhere
+    since the stage before) and unbinds old pod k-1 (drained everywhere in the stage
+    before); every node waits for both at once. The last old pod, with no new one left to
+    start, drains at the end of each node's call of the stage that starts the last new one
+    (`then`: once that node routes it), and goes with the one before it."""
     before, plans = rolled()
-    plays = yaml.safe_load(rollout(before, plans))
-    stages = [play["vars"]["podplay_stage"] for play in plays[1:]]
-    for i, stage in enumerate(stages, start=1):
-        gone = removed_endpoints(plans[i - 1], plans[i])
-        # the stage before drains at the end of its nodes' call (`then`), once its wait is
-        # over; a stage with none before it drains in a task of its own
-        drain = stages[i - 2].get("then") if i > 1 else stage["drain"]
-        assert stage["drain"] is None or i == 1
-        if not gone:
-            assert drain is None
-            continue
-        assert drain is not None and (i == 1 or stages[i - 2]["wait"] is not None)
-        spec = WaitSpec.from_json(drain["wait"])
-        assert list(spec.unrouted) == gone
-        assert spec.routing_nodes == ("node1", "node2", "node3")
-        routed = {endpoint_key(e["namespace"], e["pod"], e["ip"])
-                  for s in drain["services"] for e in s["endpoints"]}  # fmt: skip
-        assert routed and not routed & set(gone)  # drained, the others still served
+    plays = yaml.safe_load(rollout(before, plans, first=None))
+    old = [p.name for p in sorted(before.pods, key=lambda p: p.serial)]
+    new = [p.name for p in sorted(plans[-1].pods, key=lambda p: p.serial)]
+    seen = []
+    for play in plays:
+        stage = play["vars"]["podplay_stage"]
+        spec = WaitSpec.from_json(stage["wait"]) if stage["wait"] else WaitSpec()
+        then = WaitSpec.from_json(stage["then"]["wait"]) if "then" in stage else WaitSpec()
+        table = {m["name"] for ms in stage["apply"]["pods"].values() for m in ms}
+        seen.append(
+            (
+                [p.name for p in spec.ready],
+                [pod_of(e) for e in spec.unrouted],
+                [pod_of(e) for e in then.unrouted],
+            )
+        )
+        assert stage["drain"] is None
+        assert table <= set(old) | set(new)
+    assert seen == [
+        ([new[0]], [], []),
+        ([new[1]], [old[0]], []),
+        ([new[2]], [old[1]], [old[2]]),
+        ([], [], []),
+    ]
+    assert f"drain default/{old[0]} while starting default/{new[1]}" in plays[1]["name"]
+    assert plays[2]["name"].split(": ")[1].startswith(f"stop default/{old[0]} (drained); ")
+    last = f"stop default/{old[1]} (drained); drain and stop default/{old[2]}"
+    assert plays[3]["name"].endswith(last)
 
 
 def test_new_pods_are_waited_for_on_every_node_before_the_next_stage() -> None:
@@ -112,8 +169,8 @@ def test_new_pods_are_waited_for_on_every_node_before_the_next_stage() -> None:
             new = [p for p in plans[i].pods if p.name in created]
             assert set(spec.routed) == {endpoint_key(p.namespace, p.name, p.ip) for p in new}
             assert {p.node for p in spec.ready} == {p.node for p in new}
-        else:
-            assert stage["wait"] is None
+        else:  # only old pods leaving routing, drained on every node
+            assert stage["wait"] is None or not WaitSpec.from_json(stage["wait"]).ready
 
 
 def test_recreate_waits_for_every_old_pod_to_stop_before_the_new_ones_start() -> None:
@@ -131,10 +188,10 @@ def test_recreate_waits_for_every_old_pod_to_stop_before_the_new_ones_start() ->
 
 def test_a_resumed_rollout_numbers_its_stages_as_the_whole_and_skips_lost_nodes() -> None:
     _, plans = rolled()
-    text = rollout(plans[2], plans[3:], offset=3, total=7, skipped=frozenset({"node2"}))
+    text = rollout(plans[2], plans[3:], offset=3, total=5, skipped=frozenset({"node2"}))
     plays = yaml.safe_load(text)
-    assert plays[0]["name"] == "rollout step 4/7: every role (site)"
-    assert plays[-1]["name"].startswith("rollout step 7/7: ")
+    assert plays[0]["name"] == "rollout step 4/5: every role (site)"
+    assert plays[-1]["name"].startswith("rollout step 5/5: ")
     for play in plays[1:]:
         stage = play["vars"]["podplay_stage"]
         for part in (stage["drain"] and stage["drain"]["wait"], stage["wait"]):
@@ -143,7 +200,7 @@ def test_a_resumed_rollout_numbers_its_stages_as_the_whole_and_skips_lost_nodes(
                 assert spec.routing_nodes == ("node1", "node3")
                 lost = {p.name for p in plans[2].pods if p.node == "node2"}
                 assert not {e.split("/")[1].split("@")[0] for e in spec.unrouted} & lost
-    assert rollout(plans[2], plans[3:], offset=3, total=7, skipped=frozenset({"node2"})) == text
+    assert rollout(plans[2], plans[3:], offset=3, total=5, skipped=frozenset({"node2"})) == text
 
 
 def test_when_only_the_app_changed_every_stage_is_a_stage_play_and_the_idle_first_goes() -> None:
@@ -151,8 +208,8 @@ def test_when_only_the_app_changed_every_stage_is_a_stage_play_and_the_idle_firs
     nodes whose files may differ (`pods_on`) are written by the first play there is."""
     before, plans = rolled()
     plays = yaml.safe_load(rollout(before, plans, first=None, pods_on=["node3"]))
-    assert [p[IMPORT] for p in plays] == ["podplay.cluster.rollout_stage"] * 6
-    assert plays[0]["name"].startswith("rollout step 2/7: start ")
+    assert [p[IMPORT] for p in plays] == ["podplay.cluster.rollout_stage"] * 4
+    assert plays[0]["name"].startswith("rollout step 2/5: start ")
     first = plays[0]["vars"]["podplay_stage"]
     written = {n: sorted(m["name"] for m in ms) for n, ms in first["apply"]["pods"].items()}
     assert written["node3"] == pods_of(plans[1])["node3"]
@@ -172,4 +229,4 @@ def test_a_single_app_stage_drains_and_side_loads_in_its_one_play() -> None:
     assert gone == set(removed_endpoints(before, after)) and len(gone) == 2
     written = {n: sorted(m["name"] for m in ms) for n, ms in stage["apply"]["pods"].items()}
     assert written == {n: pods_of(after)[n] for n in written} and len(written) == 2
-    assert plays[0]["name"].startswith("rollout step 1/1: stop ")
+    assert plays[0]["name"].startswith("rollout step 1/1: drain and stop ")

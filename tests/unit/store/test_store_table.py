@@ -224,7 +224,8 @@ def test_an_up_after_a_move_finds_the_store_as_it_should_be() -> None:
 def test_a_rollout_step_writes_the_table_as_apply_table_does(
     etcd: Etcd, monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
-    """A stage with no wait writes the binding table in one node's `rollout step` call."""
+    """Every node's `rollout step` call of a stage writes the binding table first; a write
+    that fails fails the step at once, before its wait looks at anything."""
     from podplay.node.files.changes import ApplyError
     from podplay.node.rollout import cli
     from podplay.node.rollout.wait import Look
@@ -245,5 +246,95 @@ def test_a_rollout_step_writes_the_table_as_apply_table_does(
         raise cli.ContractError("/etc/podplay/store.json: missing")
 
     monkeypatch.setattr(cli.StoreConfig, "load", staticmethod(no_config))
+    looked: list[str] = []
+    watched = Look(pods=lambda: (looked.append("agent"), ([], ""))[1], proxy=dict,
+                   clock=lambda: 0.0, sleep=lambda s: None)  # fmt: skip
+    ready = [{"namespace": "default", "name": "web-a", "node": "node1", "ip": "10.244.1.2"}]
     with pytest.raises(ApplyError, match=r"the binding table: /etc/podplay/store\.json"):
-        cli.step(step, check=False, diff=False, look=look)
+        cli.step({**step, "wait": {"ready": ready}}, check=False, diff=False, look=watched)
+    assert looked == []
+
+
+class Interleaved:
+    """A store whose `txn` number `at` first runs `meanwhile` (another writer's whole
+    apply): the interleavings of identical writers at once, made deterministic."""
+
+    def __init__(self, store: object, at: int, meanwhile: object) -> None:
+        self.store, self.at, self.meanwhile, self.calls = store, at, meanwhile, 0
+
+    def txn(self, compare: list, ops: list) -> object:
+        self.calls += 1
+        if self.calls == self.at:
+            self.meanwhile()  # type: ignore[operator]
+        return self.store.txn(compare, ops)  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+
+def many_pods(count: int) -> dict[str, list[dict]]:
+    return {"node1": [pod(f"web-{i}", f"10.244.1.{i + 2}") for i in range(count)]}
+
+
+def table_puts(etcd: Etcd, start: int = 0) -> list[dict]:
+    from podplay.node.store.wire import unb64
+
+    table = keys.table_key(CLUSTER)
+    return [e for e in etcd.data.history[start:] if unb64(e["kv"]["key"]).decode() == table]
+
+
+def generation(store: object) -> int:
+    kv = store.get(keys.table_key(CLUSTER))  # type: ignore[attr-defined]
+    return Table.from_bytes(kv.value, "t").generation
+
+
+def test_identical_writers_at_once_converge_and_only_the_one_that_wrote_says_changed(
+    etcd: Etcd,
+) -> None:
+    """Every node of a rollout stage writes the same table: one read goes stale under the
+    other's whole write; it reads again, finds the store done, writes nothing, changed=false,
+    and the table's generation moves once."""
+    store = etcd.client()
+    tb.apply_table(store, desired(TWO_PODS), check=False, diff=False)
+    doc = desired({"node1": [pod("web-a", "10.244.1.2"), pod("web-c", "10.244.1.3")]})
+    other: dict = {}
+    late = Interleaved(store, 2, lambda: other.update(tb.apply_table(store, doc, False, False)))
+    mine = tb.apply_table(late, doc, check=False, diff=False)  # type: ignore[arg-type]
+    assert other["changed"] and other["generation"] == 2
+    assert not mine["changed"] and mine["generation"] == 2
+    assert generation(store) == 2
+    assert not tb.apply_table(store, doc, check=False, diff=False)["changed"]
+
+
+def test_writers_that_each_wrote_a_part_both_say_changed_and_the_table_is_put_once(
+    etcd: Etcd,
+) -> None:
+    """More than one batch: the first writer's second batch finds the other writer done
+    (it read after the first batch); both wrote, both say so, one put the table, last."""
+    store = etcd.client()
+    tb.apply_table(store, desired(TWO_PODS), check=False, diff=False)
+    doc = desired(many_pods(tb.BATCH + 10))
+    other: dict = {}
+    slow = Interleaved(store, 3, lambda: other.update(tb.apply_table(store, doc, False, False)))
+    mine = tb.apply_table(slow, doc, check=False, diff=False)  # type: ignore[arg-type]
+    assert mine["changed"] and other["changed"]
+    assert generation(store) == 2
+    assert len(table_puts(etcd)) == 2  # the first apply's and this round's one
+    bound = store.get_prefix(keys.bindings_prefix(CLUSTER)).kvs
+    assert sorted(kv.key for kv in bound) == sorted(tb.parse_desired(doc).bindings)
+    assert not tb.apply_table(store, doc, check=False, diff=False)["changed"]
+
+
+def test_a_table_put_by_another_writer_meanwhile_is_not_put_again(etcd: Etcd) -> None:
+    """Only the table to write (the bindings are there, the table is not): the writer whose
+    table compare fails reads again and finds it written; one put, one `changed`."""
+    store = etcd.client()
+    doc = desired(TWO_PODS)
+    tb.apply_table(store, doc, check=False, diff=False)
+    store.delete(keys.table_key(CLUSTER))
+    start = len(etcd.data.history)
+    other: dict = {}
+    late = Interleaved(store, 2, lambda: other.update(tb.apply_table(store, doc, False, False)))
+    mine = tb.apply_table(late, doc, check=False, diff=False)  # type: ignore[arg-type]
+    assert other["changed"] and not mine["changed"] and generation(store) == 1
+    assert len(table_puts(etcd, start)) == 1

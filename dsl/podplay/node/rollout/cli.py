@@ -2,9 +2,11 @@
 
 stdin: `{"node": "node1", "table"?: <store apply-table's desired>, "pods"?: <files apply
 pods' desired>, "proxy"?: <files apply proxy's desired>, "wait"?: <WaitSpec>, "then"?:
-{"proxy", "wait"}}`. Writes the binding table into the store (one node of a stage with no
-wait gets it: a task fewer), then the pods and cluster.json that differ (the same writers
-as `store apply-table` and `files apply`; nothing with --check), then waits on this node
+{"proxy", "wait"}}`. Writes the binding table into the store (every node of a stage gets
+the same one: a compare-and-swap write, the first writer changes the store, the others
+find it done; a failed write fails the step at once, before any wait), then the pods and
+cluster.json that differ (the same writers as `store apply-table` and `files apply`;
+nothing with --check), then waits on this node
 (not in check mode); `then`, once that wait is over: cluster.json as `then.proxy` says and
 a second wait (the next stage's drain, in this call: a task fewer; not in check mode).
 Prints one JSON object: `changed`, `table`, `pods` and `proxy` (those writers' results),

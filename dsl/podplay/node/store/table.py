@@ -177,10 +177,15 @@ def read_stored(store: Store, cluster: str) -> Tuple[Dict[str, KeyValue], int]:
     return {kv.key: kv for r in result.ranges() for kv in r.kvs}, result.revision
 
 
-def write(store: Store, plan: Plan, table_key: str, now: float) -> bool:
-    """Write the changes in batches, each only if its keys are as read; then the table.
-    False when a key changed meanwhile (read again and plan again)."""
+def write(
+    store: Store, plan: Plan, table_key: str, now: float, table_before: Optional[KeyValue] = None
+) -> Tuple[bool, bool]:
+    """Write the changes in batches, each only if its keys are as read; then the table, only
+    if nobody wrote it since it was read (`table_before`): of identical writers at once (every
+    node of a rollout stage), one writes it. (done, wrote anything): not done when a key
+    changed meanwhile (read again and plan again)."""
     batches = [plan.changes[i : i + BATCH] for i in range(0, len(plan.changes), BATCH)]
+    wrote = False
     for batch in batches:
         compare = [_unchanged(c) for c in batch]
         ops = [
@@ -188,10 +193,15 @@ def write(store: Store, plan: Plan, table_key: str, now: float) -> bool:
             for c in batch
         ]
         if not store.txn(compare, ops).succeeded:
-            return False
+            return False, wrote
+        wrote = True
     if plan.table is not None:
-        store.put(table_key, plan.table._replace(written_at=round(now, 3)).to_text())
-    return True
+        text = plan.table._replace(written_at=round(now, 3)).to_text()
+        compare = [_unchanged(Change(table_key, text, table_before))]
+        if not store.txn(compare, [wire.op_put(table_key, text)]).succeeded:
+            return False, wrote
+        wrote = True
+    return True, wrote
 
 
 def _unchanged(change: Change) -> Dict[str, Any]:
@@ -201,21 +211,29 @@ def _unchanged(change: Change) -> Dict[str, Any]:
 
 
 def apply_table(store: Store, doc: Any, check: bool, diff: bool) -> Dict[str, Any]:
-    """Make the store hold the desired table; the module's result."""
+    """Make the store hold the desired table; the module's result. A desired-state write:
+    writers of the same table at once converge (the first changes the store, the others
+    find it done), and `changed` says whether THIS call wrote anything."""
     desired = parse_desired(doc)
     table_key = keys.table_key(desired.cluster)
+    wrote = False
     for _ in range(ATTEMPTS):
         stored, _revision = read_stored(store, desired.cluster)
         plan = changes(desired, stored)
-        if check or write(store, plan, table_key, time.time()):
-            return _result(plan, stored, desired, diff)
+        if check:
+            return _result(plan, stored, desired, diff, None)
+        done, wrote_now = write(store, plan, table_key, time.time(), stored.get(table_key))
+        wrote = wrote or wrote_now
+        if done:
+            return _result(plan, stored, desired, diff, wrote)
     raise StoreError("the binding table kept changing while it was written; run again")
 
 
 def _result(
-    plan: Plan, stored: Dict[str, KeyValue], desired: Desired, diff: bool
+    plan: Plan, stored: Dict[str, KeyValue], desired: Desired, diff: bool, wrote: Optional[bool]
 ) -> Dict[str, Any]:
-    changed = bool(plan.changes) or plan.table is not None
+    """`wrote`: whether this call wrote (None in check mode: whether it would)."""
+    changed = (bool(plan.changes) or plan.table is not None) if wrote is None else wrote
     result: Dict[str, Any] = {
         "changed": changed,
         "written": [c.key for c in plan.changes if c.text is not None],

@@ -33,9 +33,10 @@ options:
     description:
       - The binding table after the step, as M(podplay.cluster.store_table) takes it (keys
         C(cluster), C(node_grace), C(nodes), C(pods), C(node_selectors)), written into the
-        store first. Give it to one node of a step that has no I(wait) (a step with a wait
-        writes the table in a task of its own, before any node waits). Unset, the store is
-        left as it is.
+        store first. Give every node of a step the same table - a compare-and-swap
+        desired-state write, so the first writer changes the store and the others find it
+        done (C(changed) only where it wrote), and a node whose write fails fails at once,
+        before it waits. Unset, the store is left as it is.
     type: dict
   pods:
     description:
