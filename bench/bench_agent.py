@@ -3,7 +3,10 @@
 - startup latency: a manifest written -> the pod Running and Ready (busybox httpd with an
   HTTP readiness probe; image present), median and p99 over 50 pods written one after
   another, and min/median/p99 for bursts of 10 and of 50 pods written at once (each with
-  the load average right after it);
+  the load average right after it), each with the CPU the node's own processes (engine and
+  agent) spent on it: that CPU spread over every core is a floor no burst can beat;
+- the engine alone: the same pods made with `docker run` on the node, one at a time, and
+  bursts of 10 and 50 made 8 at a time (as the agent's workers), with their node CPU;
 - agent restart: how long watchers of the node see no line (must stay under the 2 s after
   which they call the node gone), and whether any pod turned unready;
 - idle cost with 30 pods: agent CPU (% of one core) and RSS.
@@ -33,6 +36,7 @@ from podplay import substrate
 from podplay.artifacts import bundle, images
 from podplay.control.agent_client import AgentClient, AgentError, access_from_inventory
 from podplay.execute import run_playbook
+from podplay.node.contract.agent import WORKERS  # pods the agent starts at once (default)
 
 CLUSTER = "pptest-bench-agent"
 BURST_TARGETS = {10: 2.0, 50: 6.0}  # burst size -> p99 seconds (issue 11)
@@ -167,6 +171,55 @@ done
     return [float(b) - float(a) for a, b in (line.split() for line in out.splitlines())]
 
 
+# CPU seconds used so far by the node's own processes (dockerd, containerd, shims, runc,
+# the agent; not the pods' apps on a cgroup v1 host, where they get cgroups of their own).
+NODE_CPU = r"""
+if [ -f /sys/fs/cgroup/cpu.stat ]; then
+  awk '/^usage_usec/ {printf "%.3f\n", $2 / 1e6}' /sys/fs/cgroup/cpu.stat
+else
+  p=$(awk -F: '$2 ~ /cpuacct/ {print $3}' /proc/self/cgroup)
+  awk '{printf "%.3f\n", $1 / 1e9}' /sys/fs/cgroup/cpuacct$p/cpuacct.usage
+fi
+"""
+
+
+def node_cpu(container: str) -> float:
+    return float(node_sh(container, NODE_CPU).strip())
+
+
+def docker_burst_baseline(
+    container: str, prefix: str, pause: str, image: str, size: int, parallel: int
+) -> tuple[float, float]:
+    """A burst made by hand with `docker run` on the node (no agent), `parallel` pods at a
+    time (the agent's workers): (seconds until every pod answers, node CPU seconds). The
+    engine's floor for a burst: the CLI adds some CPU of its own, the agent does not."""
+    script = f"""
+set -e
+pod() {{
+  sb=$(docker run -d --label bench=baseline --network podplay --ip {prefix}.$((100 + $1)) {pause})
+  docker run -d --label bench=baseline --network container:$sb \
+    --cpus 0.05 --memory 16m {image} \
+    sh -c 'echo ok > /tmp/index.html; exec httpd -f -p 8080 -h /tmp' >/dev/null
+  until printf 'GET / HTTP/1.0\r\n\r\n' | timeout 1 nc {prefix}.$((100 + $1)) 8080 2>/dev/null \
+      | grep -q 200; do
+    sleep 0.02
+  done
+}}
+t0=$(date +%s.%N)
+for i in $(seq 0 {size - 1}); do
+  pod $i &
+  while [ $(jobs -p | wc -l) -ge {parallel} ]; do sleep 0.01; done
+done
+wait
+echo "$t0 $(date +%s.%N)"
+"""
+    cpu0 = node_cpu(container)
+    a, b = node_sh(container, script).split()
+    cpu = node_cpu(container) - cpu0
+    node_sh(container, "docker rm -f $(docker ps -aq --filter label=bench=baseline) >/dev/null")
+    return float(b) - float(a), cpu
+
+
 def agent_usage(container: str, seconds: float) -> tuple[float, float]:
     """(CPU % of one core, RSS MB) of the agent process over `seconds`."""
     pid = node_sh(container, "systemctl show -p MainPID --value podplay-agent").strip()
@@ -227,6 +280,13 @@ def main() -> int:
     try:
         clear_pods(node.container)
         baseline = docker_baseline(node.container, prefix, pause.ref, busybox.ref, 10)
+        floors = []
+        for size in (int(n) for n in args.bursts.split(",")):
+            time.sleep(3)
+            seconds, cpu = docker_burst_baseline(
+                node.container, prefix, pause.ref, busybox.ref, size, WORKERS
+            )
+            floors.append((size, seconds, cpu, loadavg()))
         watch = ReadyTimes(client)
         watch.start()
         # 1. one at a time
@@ -244,10 +304,11 @@ def main() -> int:
             time.sleep(5)  # let the engine settle after the previous removals
             docs = [manifest(100 + i, prefix, busybox.ref, args.probe_period)
                     for i in range(size)]  # fmt: skip
-            t0 = time.monotonic()
+            cpu0, t0 = node_cpu(node.container), time.monotonic()
             write_pods(node.container, docs)
             watch.wait([d["name"] for d in docs], 300)
-            bursts.append((size, [watch.ready[d["name"]] - t0 for d in docs], loadavg()))
+            cpu = node_cpu(node.container) - cpu0
+            bursts.append((size, [watch.ready[d["name"]] - t0 for d in docs], loadavg(), cpu))
             clear_pods(node.container)
             time.sleep(1)  # the last snapshots of the removed pods are in
             with watch.lock:  # the next burst reuses the names: forget when these were ready
@@ -282,7 +343,13 @@ def main() -> int:
          f"median {ms(statistics.median(sequential))}  p99 {ms(p99(sequential))}",
          f"p99 <= 2000 ms  {ok}"),
     ]  # fmt: skip
-    for size, times, load in bursts:
+    cores = os.cpu_count() or 1
+    for size, seconds, cpu, load in floors:
+        rows.append((f"engine alone: burst of {size} by `docker run`, {WORKERS} at a time "
+                     f"(load {load})",
+                     f"all answer {ms(seconds)}  node CPU {cpu / size * 1000:.0f} ms/pod",
+                     "-"))  # fmt: skip
+    for size, times, load, cpu in bursts:
         target = BURST_TARGETS.get(size)
         verdict = (
             "-"
@@ -292,6 +359,10 @@ def main() -> int:
         rows.append((f"ready, burst of {size} at once (load {load})",
                      f"min {ms(min(times))}  median {ms(statistics.median(times))}  "
                      f"p99 {ms(p99(times))}", verdict))  # fmt: skip
+        # every pod's engine work on every core, nothing else running: no burst ends sooner
+        rows.append((f"  node CPU for the burst of {size} (engine + agent)",
+                     f"{cpu:.1f} s = {cpu / size * 1000:.0f} ms/pod; / {cores} cores = "
+                     f"{ms(cpu / cores)} floor", "-"))  # fmt: skip
     rows += [
         (f"idle agent CPU ({args.idle_pods} pods, {args.idle_seconds:.0f} s)", f"{cpu:.2f} %",
          f"< 1 %  {'ok' if cpu < 1 else 'MISSED'}"),
