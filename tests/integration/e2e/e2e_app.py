@@ -16,6 +16,16 @@ NODE_PORT = 30081
 # httpd as PID 1 would ignore SIGTERM and every stopped pod would take its full grace period
 SERVE = ["sh", "-c", "trap 'exit 0' TERM; httpd -f -p 8080 -h /www & wait"]
 
+
+def serve_after(seconds: int) -> list[str]:
+    """SERVE, the server started `seconds` after the container (a pod slow to get ready)."""
+    return [
+        "sh",
+        "-c",
+        f"trap 'exit 0' TERM; (sleep {seconds}; exec httpd -f -p 8080 -h /www) & wait",
+    ]
+
+
 PROGRAM = """\
 import podplay as pp
 
@@ -91,10 +101,14 @@ def write_program(
     extra: str = "",
     name: str = "app.py",
     broken: bool = False,
+    start_delay: int = 0,
 ) -> Path:
     """The program, with its image context for `version` (`broken`: a server that is not
-    there, so its containers cannot start)."""
-    command = ["httpdx", "-f", "-p", "8080", "-h", "/www"] if broken else SERVE
+    there, so its containers cannot start; `start_delay`: pods ready that many seconds
+    after they start)."""
+    command = serve_after(start_delay) if start_delay else SERVE
+    if broken:
+        command = ["httpdx", "-f", "-p", "8080", "-h", "/www"]
     context = write_context(root, version)
     path = root / name
     path.write_text(
