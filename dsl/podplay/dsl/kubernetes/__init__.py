@@ -16,11 +16,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from podplay.dsl.diagnostics import Location, ProgramError, caller_location, display_path, show
-from podplay.dsl.kubernetes.translate import Manifest, declare_manifest
 from podplay.dsl.stack import Stack, current_stack
 from podplay.dsl.validate import validate
+
+if TYPE_CHECKING:  # the translation (and YAML) is imported when a manifest is read
+    from podplay.dsl.kubernetes.translate import Manifest
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 
@@ -38,6 +41,8 @@ def from_kubernetes(path: str | os.PathLike[str]) -> Manifest:
     text = _read(
         file, lambda reason: ProgramError.one(location, subject, f"cannot read it: {reason}")
     )
+    from podplay.dsl.kubernetes.translate import declare_manifest
+
     return declare_manifest(text, display_path(str(file)), stack, None)
 
 
@@ -48,11 +53,23 @@ def load_manifest(path: Path, shown: str) -> Stack:
         return ProgramError.one(Location(shown), None, f"cannot read manifest: {reason}")
 
     text = _read(path, unreadable)
+    from podplay.dsl.kubernetes.translate import declare_manifest
+
     stack = Stack(program=shown, base_dir=path.resolve().parent)
     with stack:
         declare_manifest(text, shown, stack, path.stem)
     validate(stack)
     return stack
+
+
+def __getattr__(name: str) -> Any:
+    """`Manifest` on first use: most programs never read YAML, and the translation with its
+    YAML parser is a tenth of the CLI's start."""
+    if name == "Manifest":
+        from podplay.dsl.kubernetes.translate import Manifest
+
+        return Manifest
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _read(path: Path, error: object) -> str:
