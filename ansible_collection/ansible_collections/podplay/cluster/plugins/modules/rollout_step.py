@@ -22,7 +22,8 @@ description:
     this node's routing (C(/run/podplay/proxy.json)). Routing is looked at only on the nodes
     in C(routing_nodes). After C(timeout) seconds the task fails naming what is missing.
   - Run it on every node in a play with C(any_errors_fatal), so that the next step starts
-    only when every node is done (the collection's playbook C(podplay.cluster.rollout_stage)).
+    only when every node is done (C(podplay up) renders a rollout as one such play of
+    C(rollout.yml), a block of tasks per stage).
   - Supports check mode (writes nothing, does not wait) and diff (as the two modules above).
 options:
   node:
