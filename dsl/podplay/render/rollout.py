@@ -79,7 +79,7 @@ def rollout(
     """The playbook converging the nodes from `before` through `plans` in order.
 
     `first` is the playbook that converges `plans[0]` (its variables are the build
-    directory's); None: a stage play does, writing the pods of the nodes whose pods change
+    directory's); None: a stage block does, writing the pods of the nodes whose pods change
     and of `pods_on` (nodes whose files may differ from the plan: a failed run's), after
     side-loading the images when `images`. `offset`/`total` number the stages as the whole
     rollout does (a resumed rollout starts at a later stage); pods on `skipped` nodes (left
@@ -88,8 +88,8 @@ def rollout(
     routing = tuple(n.name for n in plans[-1].ready_nodes() if n.name not in skipped)
     entries: list[dict[str, Any]] = []
     current = before
-    write_also = set(pods_on)  # written by the first stage play there is
-    last: dict[str, Any] | None = None  # the stage play before: it may drain for this one
+    write_also = set(pods_on)  # written by the first stage block there is
+    last: dict[str, Any] | None = None  # the stage before: it may drain for this one
     for i, stage in enumerate(plans):
         label = f"rollout step {offset + i + 1}/{total}"
         gone = _gone(current, stage, skipped)
