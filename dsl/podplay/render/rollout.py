@@ -3,17 +3,18 @@
 `podplay up` converges a rollout's stages (`podplay.plan.rollout.stages`) with one run of
 this playbook: first the run's first stage by site.yml (every role; the build directory's
 variables are that stage's) or, when only the app part changed (`first=None`: images, pods,
-services), by a play of the collection's `podplay.cluster.rollout_stage` like the others
-(images side-loaded first when they changed); then one such play per later stage, in order,
-each with its own `podplay_stage` (the pods of the nodes whose pods change, the service
-table, what to drain first and what to wait for). A change of one stage only (a deploy, a
-scale, a removal) is such a playbook too: its drain runs on the nodes, in the same run. Each
-node's part of a stage is ONE `rollout_step` call (`podplay-node.pyz rollout step`): the
-binding table into the store (every node writes the same table, a compare-and-swap write:
-the first changes the store, the others find it done, a node whose write fails fails at
-once), its pods and cluster.json, then its wait on its own agent and proxy;
-`any_errors_fatal` plus Ansible's task-by-task order make the next stage wait for every
-node.
+services), by a stage like the others (images side-loaded first when they changed); the
+stages are ONE play, a block per stage in order, each with its own `podplay_stage` (the pods
+of the nodes whose pods change, the service table, what to drain first and what to wait
+for) and only the tasks it needs: one play start and no skipped task per stage. The
+tasks' arguments are expressions of the play's variables, written once and templated in
+each task's context. A change of one stage only (a deploy, a scale, a removal) is such a
+playbook too: its drain runs on the nodes, in the same run. Each node's part of a stage is
+ONE `rollout_step` call (`podplay-node.pyz rollout step`): the binding table into the store
+(every node writes the same table, a compare-and-swap write: the first changes the store,
+the others find it done, a node whose write fails fails at once), its pods and
+cluster.json, then its wait on its own agent and proxy; `any_errors_fatal` plus Ansible's
+task-by-task order make the next stage wait for every node.
 
 A rolling update overlaps as Kubernetes' RollingUpdate does (terminating pods do not count
 toward max_surge): the stage that starts new pod k+1 also takes old pod k out of routing
@@ -58,10 +59,9 @@ from podplay.plan.rollout import (
 )
 from podplay.render.playbook import COLLECTION
 from podplay.render.variables import contract_service
-from podplay.render.yamltext import dump
+from podplay.render.yamltext import Template, dump
 
 ROLLOUT = "rollout.yml"
-STAGE_PLAYBOOK = f"{COLLECTION}.rollout_stage"
 
 
 def rollout(
@@ -79,7 +79,7 @@ def rollout(
     """The playbook converging the nodes from `before` through `plans` in order.
 
     `first` is the playbook that converges `plans[0]` (its variables are the build
-    directory's); None: a stage play does, writing the pods of the nodes whose pods change
+    directory's); None: a stage block does, writing the pods of the nodes whose pods change
     and of `pods_on` (nodes whose files may differ from the plan: a failed run's), after
     side-loading the images when `images`. `offset`/`total` number the stages as the whole
     rollout does (a resumed rollout starts at a later stage); pods on `skipped` nodes (left
@@ -88,8 +88,8 @@ def rollout(
     routing = tuple(n.name for n in plans[-1].ready_nodes() if n.name not in skipped)
     entries: list[dict[str, Any]] = []
     current = before
-    write_also = set(pods_on)  # written by the first stage play there is
-    last: dict[str, Any] | None = None  # the stage play before: it may drain for this one
+    write_also = set(pods_on)  # written by the first stage block there is
+    last: dict[str, Any] | None = None  # the stage before: it may drain for this one
     for i, stage in enumerate(plans):
         label = f"rollout step {offset + i + 1}/{total}"
         gone = _gone(current, stage, skipped)
@@ -105,7 +105,7 @@ def rollout(
             entries.append({"name": f"{label}: every role (site)", _IMPORT: first})
             if wait is not None:
                 entries.append(_stage(f"{label}: wait on every node", None, None, wait))
-                last = entries[-1]["vars"]["podplay_stage"]
+                last = entries[-1]
             current = stage
             continue
         was = current or _empty(stage)
@@ -119,8 +119,9 @@ def rollout(
         apply = {"pods": pods, "services": _services(stage)}
         entries.append(_stage(_describe(label, was, stage), drain, apply, wait, images=images))
         images, current = False, stage
-        last = entries[-1]["vars"]["podplay_stage"]
-    return dump(entries, _header(plans[-1], first or STAGE_PLAYBOOK, total), literal=True)
+        last = entries[-1]
+    plays = _plays(entries, plans[-1].cluster.name)
+    return dump(plays, _header(plans[-1], first, total), literal=True)
 
 
 def _idle(was: Plan, stage: Plan, pods: dict[str, Any], drain: Any, wait: Any) -> bool:
@@ -133,21 +134,23 @@ def _idle(was: Plan, stage: Plan, pods: dict[str, Any], drain: Any, wait: Any) -
 _IMPORT = "ansible.builtin.import_playbook"
 
 
-def _header(plan: Plan, first: str, total: int) -> str:
+def _header(plan: Plan, first: str | None, total: int) -> str:
+    first_stage = f"{first} converges the first stage, then each" if first else "Each"
     return (
         f'A rolling update of cluster "{plan.cluster.name}" in {total} stages, in one\n'
-        f"ansible-playbook run (written by podplay up): {first} converges the first stage, then\n"
-        f"each later stage is one play of {STAGE_PLAYBOOK} (binding table, pods and routing,\n"
-        "then a wait on every node before the next stage: the old pods it takes out of routing\n"
-        "drained while its new pods start). podplay up renders the final plan over the build\n"
-        "directory when it is done; running this again after that would walk the stages again\n"
-        "from its first."
+        f"ansible-playbook run (written by podplay up). {first_stage} stage is a block of\n"
+        "one play: one podplay.cluster.rollout_step call per node (binding table, pods and\n"
+        "routing, then a wait on every node before the next stage: the old pods it takes\n"
+        "out of routing drained while its new pods start). podplay up renders the final\n"
+        "plan over the build directory when it is done; running this again after that\n"
+        "would walk the stages again from its first."
     )
 
 
 def _stage(
     name: str, drain: Any, apply: Any, wait: WaitSpec | None, *, images: bool = False
 ) -> dict[str, Any]:
+    """One stage's data (the `podplay_stage` of its block); `then` may be added later."""
     stage = {
         "name": name,
         "drain": drain,
@@ -156,7 +159,107 @@ def _stage(
     }
     if images:  # the build directory's podplay_images, side-loaded before anything else
         stage["images"] = True
-    return {"name": name, _IMPORT: STAGE_PLAYBOOK, "vars": {"podplay_stage": stage}}
+    return stage
+
+
+def _plays(entries: list[dict[str, Any]], cluster: str) -> list[dict[str, Any]]:
+    """Imports as they are; each run of consecutive stages ONE play of blocks (one play
+    start, no skipped task: a stage's block has only the tasks it needs)."""
+    plays: list[dict[str, Any]] = []
+    blocks: list[dict[str, Any]] = []
+    for entry in [*entries, {}]:
+        if _IMPORT in entry or not entry:
+            if blocks:
+                plays.append(_stage_play(blocks, cluster))
+                blocks = []
+            if entry:
+                plays.append(entry)
+            continue
+        blocks.append(_stage_block(entry))
+    return plays
+
+
+def _stage_play(blocks: list[dict[str, Any]], cluster: str) -> dict[str, Any]:
+    # not "rollout step K/N": `up` resumes from the last task so named that started
+    return {
+        "name": f'Rolling update of cluster "{cluster}": {len(blocks)} stage(s), in order',
+        "hosts": "nodes",
+        "gather_facts": False,
+        "any_errors_fatal": True,
+        "vars": _PLAY_VARS,
+        "tasks": blocks,
+    }
+
+
+def _stage_block(stage: dict[str, Any]) -> dict[str, Any]:
+    """A stage's tasks, in a block carrying its `podplay_stage`: images when they changed,
+    the drain when it has one, then the step (table, pods, routing, wait, `then`)."""
+    name, tasks = stage["name"], []
+    if stage.get("images"):
+        images = {"images": Template("{{ [podplay_pause_image] + podplay_images }}")}
+        tasks.append({"name": f"{name} - images side-loaded", f"{COLLECTION}.images": images})
+    if stage["drain"] is not None:
+        drain = {**_NODE, "proxy": Template("{{ podplay_stage_drain }}")}
+        drain["wait"] = Template("{{ podplay_stage.drain.wait }}")
+        tasks.append({"name": f"{name} - drain first", STEP: {**drain, **_BUNDLE}})
+    if stage["apply"] is not None or stage["wait"] is not None:
+        step = dict(_NODE)
+        if stage["apply"] is not None:
+            step.update(_APPLY)
+        if stage["wait"] is not None:
+            step["wait"] = Template("{{ podplay_stage.wait }}")
+        if stage.get("then") is not None:
+            step["then"] = Template("{{ podplay_stage_then }}")
+        tasks.append({"name": name, STEP: {**step, **_BUNDLE}})
+    return {"name": name, "vars": {"podplay_stage": stage}, "block": tasks}
+
+
+STEP = f"{COLLECTION}.rollout_step"
+_NODE = {"node": Template("{{ inventory_hostname }}")}
+_BUNDLE = {"bundle_path": Template("{{ podplay_node_bundle_path | default(omit) }}")}
+_APPLY = {
+    "table": Template("{{ podplay_stage_table }}"),
+    "pods": Template("{{ podplay_stage_pods }}"),
+    "proxy": Template("{{ podplay_stage_proxy }}"),
+}
+
+
+def _proxy(services: str) -> str:
+    """`rollout_step`'s proxy argument: cluster.json with the services at `services`."""
+    return (
+        f"{{'state': podplay_stage_state | combine({{'services': {services}}}),"
+        " 'node': inventory_hostname, 'address': podplay_node_address,"
+        " 'lb': podplay_lb | default({})}"
+    )
+
+
+_STATE = ("nodes", "pod_cidr", "service_cidr", "dns_ip", "cluster_domain", "node_port_range")
+# Templated in each task's context (its block's `podplay_stage`, its host): written once.
+_PLAY_VARS = {
+    "podplay_stage_state": {
+        "cluster": Template("{{ podplay_cluster_name }}"),
+        **{key: Template(f"{{{{ podplay_{key} }}}}") for key in _STATE},
+    },
+    # the binding table: every node's pods from its host_vars (the build directory's),
+    # the stage's for the nodes whose pods change
+    "podplay_stage_table": Template(
+        "{{ {'cluster': podplay_cluster_name, 'node_grace': podplay_node_grace | default(3.0),"
+        " 'nodes': podplay_node_specs | default(podplay_nodes),"
+        " 'node_selectors': podplay_node_selectors | default({}),"
+        " 'pods': dict(groups['nodes'] | zip(groups['nodes'] | map('extract', hostvars)"
+        " | map(attribute='podplay_pods', default=[]))) | combine(podplay_stage.apply.pods)} }}"
+    ),
+    "podplay_stage_pods": Template(
+        "{{ {'pods': podplay_stage.apply.pods[inventory_hostname]}"
+        " if inventory_hostname in podplay_stage.apply.pods else omit }}"
+    ),
+    "podplay_stage_proxy": Template(f"{{{{ {_proxy('podplay_stage.apply.services')} }}}}"),
+    "podplay_stage_drain": Template(f"{{{{ {_proxy('podplay_stage.drain.services')} }}}}"),
+    "podplay_stage_then": Template(
+        f"{{{{ {{'proxy': {_proxy('podplay_stage.then.services')},"
+        " 'wait': podplay_stage.then.wait} }}"
+    ),
+}
 
 
 def _gone(current: Plan | None, stage: Plan, skipped: frozenset[str]) -> list[str]:

@@ -32,6 +32,11 @@ _JINJA = ("{{", "{%", "{#")
 UNSAFE_TAG = "!unsafe"
 
 
+class Template(str):
+    """A Jinja expression the renderer writes into a playbook whose data is dumped
+    `literal` (a rollout's stages hold the user's manifests): written as is, never `!unsafe`."""
+
+
 @lru_cache(maxsize=65536)
 def _string(text: str) -> str:
     if (
@@ -70,8 +75,8 @@ def _scalar(value: Any, literal: bool = False) -> str:
             mantissa, _, exponent = text.partition("e")
             text = f"{mantissa}.0e{exponent}"
         return text
-    if isinstance(value, str):
-        return _text(value, literal)
+    if isinstance(value, str):  # a Template is an expression to template: never `!unsafe`
+        return _string(value) if isinstance(value, Template) else _text(value, literal)
     if isinstance(value, dict):
         return "{}"
     if isinstance(value, list | tuple):

@@ -41,7 +41,7 @@ from podplay.plan.model import EndpointPlan
 from podplay.plan.refresh import Move
 from podplay.plan.rollout import endpoint_key
 from podplay.render import ROLLOUT, RenderOptions
-from podplay.render.rollout import STAGE_PLAYBOOK
+from podplay.render.rollout import STEP
 
 
 def _pod(node: str, manifest: dict[str, Any]) -> PodPlan:
@@ -56,6 +56,13 @@ def _pod(node: str, manifest: dict[str, Any]) -> PodPlan:
         ip=manifest["ip"],
         manifest=manifest,
     )
+
+
+def _books(play: dict[str, Any]) -> list[str]:
+    """What a play of rollout.yml runs: the playbook it imports, else STEP per stage."""
+    if "ansible.builtin.import_playbook" in play:
+        return [play["ansible.builtin.import_playbook"]]
+    return [STEP for _ in play["tasks"]]
 
 
 class Interrupt(KeyboardInterrupt):
@@ -76,7 +83,8 @@ class FakeWorld:
         self.converges: list[tuple[str, Plan]] = []
         self.tags: list[tuple[str, ...]] = []  # of each converge: () is every part
         self.limits: list[list[str] | None] = []  # of each converge: None is every node
-        self.rollouts: list[list[str]] = []  # of each rollout.yml run: what each play imports
+        # of each rollout.yml run: what each play imports, STEP for each stage of a stage play
+        self.rollouts: list[list[str]] = []
         self.removed_while_routed: list[str] = []
         self.observed_serving: list[tuple[str, int]] = []
         self.fail_at: int | None = None
@@ -95,7 +103,7 @@ class FakeWorld:
         if book == ROLLOUT:
             assert self.rollout is not None and env is not None
             plays = yaml.safe_load(self.rollout)
-            self.rollouts.append([play["ansible.builtin.import_playbook"] for play in plays])
+            self.rollouts.append([b for play in plays for b in _books(play)])
             return self.play_rollout(plays, Path(env[PLAYS_ENV]))
         self.tags.append(tuple(kw.get("tags", ())))
         self.limits.append(kw.get("hosts"))
@@ -130,14 +138,17 @@ class FakeWorld:
         for play in plays:
             with started.open("a") as handle:
                 handle.write(play["name"] + "\n")
-            if play["ansible.builtin.import_playbook"] == "site.yml":
+            if play.get("ansible.builtin.import_playbook") == "site.yml":
                 self.converge("site.yml", base)
                 continue
-            stage = play["vars"]["podplay_stage"]
-            assert stage["name"] == play["name"]
-            failed = self._play_stage(base, stage, play["name"])
-            if failed is not None:
-                return failed
+            for block in play["tasks"]:  # as the stats_json callback lists each task started
+                stage = block["vars"]["podplay_stage"]
+                assert stage["name"] == block["name"]
+                with started.open("a") as handle:
+                    handle.writelines(task["name"] + "\n" for task in block["block"])
+                failed = self._play_stage(base, stage, block["name"])
+                if failed is not None:
+                    return failed
         assert self.current is not None
         return PlaybookResult(rc=0, hosts={n.name: HostStats(ok=2) for n in self.current.nodes})
 
@@ -364,7 +375,7 @@ def test_a_failed_converge_leaves_its_parts_unknown(world: FakeWorld, tmp_path: 
     assert all("node" in p and "network" in p for p in recorded.values())
     _up(state, replicas=3)
     # the app part again, by one stage play writing every node's pods (all unknown now)
-    assert world.rollouts[-1] == [STAGE_PLAYBOOK]
+    assert world.rollouts[-1] == [STEP]
     assert world.converges[-1][0] == "stage" and _pods(world.current) == _pods(world.written)
 
 
@@ -377,7 +388,7 @@ def test_scale_up_adds_pods_without_draining_or_moving(world: FakeWorld, tmp_pat
     assert _pods(first.plan) < _pods(second.plan)
     # every part the first time, then only the app part: one stage play, no site.yml
     assert [b for b, _ in world.converges] == ["site.yml", "stage"]
-    assert world.tags == [()] and world.rollouts == [[STAGE_PLAYBOOK]]
+    assert world.tags == [()] and world.rollouts == [[STEP]]
 
 
 def test_scale_down_drains_before_removing(world: FakeWorld, tmp_path: Path) -> None:
@@ -386,7 +397,7 @@ def test_scale_down_drains_before_removing(world: FakeWorld, tmp_path: Path) -> 
     _up(state, replicas=3)
     books = [b for b, _ in world.converges]
     assert books == ["site.yml", "drain", "stage"]  # drain, then remove: in one run
-    assert world.rollouts == [[STAGE_PLAYBOOK]]
+    assert world.rollouts == [[STEP]]
     drain = world.converges[1][1]
     assert len(_pods(drain)) == 5  # the pods still run while routing drops two
     assert sum(len(s.endpoints) for s in drain.services if s.name == "web") == 3
@@ -417,7 +428,7 @@ def test_rolling_update_keeps_replicas_routed_and_drains_first(
     # nodes; no site.yml (only the app part changed), no play for the first stage (the same
     # pods and routing as before)
     assert [name for name, _ in second.playbooks] == [ROLLOUT]
-    assert world.rollouts == [[STAGE_PLAYBOOK] * 4]
+    assert world.rollouts == [[STEP] * 4]
     books = [b for b, _ in world.converges[1:]]
     # each old pod leaves routing in the stage's own call (drained on every node while the
     # next new pod starts), a stage before it goes: no drain of its own; the last one at
@@ -443,7 +454,7 @@ def test_interrupted_rollout_resumes_where_it_stopped(world: FakeWorld, tmp_path
     result = up.apply(prep, wait_timeout=30)
     assert result.resumed_stage == journal.stage
     assert world.converges[done_before][0] in ("drain", "stage")  # the app part only
-    assert STAGE_PLAYBOOK in world.rollouts[-1] and "site.yml" not in world.rollouts[-1]
+    assert STEP in world.rollouts[-1] and "site.yml" not in world.rollouts[-1]
     assert state.journal() is None
     assert world.removed_while_routed == []
     assert _pods(world.current) == _pods(result.plan)
@@ -552,5 +563,5 @@ def test_pods_the_controller_moved_get_their_pods_and_routing_converged(
     prep = prepare.prepare("app.py", shop(), state, build=False)
     prep.moves = [Move(pod.namespace, pod.name, pod.node, "node3", pod.ip)]
     up.apply(prep, wait_timeout=30)
-    assert world.tags == [()] and world.rollouts == [[STAGE_PLAYBOOK]]
+    assert world.tags == [()] and world.rollouts == [[STEP]]
     assert world.converges[-1][0] == "stage" and _pods(world.current) == _pods(world.written)

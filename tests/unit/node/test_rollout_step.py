@@ -218,3 +218,53 @@ def test_then_drains_the_next_step_once_this_nodes_wait_is_over(
     assert [(round(t, 1), d) for t, d in written] == [(2.0, {"state": "drained"})]
     assert done["changed"] and "failed" not in done
     assert done["waited"] == pytest.approx(3.5, abs=0.15)  # 2 s ready, 0.5 s unrouted, 1 s
+
+
+@pytest.mark.parametrize(("ready_at", "took"), [(2.0, 2.0), (0.7, 1.5)])
+def test_the_settle_runs_while_new_pods_start(ready_at: float, took: float) -> None:
+    """The old endpoint leaves routing at 0.5 s; the step returns once the new pod is
+    ready and routed AND a settle has passed since then, whichever comes last."""
+    node = FakeNode()
+    node.routed = [OLD_KEY]
+    node.at(0.5, lambda: node.routed.remove(OLD_KEY))
+    node.at(ready_at, lambda: node.pods.append(status("web-b")))  # type: ignore[union-attr]
+    node.at(ready_at, lambda: node.routed.append(NEW_KEY))
+    spec = WaitSpec(
+        unrouted=(OLD_KEY,), ready=(NEW,), routed=(NEW_KEY,), routing_nodes=NODES, settle=1.0
+    )
+    outcome = wait(spec, "node1", node.look())
+    assert outcome.ok and outcome.unrouted_at == pytest.approx(0.5, abs=0.11)
+    assert outcome.waited == pytest.approx(took, abs=0.11)
+    assert node.now - outcome.unrouted_at >= 1.0
+
+
+def test_a_step_with_then_settles_once_for_both_drains(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Old pod k leaves routing (0.5 s) while the new pod starts (ready at 1 s); then the
+    last old pod's drain (unrouted 0.5 s after its write) and ONE settle, which also covers
+    old pod k: both have been out of routing >= 1 s when the step returns."""
+    last = "default/web-z@10.244.2.9"
+    node = FakeNode()
+    node.routed = [OLD_KEY, last]
+    node.at(0.5, lambda: node.routed.remove(OLD_KEY))
+    node.at(1.0, lambda: node.pods.append(status("web-b")))  # type: ignore[union-attr]
+    node.at(1.0, lambda: node.routed.append(NEW_KEY))
+    gone: dict[str, float] = {}
+
+    def apply_proxy(desired: Any, bundle: str, check: bool, diff: bool) -> dict[str, Any]:
+        node.at(node.now + 0.5, lambda: (node.routed.remove(last), gone.update(last=node.now)))
+        return {"changed": True}
+
+    monkeypatch.setattr(cli, "apply_proxy", apply_proxy)
+    first = WaitSpec(
+        unrouted=(OLD_KEY,), ready=(NEW,), routed=(NEW_KEY,), routing_nodes=NODES, settle=1.0
+    )
+    drain = WaitSpec(unrouted=(last,), routing_nodes=NODES, settle=1.0)
+    desired = {
+        "node": "node1",
+        "wait": first.to_json(),
+        "then": {"proxy": {"state": "drained"}, "wait": drain.to_json()},
+    }
+    done = cli.step(desired, check=False, diff=False, look=node.look())
+    assert "failed" not in done
+    assert done["waited"] == pytest.approx(2.5, abs=0.25)  # not 3.5: one settle, not two
+    assert node.now - gone["last"] >= 1.0 and node.now - 0.5 >= 1.0

@@ -1,5 +1,6 @@
-"""`rollout.yml`: a rolling update's stages as plays of one run, in the order that keeps
-every request served (drain before a pod goes, wait for new pods before the next stage)."""
+"""`rollout.yml`: a rolling update's stages as blocks of one play of one run, in the order
+that keeps every request served (drain before a pod goes, wait for new pods before the next
+stage)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,16 @@ from podplay.render import rollout
 from podplay.render.variables import contract_service
 
 IMPORT = "ansible.builtin.import_playbook"
+STAGE = "a stage block"  # what `entries` says a stage is (instead of a playbook imported)
+STEP = "podplay.cluster.rollout_step"
+# what the stage tasks' arguments name besides the play's variables
+OWN_VARS = {
+    "inventory_hostname",
+    "podplay_node_bundle_path",
+    "[podplay_pause_image]",
+    "podplay_stage.wait",
+    "podplay_stage.drain.wait",
+}
 
 
 def facts() -> ClusterFacts:
@@ -62,12 +73,26 @@ def pods_of(p: Plan) -> dict[str, list[str]]:
     return {n: sorted(names) for n, names in out.items()}
 
 
-def test_a_rolling_update_is_site_then_one_play_per_stage_in_order() -> None:
+def entries(text: str) -> list[dict[str, Any]]:
+    """The plays rollout.yml imports and, in order, each stage block of its stage plays
+    (`{name, IMPORT: STAGE, vars: {podplay_stage}, block}`)."""
+    out = []
+    for play in yaml.safe_load(text):
+        if IMPORT in play:
+            out.append(play)
+            continue
+        assert play["hosts"] == "nodes" and play["any_errors_fatal"] is True
+        assert play["gather_facts"] is False and not play["name"].startswith("rollout step")
+        out += [{**block, IMPORT: STAGE} for block in play["tasks"]]
+    return out
+
+
+def test_a_rolling_update_is_site_then_one_block_per_stage_in_order() -> None:
     before, plans = rolled()
-    plays = yaml.safe_load(rollout(before, plans))
+    plays = entries(rollout(before, plans))
     assert len(plans) == 5
     assert plays[0] == {"name": "rollout step 1/5: every role (site)", IMPORT: "site.yml"}
-    assert [p[IMPORT] for p in plays[1:]] == ["podplay.cluster.rollout_stage"] * 4
+    assert [p[IMPORT] for p in plays[1:]] == [STAGE] * 4
     assert [p["name"].split(":")[0] for p in plays[1:]] == [
         f"rollout step {k}/5" for k in range(2, 6)
     ]
@@ -92,7 +117,7 @@ def test_old_pods_leave_routing_everywhere_before_they_go() -> None:
     the stage before's call (`then`) or a drain task of the stage's own."""
     for kw in ({}, {"recreate": True}):
         before, plans = rolled(**kw)
-        plays = yaml.safe_load(rollout(before, plans))
+        plays = entries(rollout(before, plans))
         stages = [play["vars"]["podplay_stage"] for play in plays[1:]]
         for i, stage in enumerate(stages, start=1):
             prev, now = plans[i - 1], plans[i]
@@ -125,7 +150,7 @@ def test_an_old_pod_drains_while_the_next_new_one_starts_and_goes_a_stage_later(
     start, drains at the end of each node's call of the stage that starts the last new one
     (`then`: once that node routes it), and goes with the one before it."""
     before, plans = rolled()
-    plays = yaml.safe_load(rollout(before, plans, first=None))
+    plays = entries(rollout(before, plans, first=None))
     old = [p.name for p in sorted(before.pods, key=lambda p: p.serial)]
     new = [p.name for p in sorted(plans[-1].pods, key=lambda p: p.serial)]
     seen = []
@@ -157,7 +182,7 @@ def test_an_old_pod_drains_while_the_next_new_one_starts_and_goes_a_stage_later(
 
 def test_new_pods_are_waited_for_on_every_node_before_the_next_stage() -> None:
     before, plans = rolled()
-    plays = yaml.safe_load(rollout(before, plans))
+    plays = entries(rollout(before, plans))
     for i, play in enumerate(plays[1:], start=1):
         stage = play["vars"]["podplay_stage"]
         created = {p.name for p in plans[i].pods} - {p.name for p in plans[i - 1].pods}
@@ -175,7 +200,7 @@ def test_new_pods_are_waited_for_on_every_node_before_the_next_stage() -> None:
 
 def test_recreate_waits_for_every_old_pod_to_stop_before_the_new_ones_start() -> None:
     before, plans = rolled(recreate=True)
-    plays = yaml.safe_load(rollout(before, plans))
+    plays = entries(rollout(before, plans))
     assert len(plays) == 3
     delete = plays[1]["vars"]["podplay_stage"]
     assert delete["drain"] is not None
@@ -189,7 +214,7 @@ def test_recreate_waits_for_every_old_pod_to_stop_before_the_new_ones_start() ->
 def test_a_resumed_rollout_numbers_its_stages_as_the_whole_and_skips_lost_nodes() -> None:
     _, plans = rolled()
     text = rollout(plans[2], plans[3:], offset=3, total=5, skipped=frozenset({"node2"}))
-    plays = yaml.safe_load(text)
+    plays = entries(text)
     assert plays[0]["name"] == "rollout step 4/5: every role (site)"
     assert plays[-1]["name"].startswith("rollout step 5/5: ")
     for play in plays[1:]:
@@ -203,12 +228,12 @@ def test_a_resumed_rollout_numbers_its_stages_as_the_whole_and_skips_lost_nodes(
     assert rollout(plans[2], plans[3:], offset=3, total=5, skipped=frozenset({"node2"})) == text
 
 
-def test_when_only_the_app_changed_every_stage_is_a_stage_play_and_the_idle_first_goes() -> None:
+def test_when_only_the_app_changed_every_stage_is_a_stage_block_and_the_idle_first_goes() -> None:
     """No site.yml: the first stage (the same pods and routing as before) has no play, the
     nodes whose files may differ (`pods_on`) are written by the first play there is."""
     before, plans = rolled()
-    plays = yaml.safe_load(rollout(before, plans, first=None, pods_on=["node3"]))
-    assert [p[IMPORT] for p in plays] == ["podplay.cluster.rollout_stage"] * 4
+    plays = entries(rollout(before, plans, first=None, pods_on=["node3"]))
+    assert [p[IMPORT] for p in plays] == [STAGE] * 4
     assert plays[0]["name"].startswith("rollout step 2/5: start ")
     first = plays[0]["vars"]["podplay_stage"]
     written = {n: sorted(m["name"] for m in ms) for n, ms in first["apply"]["pods"].items()}
@@ -217,12 +242,12 @@ def test_when_only_the_app_changed_every_stage_is_a_stage_play_and_the_idle_firs
     assert all("images" not in s for s in [first, *later])
 
 
-def test_a_single_app_stage_drains_and_side_loads_in_its_one_play() -> None:
+def test_a_single_app_stage_drains_and_side_loads_in_its_one_block() -> None:
     """A scale-down (one stage): images first, then the drain on every node, then the pods."""
     before = plan(app("busybox:1", replicas=3), None, facts())
     after = plan(app("busybox:1", replicas=1), before, facts())
-    plays = yaml.safe_load(rollout(before, [after], first=None, images=True))
-    assert len(plays) == 1 and plays[0][IMPORT] == "podplay.cluster.rollout_stage"
+    plays = entries(rollout(before, [after], first=None, images=True))
+    assert len(plays) == 1 and plays[0][IMPORT] == STAGE
     stage = plays[0]["vars"]["podplay_stage"]
     assert stage["images"] is True and stage["wait"] is None
     gone = set(WaitSpec.from_json(stage["drain"]["wait"]).unrouted)
@@ -230,3 +255,55 @@ def test_a_single_app_stage_drains_and_side_loads_in_its_one_play() -> None:
     written = {n: sorted(m["name"] for m in ms) for n, ms in stage["apply"]["pods"].items()}
     assert written == {n: pods_of(after)[n] for n in written} and len(written) == 2
     assert plays[0]["name"].startswith("rollout step 1/1: drain and stop ")
+
+
+def test_the_stages_are_one_play_whose_blocks_hold_only_the_tasks_each_needs() -> None:
+    """One play start and no skipped task: a stage's block has its images and drain tasks
+    only when it side-loads or drains, its step the arguments it sets, all of them
+    expressions of the play's variables (templated in each task's own context)."""
+    before = plan(app("busybox:1", replicas=3), None, facts())
+    scale_down = (before, [plan(app("busybox:1", replicas=1), before, facts())])
+    drains = []
+    for before, plans in (rolled(), rolled(recreate=True), scale_down):
+        plays = yaml.safe_load(rollout(before, plans, first=None, images=True))
+        assert len(plays) == 1
+        play = plays[0]
+        for block in play["tasks"]:
+            stage = block["vars"]["podplay_stage"]
+            tasks = block["block"]
+            assert all("when" not in t and t["name"].startswith(block["name"]) for t in tasks)
+            kinds = [next(k for k in t if k.startswith("podplay.cluster.")) for t in tasks]
+            want = ["podplay.cluster.images"] if stage.get("images") else []
+            want += [STEP] if stage["drain"] is not None else []
+            assert kinds == [*want, STEP]
+            args = tasks[-1][STEP]
+            keys = {"node", "bundle_path", "table", "pods", "proxy"}
+            keys |= {"wait"} if stage["wait"] is not None else set()
+            keys |= {"then"} if stage.get("then") is not None else set()
+            assert set(args) == keys
+            used = {v.split()[1] for t, k in zip(tasks, kinds, strict=True) for v in t[k].values()}
+            assert used - OWN_VARS <= set(play["vars"])
+        assert [b["vars"]["podplay_stage"].get("images", False) for b in play["tasks"]] == [
+            True
+        ] + [False] * (len(play["tasks"]) - 1)
+        drains += [b["vars"]["podplay_stage"]["drain"] is not None for b in play["tasks"]]
+    assert any(drains) and not all(drains)
+
+
+def test_the_stage_data_is_written_unsafe_and_the_play_expressions_are_not() -> None:
+    """A manifest holding Jinja delimiters stays literal (`!unsafe`); the play's own
+    expressions are meant to be templated."""
+    before = plan(app("busybox:1"), None, facts())
+    with Stack(program="app.py") as stack:
+        pp.Cluster("shop", nodes=3)
+        web = pp.Deployment(
+            "web",
+            replicas=3,
+            containers=[
+                pp.Container("web", image="busybox:2", ports=[8080], env={"X": "{{ lookup('x') }}"})
+            ],
+        )
+        pp.Service("web", selector=web, ports=[pp.ServicePort(80, 8080)])
+    text = rollout(before, stages(before, plan(stack, before, facts())), first=None)
+    assert "!unsafe \"{{ lookup('x') }}\"" in text
+    assert 'node: "{{ inventory_hostname }}"' in text and '!unsafe "{{ inventory' not in text

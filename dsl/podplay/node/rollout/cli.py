@@ -8,7 +8,8 @@ find it done; a failed write fails the step at once, before any wait), then the 
 cluster.json that differ (the same writers as `store apply-table` and `files apply`;
 nothing with --check), then waits on this node
 (not in check mode); `then`, once that wait is over: cluster.json as `then.proxy` says and
-a second wait (the next stage's drain, in this call: a task fewer; not in check mode).
+a second wait (the next stage's drain, in this call: a task fewer; not in check mode),
+whose settle also covers the first wait's drain (one settle, not two in a row).
 Prints one JSON object: `changed`, `table`, `pods` and `proxy` (those writers' results),
 `waited` (seconds), `warnings`, and `diff` with --diff. Bad input, or a wait that times
 out: `{"failed": true, "msg": ...}` and exit status 1 (files already written stay written:
@@ -28,7 +29,7 @@ from podplay.node.files.changes import ApplyError
 from podplay.node.files.pods import apply_pods
 from podplay.node.files.proxy import apply_proxy
 from podplay.node.rollout.look import local_look
-from podplay.node.rollout.wait import Look, Outcome, wait
+from podplay.node.rollout.wait import Look, Outcome, settle_since, wait
 from podplay.node.store.client import Store, StoreError
 from podplay.node.store.table import apply_table
 from podplay.node.util.bundle import bundle_path
@@ -63,13 +64,18 @@ def step(desired: Dict[str, Any], check: bool, diff: bool, look: Look) -> Dict[s
         result["diff"] = diffs
     if check:
         return result
-    if not spec.empty:
-        _waited(result, wait(spec, node, look))
     then = desired.get("then")
+    first = wait(spec, node, look, settle=then is None) if not spec.empty else None
+    if first is not None:
+        _waited(result, first)
     if then is not None and not result.get("failed"):
         drained = apply_proxy(then["proxy"], bundle_path(), False, False)
         result["changed"] = result["changed"] or bool(drained.get("changed"))
         _waited(result, wait(WaitSpec.from_json(then["wait"]), node, look))
+        if first is not None and first.unrouted_at is not None and not result.get("failed"):
+            started = look.clock()  # the first drain's settle, mostly over by now
+            settle_since(first.unrouted_at, spec.settle, look)
+            result["waited"] = round(result["waited"] + look.clock() - started, 3)
     return result
 
 

@@ -35,6 +35,7 @@ class Outcome:
     waited: float
     msg: str = ""
     warnings: List[str] = field(default_factory=list)
+    unrouted_at: Optional[float] = None  # when this node stopped routing `unrouted` (clock)
 
 
 def routes_here(spec: WaitSpec, node: str) -> bool:
@@ -103,7 +104,7 @@ def _tail(message: str) -> str:
 
 def drain(spec: WaitSpec, node: str, look: Look) -> List[str]:
     """Until this node routes none of `spec.unrouted` (at most `drain_timeout`: then a
-    warning, as `podplay up` always did), then `settle` seconds for requests in flight."""
+    warning, as `podplay up` always did); the settle is the caller's (`settle_since`)."""
     if not spec.unrouted or not routes_here(spec, node):
         return []
     deadline = look.clock() + spec.drain_timeout
@@ -119,21 +120,34 @@ def drain(spec: WaitSpec, node: str, look: Look) -> List[str]:
             )
             break
         look.sleep(POLL)
-    look.sleep(spec.settle)
     return warnings
 
 
-def wait(spec: WaitSpec, node: str, look: Look) -> Outcome:
-    """Drain first, then until old pods are stopped and new ones ready and routed here;
-    a failed Outcome naming what is missing after `spec.timeout`."""
+def settle_since(unrouted_at: float, seconds: float, look: Look) -> None:
+    """Until `seconds` have passed since the drained endpoints left routing here (requests
+    in flight end), however long the rest of the wait took meanwhile."""
+    left = seconds - (look.clock() - unrouted_at)
+    if left > 0:
+        look.sleep(left)
+
+
+def wait(spec: WaitSpec, node: str, look: Look, settle: bool = True) -> Outcome:
+    """Drain first, then until old pods are stopped and new ones ready and routed here,
+    then the rest of the settle (it runs while new pods start; `settle=False`: the caller
+    settles later, after a second drain: one settle for both); a failed Outcome naming
+    what is missing after `spec.timeout`."""
     started = look.clock()
     warnings = drain(spec, node, look)
+    drained = bool(spec.unrouted) and routes_here(spec, node)
+    unrouted_at = look.clock() if drained else None
     deadline = look.clock() + spec.timeout
     while True:
         pods, why = look.pods()
         left = not_yet(spec, node, pods, why, look.proxy())
         if not left:
-            return Outcome(True, look.clock() - started, warnings=warnings)
+            if settle and unrouted_at is not None:
+                settle_since(unrouted_at, spec.settle, look)
+            return Outcome(True, look.clock() - started, warnings=warnings, unrouted_at=unrouted_at)
         if look.clock() >= deadline:
             shown = "; ".join(left[:4]) + (" ..." if len(left) > 4 else "")
             msg = (

@@ -23,12 +23,15 @@ description:
 author: podplay developers (!UNKNOWN)
 requirements:
   - enable with C(ANSIBLE_CALLBACKS_ENABLED=podplay.cluster.stats_json)
-  - When C(PODPLAY_PLAYS_FILE) is set, the name of each play is appended to that file as a
-    line the moment the play starts, so a caller knows how far a run got even when it was
-    interrupted (podplay up journals the stage a rollout reached from it).
+  - When C(PODPLAY_PLAYS_FILE) is set, the name of each play and of each task is appended
+    to that file as a line the moment it starts, so a caller knows how far a run got even
+    when it was interrupted (podplay up journals the stage a rollout reached from it, a
+    rollout's stages are tasks of one play).
 options:
   plays_file:
-    description: Where to append each play's name as it starts. Nothing is written when unset.
+    description:
+      - Where to append each play's and each task's name as it starts. Nothing is written
+        when unset.
     env:
       - name: PODPLAY_PLAYS_FILE
     type: path
@@ -62,10 +65,16 @@ class CallbackModule(CallbackBase):
 
     def v2_playbook_on_play_start(self, play):
         self._play = play.get_name()
+        self._started_now(self._play)
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self._started_now(task.get_name())
+
+    def _started_now(self, name):
         path = self.get_option("plays_file")
         if path:
             with open(path, "a") as handle:
-                handle.write(" ".join(self._play.split()) + "\n")
+                handle.write(" ".join(name.split()) + "\n")
 
     def _record(self, status, result, msg=None):
         self._events.append(

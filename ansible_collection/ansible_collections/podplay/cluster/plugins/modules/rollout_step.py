@@ -16,13 +16,15 @@ description:
     cluster state (as M(podplay.cluster.proxy_config) writes C(cluster.json)), then a wait
     on this node until its agent and proxy show the step done here (I(wait)).
   - The wait, in order - the endpoints in C(unrouted) leave this node's routing (a warning
-    after C(drain_timeout) seconds, then C(settle) seconds more for requests in flight);
-    the pods in C(stopped) are no longer reported by this node's agent; the pods in C(ready)
+    after C(drain_timeout) seconds; the call returns no sooner than C(settle) seconds after
+    that, for requests in flight, a settle that runs while the new pods start); the pods in
+    C(stopped) are no longer reported by this node's agent; the pods in C(ready)
     planned on this node run ready with their planned IP; the endpoints in C(routed) are in
     this node's routing (C(/run/podplay/proxy.json)). Routing is looked at only on the nodes
     in C(routing_nodes). After C(timeout) seconds the task fails naming what is missing.
   - Run it on every node in a play with C(any_errors_fatal), so that the next step starts
-    only when every node is done (the collection's playbook C(podplay.cluster.rollout_stage)).
+    only when every node is done (C(podplay up) renders a rollout as one such play of
+    C(rollout.yml), a block of tasks per stage).
   - Supports check mode (writes nothing, does not wait) and diff (as the two modules above).
 options:
   node:
