@@ -19,8 +19,8 @@
    node's routing drops them: their endpoints leave `cluster.json`, then each node's proxy
    status is read until none routes to them), then `converge` (ansible-playbook). A rolling
    update is `converge_rollout`: ONE ansible-playbook run of `rollout.yml`
-   (`podplay.render.rollout`), site.yml for the first stage, then a play per stage whose
-   drain and waits run on the nodes (a `Recreate` step's old pods gone from every agent
+   (`podplay.render.rollout`), site.yml for the first stage, then one play with a block per
+   stage whose drain and waits run on the nodes (a `Recreate` step's old pods gone from every agent
    before the next step starts new ones; pods a step created ready AND routed on every
    node before the next step removes old ones: max_unavailable 0 means what it says);
 5. `wait_until_available`: every deployment available;
@@ -32,7 +32,7 @@ changed since they were last applied, on the nodes where they changed
 (`converge_what_changed`: `podplay.render.parts` decides, `podplay.control.applied` keeps the
 digests); a plan with no changes runs no playbook at all, and `--full` (`apply(full=True)`)
 runs every part on every node, which puts drift on the nodes right. A rolling update is one
-run of `rollout.yml` (the whole of `site.yml`, then a play per stage). Waiting from here is
+run of `rollout.yml` (the whole of `site.yml`, then a block per stage). Waiting from here is
 `podplay.control.waiting`, on the nodes `podplay.node.rollout`; the plans between stages are
 pure (`podplay.plan.rollout`).
 """
@@ -195,8 +195,8 @@ def converge_stages(run: Run) -> None:
 
 def converge_rollout(run: Run) -> None:
     """The rollout's stages from the one the apply starts at, in one run of `rollout.yml`
-    (`podplay.render.rollout`): site.yml for the first, then one play per stage whose
-    drains and waits run on the nodes. The journal records the stage the run reached, so a
+    (`podplay.render.rollout`): site.yml for the first, then one play with a block per stage
+    whose drains and waits run on the nodes. The journal records the stage the run reached, so a
     failed run is resumed from there; the build directory then says the final plan."""
     first = run.start.stage
     current = run.plans[first - 1] if first > 0 else run.start.before
@@ -234,7 +234,7 @@ def converge_rollout(run: Run) -> None:
 
 def first_playbook(run: Run, scope: Scope | None) -> str | None:
     """The playbook that converges a rollout's first stage: site.yml, every role, unless
-    only the app part changed (`scope`, see `app_scope`): then None, a stage play like the
+    only the app part changed (`scope`, see `app_scope`): then None, a stage block like the
     later ones (images, pods and routing; the rollout's one ansible-playbook run stays)."""
     return None if scope is not None and not run.full else "site.yml"
 
