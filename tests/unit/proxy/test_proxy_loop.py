@@ -328,7 +328,7 @@ def test_cluster_json_changes_are_picked_up_and_bad_ones_ignored(env):
     clock.now += 0.5
     proxier.step(clock.now)
     assert kernel.ipt.save() == before and "keeping the previous" in proxier.last_error
-    assert zones[-1][0].services == proxier.state.services
+    assert zones[-1][0].services == proxier.inputs.state.services
 
 
 def test_removed_udp_endpoint_clears_its_conntrack_entries(env):
@@ -350,7 +350,7 @@ def test_node_removed_from_cluster_stops_its_watcher(env):
     (tmp / "cluster.json").write_text(json.dumps(raw))
     clock.now += 0.5
     proxier.step(clock.now)
-    assert not node3.running and "node3" not in proxier.watchers
+    assert not node3.running and "node3" not in proxier.inputs.watchers
 
 
 # -- real watcher threads, real clock ----------------------------------------------------------
@@ -394,7 +394,7 @@ def test_real_watchers_drop_an_unready_pod_pushed_by_its_agent(tmp_path: Path, c
             time.sleep(0.01)
         # pushed, not polled: gone well before the 2 s silence rule could have done it
         assert "10.244.2.5:8080" not in dnat_targets(kernel)
-        assert proxier.readiness.alive("node2", time.monotonic())
+        assert proxier.inputs.readiness.alive("node2", time.monotonic())
         stop.set()
         proxier.wake.set()
         t.join(5)
@@ -411,7 +411,7 @@ def test_a_changed_agent_json_asks_for_a_fresh_process(env):
     (tmp / "agent.json").write_text(json.dumps(config))
     clock.now += 0.5
     proxier.step(clock.now)
-    assert proxier.restart_requested
-    assert proxier.node.pod_cidr == "10.244.1.0/24"  # nothing half-switched meanwhile
+    assert proxier.inputs.restart_requested
+    assert proxier.inputs.node.pod_cidr == "10.244.1.0/24"  # nothing half-switched meanwhile
     stop = threading.Event()
     proxier.run(stop)  # returns at once: systemd starts the new process

@@ -64,7 +64,7 @@ def test_a_moved_pod_is_routed_on_its_new_node_and_the_old_report_is_ignored(env
     feed_all(clock)
     proxier.step(clock.now)
     assert "10.244.2.5:8080" in dnat_targets(kernel)
-    proxier.set_locations(locations(kv_of(moved_binding("web-b", "node3", "10.244.3.9"))))
+    proxier.inputs.set_locations(locations(kv_of(moved_binding("web-b", "node3", "10.244.3.9"))))
     proxier.step(clock.now)
     # node2 still reports web-b ready at its old IP (it came back): not routed
     assert "10.244.2.5:8080" not in dnat_targets(kernel)
@@ -79,7 +79,7 @@ def test_cluster_json_drains_whatever_the_table_says(env) -> None:  # noqa: F811
     proxier, kernel, clock, tmp, *_ = env
     proxier.step(clock.now)
     feed_all(clock, {**READY, "node3": [*READY["node3"], pod("web-b", "10.244.3.9")]})
-    proxier.set_locations(locations(kv_of(moved_binding("web-b", "node3", "10.244.3.9"))))
+    proxier.inputs.set_locations(locations(kv_of(moved_binding("web-b", "node3", "10.244.3.9"))))
     proxier.step(clock.now)
     assert "10.244.3.9:8080" in dnat_targets(kernel)
     doc = cluster_json()
@@ -89,4 +89,4 @@ def test_cluster_json_drains_whatever_the_table_says(env) -> None:  # noqa: F811
     clock.now += 1
     proxier.step(clock.now)
     assert "10.244.3.9:8080" not in dnat_targets(kernel)
-    assert all(e.pod != "web-b" for s in proxier.state.services for e in s.endpoints)
+    assert all(e.pod != "web-b" for s in proxier.inputs.state.services for e in s.endpoints)

@@ -64,11 +64,11 @@ def main(argv: Optional[List[str]] = None, dns: Optional[Dns] = None) -> int:
     try:
         if args.once:
             return _once(proxier)
-        proxier.load()
+        proxier.inputs.load()
     except StateError as err:
         print("podplay proxy: %s" % err, file=sys.stderr)
         return 2
-    node = proxier.node
+    node = proxier.inputs.node
     assert node is not None
     proxier.hairpin = Hairpin(node.gateway)
     serving = dns if dns is not None and not args.no_dns else None
@@ -123,7 +123,7 @@ def _follow_store(proxier: Proxier, path: str, stop: threading.Event) -> None:
         Store.from_config(cfg),
         cfg.cluster,
         (keys.BINDINGS,),
-        lambda: proxier.set_locations(locations(holder[0].view().kvs)),
+        lambda: proxier.inputs.set_locations(locations(holder[0].view().kvs)),
     )
     holder.append(mirror)
     threading.Thread(target=mirror.run, args=(stop,), name="store-bindings", daemon=True).start()
@@ -169,8 +169,8 @@ class _NoWatch:
 
 
 def _once(proxier: Proxier) -> int:
-    proxier.load()
-    ready = frozenset(e for s in proxier.state.services for e in s.endpoints)
+    proxier.inputs.load()
+    ready = frozenset(e for s in proxier.inputs.state.services for e in s.endpoints)
     started = time.monotonic()
     ok = proxier.sync(ready, time.monotonic())
     print(json.dumps({"ok": ok, "seconds": round(time.monotonic() - started, 4), **proxier.stats}))

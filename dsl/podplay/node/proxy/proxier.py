@@ -1,8 +1,9 @@
 """The proxy loop: config in, readiness in, ONE iptables-restore out per change.
 
-    agent.json, cluster.json --(stat every 0.5 s, reload on change)--> ClusterState
+    agent.json, cluster.json --(stat every 0.25 s, reload on change)--> ClusterState
     the store's binding table --(a watch, pushed)--> endpoints moved to their pods' nodes
     every node's agent --(Watcher threads, pushed NDJSON)--> Readiness
+      (those three are gathered by inputs.ProxyInputs; this module decides when to sync)
     (state, ready endpoints) --rules.build_ruleset--> Ruleset
     Ruleset vs last applied --ruleset.restore_text--> iptables-restore --noflush
 
@@ -27,31 +28,20 @@ endpoints is what bench/bench_proxy.py measures (run it; figures written here go
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
-import os
 import threading
 import time
-from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Optional
 
 from podplay.node.contract import defaults
 from podplay.node.contract.proxy_status import ProxyStatus, endpoint_key
+from podplay.node.proxy.inputs import ProxyInputs
 from podplay.node.proxy.iptables import IptablesError, clear_udp_conntrack
-from podplay.node.proxy.overlay import Location, PodKey, overlay
-from podplay.node.proxy.readiness import Readiness
 from podplay.node.proxy.rules import RenderCache, build_ruleset
 from podplay.node.proxy.ruleset import Ruleset, chain_count, parse_save, restore_text
-from podplay.node.proxy.state import (
-    ClusterState,
-    Endpoint,
-    LocalNode,
-    StateError,
-    parse_agent_config,
-    parse_cluster,
-    previously_routed,
-)
-from podplay.node.proxy.watch import Watcher, cluster_ca, read_token
+from podplay.node.proxy.state import ClusterState, Endpoint, previously_routed
+from podplay.node.proxy.watch import Watcher
 from podplay.node.util.backoff import Backoff
 from podplay.node.util.files import write_atomic
 
@@ -62,18 +52,6 @@ CANARY_PERIOD = 1.0  # a flush is repaired within ~1 s (two `iptables -S` of one
 FULL_SYNC_PERIOD = 900.0
 STARTUP_GRACE = 2.5
 RETRY_MIN, RETRY_MAX = 0.5, 10.0  # a failed restore: full resync after 0.5 s, 1 s ... 10 s
-
-EMPTY_STATE = ClusterState(
-    "", defaults.POD_CIDR, defaults.SERVICE_CIDR, defaults.DNS_IP, defaults.CLUSTER_DOMAIN, (), ()
-)
-
-
-def _stamp(path: str) -> Optional[Tuple[int, int, int]]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 class Proxier:
@@ -90,26 +68,22 @@ class Proxier:
         udp_cleanup: Callable[[Any], None] = clear_udp_conntrack,
         hairpin: Optional[Callable[[], None]] = None,
     ) -> None:
-        self.agent_config = agent_config
         self.ipt = iptables
         self.clock = clock
-        self.watcher_factory = watcher_factory
         self.on_zone = on_zone
         self.status_path = status_path
         self.udp_cleanup = udp_cleanup
         self.hairpin = hairpin
-
-        self.node: Optional[LocalNode] = None
-        self.state: ClusterState = EMPTY_STATE  # what is routed: the file's, moved by the store
-        self.file_state: ClusterState = EMPTY_STATE  # cluster.json as read
-        self.locations: Dict[PodKey, Location] = {}  # the store's bindings (last known)
-        self._new_locations: Optional[Dict[PodKey, Location]] = None
-        self._lock = threading.Lock()
-        self.cluster_sha: Optional[str] = None
-        self.readiness = Readiness()
-        self.readiness.seed(previously_routed(status_path))
-        self.watchers: Dict[str, Any] = {}
         self.wake = threading.Event()
+        self.last_error: Optional[str] = None
+        self.inputs = ProxyInputs(
+            agent_config,
+            clock,
+            watcher_factory,
+            self.wake,
+            on_error=self._error,
+            routed_before=previously_routed(status_path),
+        )
 
         self.render_cache = RenderCache()
         self.applied: Optional[Ruleset] = None
@@ -122,123 +96,12 @@ class Proxier:
         self.next_canary = 0.0
         self.next_full = 0.0
         self.next_poll = 0.0
-        self._stamps: Dict[str, Any] = {}
         self.stats = {"syncs": 0, "full_syncs": 0, "failures": 0, "last_sync_ms": 0.0}
-        self.last_error: Optional[str] = None
-        self.restart_requested = False
-
-    # -- configuration -----------------------------------------------------------------------
-    def load(self) -> bool:
-        """Re-read agent.json / cluster.json when they changed; True if the state changed.
-
-        A file that cannot be read or parsed leaves the previous state in force (fail static);
-        only a missing agent.json at start is fatal (the proxy cannot know who it is).
-        """
-        changed = False
-        stamp = _stamp(self.agent_config)
-        if stamp != self._stamps.get("agent"):
-            try:
-                with open(self.agent_config) as f:
-                    node = parse_agent_config(json.load(f))
-                self._stamps["agent"] = stamp
-                if self.node is not None and node != self.node:
-                    # who this node is (address, pod CIDR, token file) is fixed for the life
-                    # of the process: the DNS socket and the watchers depend on it. Exit and
-                    # let systemd start a fresh proxy; the kernel keeps routing meanwhile.
-                    log.info("agent.json changed (%s): restarting the proxy", self.agent_config)
-                    self.restart_requested = True
-                elif node != self.node:
-                    self.node, changed = node, True
-                    self._token = read_token(node.token_file)
-                    self._tls = cluster_ca(node.tls_ca)
-            except (OSError, ValueError) as err:
-                if self.node is None:
-                    raise StateError("cannot read %s: %s" % (self.agent_config, err)) from None
-                self._error("keeping the previous agent config: %s" % err)
-                self._stamps["agent"] = stamp
-        assert self.node is not None
-        path = self.node.cluster_file
-        stamp = _stamp(path)
-        if stamp != self._stamps.get("cluster"):
-            self._stamps["cluster"] = stamp
-            try:
-                with open(path, "rb") as f:
-                    raw = f.read()
-                state = parse_cluster(json.loads(raw.decode("utf-8")))
-                sha = hashlib.sha256(raw).hexdigest()
-                routed = overlay(state, self.locations)
-                if routed != self.state:
-                    changed = True
-                # a new object even when equal: the next turn syncs and reports the new sha
-                self.file_state, self.state, self.cluster_sha = state, routed, sha
-                log.info(
-                    "cluster state: %d services, %d nodes", len(state.services), len(state.nodes)
-                )
-            except FileNotFoundError:
-                if self.state is not EMPTY_STATE and stamp is None:
-                    self._error("%s is gone; keeping the last state" % path)
-            except (OSError, ValueError) as err:
-                self._error("keeping the previous cluster state: %s" % err)
-        if changed:
-            self._sync_watchers()
-        return changed
-
-    def set_locations(self, where: Dict[PodKey, Location]) -> None:
-        """The store's binding table changed (any thread): route endpoints there."""
-        with self._lock:
-            self._new_locations = dict(where)
-        self.wake.set()
-
-    def _take_locations(self) -> bool:
-        """Apply locations handed over since the last turn; True when routing changed."""
-        with self._lock:
-            where, self._new_locations = self._new_locations, None
-        if where is None or where == self.locations:
-            return False
-        self.locations = where
-        routed = overlay(self.file_state, where)
-        if routed == self.state:
-            return False
-        self.state = routed  # nodes are the file's: the watchers stay as they are
-        return True
 
     def _error(self, message: str) -> None:
         if message != self.last_error:
             log.error(message)
         self.last_error = message
-
-    def _sync_watchers(self) -> None:
-        """One watcher per node in cluster.json (this node included); restart on a new address."""
-        assert self.node is not None
-        want = {n.name: (n.address, n.api_port) for n in self.state.nodes}
-        for name in list(self.watchers):
-            w = self.watchers[name]
-            if want.get(name) != (w.address, w.port):
-                w.stop()
-                del self.watchers[name]
-                if name not in want:
-                    self.readiness.forget(name)
-        for name, (address, port) in sorted(want.items()):
-            if name not in self.watchers:
-                w = self.watcher_factory(
-                    *(name, address, port, self._token, self._on_snapshot, self._on_heartbeat),
-                    tls_context=self._tls,
-                    on_plain=self._on_plain,
-                )
-                self.watchers[name] = w
-                w.start()
-
-    def _on_snapshot(self, node: str, pods: list, generation: int) -> None:
-        if self.readiness.snapshot(node, pods, self.clock(), generation):
-            self.wake.set()
-
-    def _on_heartbeat(self, node: str) -> None:
-        if self.readiness.heartbeat(node, self.clock()):
-            self.wake.set()
-
-    def _on_plain(self, node: str) -> None:
-        if self.readiness.hold(node, self.clock()):
-            self.wake.set()
 
     # -- the loop ----------------------------------------------------------------------------
     def step(self, now: float) -> None:
@@ -246,11 +109,11 @@ class Proxier:
         if self.started_at is None:
             self.started_at = now
         if now >= self.next_poll:
-            self.load()
+            self.inputs.load()
             self._fix_hairpin()
             self.next_poll = now + POLL_FILES
-        if self.node is not None:
-            self._take_locations()
+        if self.inputs.node is not None:
+            self.inputs.take_locations()
         if self._in_grace(now):
             return
         if now >= self.next_full:
@@ -260,12 +123,12 @@ class Proxier:
             if not self._canary_ok():
                 log.warning("canary chain missing: the tables were flushed; restoring everything")
                 self.full_needed = True
-        ready = self.readiness.ready(self.state, now)
+        ready = self.inputs.readiness.ready(self.inputs.state, now)
         dirty = (
             self.full_needed
             or self.applied is None
             or ready != self.applied_ready
-            or self.state is not self.applied_state
+            or self.inputs.state is not self.applied_state
         )
         if dirty and now >= self.retry_at:
             if ready != self.applied_ready:
@@ -287,7 +150,7 @@ class Proxier:
             return False
         if now - self.started_at >= STARTUP_GRACE:
             return False
-        return not all(self.readiness.heard_from(n.name) for n in self.state.nodes)
+        return not all(self.inputs.readiness.heard_from(n.name) for n in self.inputs.state.nodes)
 
     def _canary_ok(self) -> bool:
         try:
@@ -298,9 +161,10 @@ class Proxier:
 
     def sync(self, ready: FrozenSet[Endpoint], now: float) -> bool:
         """Render and apply; on failure schedule a full resync with backoff."""
-        assert self.node is not None
+        state, node = self.inputs.state, self.inputs.node
+        assert node is not None
         started = time.monotonic()
-        desired = build_ruleset(self.state, ready, self.node, self.render_cache)
+        desired = build_ruleset(state, ready, node, self.render_cache)
         full = self.full_needed or self.applied is None
         try:
             if full:
@@ -318,12 +182,12 @@ class Proxier:
             self._write_status(now)
             return False
         gone = self._udp_endpoints(self.applied_state, self.applied_ready) - self._udp_endpoints(
-            self.state, ready
+            state, ready
         )
         if gone:
             self.udp_cleanup(sorted(gone))
-        zone_changed = self.state is not self.applied_state or ready != self.applied_ready
-        self.applied, self.applied_ready, self.applied_state = desired, ready, self.state
+        zone_changed = state is not self.applied_state or ready != self.applied_ready
+        self.applied, self.applied_ready, self.applied_state = desired, ready, state
         self.full_needed = False
         self.retries.succeeded()
         self.last_error = None
@@ -344,7 +208,7 @@ class Proxier:
             self.stats["last_sync_ms"],
         )
         if zone_changed and self.on_zone is not None:
-            self.on_zone(self.state, ready)
+            self.on_zone(state, ready)
         self._write_status(now)
         return True
 
@@ -363,7 +227,7 @@ class Proxier:
     def next_wakeup(self, now: float) -> float:
         """Seconds until the loop must look again even if nothing is pushed."""
         times = [self.next_poll, self.next_canary if self.applied is not None else now + 1]
-        expiry = self.readiness.next_expiry(now)
+        expiry = self.inputs.readiness.next_expiry(now)
         if expiry is not None:
             times.append(expiry + 0.01)
         if self.full_needed:
@@ -373,29 +237,29 @@ class Proxier:
         return max(0.0, min(times) - now)
 
     def run(self, stop: threading.Event) -> None:
-        self.load()
+        self.inputs.load()
         if self.on_zone is not None:
-            self.on_zone(self.state, frozenset())
-        while not stop.is_set() and not self.restart_requested:
+            self.on_zone(self.inputs.state, frozenset())
+        while not stop.is_set() and not self.inputs.restart_requested:
             now = self.clock()
             self.step(now)
             self.wake.wait(min(self.next_wakeup(self.clock()), POLL_FILES))
             self.wake.clear()
-        for w in self.watchers.values():
-            w.stop()
+        self.inputs.stop_watchers()
 
     # -- status --------------------------------------------------------------------------------
     def status(self, now: float) -> Dict[str, Any]:
+        inputs = self.inputs
         return ProxyStatus(
-            node=self.node.name if self.node else None,
-            cluster_sha256=self.cluster_sha if self.applied_state is self.state else None,
+            node=inputs.node.name if inputs.node else None,
+            cluster_sha256=inputs.cluster_sha if self.applied_state is inputs.state else None,
             synced=self.applied is not None and not self.full_needed,
             wall_time=time.time(),
-            services=len(self.state.services),
+            services=len(inputs.state.services),
             ready_endpoints=frozenset(
                 endpoint_key(e.namespace, e.pod, e.ip) for e in self.applied_ready
             ),
-            nodes=tuple(self.readiness.describe(now)),
+            nodes=tuple(inputs.readiness.describe(now)),
             stats=dict(self.stats),
             last_error=self.last_error,
         ).to_json()
