@@ -98,27 +98,67 @@ def test_the_store_runs_only_on_members_and_restarts_what_changed() -> None:
     ]
 
 
+def cmd(action: str, unit: str | None = "u", no_block: bool = False) -> Any:
+    return sd.Command(action, unit, no_block)
+
+
 @pytest.mark.parametrize(
     ("state", "enabled", "now", "commands"),
     [
         ("started", True, (True, True), []),
-        ("started", True, (False, False), [["enable", "u"], ["start", "u"]]),
-        ("restarted", True, (True, True), [["restart", "u"]]),
-        ("reloaded", True, (True, True), [["reload", "u"]]),
-        ("reloaded", True, (True, False), [["start", "u"]]),
-        ("stopped", False, (True, True), [["disable", "u"], ["stop", "u"]]),
+        ("started", True, (False, False), [cmd("enable"), cmd("start")]),
+        ("restarted", True, (True, True), [cmd("restart")]),
+        ("reloaded", True, (True, True), [cmd("reload")]),
+        ("reloaded", True, (True, False), [cmd("start")]),
+        ("stopped", False, (True, True), [cmd("disable"), cmd("stop")]),
         ("stopped", False, (False, False), []),
-        ("restarted", None, (False, True), [["restart", "u"]]),
+        ("restarted", None, (False, True), [cmd("restart")]),
     ],
 )
 def test_unit_commands_change_only_what_differs(state, enabled, now, commands) -> None:
     assert sd.unit_commands(sd.Step("u", enabled, state, False), *now) == commands
 
 
-def test_a_non_blocking_start_says_so() -> None:
+def test_a_non_blocking_step_does_not_wait_for_its_start_job_only() -> None:
     assert sd.unit_commands(sd.Step("u", None, "started", True), False, False) == [
-        ["--no-block", "start", "u"]
+        cmd("start", no_block=True)
     ]
+    assert sd.unit_commands(sd.Step("u", True, "reloaded", True), False, True) == [
+        cmd("enable"),
+        cmd("reload", no_block=True),
+    ]
+    assert sd.unit_commands(sd.Step("u", False, "stopped", True), True, True) == [
+        cmd("disable"),
+        cmd("stop"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("command", "args"),
+    [
+        (sd.DAEMON_RELOAD, ["daemon-reload"]),
+        (cmd("enable"), ["enable", "u"]),
+        (cmd("start", no_block=True), ["--no-block", "start", "u"]),
+        (cmd("restart", no_block=True), ["--no-block", "restart", "u"]),
+        (cmd("stop"), ["stop", "u"]),
+    ],
+)
+def test_a_command_is_worded_in_one_place(command: Any, args: list[str]) -> None:
+    assert sd.systemctl_args(command) == args
+    assert sd.report([command]) == ["systemctl " + " ".join(args)]
+
+
+@pytest.mark.parametrize(
+    ("done", "expected"),
+    [
+        ([cmd("start")], True),
+        ([cmd("restart", no_block=True)], True),
+        ([sd.DAEMON_RELOAD, cmd("enable"), cmd("reload"), cmd("stop"), cmd("disable")], False),
+        ([], False),
+    ],
+)
+def test_started_reads_the_actions(done: list[Any], expected: bool) -> None:
+    assert sd.started(done) is expected
 
 
 class FakeModule:
@@ -152,8 +192,9 @@ def test_converge_runs_the_commands_in_order_and_reports_them() -> None:
     done = sd.converge_units(module, reload_units, steps)
     assert module.ran == [["daemon-reload"], ["restart", "podplay-proxy.service"],
                           ["restart", "podplay-agent.service"]]  # fmt: skip
-    assert done == ["systemctl daemon-reload", "systemctl restart podplay-proxy.service",
-                    "systemctl restart podplay-agent.service"]  # fmt: skip
+    assert sd.report(done) == ["systemctl daemon-reload",
+                               "systemctl restart podplay-proxy.service",
+                               "systemctl restart podplay-agent.service"]  # fmt: skip
     assert sd.started(done)
 
 
@@ -161,8 +202,8 @@ def test_converge_in_check_mode_reports_and_runs_nothing() -> None:
     module = FakeModule({"podplay-agent.service": (False, False)}, check_mode=True)
     done = sd.converge_units(module, False, sd.agent_steps({})[1])
     assert module.ran == []
-    assert done == ["systemctl enable podplay-agent.service",
-                    "systemctl start podplay-agent.service"]  # fmt: skip
+    assert sd.report(done) == ["systemctl enable podplay-agent.service",
+                               "systemctl start podplay-agent.service"]  # fmt: skip
 
 
 def test_a_converged_node_runs_no_command() -> None:
@@ -170,7 +211,15 @@ def test_a_converged_node_runs_no_command() -> None:
     done = sd.converge_units(module, *sd.store_steps(dict(member=True)))
     assert (done, module.ran) == ([], [])
     assert not sd.started(done)
-    assert not sd.started(["systemctl reload keepalived.service", "systemctl daemon-reload"])
+
+
+def test_a_non_blocking_converge_runs_and_reports_the_same_words() -> None:
+    module = FakeModule({"etcd.service": (True, False), "podplay-controller.service": (True, True)})
+    done = sd.converge_units(module, *sd.store_steps(dict(member=True, controller_restart=True)))
+    assert module.ran == [["--no-block", "start", "etcd.service"],
+                          ["--no-block", "restart", "podplay-controller.service"]]  # fmt: skip
+    assert sd.report(done) == ["systemctl " + " ".join(args) for args in module.ran]
+    assert sd.started(done)
 
 
 # -- network_config: the kernel settings ------------------------------------------------------

@@ -6,9 +6,10 @@ A role is one module call per node: the module has the node bundle write the fil
 runs the services from what the bundle reported changed (a new unit: daemon-reload and a
 restart; a new config the daemon reads only at start: a restart; else: started if it is
 not). The decisions are pure functions of the bundle's result (`agent_steps`,
-`proxy_steps`, `store_steps`), unit-tested; `converge_units` asks systemd the state of each
-unit and runs only the systemctl commands that change something (none in check mode, where
-it reports them).
+`proxy_steps`, `store_steps`, then `unit_commands` for a unit's state now), unit-tested;
+`converge_units` asks systemd the state of each unit and runs only the systemctl commands
+that change something (none in check mode, where it reports them). Commands stay data
+(`Command`) until `systemctl_args` words them, for running and for the module's report.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -20,6 +21,11 @@ from collections import namedtuple
 # enabled: True, False or None (left as it is); state: started, restarted, reloaded (reload a
 # running unit, start a stopped one) or stopped; no_block: do not wait for the start job.
 Step = namedtuple("Step", ["unit", "enabled", "state", "no_block"])
+
+# One systemctl command a Step calls for: action (enable, disable, start, restart, reload,
+# stop, daemon-reload), unit (None for daemon-reload), no_block (do not wait for the job).
+Command = namedtuple("Command", ["action", "unit", "no_block"])
+DAEMON_RELOAD = Command("daemon-reload", None, False)
 
 PROXY_UNIT = "podplay-proxy.service"
 AGENT_UNIT = "podplay-agent.service"
@@ -76,52 +82,65 @@ def store_steps(files):
 
 
 def unit_commands(s, enabled_now, active_now):
-    """The systemctl argument lists that bring unit `s.unit` from (enabled_now, active_now)
-    to `s` (pure)."""
+    """The Commands that bring unit `s.unit` from (enabled_now, active_now) to `s` (pure)."""
     commands = []
     if s.enabled is True and not enabled_now:
-        commands.append(["enable", s.unit])
+        commands.append(Command("enable", s.unit, False))
     elif s.enabled is False and enabled_now:
-        commands.append(["disable", s.unit])
-    block = ["--no-block"] if s.no_block else []
+        commands.append(Command("disable", s.unit, False))
     if s.state == "restarted":
-        commands.append([*block, "restart", s.unit])
+        commands.append(Command("restart", s.unit, s.no_block))
     elif s.state == "reloaded":
-        commands.append(block + (["reload", s.unit] if active_now else ["start", s.unit]))
+        commands.append(Command("reload" if active_now else "start", s.unit, s.no_block))
     elif s.state == "started" and not active_now:
-        commands.append([*block, "start", s.unit])
+        commands.append(Command("start", s.unit, s.no_block))
     elif s.state == "stopped" and active_now:
-        commands.append(["stop", s.unit])
+        commands.append(Command("stop", s.unit, False))
     return commands
 
 
+def systemctl_args(command):
+    """The systemctl argument list of `command`: the one place a Command becomes words."""
+    args = ["--no-block"] if command.no_block else []
+    args.append(command.action)
+    if command.unit:
+        args.append(command.unit)
+    return args
+
+
+def report(done):
+    """What a module returns as `services`: each Command as the "systemctl ..." line run."""
+    return ["systemctl " + " ".join(systemctl_args(c)) for c in done]
+
+
+def started(done):
+    """Whether `done` (converge_units' result) started or restarted a unit."""
+    return any(c.action in ("start", "restart") for c in done)
+
+
 def converge_units(module, daemon_reload, steps, prefix=""):
-    """Run `steps` in order (daemon-reload first when asked); returns what was (or, in check
-    mode, would be) done, as "systemctl <args>" strings. Fails the module with systemctl's
-    own words."""
+    """Run `steps` in order (daemon-reload first when asked); returns the Commands that were
+    (or, in check mode, would be) run: `report` words them, `started` reads them. Fails the
+    module with systemctl's own words."""
     systemctl = module.get_bin_path("systemctl", required=True)
     done = []
     if daemon_reload:
-        done.append(_run(module, systemctl, ["daemon-reload"], prefix))
+        done.append(_run(module, systemctl, DAEMON_RELOAD, prefix))
     for s in steps:
         rc, out, _err = module.run_command([systemctl, "is-enabled", s.unit])
         enabled_now = rc == 0 and out.strip() in ("enabled", "enabled-runtime", "static")
         rc, out, _err = module.run_command([systemctl, "is-active", s.unit])
         active_now = out.strip() in ("active", "activating", "reloading")
-        for args in unit_commands(s, enabled_now, active_now):
-            done.append(_run(module, systemctl, args, prefix))
+        for command in unit_commands(s, enabled_now, active_now):
+            done.append(_run(module, systemctl, command, prefix))
     return done
 
 
-def started(done):
-    """Whether `done` (converge_units' result) started or restarted a unit."""
-    return any(len(c.split()) >= 3 and c.split()[-2] in ("start", "restart") for c in done)
-
-
-def _run(module, systemctl, args, prefix):
+def _run(module, systemctl, command, prefix):
+    args = systemctl_args(command)
     if not module.check_mode:
-        rc, out, err = module.run_command([systemctl, *list(args)])
+        rc, out, err = module.run_command([systemctl, *args])
         if rc != 0:
             said = (err or out).strip().splitlines() or ["exit status %d" % rc]
             module.fail_json(msg="%ssystemctl %s failed: %s" % (prefix, " ".join(args), said[-1]))
-    return "systemctl " + " ".join(args)
+    return command

@@ -148,6 +148,7 @@ from ansible_collections.podplay.cluster.plugins.module_utils._bundle import (  
 from ansible_collections.podplay.cluster.plugins.module_utils._systemd import (  # noqa: E402
     agent_steps,
     converge_units,
+    report,
 )
 
 # Options that are agent.json fields of the same name (token_path is its `token_file`).
@@ -194,7 +195,8 @@ def main():
     result["services"] = []
     if p["service"]:
         daemon_reload, steps = agent_steps(result)
-        result["services"] = converge_units(module, daemon_reload, steps, "agent_config: ")
+        done = converge_units(module, daemon_reload, steps, "agent_config: ")
+        result["services"] = report(done)
     result["changed"] = bool(result.get("changed") or result["services"])
     module.exit_json(**result)
 

@@ -147,6 +147,7 @@ from ansible_collections.podplay.cluster.plugins.module_utils._systemd import ( 
     converge_units,
     keepalived_missing,
     proxy_steps,
+    report,
 )
 
 # Options that are cluster.json fields of the same name.
@@ -201,7 +202,8 @@ def main():
     result["services"] = []
     if p["service"]:
         daemon_reload, steps = proxy_steps(result)
-        result["services"] = converge_units(module, daemon_reload, steps, "proxy_config: ")
+        done = converge_units(module, daemon_reload, steps, "proxy_config: ")
+        result["services"] = report(done)
     changed = result.get("changed") or result["keepalived_install"] or result["services"]
     result["changed"] = bool(changed)
     module.exit_json(**result)

@@ -193,6 +193,7 @@ from ansible_collections.podplay.cluster.plugins.module_utils._bundle import (  
 )
 from ansible_collections.podplay.cluster.plugins.module_utils._systemd import (  # noqa: E402
     converge_units,
+    report,
     started,
     store_steps,
 )
@@ -251,7 +252,7 @@ def run_services(module, result):
     daemon_reload, steps = store_steps(result)
     done = converge_units(module, daemon_reload, steps, "store_config: ")
     waited = wait_for_quorum(module) if started(done) and not module.check_mode else 0.0
-    return done, waited
+    return report(done), waited
 
 
 def main():
