@@ -84,3 +84,17 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temp(
         files.write_atomic(str(path), "new")
     assert path.read_text() == "old"
     assert os.listdir(tmp_path) == ["network.json"]
+
+
+def test_a_file_replaced_in_the_same_tick_with_the_same_size_has_a_new_stamp(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "cluster.json"
+    assert files.file_stamp(str(path)) is None  # not there (yet): no stamp, no error
+    files.write_atomic(str(path), "a")
+    before = files.file_stamp(str(path))
+    keep = os.stat(path)
+    files.write_atomic(str(path), "b")
+    os.utime(path, ns=(keep.st_atime_ns, keep.st_mtime_ns))  # one mtime tick, one size
+    assert files.file_stamp(str(path)) != before  # the rename gave it a new inode
+    assert files.file_stamp(str(path)) == files.stamp_of(os.stat(path))

@@ -20,12 +20,13 @@ import os
 import stat
 from typing import Dict, Optional, Tuple
 
+from podplay.node.util.files import Stamp, stamp_of
+
 from .manifest import INVALID_MANIFEST, InvalidPod, Manifest, key_from_filename, parse_manifest
 from .observed import PodKey
 
 log = logging.getLogger("podplay.agent")
 
-Stamp = Tuple[int, int, int]  # mtime_ns, size, inode: a file that changed has a new one
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 _OPEN_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
 
@@ -69,7 +70,7 @@ class ManifestDir:
                 path, st = self._follow_inside(path)
             if not stat.S_ISREG(st.st_mode):
                 raise NotARegularFile("not a regular file (%s)" % _kind(st.st_mode))
-            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            stamp = stamp_of(st)
             cached = self._cache.get(name)
             if cached is not None and cached[0] == stamp:
                 return cached

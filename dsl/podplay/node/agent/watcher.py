@@ -16,6 +16,8 @@ import select
 import threading
 from typing import Callable, Dict, Optional, Tuple
 
+from podplay.node.util.files import stamp_of
+
 log = logging.getLogger("podplay.agent.watcher")
 
 IN_MODIFY = 0x002
@@ -56,7 +58,7 @@ def signature(path: str) -> Signature:
             st = os.stat(os.path.join(path, name))
         except OSError:
             continue
-        out[name] = (st.st_mtime_ns, st.st_size, st.st_ino)
+        out[name] = stamp_of(st)
     return out
 
 

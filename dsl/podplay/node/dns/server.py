@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import random
 import socket
 import struct
@@ -27,6 +26,7 @@ from typing import Callable, List, Optional, Tuple
 
 from podplay.node.dns import wire
 from podplay.node.dns.zone import Answer, Zone
+from podplay.node.util.files import file_stamp
 
 log = logging.getLogger("podplay.dns")
 
@@ -62,11 +62,7 @@ class Upstreams:
         self._lock = threading.Lock()
 
     def get(self) -> List[str]:
-        try:
-            st = os.stat(self.path)
-            stamp: Optional[tuple] = (st.st_mtime_ns, st.st_size, st.st_ino)
-        except OSError:
-            stamp = None
+        stamp = file_stamp(self.path)
         with self._lock:
             if stamp != self._stamp:
                 self._servers = read_resolv_conf(self.path, self.exclude)

@@ -31,6 +31,7 @@ from podplay.node.network import host
 from podplay.node.network.apply import NetworkError, ensure_bridge, locked
 from podplay.node.network.netlink import open_events
 from podplay.node.network.repairer import Repairer
+from podplay.node.util.files import file_stamp
 
 log = logging.getLogger("podplay.network")
 
@@ -82,11 +83,7 @@ class Watch:
 
     def reload(self, now: float) -> None:
         """Re-read network.json when it changed; a new config is applied whole at once."""
-        try:
-            st = os.stat(self.config_path)
-            stamp: Optional[tuple] = (st.st_mtime_ns, st.st_size, st.st_ino)
-        except OSError:
-            stamp = None
+        stamp = file_stamp(self.config_path)
         if stamp == self.stamp:
             return
         self.stamp = stamp

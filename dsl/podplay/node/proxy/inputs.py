@@ -14,9 +14,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
-from typing import Any, Callable, Dict, FrozenSet, Optional, Tuple
+from typing import Any, Callable, Dict, FrozenSet, Optional
 
 from podplay.node.contract import defaults
 from podplay.node.proxy.overlay import Location, PodKey, overlay
@@ -30,20 +29,13 @@ from podplay.node.proxy.state import (
     parse_cluster,
 )
 from podplay.node.proxy.watch import cluster_ca, read_token
+from podplay.node.util.files import file_stamp
 
 log = logging.getLogger("podplay.proxy")
 
 EMPTY_STATE = ClusterState(
     "", defaults.POD_CIDR, defaults.SERVICE_CIDR, defaults.DNS_IP, defaults.CLUSTER_DOMAIN, (), ()
 )
-
-
-def _stamp(path: str) -> Optional[Tuple[int, int, int]]:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 class ProxyInputs:
@@ -91,7 +83,7 @@ class ProxyInputs:
         return changed
 
     def _load_agent(self) -> bool:
-        stamp = _stamp(self.agent_config)
+        stamp = file_stamp(self.agent_config)
         if stamp == self._stamps.get("agent"):
             return False
         try:
@@ -119,7 +111,7 @@ class ProxyInputs:
     def _load_cluster(self) -> bool:
         assert self.node is not None
         path = self.node.cluster_file
-        stamp = _stamp(path)
+        stamp = file_stamp(path)
         if stamp == self._stamps.get("cluster"):
             return False
         self._stamps["cluster"] = stamp

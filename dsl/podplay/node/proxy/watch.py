@@ -32,6 +32,7 @@ from typing import Any, Callable, Optional
 
 from podplay.node.util import tls
 from podplay.node.util.backoff import Backoff
+from podplay.node.util.files import stamp_of
 
 log = logging.getLogger("podplay.proxy.watch")
 
@@ -197,7 +198,7 @@ def read_token(path: str) -> Callable[[], str]:
 
     def get() -> str:
         try:
-            st = _stamp(path)
+            st = stamp_of(os.stat(path))
             if st != cache["stamp"]:
                 with open(path) as f:
                     cache["token"] = f.read().strip()
@@ -207,11 +208,6 @@ def read_token(path: str) -> Callable[[], str]:
         return cache["token"]
 
     return get
-
-
-def _stamp(path: str) -> tuple:
-    st = os.stat(path)
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
 
 
 def cluster_ca(path: Optional[str]) -> TlsContext:

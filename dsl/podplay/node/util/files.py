@@ -1,11 +1,27 @@
-"""Writing files that other processes read while they change."""
+"""Files that other processes change while we read them, or read while we change them."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import tempfile
-from typing import Union
+from typing import Optional, Tuple, Union
+
+Stamp = Tuple[int, int, int]  # mtime_ns, size, inode: a file that changed has a new one
+
+
+def stamp_of(st: os.stat_result) -> Stamp:
+    """What tells that a file changed without reading it. The inode is in it because a file
+    replaced by a rename (write_atomic) may keep its size and, within one tick, its mtime."""
+    return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+
+def file_stamp(path: str) -> Optional[Stamp]:
+    """The stamp of the file at `path`; None when it cannot be looked at (gone, no access)."""
+    try:
+        return stamp_of(os.stat(path))
+    except OSError:
+        return None
 
 
 def write_atomic(path: str, data: Union[bytes, str], mode: int = 0o644) -> None:

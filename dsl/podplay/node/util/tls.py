@@ -21,12 +21,14 @@ import time
 from typing import Callable, Tuple
 
 from podplay.node.contract import defaults
+from podplay.node.util.files import Stamp as FileStamp
+from podplay.node.util.files import stamp_of
 
 DEFAULT_CA = defaults.CA_FILE
 MIN_VERSION = ssl.TLSVersion.TLSv1_2
 RECHECK_SECONDS = 1.0
 
-Stamp = Tuple[Tuple[int, int, int], ...]
+Stamp = Tuple[FileStamp, ...]
 
 
 def server_context(cert: str, key: str) -> ssl.SSLContext:
@@ -47,11 +49,7 @@ def client_context(ca: str) -> ssl.SSLContext:
 
 
 def _stamp(paths: Tuple[str, ...]) -> Stamp:
-    out = []
-    for path in paths:
-        st = os.stat(path)
-        out.append((st.st_mtime_ns, st.st_size, st.st_ino))
-    return tuple(out)
+    return tuple(stamp_of(os.stat(path)) for path in paths)  # OSError: a file is not there
 
 
 class _Reloading:
