@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from podplay.node.contract.pod_status import PodStatus, read_statuses, why_not_ready
+from podplay.node.contract.pod_status import not_ready
 from podplay.node.contract.proxy_status import endpoint_key, not_routed
 from podplay.plan import Plan, PodPlan
 from podplay.plan.rollout import PodKey, routed_pods
@@ -35,11 +35,6 @@ class DeploymentProgress:
     @property
     def available(self) -> bool:
         return self.ready == self.desired and self.routed == self.desired
-
-
-def index_pods(reported: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str], PodStatus]:
-    """Agent pod statuses, read through the contract, by (node, namespace, name)."""
-    return {(p.node or "", p.namespace, p.name): p for p in read_statuses(reported)}
 
 
 def unrouted_pods(
@@ -67,20 +62,19 @@ def progress(
 
     `proxies` None means routing is not looked at (every ready pod counts as routed).
     """
-    by_key = index_pods(reported)
+    counted = [p for p in plan.pods if only is None or (p.namespace, p.name) in only]
+    held = not_ready(reported, counted)
     unrouted = set() if proxies is None else unrouted_pods(plan, routed_pods(plan), proxies)
     owned: dict[tuple[str, str], list[PodPlan]] = {}
-    for p in plan.pods:  # a rollout stage holds old and new pods: count what it holds
+    for p in counted:  # a rollout stage holds old and new pods: count what it holds
         owned.setdefault((p.namespace, p.deployment), []).append(p)
     out = []
     for d in plan.deployments:
         ready = routed = desired = 0
         waiting: list[str] = []
         for pod in owned.get((d.namespace, d.name), []):
-            if only is not None and (pod.namespace, pod.name) not in only:
-                continue
             desired += 1
-            reason = why_not_ready(by_key.get((pod.node, pod.namespace, pod.name)), pod.ip)
+            reason = held.get((pod.namespace, pod.name))
             if reason is not None:
                 waiting.append(f"{pod.name} on {pod.node}: {reason}")
             elif (pod.namespace, pod.name) in unrouted:

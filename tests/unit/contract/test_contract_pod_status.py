@@ -12,10 +12,12 @@ from podplay.node.contract.errors import ContractError
 from podplay.node.contract.pod_status import (
     UNREADABLE,
     PodStatus,
+    not_ready,
     read_statuses,
     why_not_ready,
 )
 from podplay.node.contract.proxy_status import not_routed, still_routed
+from podplay.node.contract.rollout import PodRef
 
 IP = "10.244.1.7"
 ENGINE_SAID = (
@@ -110,6 +112,22 @@ def test_an_unreadable_status_is_an_unknown_pod_saying_why_not_a_missing_one() -
         "StatusUnreadable (pod status: phase: expected one of Pending, Running, Succeeded, "
         "Failed, Unknown, got 'Done')"
     )
+
+
+def test_not_ready_decides_every_planned_pod_from_the_report_of_its_own_node() -> None:
+    planned = [PodRef("default", n, "node1", IP) for n in ("web-a", "web-b", "web-c", "web-d")]
+    reported = [
+        doc(name="web-a", node="node1"),  # ready where planned
+        doc(name="web-b", node="node2"),  # its old node still reports it: does not count
+        doc(name="web-c"),  # one agent asked (rollout step): no node said, it counts
+        doc(name="web-d", node="node1", ready=False),
+    ]
+    assert not_ready(reported, planned) == {
+        ("default", "web-b"): "not reported by the agent yet",
+        ("default", "web-d"): "Running, not ready",
+    }
+    assert not_ready([doc(name="web-b", node="node2"), doc(name="web-b", node="node1")],
+                     planned[1:2]) == {}  # fmt: skip
 
 
 A = "default/web-a@10.244.1.5"

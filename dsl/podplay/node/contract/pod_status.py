@@ -5,8 +5,9 @@ and if not, why not.
 The agent writes these documents (`podplay.node.agent.status`; a unit test reads its output
 back through `PodStatus.from_json`); `podplay up`'s wait on the machine that runs podplay
 (`podplay.control.progress`) and `rollout step`'s wait on a node (`podplay.node.rollout.wait`)
-both read them through `read_statuses` and decide with `why_not_ready`, so a pod is ready,
-or held up for the same reason in the same words, wherever it is looked at.
+both ask `not_ready` (read every status, decide for every planned pod, in one call), and
+`podplay get` decides one pod with `why_not_ready`, so a pod is ready, or held up for the
+same reason in the same words, wherever it is looked at.
 
     {"name", "namespace", "uid", "labels", "ip", "phase": "Pending|Running|Succeeded|Failed|
      Unknown", "ready", "reason", "message", "started_at", "template_hash",
@@ -23,7 +24,7 @@ describe the pod for people). Messages start with "pod status: " and name the fi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, List, Optional, Tuple
+from typing import Any, Dict, Iterable, List, Optional, Protocol, Tuple
 
 from podplay.node.contract import fields
 from podplay.node.contract.errors import ContractError
@@ -154,6 +155,30 @@ def read_statuses(docs: Iterable[Any]) -> List[PodStatus]:
             named = _unreadable(doc, str(err))
             if named is not None:
                 out.append(named)
+    return out
+
+
+class Planned(Protocol):
+    """A pod as planned: where it runs and with which IP (a plan's pod, a rollout's PodRef)."""
+
+    namespace: str
+    name: str
+    node: str
+    ip: str
+
+
+def not_ready(docs: Iterable[Any], planned: Iterable[Planned]) -> Dict[Tuple[str, str], str]:
+    """Each of the `planned` pods that does not run ready as planned yet, by (namespace,
+    name), with why (`why_not_ready`'s words); a pod left out is ready. A status counts for a
+    planned pod when the node it is planned on reported it, or when the reader asked one
+    agent only (a status without `node`): a node a pod was moved away from does not count."""
+    seen = {(s.node, s.namespace, s.name): s for s in read_statuses(docs)}
+    out: Dict[Tuple[str, str], str] = {}
+    for pod in planned:
+        status = seen.get((pod.node, pod.namespace, pod.name))
+        reason = why_not_ready(status or seen.get((None, pod.namespace, pod.name)), pod.ip)
+        if reason is not None:
+            out[(pod.namespace, pod.name)] = reason
     return out
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from podplay.node.contract import proxy_status
-from podplay.node.contract.pod_status import read_statuses, why_not_ready
+from podplay.node.contract.pod_status import not_ready
 from podplay.node.contract.rollout import WaitSpec, parse_pod_key
 
 POLL = 0.1  # a local read of the agent and the proxy status: cheap; every stage waits on it
@@ -60,12 +60,11 @@ def not_yet(spec: WaitSpec, node: str, pods: Pods, why: str, proxy: Proxy) -> Li
     if spec.stopped or any(p.node == node for p in spec.ready):
         if pods is None:
             return ["the agent on %s does not answer (%s)" % (node, why)]
-        by_key = {s.key: s for s in read_statuses(pods)}
-        running = [k for k in spec.stopped if parse_pod_key(k) in by_key]
+        reported = {(p.get("namespace"), p.get("name")) for p in pods if isinstance(p, dict)}
+        running = [k for k in spec.stopped if parse_pod_key(k) in reported]
         out += ["%s still running on %s" % (k, node) for k in running]
-        for pod in (p for p in spec.ready if p.node == node):
-            reason = why_not_ready(by_key.get((pod.namespace, pod.name)), pod.ip)
-            out += ["%s/%s on %s: %s" % (pod.namespace, pod.name, node, reason)] if reason else []
+        held = not_ready(pods, [p for p in spec.ready if p.node == node])
+        out += ["%s/%s on %s: %s" % (ns, name, node, why) for (ns, name), why in held.items()]
     if spec.routed and routes_here(spec, node):
         missing = proxy_status.not_routed(spec.routed, [node], {node: proxy}).get(node, [])
         out += ["%s: not yet routed on %s" % (e, node) for e in missing]
