@@ -60,11 +60,12 @@ def not_yet(spec: WaitSpec, node: str, pods: Pods, why: str, proxy: Proxy) -> Li
     if spec.stopped or any(p.node == node for p in spec.ready):
         if pods is None:
             return ["the agent on %s does not answer (%s)" % (node, why)]
+        # who is still reported (names only, whatever else a status holds)
         reported = {(p.get("namespace"), p.get("name")) for p in pods if isinstance(p, dict)}
         running = [k for k in spec.stopped if parse_pod_key(k) in reported]
         out += ["%s still running on %s" % (k, node) for k in running]
         held = not_ready(pods, [p for p in spec.ready if p.node == node])
-        out += ["%s/%s on %s: %s" % (ns, name, node, why) for (ns, name), why in held.items()]
+        out += ["%s/%s on %s: %s" % (ns, name, node, r) for (ns, name), r in held.items()]
     if spec.routed and routes_here(spec, node):
         missing = proxy_status.not_routed(spec.routed, [node], {node: proxy}).get(node, [])
         out += ["%s: not yet routed on %s" % (e, node) for e in missing]
