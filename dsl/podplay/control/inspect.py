@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from podplay import paths
 from podplay.errors import EnvironmentProblem, UserInputError
+from podplay.node.contract.pod_status import read_statuses, why_not_ready
 from podplay.plan import DeploymentPlan, Plan, ServicePlan
 
 APPLIED_PLAN = "applied-plan.json"
@@ -102,13 +103,12 @@ class _Live:
 
 
 def _ready(pod: Mapping[str, Any] | None, node: str, ip: str) -> bool:
-    return (
-        pod is not None
-        and pod.get("node") == node
-        and pod.get("ready") is True
-        and pod.get("phase") == "Running"
-        and pod.get("ip") == ip
-    )
+    """Reported ready by the node the plan puts it on, with its planned IP: the decision
+    `up`'s wait and `rollout step` make (`podplay.node.contract.pod_status`)."""
+    if pod is None or pod.get("node") != node:
+        return False
+    read = read_statuses([pod])
+    return bool(read) and why_not_ready(read[0], ip) is None
 
 
 def deployment_info(

@@ -1,9 +1,11 @@
 """Polling the cluster until a plan (or part of it) is true: pods ready, routing in place,
 endpoints drained, pods gone.
 
-The decisions are pure (`podplay.control.progress`); this module only asks the agents (their
-API, in parallel) and the proxies (their status file, over SSH) again and again. The clock
-and the sleep are parameters of the `Probe` so tests drive time without sleeping.
+The decisions are pure (`podplay.control.progress`, and under it the node contract's
+`pod_status` and `proxy_status`: the ones `rollout step` makes on a node); this module only
+asks the agents (their API, in parallel) and the proxies (their status file, over SSH) again
+and again. The clock and the sleep are parameters of the `Probe` so tests drive time without
+sleeping.
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ from typing import Any
 
 from podplay.control import nodeshell
 from podplay.control.agent_client import ClusterAccess, access_from_inventory, all_pods
-from podplay.control.progress import DeploymentProgress, progress, still_routed
+from podplay.control.progress import DeploymentProgress, progress
 from podplay.control.reporter import Reporter
 from podplay.errors import EnvironmentProblem
+from podplay.node.contract.proxy_status import still_routed
 from podplay.plan import Plan
 from podplay.plan.rollout import PodKey, routed_pods
 

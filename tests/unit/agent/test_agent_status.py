@@ -5,7 +5,8 @@ from __future__ import annotations
 from agent_builders import obs, spec
 
 from podplay.node.agent.manifest import InvalidPod
-from podplay.node.agent.status import invalid_status, pod_status, terminating_status
+from podplay.node.agent.status import invalid_status, node_pods, pod_status, terminating_status
+from podplay.node.contract.pod_status import PodStatus, why_not_ready
 
 WEB = spec()
 NEVER = spec(name="job", restart_policy="Never")
@@ -111,3 +112,26 @@ def test_terminating_pod() -> None:
 def test_same_input_same_status() -> None:
     seen = [obs(WEB, "POD"), obs(WEB, "web")]
     assert pod_status(WEB, seen, ready, {}) == pod_status(WEB, list(seen), ready, {})
+
+
+def test_every_status_the_agent_writes_reads_back_through_the_contract() -> None:
+    """The agent is the writer of `podplay.node.contract.pod_status`: what it reports in
+    every state reads back through the readers' parser unchanged (no field it does not
+    know, none of another type), so `up`'s wait and `rollout step` see what it meant."""
+    crashing = [obs(WEB, "POD"), obs(WEB, "web", 0, "exited"),
+                obs(WEB, "web", 1, "exited", exit_code=2)]  # fmt: skip
+    back_off = {(WEB.key, "web"): ("CrashLoopBackOff", "back-off 10s restarting")}
+    written = [
+        pod_status(WEB, [obs(WEB, "POD"), obs(WEB, "web")], ready, {}),
+        pod_status(WEB, [], ready, {}, error=("CreateContainerError", "no such network")),
+        pod_status(WEB, crashing, ready, back_off),
+        pod_status(NEVER, [obs(NEVER, "web", 0, "exited", exit_code=1)], ready, {}),
+        invalid_status(InvalidPod("default", "bad", "InvalidManifest", "bad.json: not JSON")),
+        terminating_status(WEB.key, [obs(WEB, "POD"), obs(WEB, "web")]),
+        *node_pods({WEB.key: WEB}, {}, [obs(WEB, "POD")], ready, {}, {}, set(), "no engine"),
+    ]
+    for doc in written:
+        assert PodStatus.from_json(doc).to_json() == doc
+    reasons = [why_not_ready(PodStatus.from_json(d), "10.244.1.5") for d in written]
+    assert reasons[0] is None and all(r for r in reasons[1:])
+    assert reasons[2] == "CrashLoopBackOff (last exit code 2): back-off 10s restarting"

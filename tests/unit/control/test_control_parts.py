@@ -166,6 +166,18 @@ def test_deployments_and_services_join_plan_with_live_pods() -> None:
         find(list(svc.values()), "service", "nope", None)
 
 
+def test_get_counts_ready_as_ups_wait_does_on_the_planned_node_with_the_planned_ip() -> None:
+    plan = shop_plan()
+    web = [p for p in plan.pods if p.deployment == "web"]
+    elsewhere = {**status(web[1]), "node": "node9"}  # a node the pod was moved away from
+    live = [status(web[0], ip="10.244.9.9"), elsewhere, status(web[2], phase="Pending")]
+    rows = {d["name"]: d for d in deployments(plan, live)}
+    assert rows["web"]["ready"] == 0
+    assert [p["ready"] for p in rows["web"]["pods"]] == [False, False, False]
+    rows = {d["name"]: d for d in deployments(plan, [status(p) for p in web])}
+    assert rows["web"]["ready"] == 3
+
+
 def test_events_for_keeps_the_pods_latest_events_in_order() -> None:
     events = [
         {"time": "2026-01-01T00:00:02Z", "namespace": "default", "pod": "a", "reason": "Started"},

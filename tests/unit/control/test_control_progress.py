@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from control_builders import shop_plan, status
 
-from podplay.control.progress import progress, still_routed, why_not_ready
+from podplay.control.progress import progress
+from podplay.node.contract.pod_status import PodStatus, why_not_ready
+from podplay.node.contract.proxy_status import still_routed
 from podplay.plan import stages
 from podplay.plan.rollout import endpoint_key, routed_pods
 
@@ -54,14 +56,20 @@ def test_routing_ignored_when_not_asked() -> None:
     assert all(r.available for r in rows)
 
 
+def shown(plan, pod, reported) -> str:
+    """What `up` shows for `pod` while it waits (the row's reason, the pod named in front)."""
+    rows = progress(plan, [reported], None, only={(pod.namespace, pod.name)})
+    return rows[0].waiting[0]
+
+
 def test_pod_on_wrong_node_or_ip_is_not_ready() -> None:
     plan = shop_plan()
     pod = plan.pods[0]
     moved = {**status(pod), "node": "elsewhere"}
-    assert "not reported" in why_not_ready(pod, None)
+    assert "not reported" in why_not_ready(None, pod.ip)
     rows = progress(plan, [moved] + [status(p) for p in plan.pods[1:]], None)
     assert sum(r.ready for r in rows) == len(plan.pods) - 1
-    assert "has IP 10.9.9.9" in why_not_ready(pod, status(pod, ip="10.9.9.9"))
+    assert "has IP 10.9.9.9" in shown(plan, pod, status(pod, ip="10.9.9.9"))
 
 
 def test_waiting_reason_names_the_container_state() -> None:
@@ -78,7 +86,7 @@ def test_waiting_reason_names_the_container_state() -> None:
             }
         ],
     }
-    assert why_not_ready(pod, crashing).endswith("CrashLoopBackOff (last exit code 3)")
+    assert shown(plan, pod, crashing).endswith("CrashLoopBackOff (last exit code 3)")
     engine_said = (
         "starting pp_default_backend_0: failed to create shim task: OCI runtime create failed: "
         'runc create failed: unable to start container process: exec: "httpdx": executable '
@@ -90,11 +98,12 @@ def test_waiting_reason_names_the_container_state() -> None:
             {"name": "backend", "state": "waiting", "reason": "StartError", "message": engine_said}
         ],
     }
-    reason = why_not_ready(pod, not_started)
+    reason = shown(plan, pod, not_started)
     assert ": StartError: ..." in reason
     assert reason.endswith('exec: "httpdx": executable file not found in $PATH: unknown')
-    assert "Running, not ready" in why_not_ready(pod, status(pod, ready=False))
-    assert "Pending" in why_not_ready(pod, status(pod, ready=False, phase="Pending"))
+    assert "Running, not ready" in shown(plan, pod, status(pod, ready=False))
+    assert "Pending" in shown(plan, pod, status(pod, ready=False, phase="Pending"))
+    assert why_not_ready(PodStatus.from_json(status(pod)), pod.ip) is None
 
 
 def test_only_counts_the_named_pods() -> None:

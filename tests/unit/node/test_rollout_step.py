@@ -118,7 +118,8 @@ def test_an_agent_that_does_not_answer_is_not_taken_for_stopped_pods() -> None:
 
 def test_a_pod_that_cannot_start_fails_the_step_naming_why() -> None:
     node = FakeNode()
-    broken = {"state": "waiting", "reason": "StartError", "message": 'exec: "x": not found'}
+    broken = {"name": "web", "state": "waiting", "reason": "StartError",
+              "message": 'exec: "x": not found'}  # fmt: skip
     node.pods = [status("web-b", ready=False, phase="Pending", containers=[broken])]
     spec = WaitSpec(ready=(NEW,), timeout=8)
     outcome = wait(spec, "node1", node.look())

@@ -8,6 +8,9 @@ any problem is one `ContractError` whose message names the file and the field) a
 - `cluster`: `/etc/podplay/cluster.json` (nodes, services, endpoints);
 - `agent`: `/etc/podplay/agent.json`;
 - `network`: `/etc/podplay/network.json`;
+- `pod_status`: a pod as the agent API reports it, and the one decision on it (ready with
+  its planned IP, or why not) that `up`'s wait, `rollout step` and `podplay get` share;
+- `proxy_status`: `/run/podplay/proxy.json`, and whether endpoints are routed everywhere;
 - `defaults`: every default value and path both sides share; `jsontext`: the canonical
   text the files are written as, and reading JSON one way.
 

@@ -3,7 +3,10 @@
 The proxy writes it after every iptables sync; `rollout step` reads it on the node and
 `podplay up` over SSH, to know which endpoints this node routes to now. An endpoint is keyed
 `namespace/pod@ip` (`endpoint_key`): the planner builds the keys the rollout waits for with
-the same function the proxy spells its `ready_endpoints` with.
+the same function the proxy spells its `ready_endpoints` with. Whether endpoints are routed
+on every node (`not_routed`: a new pod may take traffic) or on none (`still_routed`: an old
+pod may stop) is decided here once, for `podplay up`'s wait over every node's status and
+`rollout step`'s wait over its own node's.
 
     {"node": "node1", "cluster_sha256": "<sha of the cluster.json routed>", "synced": true,
      "wall_time": 1700000000.0, "services": 3,
@@ -17,7 +20,7 @@ for people and tests). Messages start with "proxy status: " and name the field.
 
 from __future__ import annotations
 
-from typing import Any, Dict, FrozenSet, List, NamedTuple, Optional, Tuple
+from typing import Any, Dict, FrozenSet, Iterable, List, Mapping, NamedTuple, Optional, Tuple
 
 from podplay.node.contract import defaults, fields
 from podplay.node.contract.errors import ContractError
@@ -88,6 +91,38 @@ def routed_or_none(doc: Any) -> Optional[FrozenSet[str]]:
         return _status(doc).ready_endpoints
     except ContractError:
         return None
+
+
+def not_routed(
+    endpoints: Iterable[str], nodes: Iterable[str], proxies: Mapping[str, Any]
+) -> Dict[str, List[str]]:
+    """Per node of `nodes`, the `endpoints` its proxy does not route yet, in the order given
+    (every one where its status, `proxies[node]`, cannot be read); a node that routes them
+    all is left out. Empty: routed everywhere (a new pod may take traffic)."""
+    wanted = list(endpoints)
+    out: Dict[str, List[str]] = {}
+    for node in nodes:
+        now = routed_or_none(proxies.get(node))
+        missing = wanted if now is None else [e for e in wanted if e not in now]
+        if missing:
+            out[node] = list(missing)
+    return out
+
+
+def still_routed(
+    endpoints: Iterable[str], nodes: Iterable[str], proxies: Mapping[str, Any]
+) -> Dict[str, List[str]]:
+    """Per node of `nodes`, the `endpoints` its proxy still routes, sorted (every one where
+    its status cannot be read: it cannot say it does not); a node that routes none of them
+    is left out. Empty: drained everywhere (an old pod may stop)."""
+    wanted = set(endpoints)
+    out: Dict[str, List[str]] = {}
+    for node in nodes:
+        now = routed_or_none(proxies.get(node))
+        left = sorted(wanted if now is None else wanted & now)
+        if left:
+            out[node] = left
+    return out
 
 
 def _status(doc: Any) -> ProxyStatus:

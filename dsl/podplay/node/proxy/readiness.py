@@ -30,7 +30,9 @@ PodKey = Tuple[str, str]  # (namespace, name)
 
 
 def ready_pods(pods: Iterable[Any]) -> Dict[PodKey, str]:
-    """{(namespace, name): ip} of the ready pods in one agent snapshot."""
+    """{(namespace, name): ip} of the ready pods in one agent snapshot. Lenient on purpose,
+    unlike the waits' strict `podplay.node.contract.pod_status`: a field added or dropped
+    between two bundles during an upgrade must never take endpoints out of routing."""
     out: Dict[PodKey, str] = {}
     for pod in pods:
         if not isinstance(pod, dict) or pod.get("ready") is not True:

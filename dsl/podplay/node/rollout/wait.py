@@ -1,5 +1,9 @@
 """Whether this node's part of a rollout step holds, and the loop that waits for it (pure
-decisions; what is seen comes from a `Look`, time from a clock the tests drive)."""
+decisions; what is seen comes from a `Look`, time from a clock the tests drive).
+
+Whether a pod is ready (and why not) and whether endpoints are routed are the node
+contract's decisions (`podplay.node.contract.pod_status`, `proxy_status`), the same that
+`podplay up`'s wait makes over every node; this module applies them to one node's part."""
 
 from __future__ import annotations
 
@@ -7,11 +11,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from podplay.node.contract.proxy_status import routed_or_none
-from podplay.node.contract.rollout import PodRef, WaitSpec, parse_pod_key
+from podplay.node.contract import proxy_status
+from podplay.node.contract.pod_status import not_ready
+from podplay.node.contract.rollout import WaitSpec, parse_pod_key
 
 POLL = 0.1  # a local read of the agent and the proxy status: cheap; every stage waits on it
-MESSAGE_LIMIT = 100
 
 Pods = Optional[List[Dict[str, Any]]]  # the local agent's pod statuses; None: it did not answer
 Proxy = Optional[Dict[str, Any]]  # the local proxy's status; None: not readable
@@ -43,18 +47,11 @@ def routes_here(spec: WaitSpec, node: str) -> bool:
     return node in spec.routing_nodes
 
 
-def routed(proxy: Proxy) -> Optional[set]:
-    """The endpoints this node routes to now (`ns/pod@ip`); None when unknown."""
-    now = routed_or_none(proxy)
-    return None if now is None else set(now)
-
-
 def still_routed(spec: WaitSpec, node: str, proxy: Proxy) -> List[str]:
     """Endpoints to drain that this node still routes (all of them when it cannot say)."""
     if not spec.unrouted or not routes_here(spec, node):
         return []
-    now = routed(proxy)
-    return sorted(spec.unrouted if now is None else set(spec.unrouted) & now)
+    return proxy_status.still_routed(spec.unrouted, [node], {node: proxy}).get(node, [])
 
 
 def not_yet(spec: WaitSpec, node: str, pods: Pods, why: str, proxy: Proxy) -> List[str]:
@@ -63,43 +60,16 @@ def not_yet(spec: WaitSpec, node: str, pods: Pods, why: str, proxy: Proxy) -> Li
     if spec.stopped or any(p.node == node for p in spec.ready):
         if pods is None:
             return ["the agent on %s does not answer (%s)" % (node, why)]
-        by_key = {(p.get("namespace"), p.get("name")): p for p in pods}
-        running = [k for k in spec.stopped if parse_pod_key(k) in by_key]
+        # who is still reported (names only, whatever else a status holds)
+        reported = {(p.get("namespace"), p.get("name")) for p in pods if isinstance(p, dict)}
+        running = [k for k in spec.stopped if parse_pod_key(k) in reported]
         out += ["%s still running on %s" % (k, node) for k in running]
-        for pod in spec.ready:
-            if pod.node == node:
-                reason = why_not_ready(pod, by_key.get((pod.namespace, pod.name)))
-                out += [reason] if reason else []
+        held = not_ready(pods, [p for p in spec.ready if p.node == node])
+        out += ["%s/%s on %s: %s" % (ns, name, node, r) for (ns, name), r in held.items()]
     if spec.routed and routes_here(spec, node):
-        now = routed(proxy)
-        missing = spec.routed if now is None else [e for e in spec.routed if e not in now]
+        missing = proxy_status.not_routed(spec.routed, [node], {node: proxy}).get(node, [])
         out += ["%s: not yet routed on %s" % (e, node) for e in missing]
     return out
-
-
-def why_not_ready(pod: PodRef, status: Optional[Dict[str, Any]]) -> Optional[str]:
-    """None when the pod runs ready with its planned IP, else a short reason."""
-    where = "%s/%s on %s" % (pod.namespace, pod.name, pod.node)
-    if status is None:
-        return "%s: not reported by the agent yet" % where
-    if status.get("ip") not in (None, pod.ip):
-        return "%s: has IP %s, planned %s" % (where, status.get("ip"), pod.ip)
-    if status.get("phase") == "Running" and status.get("ready") is True:
-        return None
-    for c in status.get("containers") or []:
-        if c.get("state") == "waiting" and c.get("reason") not in (None, "ContainerCreating"):
-            detail = "%s: %s" % (where, c["reason"])
-            if c.get("message"):
-                detail += ": " + _tail(str(c["message"]))
-            return detail
-    if status.get("phase") == "Running":
-        return "%s: Running, not ready" % where
-    return "%s: %s" % (where, status.get("reason") or status.get("phase") or "Unknown")
-
-
-def _tail(message: str) -> str:
-    text = " ".join(message.split())
-    return text if len(text) <= MESSAGE_LIMIT else "..." + text[-(MESSAGE_LIMIT - 3) :]
 
 
 def drain(spec: WaitSpec, node: str, look: Look) -> List[str]:
