@@ -157,6 +157,10 @@ def test_hostname_ip_and_dns_are_the_pods(cluster: Cluster, pods, agent) -> None
         assert "nameserver 10.96.0.10" in resolv
         assert f"search {NAMESPACE}.svc.cluster.local svc.cluster.local" in resolv
         assert "options ndots:5" in resolv
+        hosts = docker(cluster, NODE, "exec", cid, "cat", "/etc/hosts")
+        assert f"{p['ip']}\tduo" in hosts.splitlines()
+        route = docker(cluster, NODE, "exec", cid, "ip", "-4", "route", "show", "default")
+        assert route.startswith("default via ") and "dev eth0" in route
     env = docker(cluster, NODE, "exec", cstatus(p, "side")["container_id"], "env")
     assert "POD_CONTAINER=side" in env
 
