@@ -263,3 +263,48 @@ def test_containers_seen_for_the_first_time_are_inspected_in_parallel_once() -> 
     assert all(o.running and o.started_at == 1795618800.5 for o in seen)
     rt.list_observed()
     assert len(api.inspected) == 16  # known in their state: not inspected again
+
+
+class AdoptingAPI:
+    """After an agent restart: two running sandboxes the agent networks itself, one with its
+    veth pair and one without (the agent stopped between starting and plugging it in), and
+    one of an older agent (an endpoint of the engine's network, no files)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.killed: list[str] = []
+        self.summaries = []
+        for cid, files in (("a" * 64, True), ("b" * 64, True), ("c" * 64, False)):
+            (root / "containers" / cid).mkdir(parents=True)
+            if files:
+                (root / "containers" / cid / "podplay-hosts").write_text("")
+            self.summaries.append(
+                {"Id": cid, "State": "running", "Names": [f"/pp_default_{cid[0]}_POD_u_0"],
+                 "Labels": {"io.podplay.pod": cid[0], "io.podplay.namespace": "default",
+                            "io.podplay.container": "POD", "io.podplay.uid": "u",
+                            "io.podplay.attempt": "0"}}
+            )  # fmt: skip
+
+    def containers(self, **kw):
+        return self.summaries
+
+    def inspect_container(self, cid):
+        return {"State": {"Status": "running", "StartedAt": "2026-11-25T15:00:00.5Z"}}
+
+    def info(self):
+        return {"DockerRootDir": str(self.root)}
+
+    def kill(self, cid):
+        self.killed.append(cid)
+
+
+def test_a_sandbox_left_without_its_network_is_killed_once(tmp_path: Path, monkeypatch) -> None:
+    sys_net = tmp_path / "sys-class-net"
+    (sys_net / ("pp" + "a" * 12)).mkdir(parents=True)
+    monkeypatch.setattr("podplay.node.agent.podnet.SYS_NET", str(sys_net))
+    api = AdoptingAPI(tmp_path / "docker")
+    rt = DockerRuntime("podplay", "podplay/pause:1", api=api)  # type: ignore[arg-type]
+    assert len(rt.list_observed()) == 3
+    assert api.killed == ["b" * 64]  # plugged (a) and the older agent's (c) are left alone
+    rt.list_observed()
+    assert api.killed == ["b" * 64]  # looked at once

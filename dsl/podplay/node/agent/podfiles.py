@@ -80,6 +80,10 @@ class PodFiles:
         _write(os.path.join(directory, RESOLV_CONF), resolv)
         _write(os.path.join(directory, HOSTS), hosts_text(ip, hostname))
 
+    def written(self, sandbox_id: str) -> bool:
+        """Whether this sandbox is one the agent networks itself (it wrote its files)."""
+        return os.path.exists(os.path.join(self._directory(sandbox_id), HOSTS))
+
     def binds(self, sandbox_id: str) -> List[str]:
         """The app containers' mounts of the sandbox's files; none for a sandbox of an older
         agent (the engine's files of its network endpoint serve)."""

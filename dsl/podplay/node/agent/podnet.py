@@ -24,6 +24,7 @@ from typing import Any, Callable, List, NamedTuple, Optional
 
 IP = "ip"
 NETNS_DIR = "/run/netns"
+SYS_NET = "/sys/class/net"
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 MTU_OPTION = "com.docker.network.driver.mtu"
 DEFAULT_MTU = 1500
@@ -57,6 +58,11 @@ class PodBridge(NamedTuple):
 def host_end(sandbox_id: str) -> str:
     """The node's end of a pod's veth pair (15 characters at most, as Linux allows)."""
     return "pp" + sandbox_id[:12]
+
+
+def plugged(sandbox_id: str, sys_net: Optional[str] = None) -> bool:
+    """Whether the sandbox's pair exists (its node end is an interface of the node)."""
+    return os.path.exists(os.path.join(sys_net or SYS_NET, host_end(sandbox_id)))
 
 
 def mac_address(ip: str) -> str:

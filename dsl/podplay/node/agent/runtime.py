@@ -24,7 +24,7 @@ from docker.types import LogConfig
 from .manifest import SANDBOX, ContainerSpec, PodSpec
 from .observed import L_POD, Observed, container_name, from_labels, labels_for
 from .podfiles import PodFiles
-from .podnet import PodBridge, PodNetwork, PodNetworkError
+from .podnet import PodBridge, PodNetwork, PodNetworkError, plugged
 
 log = logging.getLogger("podplay.agent.runtime")
 
@@ -83,6 +83,7 @@ class DockerRuntime:
         # what this agent created (id -> name, labels, image) and started (id -> as seen)
         self._created: Dict[str, Tuple[str, Dict[str, str], str]] = {}
         self._started: Dict[str, Observed] = {}
+        self._networked: Set[str] = set()  # sandboxes plugged in (or being plugged) by us
         self._own_starts: Set[str] = set()
         self._files = PodFiles(lambda: self.api)
         self._net = PodNetwork(self.pod_bridge)
@@ -133,6 +134,7 @@ class DockerRuntime:
             o = from_labels(cid, names[0], labels, state, image=s.get("Image", ""), **details)
             if o is not None:
                 out.append(o)
+        self._stop_unplugged(out)
         with self._lock:
             for cid in list(self._inspected):
                 if cid not in present:
@@ -140,7 +142,26 @@ class DockerRuntime:
             self._own_starts &= present
             for cid in [c for c in self._started if c not in present]:
                 del self._started[cid]
+            self._networked &= present
         return out
+
+    def _stop_unplugged(self, observed: List[Observed]) -> None:
+        """A running sandbox without its veth pair (an agent that stopped between starting
+        and plugging it in) would hold its pod unready for good: it is killed, so the pod
+        starts afresh. Looked at once per sandbox, on the first list that shows it."""
+        for o in observed:
+            if not (o.is_sandbox and o.running):
+                continue
+            with self._lock:
+                if o.id in self._networked:
+                    continue
+                self._networked.add(o.id)
+            if self._files.written(o.id) and not plugged(o.id):
+                log.warning("sandbox %s has no network: killed, its pod starts afresh", o.name)
+                try:
+                    self.api.kill(o.id)
+                except DockerException as err:
+                    log.warning("killing sandbox %s: %s", o.name, short_error(err))
 
     def started(self, cid: str) -> Optional[Observed]:
         """A container this runtime just started, as a list would show it (once)."""
@@ -244,6 +265,8 @@ class DockerRuntime:
             network_disabled=True,  # its own empty namespace; the agent plugs it in
             stop_timeout=PAUSE_STOP_TIMEOUT,
         )
+        with self._lock:
+            self._networked.add(cid)
         try:
             self._files.write(cid, spec.ip, spec.hostname, spec.dns)
             self._start(cid, name)
