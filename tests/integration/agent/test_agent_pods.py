@@ -183,6 +183,19 @@ def test_containers_carry_labels_limits_and_no_docker_restart_policy(cluster, po
     assert hc["NetworkMode"] == f"container:{sandbox[0]['id']}"
 
 
+def test_the_agent_plugs_the_sandbox_into_the_pod_bridge(cluster: Cluster, pods, agent) -> None:
+    p = wait_pod(agent, "duo", running_ready)
+    sandbox = next(c for c in containers_of(cluster, NODE, "duo") if c["container"] == "POD")
+    info = json.loads(docker(cluster, NODE, "inspect", sandbox["id"]))[0]
+    assert info["Config"]["NetworkDisabled"] is True  # no engine endpoint: the agent's pair
+    assert info["NetworkSettings"]["Networks"] in ({}, None)
+    ports = node_exec(cluster, NODE, "ip -o link show master podplay0", check=True).stdout
+    assert f"pp{sandbox['id'][:12]}@" in ports
+    web = cstatus(p, "web")["container_id"]
+    link = docker(cluster, NODE, "exec", web, "ip", "-o", "link", "show", "eth0")
+    assert "02:42:" + ":".join(f"{int(b):02x}" for b in p["ip"].split(".")) in link
+
+
 def test_killed_container_is_restarted_and_counted(cluster: Cluster, pods, agent) -> None:
     before = wait_pod(agent, "victim", running_ready)
     old = cstatus(before, "app")
