@@ -6,7 +6,10 @@
   the load average right after it), each with the CPU the node's own processes (engine and
   agent) spent on it: that CPU spread over every core is a floor no burst can beat;
 - the engine alone: the same pods made with `docker run` on the node, one at a time, and
-  bursts of 10 and 50 made 8 at a time (as the agent's workers), with their node CPU;
+  bursts of 10 and 50 made 8 at a time (as the agent's workers), with their node CPU. These
+  use the engine's own networking (a sandbox on the `podplay` network), which the agent no
+  longer does (it plugs a sandbox without engine networking into the bridge itself, see
+  podplay/node/agent/podnet.py): the rows show what that choice saves;
 - agent restart: how long watchers of the node see no line (must stay under the 2 s after
   which they call the node gone), and whether any pod turned unready;
 - idle cost with 30 pods: agent CPU (% of one core) and RSS.
@@ -337,7 +340,7 @@ def main() -> int:
 
     ok = "ok" if p99(sequential) <= 2.0 else "MISSED"
     rows += [
-        ("engine alone: docker run sandbox + app, port answers (10 pods)",
+        ("engine alone, its networking: docker run sandbox + app, port answers (10 pods)",
          f"median {ms(statistics.median(baseline))}  p99 {ms(p99(baseline))}", "-"),
         (f"ready, one at a time ({args.pods} pods)",
          f"median {ms(statistics.median(sequential))}  p99 {ms(p99(sequential))}",
@@ -345,7 +348,8 @@ def main() -> int:
     ]  # fmt: skip
     cores = os.cpu_count() or 1
     for size, seconds, cpu, load in floors:
-        rows.append((f"engine alone: burst of {size} by `docker run`, {WORKERS} at a time "
+        rows.append((f"engine alone, its networking: burst of {size} by `docker run`, "
+                     f"{WORKERS} at a time "
                      f"(load {load})",
                      f"all answer {ms(seconds)}  node CPU {cpu / size * 1000:.0f} ms/pod",
                      "-"))  # fmt: skip

@@ -157,6 +157,10 @@ def test_hostname_ip_and_dns_are_the_pods(cluster: Cluster, pods, agent) -> None
         assert "nameserver 10.96.0.10" in resolv
         assert f"search {NAMESPACE}.svc.cluster.local svc.cluster.local" in resolv
         assert "options ndots:5" in resolv
+        hosts = docker(cluster, NODE, "exec", cid, "cat", "/etc/hosts")
+        assert f"{p['ip']}\tduo" in hosts.splitlines()
+        route = docker(cluster, NODE, "exec", cid, "ip", "-4", "route", "show", "default")
+        assert route.startswith("default via ") and "dev eth0" in route
     env = docker(cluster, NODE, "exec", cstatus(p, "side")["container_id"], "env")
     assert "POD_CONTAINER=side" in env
 
@@ -177,6 +181,19 @@ def test_containers_carry_labels_limits_and_no_docker_restart_policy(cluster, po
     sandbox = [c for c in containers_of(cluster, NODE, "duo") if c["container"] == "POD"]
     assert len(sandbox) == 1
     assert hc["NetworkMode"] == f"container:{sandbox[0]['id']}"
+
+
+def test_the_agent_plugs_the_sandbox_into_the_pod_bridge(cluster: Cluster, pods, agent) -> None:
+    p = wait_pod(agent, "duo", running_ready)
+    sandbox = next(c for c in containers_of(cluster, NODE, "duo") if c["container"] == "POD")
+    info = json.loads(docker(cluster, NODE, "inspect", sandbox["id"]))[0]
+    assert info["Config"]["NetworkDisabled"] is True  # no engine endpoint: the agent's pair
+    assert info["NetworkSettings"]["Networks"] in ({}, None)
+    ports = node_exec(cluster, NODE, "ip -o link show master podplay0", check=True).stdout
+    assert f"pp{sandbox['id'][:12]}@" in ports
+    web = cstatus(p, "web")["container_id"]
+    link = docker(cluster, NODE, "exec", web, "ip", "-o", "link", "show", "eth0")
+    assert "02:42:" + ":".join(f"{int(b):02x}" for b in p["ip"].split(".")) in link
 
 
 def test_killed_container_is_restarted_and_counted(cluster: Cluster, pods, agent) -> None:

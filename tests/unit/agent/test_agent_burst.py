@@ -11,6 +11,7 @@ import time
 from concurrent.futures import Future
 from pathlib import Path
 
+import pytest
 from agent_builders import manifest, spec
 from fake_runtime import FakeRuntime
 from test_agent_loop import IMAGES, Inline
@@ -22,8 +23,9 @@ from podplay.node.agent.config import parse_config
 from podplay.node.agent.engine import EngineView, _news
 from podplay.node.agent.messages import ActionsDone, ManifestsChanged
 from podplay.node.agent.observed import L_POD
+from podplay.node.agent.podnet import PodNetworkError
 from podplay.node.agent.reconcile import RemoveContainers, StartContainer, StartPod
-from podplay.node.agent.runtime import DockerRuntime
+from podplay.node.agent.runtime import DockerRuntime, RuntimeError_
 
 
 class Counting(FakeRuntime):
@@ -131,15 +133,10 @@ class FakeAPI:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.calls: list[str] = []
+        self.created: dict[str, dict] = {}
         self.n = 0
 
     def create_host_config(self, **kw):
-        return kw
-
-    def create_networking_config(self, kw):
-        return kw
-
-    def create_endpoint_config(self, **kw):
         return kw
 
     def create_container(self, name, **kw):
@@ -147,7 +144,7 @@ class FakeAPI:
         self.n += 1
         cid = f"{self.n:064d}"
         (self.root / "containers" / cid).mkdir(parents=True)
-        (self.root / "containers" / cid / "resolv.conf").write_text("nameserver 127.0.0.11\n")
+        self.created[cid] = kw
         return {"Id": cid}
 
     def start(self, cid):
@@ -157,21 +154,48 @@ class FakeAPI:
         self.calls.append("info")
         return {"DockerRootDir": str(self.root)}
 
+    def networks(self, names):
+        self.calls.append("networks")
+        return [
+            {
+                "Name": "podplay",
+                "Options": {"com.docker.network.bridge.name": "podplay0"},
+                "IPAM": {"Config": [{"Subnet": "10.244.1.0/24", "Gateway": "10.244.1.1"}]},
+            }
+        ]
+
     def inspect_container(self, cid):
         self.calls.append("inspect")
-        return {"ResolvConfPath": str(self.root / "containers" / cid / "resolv.conf")}
+        return {"State": {"Pid": 1000 + int(cid)}}
 
 
-def test_the_runtime_reports_what_it_started_and_needs_no_inspect(tmp_path: Path) -> None:
+def test_the_runtime_reports_what_it_started_and_inspects_only_sandboxes(tmp_path: Path) -> None:
     api = FakeAPI(tmp_path)
+    plugged = []
     rt = DockerRuntime("podplay", "podplay/pause:1", api=api)  # type: ignore[arg-type]
+    rt._net._run = lambda args, batch: plugged.append((args, batch[0]))
+    rt._net._netns_dir = str(tmp_path / "netns")
     web = spec()
     sid = rt.create_sandbox(web, 0)
     cid = rt.run_container(web, web.containers[0], 0, sid)
     sid2 = rt.create_sandbox(spec(name="web-2", ip="10.244.1.6"), 0)
-    assert "inspect" not in api.calls and api.calls.count("info") == 1
-    resolv = (tmp_path / "containers" / sid / "resolv.conf").read_text()
-    assert "nameserver 10.96.0.10" in resolv  # written through the path found from info
+    # one inspect per sandbox (its namespace), none per app container; the data root and
+    # the bridge are looked up once
+    assert api.calls.count("inspect") == 2 and api.calls.count("info") == 1
+    assert api.calls.count("networks") == 1
+    assert api.created[sid]["network_disabled"] is True
+    assert [b for a, b in plugged if not a] == [
+        f"link add pp{sid[:12]} mtu 1500 type veth peer name eth0 mtu 1500"
+        f" address 02:42:0a:f4:01:05 netns {1000 + int(sid)}",
+        f"link add pp{sid2[:12]} mtu 1500 type veth peer name eth0 mtu 1500"
+        f" address 02:42:0a:f4:01:06 netns {1000 + int(sid2)}",
+    ]
+    resolv = (tmp_path / "containers" / sid / "podplay-resolv.conf").read_text()
+    assert "nameserver 10.96.0.10" in resolv
+    assert api.created[cid]["host_config"]["binds"] == [
+        f"{tmp_path}/containers/{sid}/podplay-hosts:/etc/hosts",
+        f"{tmp_path}/containers/{sid}/podplay-resolv.conf:/etc/resolv.conf",
+    ]
     o = rt.started(cid)
     assert o is not None and (o.pod, o.container, o.attempt, o.state) == ("web-1", "web", 0,
                                                                           "running")  # fmt: skip
@@ -179,6 +203,23 @@ def test_the_runtime_reports_what_it_started_and_needs_no_inspect(tmp_path: Path
     assert rt.started(cid) is None  # reported once
     assert rt.started_here(sid) and rt.started_here(sid2) and not rt.started_here("other")
     assert not rt.started_here(sid)  # one start, one event: a later start is news
+
+
+def test_a_sandbox_that_cannot_be_plugged_in_is_removed_and_says_why(tmp_path: Path) -> None:
+    api = FakeAPI(tmp_path)
+    removed = []
+    api.remove_container = lambda cid, force: removed.append(cid)  # type: ignore[attr-defined]
+    rt = DockerRuntime("podplay", "podplay/pause:1", api=api)  # type: ignore[arg-type]
+
+    def refuse(args, batch):
+        raise PodNetworkError('Cannot find device "podplay0"')
+
+    rt._net._run = refuse
+    with pytest.raises(RuntimeError_, match="podplay0") as caught:
+        rt.create_sandbox(spec(), 0)
+    assert caught.value.reason == "CreatePodSandboxError"
+    assert removed == [f"{1:064d}"]
+    assert rt.started(f"{1:064d}") is None and not rt.started_here(f"{1:064d}")
 
 
 class ListingAPI:
@@ -222,3 +263,48 @@ def test_containers_seen_for_the_first_time_are_inspected_in_parallel_once() -> 
     assert all(o.running and o.started_at == 1795618800.5 for o in seen)
     rt.list_observed()
     assert len(api.inspected) == 16  # known in their state: not inspected again
+
+
+class AdoptingAPI:
+    """After an agent restart: two running sandboxes the agent networks itself, one with its
+    veth pair and one without (the agent stopped between starting and plugging it in), and
+    one of an older agent (an endpoint of the engine's network, no files)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.killed: list[str] = []
+        self.summaries = []
+        for cid, files in (("a" * 64, True), ("b" * 64, True), ("c" * 64, False)):
+            (root / "containers" / cid).mkdir(parents=True)
+            if files:
+                (root / "containers" / cid / "podplay-hosts").write_text("")
+            self.summaries.append(
+                {"Id": cid, "State": "running", "Names": [f"/pp_default_{cid[0]}_POD_u_0"],
+                 "Labels": {"io.podplay.pod": cid[0], "io.podplay.namespace": "default",
+                            "io.podplay.container": "POD", "io.podplay.uid": "u",
+                            "io.podplay.attempt": "0"}}
+            )  # fmt: skip
+
+    def containers(self, **kw):
+        return self.summaries
+
+    def inspect_container(self, cid):
+        return {"State": {"Status": "running", "StartedAt": "2026-11-25T15:00:00.5Z"}}
+
+    def info(self):
+        return {"DockerRootDir": str(self.root)}
+
+    def kill(self, cid):
+        self.killed.append(cid)
+
+
+def test_a_sandbox_left_without_its_network_is_killed_once(tmp_path: Path, monkeypatch) -> None:
+    sys_net = tmp_path / "sys-class-net"
+    (sys_net / ("pp" + "a" * 12)).mkdir(parents=True)
+    monkeypatch.setattr("podplay.node.agent.podnet.SYS_NET", str(sys_net))
+    api = AdoptingAPI(tmp_path / "docker")
+    rt = DockerRuntime("podplay", "podplay/pause:1", api=api)  # type: ignore[arg-type]
+    assert len(rt.list_observed()) == 3
+    assert api.killed == ["b" * 64]  # plugged (a) and the older agent's (c) are left alone
+    rt.list_observed()
+    assert api.killed == ["b" * 64]  # looked at once

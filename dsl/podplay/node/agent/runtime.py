@@ -1,9 +1,11 @@
 """The Docker runtime adapter: the only module of the agent that talks to the engine.
 
-A pod is a pause ("sandbox") container on the pod network holding the pod IP, hostname
-and DNS settings, plus app containers joined to its network namespace
-(`network_mode=container:<sandbox>`). No Docker restart policy: the agent restarts
-containers itself, so it can count restarts and back off. Docker SDK low-level API only.
+A pod is a pause ("sandbox") container holding the pod's network namespace and hostname,
+plus app containers joined to it (`network_mode=container:<sandbox>`). The sandbox has no
+engine networking: the agent plugs it into the pod bridge itself (podnet.py) and writes its
+hosts and resolv.conf (podfiles.py), which the app containers mount. No Docker restart
+policy: the agent restarts containers itself, so it can count restarts and back off. Docker
+SDK low-level API only.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from docker.types import LogConfig
 
 from .manifest import SANDBOX, ContainerSpec, PodSpec
 from .observed import L_POD, Observed, container_name, from_labels, labels_for
-from .resolvconf import ResolvConf
+from .podfiles import PodFiles
+from .podnet import PodBridge, PodNetwork, PodNetworkError, plugged
 
 log = logging.getLogger("podplay.agent.runtime")
 
@@ -80,8 +83,10 @@ class DockerRuntime:
         # what this agent created (id -> name, labels, image) and started (id -> as seen)
         self._created: Dict[str, Tuple[str, Dict[str, str], str]] = {}
         self._started: Dict[str, Observed] = {}
+        self._networked: Set[str] = set()  # sandboxes plugged in (or being plugged) by us
         self._own_starts: Set[str] = set()
-        self._resolv = ResolvConf(lambda: self.api)
+        self._files = PodFiles(lambda: self.api)
+        self._net = PodNetwork(self.pod_bridge)
         self._lock = threading.Lock()
 
     # -- connection ---------------------------------------------------------------------
@@ -129,6 +134,7 @@ class DockerRuntime:
             o = from_labels(cid, names[0], labels, state, image=s.get("Image", ""), **details)
             if o is not None:
                 out.append(o)
+        self._stop_unplugged(out)
         with self._lock:
             for cid in list(self._inspected):
                 if cid not in present:
@@ -136,7 +142,26 @@ class DockerRuntime:
             self._own_starts &= present
             for cid in [c for c in self._started if c not in present]:
                 del self._started[cid]
+            self._networked &= present
         return out
+
+    def _stop_unplugged(self, observed: List[Observed]) -> None:
+        """A running sandbox without its veth pair (an agent that stopped between starting
+        and plugging it in) would hold its pod unready for good: it is killed, so the pod
+        starts afresh. Looked at once per sandbox, on the first list that shows it."""
+        for o in observed:
+            if not (o.is_sandbox and o.running):
+                continue
+            with self._lock:
+                if o.id in self._networked:
+                    continue
+                self._networked.add(o.id)
+            if self._files.written(o.id) and not plugged(o.id):
+                log.warning("sandbox %s has no network: killed, its pod starts afresh", o.name)
+                try:
+                    self.api.kill(o.id)
+                except DockerException as err:
+                    log.warning("killing sandbox %s: %s", o.name, short_error(err))
 
     def started(self, cid: str) -> Optional[Observed]:
         """A container this runtime just started, as a list would show it (once)."""
@@ -208,6 +233,13 @@ class DockerRuntime:
         except (DockerException, OSError):
             return False
 
+    def pod_bridge(self) -> PodBridge:
+        """The bridge of the pod network (the network role made it as a Docker network)."""
+        found = [n for n in self.api.networks(names=[self.network]) if n["Name"] == self.network]
+        if not found:
+            raise PodNetworkError("network %s not found" % self.network)
+        return PodBridge.from_network(found[0])
+
     # -- making pods ----------------------------------------------------------------------
 
     def create_sandbox(self, spec: PodSpec, attempt: int) -> str:
@@ -224,28 +256,32 @@ class DockerRuntime:
         )
         for k, v in spec.labels:
             labels.setdefault("io.podplay.label." + k, v)
-        dns = spec.dns
-        host_config = self.api.create_host_config(
-            dns=list(dns.nameservers) if dns and dns.nameservers else None,
-            dns_search=list(dns.searches) if dns and dns.searches else None,
-            dns_opt=list(dns.options) if dns and dns.options else None,
-            log_config=_LOGS,
-        )
-        networking = self.api.create_networking_config(
-            {self.network: self.api.create_endpoint_config(ipv4_address=spec.ip)}
-        )
         cid = self._create(
             name,
             image=self.pause_image,
             hostname=spec.hostname,
             labels=labels,
-            host_config=host_config,
-            networking_config=networking,
+            host_config=self.api.create_host_config(log_config=_LOGS),
+            network_disabled=True,  # its own empty namespace; the agent plugs it in
             stop_timeout=PAUSE_STOP_TIMEOUT,
         )
-        self._start(cid, name)
-        if dns is not None:
-            self._resolv.write(cid, dns)
+        with self._lock:
+            self._networked.add(cid)
+        try:
+            self._files.write(cid, spec.ip, spec.hostname, spec.dns)
+            self._start(cid, name)
+            # the one inspect of a pod start: the namespace to plug into is the sandbox's
+            pid = int((self.api.inspect_container(cid).get("State") or {}).get("Pid") or 0)
+            self._net.attach(cid, pid, spec.ip)
+        except (PodNetworkError, OSError, DockerException) as err:
+            with self._lock:
+                self._created.pop(cid, None)
+                self._own_starts.discard(cid)
+                self._started.pop(cid, None)
+            self._remove_quietly(cid)
+            raise RuntimeError_(
+                "CreatePodSandboxError", "network of %s (%s): %s" % (name, spec.ip, err)
+            ) from None
         return cid
 
     def run_container(self, spec: PodSpec, c: ContainerSpec, attempt: int, sandbox_id: str) -> str:
@@ -262,6 +298,7 @@ class DockerRuntime:
         )
         host_config = self.api.create_host_config(
             network_mode="container:" + sandbox_id,
+            binds=self._files.binds(sandbox_id) or None,
             nano_cpus=c.cpu_millis * 1000000 if c.cpu_millis else None,
             mem_limit=c.memory_bytes if c.memory_bytes else None,
             log_config=_LOGS,
