@@ -5,8 +5,8 @@ one file (`/opt/podplay/podplay-node.pyz`, see `dsl/podplay/node/README.md`). Th
 deterministic (sorted entries, fixed timestamps and modes, no bytecode, no compiled
 extensions: the node's python3 may differ from ours), so its name can be the hash of its
 content and an unchanged tree never rebuilds or re-uploads. Its `__main__.py` is
-`podplay.node.bootstrap` with that hash written in: on the node, the first run unpacks and
-byte-compiles the bundle into `node-<hash>/` beside it, and every run imports from there.
+`podplay.node.bootstrap`: on a node, the first run unpacks and byte-compiles the bundle into
+`node-<digest>/` beside it, and every run imports from there.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ SKIP_SUFFIXES = {".pyc", ".pyo", ".so", ".pyd", ".pyi"}
 FORMAT = "podplay-node-bundle/1"  # bump when the archive layout changes
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 SHEBANG = b"#!/usr/bin/env python3\n"
-BOOTSTRAP = "podplay/node/bootstrap.py"  # the bundle's __main__.py, with its id written in
-BUNDLE_ID_LINE = 'BUNDLE_ID = ""'
+BOOTSTRAP = "podplay/node/bootstrap.py"  # the bundle's __main__.py
 PODPLAY_INIT = '"""podplay, node side only (the node bundle)."""\n'
 
 
@@ -66,27 +65,13 @@ def package_files(name: str) -> list[tuple[str, Path]]:
 
 
 def bundle_entries(packages: Iterable[str] = PACKAGES) -> list[tuple[str, bytes]]:
-    """Every (archive name, content) of the bundle, sorted by name; `__main__.py` carries
-    the content hash of all the others (the bundle's id, the name of its copy on a node)."""
+    """Every (archive name, content) of the bundle, sorted by name."""
     entries: dict[str, bytes] = {"podplay/__init__.py": PODPLAY_INIT.encode()}
     for package in packages:
         for arcname, path in package_files(package):
             entries[arcname] = path.read_bytes()
-    entries["__main__.py"] = main_entry(entries[BOOTSTRAP], bundle_id(entries.items()))
+    entries["__main__.py"] = entries[BOOTSTRAP]
     return sorted(entries.items())
-
-
-def bundle_id(entries: Iterable[tuple[str, bytes]]) -> str:
-    """The bundle's id: the content hash of every entry but `__main__.py` (which carries it)."""
-    return content_hash(sorted((n, d) for n, d in entries if n != "__main__.py"))
-
-
-def main_entry(bootstrap: bytes, bundle_id: str) -> bytes:
-    """podplay.node.bootstrap's source with the bundle's id in place of the empty one."""
-    text = bootstrap.decode()
-    if text.count("\n" + BUNDLE_ID_LINE) != 1:
-        raise RuntimeError(f"{BOOTSTRAP}: expected one line {BUNDLE_ID_LINE!r}")
-    return text.replace("\n" + BUNDLE_ID_LINE, f'\nBUNDLE_ID = "{bundle_id}"', 1).encode()
 
 
 def content_hash(entries: Iterable[tuple[str, bytes]]) -> str:
@@ -115,7 +100,7 @@ def ensure_bundle(cache: Path | None = None) -> Path:
     """The bundle for the code installed here, built into the cache when missing."""
     entries = bundle_entries()
     target_dir = cache or paths.cache_dir()
-    target = target_dir / f"podplay-node-{bundle_id(entries)}.pyz"
+    target = target_dir / f"podplay-node-{content_hash(entries)}.pyz"
     if target.exists():
         return target
     write_atomic(target, build_zipapp(entries), mode=0o755)

@@ -2,34 +2,37 @@
 
 A zipapp has no bytecode (Python cannot write .pyc files into a zip), so every start of
 `python3 podplay-node.pyz ...` compiled what it imported: 0.3-0.5 s of every module call.
-The first run of a bundle therefore unpacks it next to itself, into `node-<bundle id>/`
-(`cache_dir`): into a temporary directory, byte-compiled with unchecked-hash .pyc files
-(Python never stats the sources or rewrites them), then renamed into place, so the copy
-appears whole or not at all and two racing runs both use the one rename that won. Every
-run, systemd units and module calls alike, then imports from that copy: the one artifact
-shipped and named everywhere stays the zipapp.
+The first run of a bundle therefore unpacks it beside itself, into `node-<digest>/` (the
+first 16 hex digits of the zipapp's sha256, `cache_dir`): into a temporary directory,
+byte-compiled with unchecked-hash .pyc files (Python never stats the sources nor rewrites
+the .pyc), then renamed into place, so the copy appears whole or not at all and two racing
+runs both use the one rename that won. Every run, systemd units and module calls alike,
+then imports from that copy: the one artifact shipped and named everywhere stays the
+zipapp, so a unit restarted after a new bundle arrived runs the new one.
 
 Each run holds a shared lock on its copy (`.in-use`) for its whole life; a run that finds
 copies of other bundles removes those nobody holds (the processes of an older bundle hold
-theirs until they restart), so a node keeps the bundle it runs and no other.
+theirs until they restart), so a node keeps the bundles it runs and no other.
 A run with `--check` never writes: without a copy yet it runs from the zip itself. Where
 the copy cannot be written (a read-only /opt), it runs from the zip too.
 
-This file is the bundle's `__main__.py` (podplay.artifacts.bundle fills in BUNDLE_ID, the
-bundle's content hash). Standard library only, and it imports nothing of podplay before it
-has chosen where podplay is imported from.
+This file is the bundle's `__main__.py` (podplay.artifacts.bundle puts it there). Standard
+library only, and it imports nothing of podplay before it has chosen where podplay is
+imported from. Hashing the zipapp costs about 1 ms a run; in return the copy is always the
+very file that was run, however it was built.
 """
 
 import fcntl
+import hashlib
 import os
 import sys
 
 # Only what every run needs is imported here; unpacking and removing import the rest (the
 # zip, compiler and file tree modules cost more than the lookup they serve).
 
-BUNDLE_ID = ""  # written by podplay.artifacts.bundle into the bundle's __main__.py
+DIGEST_LENGTH = 16  # hex digits of the zipapp's sha256 that name its copy
 BUNDLE_FILE = None  # the zipapp this run started from (podplay.node.util.bundle reads it)
-CACHE_PREFIX = "node-"  # <directory of the bundle>/node-<bundle id>/
+CACHE_PREFIX = "node-"  # <directory of the bundle>/node-<digest>/
 LOCK_NAME = ".in-use"  # every run holds a shared flock on its copy's lock file
 UNPACKING_PREFIX = ".unpacking-"  # a copy being written (temporary directory)
 TRASH_PREFIX = ".removing-"  # a copy being removed (renamed first, then deleted)
@@ -38,9 +41,10 @@ ABANDONED_AFTER = 3600.0  # seconds: an unpacking directory this old was left by
 _held = []  # the lock files of this process, open for its whole life
 
 
-def cache_dir(bundle, bundle_id):
-    """Where the bundle `bundle` (a path) with id `bundle_id` is unpacked: beside it."""
-    return os.path.join(os.path.dirname(os.path.abspath(bundle)), CACHE_PREFIX + bundle_id)
+def cache_dir(bundle, digest):
+    """Where the zipapp `bundle` (a path) whose sha256 is `digest` is unpacked: beside it."""
+    name = CACHE_PREFIX + digest[:DIGEST_LENGTH]
+    return os.path.join(os.path.dirname(os.path.abspath(bundle)), name)
 
 
 def hold(directory):
@@ -63,11 +67,13 @@ def hold(directory):
     return True
 
 
-def unpack(bundle, bundle_id, target):
-    """Extract and byte-compile the zip `bundle` into a temporary directory beside `target`,
-    then rename it to `target`. Losing a race to another run is no error: its copy is used."""
+def unpack(data, target):
+    """Extract and byte-compile the zipapp `data` (its bytes) into a temporary directory
+    beside `target`, then rename it to `target`. Losing a race to another run is no error:
+    its copy (of the same bytes) is used."""
     import compileall
     import errno
+    import io
     import py_compile
     import shutil
     import tempfile
@@ -76,9 +82,7 @@ def unpack(bundle, bundle_id, target):
     parent = os.path.dirname(target)
     work = tempfile.mkdtemp(prefix=UNPACKING_PREFIX + os.path.basename(target) + ".", dir=parent)
     try:
-        with zipfile.ZipFile(bundle) as archive:
-            if not _is_bundle(archive, bundle_id):
-                raise OSError(errno.ESTALE, "the bundle was replaced meanwhile", bundle)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             archive.extractall(work)
         open(os.path.join(work, LOCK_NAME), "w").close()
         # a file this python3 cannot compile stays source only, as it was in the zip
@@ -97,12 +101,6 @@ def unpack(bundle, bundle_id, target):
                 raise
     finally:
         shutil.rmtree(work, ignore_errors=True)  # gone after the rename, or a lost race
-
-
-def _is_bundle(archive, bundle_id):
-    """The archive is the bundle this code came from (not one copied over it since)."""
-    main = archive.read("__main__.py").decode("utf-8", "replace")
-    return ('\nBUNDLE_ID = "%s"' % bundle_id) in main
 
 
 def remove_unused(parent, keep):
@@ -158,19 +156,23 @@ def _older(path, than):
         return False
 
 
-def select(bundle, bundle_id, write):
-    """The copy of `bundle` to import from, unpacked first when missing and `write` allows;
-    None to run from the zip itself. With `write`, unused copies of other bundles go."""
-    if not bundle_id:
+def select(bundle, write):
+    """The copy of the zipapp `bundle` to import from, unpacked first when missing and
+    `write` allows; None to run from the zip itself. With `write`, unused copies of other
+    bundles go."""
+    try:
+        with open(bundle, "rb") as handle:
+            data = handle.read()
+    except OSError:
         return None
-    target = cache_dir(bundle, bundle_id)
+    target = cache_dir(bundle, hashlib.sha256(data).hexdigest())
     if not hold(target):
         if not write:
             return None
         try:
-            unpack(bundle, bundle_id, target)
+            unpack(data, target)
         except Exception:
-            return None  # (a read-only directory, a full disk, a bundle replaced meanwhile)
+            return None  # (a read-only directory, a full disk, not a zip)
         if not hold(target):
             return None
     if write:
@@ -189,7 +191,7 @@ def run(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
     if os.path.isfile(here):  # this file is inside the zipapp `here`
         BUNDLE_FILE = here
-        target = select(here, BUNDLE_ID, write="--check" not in argv)
+        target = select(here, write="--check" not in argv)
         if target is not None:
             sys.path[:] = [target] + [p for p in sys.path if os.path.abspath(p) != here]
     elif os.path.basename(here).startswith(CACHE_PREFIX):

@@ -5,6 +5,7 @@ copy its processes run and no other."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import os
 import subprocess
 import sys
@@ -32,16 +33,17 @@ def main(argv):
 
 
 def make_bundle(path: Path, marker: str = "a") -> tuple[Path, str]:
-    """A zipapp at `path` with the real bootstrap as its __main__.py; returns (path, id)."""
+    """A zipapp at `path` with the real bootstrap as its __main__.py; returns (path, the
+    digest naming its copy)."""
     entries = {
+        "__main__.py": BOOTSTRAP_SOURCE,
         "podplay/__init__.py": b"",
         "podplay/node/__init__.py": f"MARKER = {marker!r}\n".encode(),
         "podplay/node/__main__.py": FAKE_MAIN,
     }
-    bundle_id = artifacts.bundle_id(entries.items())
-    entries["__main__.py"] = artifacts.main_entry(BOOTSTRAP_SOURCE, bundle_id)
-    path.write_bytes(artifacts.build_zipapp(sorted(entries.items())))
-    return path, bundle_id
+    data = artifacts.build_zipapp(sorted(entries.items()))
+    path.write_bytes(data)
+    return path, hashlib.sha256(data).hexdigest()[:16]
 
 
 def run(bundle: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -125,31 +127,27 @@ def test_runs_racing_on_a_new_bundle_share_one_copy(tmp_path: Path) -> None:
 def test_a_lost_rename_keeps_the_winners_copy(tmp_path: Path) -> None:
     pyz, bundle_id = make_bundle(tmp_path / "podplay-node.pyz")
     target = bootstrap.cache_dir(str(pyz), bundle_id)
-    bootstrap.unpack(str(pyz), bundle_id, target)
+    bootstrap.unpack(pyz.read_bytes(), target)
     winner = os.stat(target).st_ino
-    bootstrap.unpack(str(pyz), bundle_id, target)  # the slower of two runs
+    bootstrap.unpack(pyz.read_bytes(), target)  # the slower of two runs
     assert os.stat(target).st_ino == winner
     assert entries(tmp_path) == [f"node-{bundle_id}", "podplay-node.pyz"]
-
-
-def test_a_bundle_replaced_under_a_run_is_not_unpacked_under_the_old_name(tmp_path: Path) -> None:
-    pyz, old_id = make_bundle(tmp_path / "podplay-node.pyz", "old")
-    make_bundle(pyz, "new")
-    assert bootstrap.select(str(pyz), old_id, write=True) is None
-    assert entries(tmp_path) == ["podplay-node.pyz"]
 
 
 def test_a_directory_it_cannot_write_runs_the_zip(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pyz, bundle_id = make_bundle(tmp_path / "podplay-node.pyz")
+    pyz, _ = make_bundle(tmp_path / "podplay-node.pyz")
 
     def refuse(*args: object, **kwargs: object) -> str:
         raise PermissionError(13, "Permission denied", str(tmp_path))
 
     monkeypatch.setattr("tempfile.mkdtemp", refuse)
-    assert bootstrap.select(str(pyz), bundle_id, write=True) is None
-    assert bootstrap.select(str(pyz), "", write=True) is None  # a bundle without an id
+    assert bootstrap.select(str(pyz), write=True) is None
+    assert entries(tmp_path) == ["podplay-node.pyz"]
+    (tmp_path / "not-a-zip.pyz").write_text("print('hello')\n")
+    monkeypatch.undo()
+    assert bootstrap.select(str(tmp_path / "not-a-zip.pyz"), write=True) is None
 
 
 def test_leftovers_of_interrupted_runs_go_once_abandoned(tmp_path: Path) -> None:
@@ -169,7 +167,9 @@ def test_stale_names_are_other_copies_and_leftovers_never_the_bundle() -> None:
     names = ["podplay-node.pyz", "node-aa", "node-bb", ".unpacking-node-cc.x", ".removing-z", "x"]
     assert bootstrap.stale_names(names, "node-aa") == [".removing-z", ".unpacking-node-cc.x",
                                                       "node-bb"]  # fmt: skip
-    assert bootstrap.cache_dir("/opt/podplay/podplay-node.pyz", "ab12") == "/opt/podplay/node-ab12"
+    digest = "0123456789abcdef" * 4
+    cache = bootstrap.cache_dir("/opt/podplay/podplay-node.pyz", digest)
+    assert cache == "/opt/podplay/node-0123456789abcdef"
 
 
 def test_units_name_the_zipapp_a_run_started_from(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -180,11 +180,5 @@ def test_units_name_the_zipapp_a_run_started_from(monkeypatch: pytest.MonkeyPatc
     assert node_bundle.bundle_path() == "/opt/podplay/podplay-node.pyz"  # from a source tree
 
 
-def test_the_bundles_entry_point_carries_its_id() -> None:
-    entries_ = dict(artifacts.bundle_entries())
-    bundle_id = artifacts.bundle_id(entries_.items())
-    main = entries_["__main__.py"].decode()
-    assert f'\nBUNDLE_ID = "{bundle_id}"  #' in main
-    assert main.replace(f'"{bundle_id}"', '""', 1).encode() == BOOTSTRAP_SOURCE
-    with pytest.raises(RuntimeError, match="BUNDLE_ID"):
-        artifacts.main_entry(b"print('no id line')\n", bundle_id)
+def test_the_bundles_entry_point_is_the_bootstrap() -> None:
+    assert dict(artifacts.bundle_entries())["__main__.py"] == BOOTSTRAP_SOURCE
