@@ -69,13 +69,14 @@ def test_a_kind_imports_only_its_own_writer(tmp_path: Path) -> None:
     import subprocess
     import sys
 
+    desired = {"pods": [], "path": str(tmp_path / "pods")}
     code = (
         "import io, json, sys\n"
-        "sys.stdin = io.TextIOWrapper(io.BytesIO(json.dumps(%r).encode()))\n"
+        f"sys.stdin = io.TextIOWrapper(io.BytesIO(json.dumps({desired!r}).encode()))\n"
         "from podplay.node.__main__ import main\n"
         "main(['files', 'apply', 'pods', '--desired', '-', '--check'])\n"
         "print(json.dumps(sorted(sys.modules)))\n"
-    ) % ({"pods": [], "path": str(tmp_path / "pods")},)
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     imported = set(json.loads(done.stdout.splitlines()[-1]))
