@@ -3,7 +3,8 @@
 Targets on a 2-core machine: 3 nodes created, SSH-reachable and configured <= 30 s; a no-op
 site.yml <= 10 s. The node image must be cached (`make setup`); it is not part of the time.
 
-    .venv/bin/python bench/bench_cluster.py [--sizes 1,3,5] [--noop-runs 3] [--no-mitogen]
+    [PODPLAY_NODE_BUNDLE=<a .pyz>] .venv/bin/python bench/bench_cluster.py [--sizes 1,3,5]
+        [--noop-runs 3] [--no-mitogen]
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 
 from podplay import substrate
 from podplay.artifacts import bundle, node_image
+from podplay.control.workspace import NODE_BUNDLE_ENV
 from podplay.substrate import provision
 
 PREFIX = "pptest-bench"
@@ -75,7 +77,9 @@ def main() -> int:
     parser.add_argument("--no-mitogen", action="store_true", help="plain Ansible strategy")
     args = parser.parse_args()
     os.environ["PODPLAY_MITOGEN"] = "0" if args.no_mitogen else "1"
-    PINNED["podplay_node_bundle"] = str(bundle.ensure_bundle())
+    # $PODPLAY_NODE_BUNDLE: another bundle to compare (e.g. one built from an older tree)
+    PINNED["podplay_node_bundle"] = os.environ.get(NODE_BUNDLE_ENV) or str(bundle.ensure_bundle())
+    print(f"node bundle {PINNED['podplay_node_bundle']}")
     image = node_image.ensure_node_image()
     state = "built now" if image.built else "cached"
     print(f"node image {image.ref} ({state}); cpus {os.cpu_count()}")

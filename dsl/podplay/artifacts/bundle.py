@@ -4,7 +4,9 @@ Nodes have no internet and no podplay installation, so everything that runs ther
 one file (`/opt/podplay/podplay-node.pyz`, see `dsl/podplay/node/README.md`). The archive is
 deterministic (sorted entries, fixed timestamps and modes, no bytecode, no compiled
 extensions: the node's python3 may differ from ours), so its name can be the hash of its
-content and an unchanged tree never rebuilds or re-uploads.
+content and an unchanged tree never rebuilds or re-uploads. Its `__main__.py` is
+`podplay.node.bootstrap`: on a node, the first run unpacks and byte-compiles the bundle into
+`node-<digest>/` beside it, and every run imports from there.
 """
 
 from __future__ import annotations
@@ -35,13 +37,7 @@ SKIP_SUFFIXES = {".pyc", ".pyo", ".so", ".pyd", ".pyi"}
 FORMAT = "podplay-node-bundle/1"  # bump when the archive layout changes
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 SHEBANG = b"#!/usr/bin/env python3\n"
-MAIN = (
-    "import sys\n"
-    "from podplay.node.__main__ import main\n"
-    "\n"
-    "if __name__ == '__main__':\n"
-    "    sys.exit(main())\n"
-)
+BOOTSTRAP = "podplay/node/bootstrap.py"  # the bundle's __main__.py
 PODPLAY_INIT = '"""podplay, node side only (the node bundle)."""\n'
 
 
@@ -70,13 +66,11 @@ def package_files(name: str) -> list[tuple[str, Path]]:
 
 def bundle_entries(packages: Iterable[str] = PACKAGES) -> list[tuple[str, bytes]]:
     """Every (archive name, content) of the bundle, sorted by name."""
-    entries: dict[str, bytes] = {
-        "__main__.py": MAIN.encode(),
-        "podplay/__init__.py": PODPLAY_INIT.encode(),
-    }
+    entries: dict[str, bytes] = {"podplay/__init__.py": PODPLAY_INIT.encode()}
     for package in packages:
         for arcname, path in package_files(package):
             entries[arcname] = path.read_bytes()
+    entries["__main__.py"] = entries[BOOTSTRAP]
     return sorted(entries.items())
 
 

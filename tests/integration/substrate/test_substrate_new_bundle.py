@@ -2,10 +2,12 @@
 runs its services from what the bundle's files apply reported, with the restart decisions
 the roles always made. The proxy restarts before the agent (the new agent speaks TLS only),
 the agent, the proxy and the controller run the new bundle, etcd (whose unit does not name
-the bundle) keeps running, the store has its quorum, and a second run changes nothing."""
+the bundle) keeps running, the store has its quorum, and a second run changes nothing.
+Every node then runs the new bundle from its one byte-compiled copy, and keeps no other."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 import zipapp
@@ -20,6 +22,8 @@ from podplay.substrate import Cluster
 
 pytestmark = pytest.mark.integration
 
+DAEMONS = ("podplay-network.service", "podplay-agent.service", "podplay-proxy.service",
+           "podplay-controller.service")  # fmt: skip
 UNITS = ("podplay-agent.service", "podplay-proxy.service", "podplay-controller.service",
          "etcd.service")  # fmt: skip
 STARTED = "39f53479d3a045ac8e11786248231fbf"  # systemd's "unit started" journal message id
@@ -76,3 +80,42 @@ def test_a_new_bundle_restarts_proxy_then_agent_and_the_controller_not_etcd(
     finally:
         back = run_playbook(cluster, "site.yml")  # the bundle under test again, for the others
         assert back.ok, back.output_tail[-3000:]
+
+
+def copies_in_use(cluster: Cluster, node: str) -> tuple[list[str], dict[str, list[str]]]:
+    """What /opt/podplay holds besides the bundle, and the copy each podplay daemon runs
+    from (the copy's lock file its main process holds open)."""
+    listing = node_exec(cluster, node, "ls -A /opt/podplay", check=True).stdout.split()
+    out = node_exec(cluster, node, ["systemctl", "show", "-p", "MainPID", "--value", *DAEMONS],
+                    check=True).stdout.split()  # fmt: skip
+    held = {}
+    for unit, pid in zip(DAEMONS, out, strict=True):
+        links = node_exec(cluster, node, f"readlink /proc/{pid}/fd/* || true").stdout.split()
+        held[unit] = sorted(link for link in links if link.endswith("/.in-use"))
+    return sorted(n for n in listing if n != "podplay-node.pyz"), held
+
+
+def assert_runs_only(cluster: Cluster, pyz: Path) -> None:
+    """Every node keeps exactly the copy of `pyz` (named by its sha256) and every podplay
+    daemon runs from it."""
+    copy = "node-" + hashlib.sha256(pyz.read_bytes()).hexdigest()[:16]
+    for node in cluster.nodes:
+        names, held = copies_in_use(cluster, node.name)
+        assert names == [copy], (node.name, names)
+        assert held == {u: [f"/opt/podplay/{copy}/.in-use"] for u in DAEMONS}, (node.name, held)
+
+
+def test_a_new_bundle_leaves_only_its_own_copy_and_every_daemon_runs_from_it(
+    cluster: Cluster, site_result, tmp_path: Path
+) -> None:
+    assert site_result.ok
+    assert_runs_only(cluster, bundle.ensure_bundle())
+    new = another_bundle(tmp_path)
+    try:
+        result = run_playbook(cluster, "site.yml", {"podplay_node_bundle": str(new)})
+        assert result.ok, result.output_tail[-3000:]
+        assert_runs_only(cluster, new)
+    finally:
+        back = run_playbook(cluster, "site.yml")  # the bundle under test again, for the others
+        assert back.ok, back.output_tail[-3000:]
+    assert_runs_only(cluster, bundle.ensure_bundle())

@@ -61,3 +61,26 @@ def test_bad_input_fails_with_one_sentence_and_writes_nothing(
     assert result["msg"].startswith(msg), result["msg"]
     assert err == f"files apply {kind}: {result['msg']}\n"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_kind_imports_only_its_own_writer(tmp_path: Path) -> None:
+    """Start time of a module call: `files apply pods` never imports the other roles'
+    writers (the store's, the proxy's), nor the Docker SDK or requests."""
+    import subprocess
+    import sys
+
+    desired = {"pods": [], "path": str(tmp_path / "pods")}
+    code = (
+        "import io, json, sys\n"
+        f"sys.stdin = io.TextIOWrapper(io.BytesIO(json.dumps({desired!r}).encode()))\n"
+        "from podplay.node.__main__ import main\n"
+        "main(['files', 'apply', 'pods', '--desired', '-', '--check'])\n"
+        "print(json.dumps(sorted(sys.modules)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    imported = set(json.loads(done.stdout.splitlines()[-1]))
+    assert "podplay.node.files.pods" in imported
+    unwanted = {"podplay.node.files.store", "podplay.node.files.proxy", "podplay.node.files.agent",
+                "docker", "requests", "urllib3"}  # fmt: skip
+    assert not imported & unwanted, imported & unwanted

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import subprocess
 import sys
@@ -43,6 +44,8 @@ def test_cached_bundle_runs_and_imports_the_docker_sdk(tmp_path):
     isolated = [sys.executable, "-I", "-S"]  # no site-packages: only what the bundle carries
     version = subprocess.run([*isolated, str(path), "version"], capture_output=True, text=True)
     assert version.returncode == 0 and version.stdout.strip()
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]  # names its byte-compiled copy
+    assert (tmp_path / f"node-{digest}" / "podplay" / "node" / "__pycache__").is_dir()
     sdk = subprocess.run(
         [
             *isolated,

@@ -10,14 +10,11 @@ stderr, and exits 1.
 from __future__ import annotations
 
 import argparse
-from typing import Any, Callable, Dict, List, Optional
+import importlib
+from typing import Any, Dict, List, Optional
 
 from podplay.node.contract.errors import ContractError
-from podplay.node.files.agent import apply_agent
 from podplay.node.files.changes import ApplyError
-from podplay.node.files.pods import apply_pods
-from podplay.node.files.proxy import apply_proxy
-from podplay.node.files.store import apply_store
 from podplay.node.util.bundle import bundle_path
 from podplay.node.util.desired import (
     add_desired_option,
@@ -26,12 +23,24 @@ from podplay.node.util.desired import (
     read_desired_object,
 )
 
-KINDS: Dict[str, Callable[[Dict[str, Any], bool, bool], Dict[str, Any]]] = {
-    "agent": lambda desired, check, diff: apply_agent(desired, bundle_path(), check, diff),
-    "proxy": lambda desired, check, diff: apply_proxy(desired, bundle_path(), check, diff),
-    "pods": apply_pods,
-    "store": lambda desired, check, diff: apply_store(desired, bundle_path(), check, diff),
+# kind -> (module, function, whether it writes a unit naming the bundle). Only the kind asked
+# for is imported: one module call writes one role's files, and the others' imports (the
+# store's, the proxy's subprocess and uplink lookup) are start time it never uses.
+KINDS = {
+    "agent": ("podplay.node.files.agent", "apply_agent", True),
+    "proxy": ("podplay.node.files.proxy", "apply_proxy", True),
+    "pods": ("podplay.node.files.pods", "apply_pods", False),
+    "store": ("podplay.node.files.store", "apply_store", True),
 }
+
+
+def apply_kind(kind: str, desired: Dict[str, Any], check: bool, diff: bool) -> Dict[str, Any]:
+    """`files apply <kind>`: the kind's writer, imported now."""
+    module, function, names_bundle = KINDS[kind]
+    apply = getattr(importlib.import_module(module), function)
+    if names_bundle:
+        return apply(desired, bundle_path(), check, diff)
+    return apply(desired, check, diff)
 
 
 def main(argv: Optional[List[str]] = None) -> int:
@@ -45,7 +54,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         desired = read_desired_object("desired state on stdin")
-        result = KINDS[args.kind](desired, args.check, args.diff)
+        result = apply_kind(args.kind, desired, args.check, args.diff)
     except (ContractError, ApplyError, OSError) as err:
         return print_failure("files apply %s" % args.kind, err)
     print_result(result)

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 
 from podplay.node.contract.defaults import BUNDLE_PATH
 
 
 def bundle_path() -> str:
-    """This bundle's own path; the installed default when running from a source tree."""
+    """This bundle's own path: the zipapp, also when it runs from its unpacked copy (the
+    bootstrap records which zipapp it started from; a unit that names the zipapp picks up a
+    new bundle when restarted); the installed default when running from a source tree."""
+    started = getattr(sys.modules.get("__main__"), "BUNDLE_FILE", None)
+    if isinstance(started, str) and started:
+        return started
     import podplay.node
 
     here = os.path.abspath(podplay.node.__file__)
