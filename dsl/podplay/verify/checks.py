@@ -150,11 +150,13 @@ def pod_containers_command(pod: PodPlan) -> str:
     )
 
 
-def sandbox_ip_command(container_id: str, network: str = "podplay") -> str:
+def sandbox_ip_command(container_id: str) -> str:
+    """A node command printing the IPv4 address of `eth0` in the sandbox's network namespace
+    (the agent plugs it in itself, so the engine's record of the container has no address)."""
     return (
-        "docker inspect -f "
-        f'\'{{{{with index .NetworkSettings.Networks "{network}"}}}}{{{{.IPAddress}}}}'
-        f"{{{{end}}}}' {container_id}"
+        f'pid=$(docker inspect -f "{{{{.State.Pid}}}}" {container_id}) && '
+        'nsenter -t "$pid" -n ip -4 -o addr show dev eth0'
+        " | awk '{split($4, a, \"/\"); print a[1]}'"
     )
 
 

@@ -96,7 +96,24 @@ def test_dns_command_reads_a_real_dns_answer() -> None:
 def test_pod_commands_name_the_pod() -> None:
     pod = small_plan().pods[0]
     assert f"label=io.podplay.pod={pod.name}" in checks.pod_containers_command(pod)
-    assert '"podplay"' in checks.sandbox_ip_command("abc")
+
+
+def test_sandbox_ip_is_read_in_the_pods_namespace(tmp_path: Path) -> None:
+    """The command run with stand-ins for docker and nsenter that answer as the real ones."""
+    (tmp_path / "docker").write_text(
+        '#!/bin/sh\n[ "$*" = "inspect -f {{.State.Pid}} abc" ] && echo 4242\n'
+    )
+    (tmp_path / "nsenter").write_text(
+        '#!/bin/sh\n[ "$*" = "-t 4242 -n ip -4 -o addr show dev eth0" ] || exit 1\n'
+        "echo '7: eth0    inet 10.244.2.3/24 brd 10.244.2.255 scope global eth0\\"
+        "       valid_lft forever preferred_lft forever'\n"
+    )
+    for tool in ("docker", "nsenter"):
+        (tmp_path / tool).chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin"}
+    cmd = checks.sandbox_ip_command("abc")
+    done = subprocess.run(["sh", "-c", cmd], env=env, capture_output=True, text=True, timeout=10)
+    assert done.stdout.strip() == "10.244.2.3", done
 
 
 def test_runner_points_pytest_at_the_checks_and_the_stack(tmp_path: Path) -> None:
