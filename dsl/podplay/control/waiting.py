@@ -157,41 +157,6 @@ def wait_no_pods(probe: Probe, reporter: Reporter, timeout: float) -> None:
         probe.sleep(STOPPING_POLL)
 
 
-def wait_stopped(
-    pods: set[PodKey], probe: Probe, reporter: Reporter, *, title: str, timeout: float
-) -> None:
-    """Until no agent reports any of `pods` (their containers stopped) and every agent
-    answered, so that a `Recreate` starts no new pod while an old one may still run;
-    EnvironmentProblem on timeout (the old pods stay where they are, nothing new starts)."""
-    deadline = probe.clock() + timeout
-    told = False
-    while True:
-        left = sorted(
-            f"{p['namespace']}/{p['name']}"
-            for p in probe.reported_pods()
-            if (p["namespace"], p["name"]) in pods
-        )
-        unknown = probe.unreachable
-        if not left and not unknown:
-            return
-        if not told:
-            told = True
-            reporter.info(
-                f"{title}: waiting for {len(left)} old pod(s) to stop before new ones start "
-                "(a container that ignores SIGTERM is killed after its grace period)"
-            )
-        if probe.clock() >= deadline:
-            what = f"still running: {', '.join(left)}" if left else ""
-            if unknown:
-                what += ("; " if what else "") + "unreachable: " + "; ".join(unknown)
-            raise EnvironmentProblem(
-                f"{title}: old pods not known to be stopped after {timeout:.0f} s ({what}); "
-                "no new pod was started (Recreate never runs two versions at once): once "
-                "they are stopped, or their node answers, run `podplay up` again"
-            )
-        probe.sleep(POLL)
-
-
 def _timeout_message(rows: list[DeploymentProgress], timeout: float, unreachable: list[str]) -> str:
     behind = [r for r in rows if not r.available]
     parts = []

@@ -22,8 +22,7 @@ from podplay.control.prepare import Prepared, Timer, dump_plan
 from podplay.control.reporter import Reporter
 from podplay.control.state import StackState
 from podplay.control.target import Target
-from podplay.control.waiting import Probe, wait_drained, wait_no_pods, wait_stopped
-from podplay.errors import EnvironmentProblem
+from podplay.control.waiting import Probe, wait_drained, wait_no_pods
 from podplay.execute import HostStats, PlaybookResult
 from podplay.plan import Plan, stages
 from podplay.plan.rollout import endpoint_key
@@ -334,47 +333,6 @@ def test_a_drain_that_never_completes_warns_and_carries_on() -> None:
 
 
 # which steps wait for what: the rollout playbook (tests/unit/render/test_render_rollout.py)
-
-
-def test_wait_stopped_returns_once_no_agent_reports_the_old_pods() -> None:
-    clock = Clock()
-    old = {"namespace": "default", "name": "web-old"}
-    other = {"namespace": "default", "name": "backend-1"}
-    answers = [[old, other], [old, other], [other]]
-    probe = Probe(access=None, pods=lambda: (answers.pop(0), []), clock=clock, sleep=clock.sleep)
-    said = Said()
-    wait_stopped({("default", "web-old")}, probe, said, title="recreate", timeout=60)
-    assert answers == [] and len(clock.slept) == 2
-    assert said.lines == [
-        "recreate: waiting for 1 old pod(s) to stop before new ones start (a container that "
-        "ignores SIGTERM is killed after its grace period)"
-    ]
-
-
-def test_wait_stopped_never_guesses_about_an_agent_that_does_not_answer() -> None:
-    """A node that does not answer may still run an old pod: no new pod starts then."""
-    clock = Clock()
-    probe = Probe(
-        access=None, pods=lambda: ([], ["node2: connection refused"]), clock=clock,
-        sleep=clock.sleep,
-    )  # fmt: skip
-    with pytest.raises(EnvironmentProblem) as err:
-        wait_stopped({("default", "web-old")}, probe, Said(), title="recreate", timeout=5)
-    assert str(err.value) == (
-        "recreate: old pods not known to be stopped after 5 s (unreachable: node2: connection "
-        "refused); no new pod was started (Recreate never runs two versions at once): once "
-        "they are stopped, or their node answers, run `podplay up` again"
-    )
-
-
-def test_wait_stopped_gives_up_naming_the_pods_still_running() -> None:
-    clock = Clock()
-    running = [{"namespace": "default", "name": "web-b"}, {"namespace": "default", "name": "web-a"}]
-    probe = Probe(access=None, pods=lambda: (running, []), clock=clock, sleep=clock.sleep)
-    with pytest.raises(EnvironmentProblem, match=r"still running: default/web-a, default/web-b\)"):
-        wait_stopped(
-            {("default", "web-a"), ("default", "web-b")}, probe, Said(), title="r", timeout=3
-        )
 
 
 def test_a_rollout_run_is_resumed_from_the_last_stage_whose_play_started() -> None:
