@@ -81,17 +81,20 @@ class PodFiles:
         _write(os.path.join(directory, HOSTS), hosts_text(ip, hostname))
 
     def written(self, sandbox_id: str) -> bool:
-        """Whether this sandbox is one the agent networks itself (it wrote its files)."""
+        """Whether this sandbox is one the agent networks itself: it wrote its files, hosts
+        last (so hosts there means both are)."""
         return os.path.exists(os.path.join(self._directory(sandbox_id), HOSTS))
 
     def binds(self, sandbox_id: str) -> List[str]:
         """The app containers' mounts of the sandbox's files; none for a sandbox of an older
         agent (the engine's files of its network endpoint serve)."""
-        directory = self._directory(sandbox_id)
-        hosts, resolv = os.path.join(directory, HOSTS), os.path.join(directory, RESOLV_CONF)
-        if not (os.path.exists(hosts) and os.path.exists(resolv)):
+        if not self.written(sandbox_id):
             return []
-        return [hosts + ":/etc/hosts", resolv + ":/etc/resolv.conf"]
+        directory = self._directory(sandbox_id)
+        return [
+            os.path.join(directory, HOSTS) + ":/etc/hosts",
+            os.path.join(directory, RESOLV_CONF) + ":/etc/resolv.conf",
+        ]
 
     def _directory(self, container_id: str) -> str:
         if self._root_dir is None:
