@@ -152,9 +152,16 @@ def test_up_installs_engine_store_agent_proxy_and_serves(
     print(f"first up: {time.monotonic() - started:.0f} s\n{out[-1500:]}")
     for host in real_hosts.hosts:
         packages = real_hosts.ssh(
-            host, "dpkg-query -W -f '${Package} ${Status}\\n' docker.io etcd-server"
+            host, "dpkg-query -W -f '${Package} ${Status}\\n' docker.io etcd-server crun"
         )
-        assert packages.count("install ok installed") == 2, packages
+        assert packages.count("install ok installed") == 3, packages
+        # the pods' runtime, registered by the runtime role (a reload: no container stopped)
+        runtimes = real_hosts.ssh(
+            host,
+            "sudo docker inspect -f '{{.HostConfig.Runtime}}' "
+            "$(sudo docker ps -q --filter label=io.podplay.pod)",
+        )
+        assert runtimes.split() and set(runtimes.split()) == {"crun"}, runtimes
         units = "docker podplay-agent podplay-proxy podplay-network etcd podplay-controller"
         active = real_hosts.ssh(host, f"systemctl is-active {units} keepalived", check=False)
         assert active.split() == ["active"] * 7, f"{host.name}: {active}"

@@ -183,6 +183,22 @@ def test_containers_carry_labels_limits_and_no_docker_restart_policy(cluster, po
     assert hc["NetworkMode"] == f"container:{sandbox[0]['id']}"
 
 
+def test_every_container_of_a_pod_runs_under_crun(cluster: Cluster, pods, agent) -> None:
+    """The runtime role registered crun with the engine and the agent asks for it; runc, the
+    engine's default, still runs whatever else the node runs."""
+    p = wait_pod(agent, "duo", running_ready)
+    ids = [c["id"] for c in containers_of(cluster, NODE, "duo")]
+    assert len(ids) == 3  # the sandbox, web and side
+    runtimes = docker(cluster, NODE, "inspect", "-f", "{{.HostConfig.Runtime}}", *ids)
+    assert runtimes.split() == ["crun"] * 3
+    assert json.loads(docker(cluster, NODE, "info", "-f", "{{json .DefaultRuntime}}")) == "runc"
+    # crun really ran it: its own state record (runc's would be a state.json, which crun
+    # cannot read) in the shim's runtime root
+    web = cstatus(p, "web")["container_id"]
+    state = node_exec(cluster, NODE, f"crun --root /run/docker/runtime-runc/moby state {web}")
+    assert state.ok and '"status": "running"' in state.stdout, state.stderr
+
+
 def test_the_agent_plugs_the_sandbox_into_the_pod_bridge(cluster: Cluster, pods, agent) -> None:
     p = wait_pod(agent, "duo", running_ready)
     sandbox = next(c for c in containers_of(cluster, NODE, "duo") if c["container"] == "POD")

@@ -308,3 +308,17 @@ def test_a_sandbox_left_without_its_network_is_killed_once(tmp_path: Path, monke
     assert api.killed == ["b" * 64]  # plugged (a) and the older agent's (c) are left alone
     rt.list_observed()
     assert api.killed == ["b" * 64]  # looked at once
+
+
+def test_every_container_of_a_pod_runs_under_the_configured_oci_runtime(tmp_path: Path) -> None:
+    for configured, wanted in (("crun", "crun"), ("", None)):
+        api = FakeAPI(tmp_path / (configured or "default"))
+        rt = DockerRuntime("podplay", "podplay/pause:1", api=api, oci_runtime=configured)  # type: ignore[arg-type]
+        rt._net._run = lambda args, batch: None
+        rt._net._netns_dir = str(tmp_path / "netns")
+        web = spec()
+        sid = rt.create_sandbox(web, 0)
+        cid = rt.run_container(web, web.containers[0], 0, sid)
+        # None: the SDK leaves Runtime out, and the engine uses its default
+        assert api.created[sid]["host_config"]["runtime"] == wanted
+        assert api.created[cid]["host_config"]["runtime"] == wanted

@@ -26,12 +26,20 @@ def test_readme_example() -> None:
         ({"api_port": "x"}, "api_port"),
         ({"backoff": {"initial": "fast"}}, "backoff"),
         ({"pods_dir": 3}, "pods_dir: expected a string"),
+        ({"oci_runtime": ["crun"]}, "oci_runtime: expected a string"),
     ],
 )
 def test_bad_config_names_the_field(change, words) -> None:
     with pytest.raises(ContractError) as err:
         parse_config({**GOOD, **change}, "/etc/podplay/agent.json")
     assert words in str(err.value) and str(err.value).startswith("/etc/podplay/agent.json: ")
+
+
+def test_the_oci_runtime_is_kept_and_written_back_only_when_set() -> None:
+    assert parse_config(GOOD).oci_runtime == ""  # an older agent.json: the engine's default
+    cfg = parse_config({**GOOD, "oci_runtime": "crun"})
+    assert cfg.oci_runtime == "crun" and cfg.to_json()["oci_runtime"] == "crun"
+    assert "oci_runtime" not in parse_config(GOOD).to_json()
 
 
 def test_token(tmp_path) -> None:

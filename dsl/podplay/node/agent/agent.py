@@ -67,7 +67,9 @@ class Agent:
         shutting_down: Callable[[], bool] = system_stopping,
     ) -> None:
         self.cfg = cfg
-        self.rt = runtime or DockerRuntime(cfg.bridge_network, cfg.pause_image)
+        self.rt = runtime or DockerRuntime(
+            cfg.bridge_network, cfg.pause_image, oci_runtime=cfg.oci_runtime
+        )
         self.clock = clock
         self.board = board or StatusBoard()
         self.events = events or EventLog()

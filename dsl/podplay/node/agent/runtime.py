@@ -4,8 +4,10 @@ A pod is a pause ("sandbox") container holding the pod's network namespace and h
 plus app containers joined to it (`network_mode=container:<sandbox>`). The sandbox has no
 engine networking: the agent plugs it into the pod bridge itself (podnet.py) and writes its
 hosts and resolv.conf (podfiles.py), which the app containers mount. No Docker restart
-policy: the agent restarts containers itself, so it can count restarts and back off. Docker
-SDK low-level API only.
+policy: the agent restarts containers itself, so it can count restarts and back off. Every
+container of a pod runs under the node's OCI runtime (`oci_runtime`, crun by default: the
+runtime role registers it with the engine); empty, the engine's default. Docker SDK
+low-level API only.
 """
 
 from __future__ import annotations
@@ -62,9 +64,13 @@ def parse_time(value: Optional[str]) -> Optional[float]:
     return calendar.timegm(time.strptime(main, "%Y-%m-%dT%H:%M:%S")) + frac
 
 
-def client_from_env(timeout: int = 60) -> docker.APIClient:
+def client_from_env(timeout: Optional[int] = 60, version: str = "auto") -> docker.APIClient:
+    """A client of the local engine. It takes nothing from the environment beyond DOCKER_*:
+    no proxy settings and no ~/.netrc (requests looks for one on every request otherwise)."""
     kwargs = docker.utils.kwargs_from_env()
-    return docker.APIClient(version="auto", timeout=timeout, **kwargs)
+    api = docker.APIClient(version=version, timeout=timeout, **kwargs)
+    api.trust_env = False
+    return api
 
 
 class DockerRuntime:
@@ -75,9 +81,11 @@ class DockerRuntime:
         network: str,
         pause_image: str,
         api: Optional[docker.APIClient] = None,
+        oci_runtime: str = "",
     ) -> None:
         self.network = network
         self.pause_image = pause_image
+        self.oci_runtime = oci_runtime or None  # None: the engine's default
         self._api = api
         self._inspected: Dict[str, Tuple[str, dict]] = {}  # id -> (state, details)
         # what this agent created (id -> name, labels, image) and started (id -> as seen)
@@ -99,8 +107,7 @@ class DockerRuntime:
 
     def new_client(self) -> docker.APIClient:
         """A separate connection without read timeout, for long streams (events, logs -f)."""
-        kwargs = docker.utils.kwargs_from_env()
-        return docker.APIClient(version=self.api.api_version, timeout=None, **kwargs)
+        return client_from_env(timeout=None, version=self.api.api_version)
 
     def ping(self) -> bool:
         try:
@@ -261,7 +268,7 @@ class DockerRuntime:
             image=self.pause_image,
             hostname=spec.hostname,
             labels=labels,
-            host_config=self.api.create_host_config(log_config=_LOGS),
+            host_config=self.api.create_host_config(log_config=_LOGS, runtime=self.oci_runtime),
             network_disabled=True,  # its own empty namespace; the agent plugs it in
             stop_timeout=PAUSE_STOP_TIMEOUT,
         )
@@ -302,6 +309,7 @@ class DockerRuntime:
             nano_cpus=c.cpu_millis * 1000000 if c.cpu_millis else None,
             mem_limit=c.memory_bytes if c.memory_bytes else None,
             log_config=_LOGS,
+            runtime=self.oci_runtime,
         )
         cid = self._create(
             name,

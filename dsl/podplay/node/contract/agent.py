@@ -30,6 +30,7 @@ _OPTIONAL_STR = (
     "tls_cert",
     "tls_key",
     "tls_ca",
+    "oci_runtime",
 )
 _BACKOFF_FIELDS = ("initial", "maximum", "reset_after")
 _FIELDS = _REQUIRED + _OPTIONAL_STR + ("api_port", "backoff", "resync_seconds", "workers")
@@ -71,6 +72,9 @@ class AgentConfig(FileRecord):
     tls_cert: str = defaults.NODE_CERT
     tls_key: str = defaults.NODE_KEY
     tls_ca: str = defaults.CA_FILE
+    # the engine's name for the OCI runtime pods run under (the runtime role registers it);
+    # empty: the engine's default runtime
+    oci_runtime: str = ""
     backoff: Backoff = field(default_factory=Backoff)
     resync_seconds: float = RESYNC_SECONDS
     workers: int = WORKERS
@@ -105,6 +109,8 @@ class AgentConfig(FileRecord):
             "tls_key": self.tls_key,
             "tls_ca": self.tls_ca,
         }
+        if self.oci_runtime:
+            doc["oci_runtime"] = self.oci_runtime
         if self.bind_address is not None:
             doc["bind_address"] = self.bind_address
         if self.backoff != Backoff():

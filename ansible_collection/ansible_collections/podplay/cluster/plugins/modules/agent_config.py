@@ -61,6 +61,12 @@ options:
   cluster_domain:
     description: The cluster DNS domain (unset, C(cluster.local)).
     type: str
+  oci_runtime:
+    description:
+      - The engine's name of the OCI runtime pods run under (the runtime role registers it,
+        module M(podplay.cluster.engine_runtime)). Unset or empty, the engine's default
+        runtime.
+    type: str
   backoff:
     description: Crash-loop backoff override C({initial, maximum, reset_after}) in seconds.
     type: dict
@@ -154,7 +160,7 @@ from ansible_collections.podplay.cluster.plugins.module_utils._systemd import ( 
 # Options that are agent.json fields of the same name (token_path is its `token_file`).
 CONFIG_OPTIONS = (
     "node", "address", "pod_cidr", "cluster", "pause_image", "api_port", "bridge_network",
-    "dns_ip", "cluster_domain", "backoff", "pods_dir", "cluster_file", "state_dir",
+    "dns_ip", "cluster_domain", "oci_runtime", "backoff", "pods_dir", "cluster_file", "state_dir",
 )  # fmt: skip
 
 
@@ -171,6 +177,7 @@ def main():
             bridge_network=dict(type="str"),
             dns_ip=dict(type="str"),
             cluster_domain=dict(type="str"),
+            oci_runtime=dict(type="str"),
             backoff=dict(type="dict", default={}),
             bundle_path=dict(type="path", default=BUNDLE_PATH),
             config_path=dict(type="path"),
