@@ -7,9 +7,12 @@
   agent) spent on it: that CPU spread over every core is a floor no burst can beat;
 - the engine alone: the same pods made with `docker run` on the node, one at a time, and
   bursts of 10 and 50 made 8 at a time (as the agent's workers), with their node CPU. These
-  use the engine's own networking (a sandbox on the `podplay` network), which the agent no
-  longer does (it plugs a sandbox without engine networking into the bridge itself, see
-  podplay/node/agent/podnet.py): the rows show what that choice saves;
+  use the engine's own networking (a sandbox on the `podplay` network) and its default OCI
+  runtime (runc), which the agent no longer does (it plugs a sandbox without engine
+  networking into the bridge itself, see podplay/node/agent/podnet.py, and runs pods under
+  crun, agent.json `oci_runtime`): the rows show what those choices save;
+- with `--vs-runc N`: N more rounds of the largest burst, the agent's OCI runtime (crun) and
+  runc alternating (agent.json `oci_runtime` set, the agent restarted), p99 min/median each;
 - agent restart: how long watchers of the node see no line (must stay under the 2 s after
   which they call the node gone), and whether any pod turned unready;
 - idle cost with 30 pods: agent CPU (% of one core) and RSS.
@@ -18,7 +21,7 @@ Targets: p99 <= 2 s (one at a time); burst of 10: p99 <= 2 s; burst of 50: p99 <
 idle CPU < 1 %; RSS < 60 MB.
 
     .venv/bin/python bench/bench_agent.py [--pods 50] [--idle-pods 30] [--idle-seconds 30]
-        [--probe-period 10] [--keep]
+        [--probe-period 10] [--vs-runc N] [--keep]
 
 Uses its own one-node cluster `pptest-bench-agent` (made and deleted here; --keep keeps it).
 """
@@ -142,6 +145,57 @@ def write_pods(container: str, docs: list[dict[str, Any]]) -> None:
     node_sh(container, script)
 
 
+def burst(
+    container: str, watch: ReadyTimes, docs: list[dict[str, Any]]
+) -> tuple[list[float], str, float]:
+    """Write `docs` at once: (seconds until each pod was ready, load average, node CPU)."""
+    time.sleep(5)  # let the engine settle after the previous removals
+    cpu0, t0 = node_cpu(container), time.monotonic()
+    write_pods(container, docs)
+    watch.wait([d["name"] for d in docs], 300)
+    cpu = node_cpu(container) - cpu0
+    times = [watch.ready[d["name"]] - t0 for d in docs]
+    load = loadavg()
+    clear_pods(container)
+    time.sleep(1)  # the last snapshots of the removed pods are in
+    with watch.lock:  # the next burst reuses the names: forget when these were ready
+        for d in docs:
+            watch.ready.pop(d["name"], None)
+    return times, load, cpu
+
+
+def set_oci_runtime(container: str, runtime: str) -> None:
+    """agent.json's `oci_runtime` set, the agent restarted (its pods stay)."""
+    script = (
+        "import json; p = '/etc/podplay/agent.json'; d = json.load(open(p)); "
+        f"d['oci_runtime'] = {runtime!r}; json.dump(d, open(p, 'w'))"
+    )
+    node_sh(container, f'python3 -c "{script}" && systemctl restart podplay-agent')
+    time.sleep(3)
+
+
+def compare_runtimes(
+    container: str, watch: ReadyTimes, prefix: str, image: str, args: argparse.Namespace
+) -> dict[str, list[tuple[float, str]]]:
+    """`--vs-runc N` rounds of the largest burst, the configured runtime then runc:
+    runtime -> [(p99, load)]."""
+    out: dict[str, list[tuple[float, str]]] = {}
+    if not args.vs_runc:
+        return out
+    configured = json.loads(node_sh(container, "cat /etc/podplay/agent.json")).get("oci_runtime")
+    size = max(int(n) for n in args.bursts.split(","))
+    docs = [manifest(100 + i, prefix, image, args.probe_period) for i in range(size)]
+    try:
+        for _ in range(args.vs_runc):
+            for runtime in (configured or "", "runc"):
+                set_oci_runtime(container, runtime)
+                times, load, _cpu = burst(container, watch, docs)
+                out.setdefault(runtime or "engine default", []).append((p99(times), load))
+    finally:
+        set_oci_runtime(container, configured or "")
+    return out
+
+
 def clear_pods(container: str) -> None:
     node_sh(container, f"rm -f {PODS_DIR}/{NAMESPACE}_*.json")
     deadline = time.monotonic() + 60
@@ -257,6 +311,13 @@ def main() -> int:
         default=10.0,
         help="readiness probe period of the bench pods (Kubernetes' default: 10)",
     )
+    ap.add_argument(
+        "--vs-runc",
+        type=int,
+        default=0,
+        metavar="N",
+        help="N more rounds of the largest burst, the agent's OCI runtime and runc alternating",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the cluster afterwards")
     args = ap.parse_args()
 
@@ -304,19 +365,11 @@ def main() -> int:
         # 2. bursts: N manifests written at once
         bursts = []
         for size in (int(n) for n in args.bursts.split(",")):
-            time.sleep(5)  # let the engine settle after the previous removals
             docs = [manifest(100 + i, prefix, busybox.ref, args.probe_period)
                     for i in range(size)]  # fmt: skip
-            cpu0, t0 = node_cpu(node.container), time.monotonic()
-            write_pods(node.container, docs)
-            watch.wait([d["name"] for d in docs], 300)
-            cpu = node_cpu(node.container) - cpu0
-            bursts.append((size, [watch.ready[d["name"]] - t0 for d in docs], loadavg(), cpu))
-            clear_pods(node.container)
-            time.sleep(1)  # the last snapshots of the removed pods are in
-            with watch.lock:  # the next burst reuses the names: forget when these were ready
-                for d in docs:
-                    watch.ready.pop(d["name"], None)
+            bursts.append((size, *burst(node.container, watch, docs)))
+        # 2b. the largest burst again, the agent's OCI runtime and runc alternating
+        compared = compare_runtimes(node.container, watch, prefix, busybox.ref, args)
         # 3. idle with N pods, then an agent restart under watch
         idle_docs = [manifest(200 + i, prefix, busybox.ref, args.probe_period)
                      for i in range(args.idle_pods)]  # fmt: skip
@@ -367,6 +420,13 @@ def main() -> int:
         rows.append((f"  node CPU for the burst of {size} (engine + agent)",
                      f"{cpu:.1f} s = {cpu / size * 1000:.0f} ms/pod; / {cores} cores = "
                      f"{ms(cpu / cores)} floor", "-"))  # fmt: skip
+    for runtime, runs in compared.items():
+        values = [v for v, _ in runs]
+        loads = ", ".join(load for _, load in runs)
+        rows.append((f"  burst of {max(int(n) for n in args.bursts.split(','))} under "
+                     f"{runtime}, {len(runs)} rounds alternating (loads {loads})",
+                     f"p99 min {ms(min(values))}  median {ms(statistics.median(values))}",
+                     "-"))  # fmt: skip
     rows += [
         (f"idle agent CPU ({args.idle_pods} pods, {args.idle_seconds:.0f} s)", f"{idle_cpu:.2f} %",
          f"< 1 %  {'ok' if idle_cpu < 1 else 'MISSED'}"),

@@ -89,17 +89,13 @@ from ansible_collections.podplay.cluster.plugins.module_utils._engine_config imp
     runtimes_listed,
     with_runtime,
 )
+from ansible_collections.podplay.cluster.plugins.module_utils._textfile import (  # noqa: E402
+    read_text,
+    write_text,
+)
 
 RELOAD_WAIT = 15.0  # seconds for the engine to list the runtime after a reload
 APT_ENV = {"DEBIAN_FRONTEND": "noninteractive"}
-
-
-def read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
 
 
 def install(module, package):
@@ -110,17 +106,6 @@ def install(module, package):
         if rc != 0:
             module.fail_json(msg="engine_runtime: installing %s failed: %s"
                              % (package, (err or out).strip()[-500:]))  # fmt: skip
-
-
-def write(module, path, text):
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o755)
-    tmp = path + ".podplay.tmp"
-    with open(tmp, "w") as handle:
-        handle.write(text)
-    os.chmod(tmp, 0o644)
-    module.atomic_move(tmp, path)
 
 
 def listed(module, docker):
@@ -168,7 +153,7 @@ def main():
             if not os.path.exists(p["path"]):
                 module.fail_json(msg="engine_runtime: package %s has no %s"
                                  % (p["package"], p["path"]))  # fmt: skip
-    before = read(p["config_path"])
+    before = read_text(p["config_path"])
     try:
         after = with_runtime(before, p["name"], p["path"])
     except EngineConfigError as err:
@@ -177,7 +162,7 @@ def main():
     result["reloaded"] = True  # the engine does not list it yet: written, or never reloaded
     if not module.check_mode:
         if after is not None:
-            write(module, p["config_path"], after)
+            write_text(module, p["config_path"], after)
         reload_until_listed(module, p["docker"], p["name"])
     result["changed"] = result["installed"] or result["config_changed"] or result["reloaded"]
     if module._diff and after is not None:

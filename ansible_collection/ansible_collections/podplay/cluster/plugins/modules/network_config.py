@@ -85,6 +85,10 @@ from ansible_collections.podplay.cluster.plugins.module_utils._bundle import (  
     BUNDLE_PATH,
     bundle_apply,
 )
+from ansible_collections.podplay.cluster.plugins.module_utils._textfile import (  # noqa: E402
+    read_text,
+    write_text,
+)
 
 SYSCTL_TEXT = """\
 # podplay: nodes forward pod traffic, and bridged pod traffic passes iptables.
@@ -93,29 +97,14 @@ net.ipv4.ip_forward = 1
 """  # "-": skipped where the key does not exist (no br_netfilter)
 
 
-def read(path):
-    try:
-        with open(path) as handle:
-            return handle.read()
-    except (IOError, OSError):
-        return None
-
-
 def ensure_sysctl(module, path):
     """The settings file as podplay wants it, applied when it changed; returns the diff entry
     (None when nothing changed)."""
-    before = read(path)
+    before = read_text(path)
     if before == SYSCTL_TEXT and (os.stat(path).st_mode & 0o7777) == 0o644:
         return None
     if not module.check_mode:
-        directory = os.path.dirname(path)
-        if not os.path.isdir(directory):
-            os.makedirs(directory, 0o755)
-        tmp = path + ".podplay.tmp"
-        with open(tmp, "w") as handle:
-            handle.write(SYSCTL_TEXT)
-        os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
+        write_text(module, path, SYSCTL_TEXT)
         rc, out, err = module.run_command(["systemctl", "restart", "systemd-sysctl.service"])
         if rc != 0:
             module.fail_json(msg="network_config: applying %s failed: %s"
