@@ -61,7 +61,12 @@ def test_a_file_the_engine_could_not_read_either_is_refused_with_why(text, words
         with_runtime(text, "crun", "/usr/bin/crun")
 
 
-def test_the_runtimes_docker_info_lists() -> None:
+def test_the_runtimes_docker_info_lists_with_their_binaries() -> None:
     out = '{"crun":{"path":"/usr/bin/crun"},"io.containerd.runc.v2":{"path":"runc"},"runc":{}}\n'
-    assert runtimes_listed(out) == {"crun", "io.containerd.runc.v2", "runc"}
-    assert runtimes_listed("") == set() and runtimes_listed("garbage") == set()
+    assert runtimes_listed(out) == {
+        "crun": "/usr/bin/crun",
+        "io.containerd.runc.v2": "runc",
+        "runc": "",
+    }
+    assert runtimes_listed("") == {} and runtimes_listed("garbage") == {}
+    assert runtimes_listed("[1]") == {}

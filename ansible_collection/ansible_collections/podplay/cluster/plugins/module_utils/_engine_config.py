@@ -37,9 +37,15 @@ def with_runtime(text, name, path):
 
 
 def runtimes_listed(info_json):
-    """The runtime names in `docker info --format '{{json .Runtimes}}'` output."""
+    """Runtime name -> its binary (as given; "" when the engine names none) from
+    `docker info --format '{{json .Runtimes}}'` output."""
     try:
         listed = json.loads(info_json or "{}")
     except ValueError:
-        return set()
-    return set(listed) if isinstance(listed, dict) else set()
+        return {}
+    if not isinstance(listed, dict):
+        return {}
+    return dict(
+        (name, (entry.get("path") or "") if isinstance(entry, dict) else "")
+        for name, entry in listed.items()
+    )

@@ -14,10 +14,11 @@ short_description: Install an OCI runtime and register it with the Docker engine
 description:
   - Makes the OCI runtime the agent starts pods under available to the node's Docker engine
     (Kubernetes nodes do the same with a RuntimeClass handler in containerd's config).
-  - Nothing to do when C(docker info) lists O(name) already (registered before, or built in
-    as C(runc)).
-  - Otherwise installs O(package) from the distribution's packages (apt-get) when O(path) is
-    missing, adds O(name) to the C(runtimes) of the engine's C(daemon.json) when it is not
+  - Installs O(package) from the distribution's packages (apt-get) when O(path) is missing
+    (unless the engine lists O(name) with another binary).
+  - Nothing more to do when C(docker info) lists O(name) already (with O(path): the binary is
+    there now; with another binary, or built in as C(runc): left as the host has it).
+  - Otherwise adds O(name) to the C(runtimes) of the engine's C(daemon.json) when it is not
     there (an entry of that name is kept as it is; no other key is touched), then reloads
     the engine (C(systemctl reload docker.service); C(runtimes) is one of the settings the
     engine takes on a reload, so no container stops) and waits until C(docker info) lists
@@ -144,7 +145,9 @@ def main():
     result = dict(changed=False, installed=False, config_changed=False, reloaded=False)
     if not p["name"]:
         module.exit_json(msg="the engine's default runtime", **result)
-    if p["name"] in listed(module, p["docker"]):
+    known = listed(module, p["docker"])
+    if p["name"] in known and known[p["name"]] != p["path"]:
+        # registered otherwise (by the host's owner, or built in as runc): theirs
         module.exit_json(msg="the engine lists runtime %s" % p["name"], **result)
     if not os.path.exists(p["path"]):
         result["installed"] = True
@@ -153,6 +156,9 @@ def main():
             if not os.path.exists(p["path"]):
                 module.fail_json(msg="engine_runtime: package %s has no %s"
                                  % (p["package"], p["path"]))  # fmt: skip
+    if p["name"] in known:  # registered with this binary, which is there (now)
+        result["changed"] = result["installed"]
+        module.exit_json(**result)
     before = read_text(p["config_path"])
     try:
         after = with_runtime(before, p["name"], p["path"])
