@@ -16,8 +16,9 @@ description:
     (Kubernetes nodes do the same with a RuntimeClass handler in containerd's config).
   - Installs O(package) from the distribution's packages (apt-get) when O(path) is missing
     (unless the engine lists O(name) with another binary).
-  - Nothing more to do when C(docker info) lists O(name) already (with O(path): the binary is
-    there now; with another binary, or built in as C(runc): left as the host has it).
+  - Nothing more to do when C(docker info) lists O(name) already. Listed with O(path), the
+    binary is there now; listed with another binary (or built in, as C(runc)), it is left
+    as the host has it.
   - Otherwise adds O(name) to the C(runtimes) of the engine's C(daemon.json) when it is not
     there (an entry of that name is kept as it is; no other key is touched), then reloads
     the engine (C(systemctl reload docker.service); C(runtimes) is one of the settings the
