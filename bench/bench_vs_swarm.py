@@ -20,6 +20,9 @@ Two measures, each round, each side in turn:
   max_unavailable 0, every new pod ready and routed everywhere before an old one leaves;
   Swarm: stop-first, one task at a time).
 
+A node failure, the third measure issue 11 asks for, is bench/bench_failover.py (the same
+two sides, alternating, with the control plane moving the dead node's pods).
+
 Prints min and median per measure, the ratio podplay/Swarm of the medians, the failed
 requests of both, which ansible-playbook runs each podplay `up` made, the load average and
 the number of cores. Targets: deploy ratio <= 1.0, rollout ratio <= 1.0 with 0 failed
