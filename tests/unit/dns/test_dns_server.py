@@ -119,3 +119,34 @@ def test_resolv_conf_parsing_skips_our_own_addresses(tmp_path):
         "nameserver 192.0.2.1\nnameserver 127.0.0.11\noptions ndots:0\n"
     )
     assert read_resolv_conf(str(conf), exclude=("10.96.0.10",)) == ["127.0.0.11", "192.0.2.1"]
+
+
+def test_on_port_0_a_udp_port_whose_tcp_twin_is_taken_is_passed_over(monkeypatch) -> None:
+    """The kernel picks UDP's port; TCP's side of that number may be some connection's."""
+    import errno
+
+    from podplay.node.dns import server as server_module
+
+    real_socket = socket.socket
+    refused: list[int] = []
+
+    class FirstTcpBindTaken(real_socket):  # type: ignore[misc, valid-type]
+        def bind(self, address) -> None:  # type: ignore[no-untyped-def]
+            if self.type == socket.SOCK_STREAM and not refused:
+                refused.append(address[1])
+                raise OSError(errno.EADDRINUSE, "Address already in use")
+            super().bind(address)
+
+    monkeypatch.setattr(server_module.socket, "socket", FirstTcpBindTaken)
+    dns = DnsServer(Resolver(lambda: Zone("cluster.local"), lambda: []), "127.0.0.1", 0)
+    dns.start()
+    try:
+        assert refused and dns.port != 0
+        assert dns._tcp is not None and dns._tcp.getsockname()[1] == dns.port
+    finally:
+        dns.stop()
+    # a port asked for is not changed behind the caller's back
+    refused.clear()
+    fixed = DnsServer(Resolver(lambda: Zone("cluster.local"), lambda: []), "127.0.0.1", 1053)
+    with pytest.raises(OSError):
+        fixed.start()

@@ -16,6 +16,7 @@ run on a small pool so a slow upstream never blocks cluster names.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import random
 import socket
@@ -33,6 +34,7 @@ log = logging.getLogger("podplay.dns")
 IP_FREEBIND = 15  # linux/in.h
 UPSTREAM_TIMEOUT = 2.0
 TCP_IDLE = 10.0
+BIND_ATTEMPTS = 20  # port 0 only: UDP ports whose TCP twin is taken are passed over
 
 
 def read_resolv_conf(path: str = "/etc/resolv.conf", exclude: Tuple[str, ...] = ()) -> List[str]:
@@ -187,22 +189,36 @@ class DnsServer:
         self._threads: List[threading.Thread] = []
 
     def start(self) -> None:
-        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        for s in (udp, tcp):
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            with contextlib.suppress(OSError):
-                s.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
-        udp.bind((self.address, self.port))
-        self.port = udp.getsockname()[1]  # port 0 (tests): TCP takes the same number
-        tcp.bind((self.address, self.port))
-        tcp.listen(64)
-        self._udp, self._tcp = udp, tcp
+        self._udp, self._tcp = self._bind()
+        self._tcp.listen(64)
         for target, name in ((self._serve_udp, "dns-udp"), (self._serve_tcp, "dns-tcp")):
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
         log.info("cluster DNS listening on %s:%d (udp, tcp)", self.address, self.port)
+
+    def _bind(self) -> Tuple[socket.socket, socket.socket]:
+        """UDP and TCP sockets on one port. Port 0 (tests): the port the kernel gives UDP,
+        tried again with another when TCP's side of that number is taken."""
+        for attempt in range(1 if self.port else BIND_ATTEMPTS):
+            udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            for s in (udp, tcp):
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                with contextlib.suppress(OSError):
+                    s.setsockopt(socket.IPPROTO_IP, IP_FREEBIND, 1)
+            try:
+                udp.bind((self.address, self.port))
+                tcp.bind((self.address, udp.getsockname()[1]))
+            except OSError as err:
+                udp.close()
+                tcp.close()
+                if self.port or err.errno != errno.EADDRINUSE or attempt == BIND_ATTEMPTS - 1:
+                    raise
+                continue
+            self.port = udp.getsockname()[1]
+            return udp, tcp
+        raise AssertionError("unreachable")
 
     def stop(self) -> None:
         self._stop.set()
