@@ -198,7 +198,7 @@ def why_not_ready(status: Optional[PodStatus], ip: str) -> Optional[str]:
             detail = c.reason or ""
             if c.last_termination is not None and c.last_termination.exit_code is not None:
                 detail += " (last exit code %d)" % c.last_termination.exit_code
-            if c.message:  # e.g. the engine's `exec: "x": executable file not found`
+            if c.message:  # e.g. the runtime's "executable file `x` not found in $PATH"
                 detail += ": " + tail(c.message)
             return detail
     reason = "Running, not ready" if status.phase == "Running" else status.reason or status.phase
