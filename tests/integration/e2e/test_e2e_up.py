@@ -321,7 +321,8 @@ def test_image_change_replaces_pods_one_at_a_time_without_a_failed_request(
         if e["pod"] in old and e["reason"] == "Killing" and "stopping pod" in e["message"]
     )
     assert len(started) == 3 and len(killed) == 3, (started, killed)
-    assert started[0] < started[1] < killed[0] < killed[1] < killed[2]
+    # the last two old pods go in one stage, each on its node: the same millisecond is fine
+    assert started[0] < started[1] < killed[0] < killed[1] <= killed[2]
     assert started[2] < killed[1]
 
 
