@@ -3,8 +3,9 @@
 """Documentation shared by the modules that hand their work to the node bundle.
 
 Each of them runs `python3 <bundle_path> ...` on the node, so each takes `bundle_path` and
-has the same check mode, diff and platform support. A module that documents one of these
-keys itself (an attribute worded for what it does) overrides the fragment's entry.
+has the same platform support (their check mode and diff: podplay.cluster.check_diff). A
+module that documents one of these keys itself (an attribute worded for what it does)
+overrides the fragment's entry.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,12 +25,6 @@ options:
     type: path
     default: /opt/podplay/podplay-node.pyz
 attributes:
-  check_mode:
-    description: Reports what a real run would change, and changes nothing.
-    support: full
-  diff_mode:
-    description: Returns a diff of what changed (or would change, in check mode).
-    support: full
   platform:
     description: POSIX hosts (the node bundle and python3 run there).
     support: full

@@ -99,6 +99,7 @@ options:
     default: true
 extends_documentation_fragment:
   - podplay.cluster.node_bundle
+  - podplay.cluster.check_diff
 author: podplay developers (!UNKNOWN)
 """
 

@@ -48,16 +48,12 @@ options:
     type: str
     default: docker
 attributes:
-  check_mode:
-    description: Reports what a real run would change, and changes nothing.
-    support: full
-  diff_mode:
-    description: Returns a diff of what changed (or would change, in check mode).
-    support: full
   platform:
     description: Debian-like hosts with systemd (apt-get, systemctl).
     support: full
     platforms: posix
+extends_documentation_fragment:
+  - podplay.cluster.check_diff
 author: podplay developers (!UNKNOWN)
 """
 

@@ -30,12 +30,6 @@ options:
     type: str
     default: docker
 attributes:
-  check_mode:
-    description: Reports what a real run would change, and changes nothing.
-    support: full
-  diff_mode:
-    description: Returns a diff of what changed (or would change, in check mode).
-    support: full
   platform:
     description: POSIX hosts (the node bundle and python3 run there).
     support: full
@@ -43,6 +37,8 @@ attributes:
   action:
     description: Runs as the action plugin of that name, on the controller (it holds the archives).
     support: full
+extends_documentation_fragment:
+  - podplay.cluster.check_diff
 author: podplay developers (!UNKNOWN)
 """
 

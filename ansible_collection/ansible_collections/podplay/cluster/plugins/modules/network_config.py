@@ -47,6 +47,7 @@ options:
     default: false
 extends_documentation_fragment:
   - podplay.cluster.node_bundle
+  - podplay.cluster.check_diff
 author: podplay developers (!UNKNOWN)
 """
 

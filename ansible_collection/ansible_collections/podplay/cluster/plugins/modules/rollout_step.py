@@ -70,6 +70,7 @@ attributes:
     support: full
 extends_documentation_fragment:
   - podplay.cluster.node_bundle
+  - podplay.cluster.check_diff
 author: podplay developers (!UNKNOWN)
 """
 

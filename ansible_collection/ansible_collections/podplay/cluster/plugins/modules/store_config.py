@@ -127,6 +127,7 @@ options:
     default: 120
 extends_documentation_fragment:
   - podplay.cluster.node_bundle
+  - podplay.cluster.check_diff
 author: podplay developers (!UNKNOWN)
 """
 

@@ -51,6 +51,7 @@ options:
     default: {}
 extends_documentation_fragment:
   - podplay.cluster.node_bundle
+  - podplay.cluster.check_diff
 author: podplay developers (!UNKNOWN)
 """
 
